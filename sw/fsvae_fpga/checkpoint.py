@@ -1,0 +1,105 @@
+"""Checkpoints: written atomically, loaded safely (weights_only), validated before use.
+
+A checkpoint is a dict::
+
+    {"format": "fsvae-fpga-checkpoint", "version": 1, "config": {...}, "stage": "float"|"quant",
+     "epoch": completed epochs, "model": state_dict, "optimizer": state_dict | None,
+     "history": [per-epoch metrics]}
+
+Writing goes to ``<path>.tmp`` first and is moved over the target only once complete, so a
+crash or a full disk never leaves a half-written checkpoint in place of a good one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .config import ConfigError, validate
+
+FORMAT = "fsvae-fpga-checkpoint"
+VERSION = 1
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped" / "mnist"
+SHIPPED_MODEL = SHIPPED_DIR / "model.pt"
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save to a temporary file, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_checkpoint(path, *, config, stage, epoch, model_state, optimizer_state=None, history=()):
+    atomic_save({"format": FORMAT, "version": VERSION, "config": config, "stage": stage,
+                 "epoch": int(epoch), "model": model_state, "optimizer": optimizer_state,
+                 "history": list(history)}, path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load and validate a checkpoint dict (no model is built here)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, random bytes, pickled code: all refused here
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt, truncated or not a checkpoint ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200]}); retrain, or resume from an earlier checkpoint") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an fsvae-fpga checkpoint (no format tag {FORMAT!r})")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}, this code reads {VERSION}")
+    missing = {"config", "stage", "epoch", "model"} - set(ckpt)
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {sorted(missing)}")
+    try:
+        ckpt["config"] = validate(ckpt["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: invalid config inside checkpoint: {err}") from None
+    return ckpt
+
+
+def build_model(config: dict, stage: str = "float"):
+    """The model a config describes, in the given stage."""
+    if config["model"] == "ann-vae":
+        from .ann_vae import AnnVAE
+        return AnnVAE(config)
+    from .fsvae import FSVAE
+    model = FSVAE(config)
+    if stage == "quant":
+        model.set_stage("quant")
+    return model
+
+
+def load_model(path: str | Path | None = None):
+    """(model in eval mode, checkpoint dict); ``None`` loads the shipped MNIST model."""
+    if path is None:
+        path = SHIPPED_MODEL
+        if not path.is_file():
+            raise CheckpointError(f"the shipped model {path} is missing from this checkout; "
+                                  "pass --ckpt or train one with `fsvae-fpga train`")
+    ckpt = read_checkpoint(path)
+    model = build_model(ckpt["config"], ckpt["stage"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: weights do not match the config inside it: "
+                              f"{str(err).splitlines()[0]}") from None
+    model.eval()
+    return model, ckpt

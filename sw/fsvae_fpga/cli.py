@@ -1,0 +1,181 @@
+"""The one command line: ``fsvae-fpga <command>``; ``fsvae-fpga <command> --help`` explains each."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mnist.yaml"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _load(ckpt):
+    from .checkpoint import load_model
+    return load_model(ckpt)
+
+
+def _check_out(path: str, suffixes: tuple[str, ...]) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise UsageError(f"--out {path}: the file name must end in {' or '.join(suffixes)}")
+    return out
+
+
+def cmd_train(args):
+    import torch
+    from .config import load_config, with_overrides
+    from .train import train
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
+    cfg = None
+    if not args.resume:
+        cfg = load_config(args.config)
+        if args.model:
+            cfg = with_overrides(cfg, model=args.model)
+    torch.manual_seed((cfg or {}).get("train", {}).get("seed", 0))
+    last = train(cfg, args.out, epochs=args.epochs, resume=args.resume, device=args.device,
+                 progress=not args.no_progress)
+    print(json.dumps({"checkpoint": str(last)}))
+
+
+def cmd_sample(args):
+    from .images import save_grid
+    from .inference import generate
+    out = _check_out(args.out, (".png", ".npy"))
+    if args.n < 1:
+        raise UsageError("--n must be at least 1")
+    model, _ = _load(args.ckpt)
+    pixels = generate(model, args.n, args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".png":
+        save_grid(pixels, out)
+    else:
+        import numpy as np
+        tmp = out.with_name(out.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, pixels.numpy().astype(np.uint8))
+        tmp.replace(out)
+    print(json.dumps({"images": args.n, "seed": args.seed, "out": str(out)}))
+
+
+def cmd_reconstruct(args):
+    from .data import load_images
+    from .images import save_pairs, to_pixels
+    from .inference import reconstruct
+    out = _check_out(args.out, (".png",))
+    model, ckpt = _load(args.ckpt)
+    data = ckpt["config"]["data"]
+    test = load_images(data["dataset"], "test", data["image_size"], data["root"], limit=args.n)
+    save_pairs(to_pixels(test.images), reconstruct(model, test.images, args.seed), out)
+    print(json.dumps({"images": test.images.shape[0], "out": str(out)}))
+
+
+def cmd_evaluate(args):
+    from .data import load_images
+    from .inference import reconstruction_mse, sample_quality
+    model, ckpt = _load(args.ckpt)
+    data = ckpt["config"]["data"]
+    test = load_images(data["dataset"], "test", data["image_size"], data["root"], limit=args.limit)
+    result = {
+        "checkpoint": str(args.ckpt or "shipped"),
+        "model": ckpt["config"]["model"], "stage": ckpt["stage"], "epochs": ckpt["epoch"],
+        "dataset": data["dataset"], "held_out_images": int(test.images.shape[0]),
+        "reconstruction_mse": round(reconstruction_mse(model, test.images, seed=args.seed), 5),
+    }
+    fd = sample_quality(model, test.images, args.samples, args.seed, data["dataset"])
+    result["frechet_distance"] = None if fd is None else round(fd, 4)
+    result["frechet_note"] = (f"Frechet distance of {args.samples} samples to the held-out images in the "
+                              "feature space of the project's shipped feature net; not the paper's "
+                              "Inception FID" if fd is not None else
+                              f"no shipped feature net for {data['dataset']}: run `fsvae-fpga featurenet`")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>22}: {v}")
+
+
+def cmd_featurenet(args):
+    from .config import load_config
+    from .data import load_images
+    from .featurenet import accuracy, save_feature_net, train_feature_net
+    from .inference import featurenet_path
+    cfg = load_config(args.config)
+    data = cfg["data"]
+    train_set = load_images(data["dataset"], "train", data["image_size"], data["root"])
+    test_set = load_images(data["dataset"], "test", data["image_size"], data["root"])
+    if train_set.labels is None:
+        raise UsageError(f"{data['dataset']} has no labels: the feature net is a classifier")
+    net = train_feature_net(train_set.images, train_set.labels, epochs=args.epochs, seed=args.seed)
+    acc = accuracy(net, test_set.images, test_set.labels)
+    out = Path(args.out) if args.out else featurenet_path(data["dataset"])
+    save_feature_net(net, out, {"dataset": data["dataset"], "image_size": data["image_size"],
+                                "epochs": args.epochs, "seed": args.seed, "held_out_accuracy": acc})
+    print(json.dumps({"out": str(out), "held_out_accuracy": round(acc, 4)}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="fsvae-fpga", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    ckpt_help = "checkpoint to use (default: the shipped MNIST model)"
+
+    p = sub.add_parser("train", help="train an FSVAE (or the ANN VAE) from a YAML config")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config (default: configs/mnist.yaml)")
+    p.add_argument("--epochs", type=int, help="total epochs (overrides train.epochs)")
+    p.add_argument("--resume", help="continue from this checkpoint (its config is used)")
+    p.add_argument("--out", default="runs/train", help="output folder (checkpoints, log, PNGs)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--model", choices=["fsvae", "ann-vae"], help="override the config's model")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="generate images from the prior")
+    p.add_argument("--ckpt", help=ckpt_help)
+    p.add_argument("--n", type=int, required=True, help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the latent sampler")
+    p.add_argument("--out", required=True, help=".png: an image grid; .npy: uint8 (N, C, H, W)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("reconstruct", help="held-out images beside their reconstructions")
+    p.add_argument("--ckpt", help=ckpt_help)
+    p.add_argument("--n", type=int, default=32, help="number of held-out images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .png")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = sub.add_parser("evaluate", help="held-out reconstruction MSE and a sample-quality score")
+    p.add_argument("--ckpt", help=ckpt_help)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--samples", type=int, default=500, help="generated images for the Frechet distance")
+    p.add_argument("--limit", type=int, help="use only the first N held-out images")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("featurenet", help="train the classifier whose features score sample quality")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output file (default: the shipped feature net of the dataset)")
+    p.set_defaults(func=cmd_featurenet)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+    from .data import DatasetError
+    try:
+        args.func(args)
+    except (UsageError, ConfigError, CheckpointError, DatasetError) as err:
+        print(f"fsvae-fpga {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Experiment configuration: YAML files validated against one schema.
+
+Every key is checked: an unknown key, a missing key or a value of the wrong type or
+range raises ConfigError naming the key path (for example ``network.k``).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+MODELS = ("fsvae", "ann-vae")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(lo=None, hi=None, choices=None):
+    def check(path, v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{path}: expected an integer, got {v!r}")
+        if choices is not None and v not in choices:
+            raise ConfigError(f"{path}: {v} is not one of {list(choices)}")
+        if lo is not None and v < lo or hi is not None and v > hi:
+            raise ConfigError(f"{path}: {v} is outside [{lo}, {hi}]")
+        return v
+    return check
+
+
+def _float(lo=None, hi=None):
+    def check(path, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {v!r}")
+        if lo is not None and v < lo or hi is not None and v > hi:
+            raise ConfigError(f"{path}: {v} is outside [{lo}, {hi}]")
+        return float(v)
+    return check
+
+
+def _choice(*choices):
+    def check(path, v):
+        if v not in choices:
+            raise ConfigError(f"{path}: {v!r} is not one of {list(choices)}")
+        return v
+    return check
+
+
+def _optional_str(path, v):
+    if v is not None and not isinstance(v, str):
+        raise ConfigError(f"{path}: expected a path string or null, got {v!r}")
+    return v
+
+
+def _channels(path, v):
+    if not isinstance(v, list) or not (2 <= len(v) <= 6):
+        raise ConfigError(f"{path}: expected a list of 2 to 6 channel counts, got {v!r}")
+    return [_int(1, 1024)(f"{path}[{i}]", c) for i, c in enumerate(v)]
+
+
+def _prob_range(path, v):
+    if not isinstance(v, list) or len(v) != 2:
+        raise ConfigError(f"{path}: expected [p_start, p_end], got {v!r}")
+    lo, hi = (_float(0.0, 1.0)(f"{path}[{i}]", p) for i, p in enumerate(v))
+    return [lo, hi]
+
+
+SCHEMA: dict[str, Any] = {
+    "model": _choice(*MODELS),
+    "data": {
+        "dataset": _choice("mnist-embedded", "mnist", "fashion-mnist", "cifar10", "celeba"),
+        "root": _optional_str,
+        "image_size": _int(16, 256),
+    },
+    "network": {
+        "time_steps": _int(2, 64),
+        "latent_dim": _int(1, 4096),
+        "k": _int(1, 256),
+        "encoder_channels": _channels,
+    },
+    "quant": {
+        "weight_bits": _int(choices=(4, 8)),
+        "bias_bits": _int(8, 32),
+        "input_bits": _int(2, 16),
+        "output_decay_bits": _int(2, 16),
+    },
+    "train": {
+        "epochs": _int(0, 100000),
+        "batch_size": _int(1, 4096),
+        "lr": _float(0.0, 1.0),
+        "weight_decay": _float(0.0, 1.0),
+        "float_epochs": _int(0, 100000),
+        "scheduled_sampling": _prob_range,
+        "scheduled_from_step": _int(0, 64),
+        "seed": _int(0, 2**31 - 1),
+    },
+}
+
+
+def _validate(schema: dict, raw: Any, path: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"unknown key {where}{unknown[0]} (valid keys here: {sorted(schema)})")
+    out = {}
+    for key, rule in schema.items():
+        full = f"{path}.{key}" if path else key
+        if key not in raw:
+            raise ConfigError(f"missing key {full}")
+        out[key] = _validate(rule, raw[key], full) if isinstance(rule, dict) else rule(full, raw[key])
+    return out
+
+
+def validate(raw: Any) -> dict:
+    """Validate a config mapping and return a normalised copy."""
+    cfg = _validate(SCHEMA, raw, "")
+    size, layers = cfg["data"]["image_size"], len(cfg["network"]["encoder_channels"])
+    if size % (2 ** layers):
+        raise ConfigError(
+            f"data.image_size: {size} must be divisible by 2^{layers} (one halving per encoder layer)")
+    if cfg["train"]["float_epochs"] > cfg["train"]["epochs"]:
+        raise ConfigError("train.float_epochs: must not exceed train.epochs")
+    if cfg["train"]["scheduled_from_step"] >= cfg["network"]["time_steps"]:
+        raise ConfigError("train.scheduled_from_step: must be smaller than network.time_steps")
+    return cfg
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found (shipped configs: {sorted(p.name for p in CONFIG_DIR.glob('*.yaml'))})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    try:
+        return validate(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def with_overrides(cfg: dict, **overrides) -> dict:
+    """Return a validated copy with dotted-key overrides, e.g. {'train.epochs': 3}."""
+    cfg = copy.deepcopy(cfg)
+    for dotted, value in overrides.items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return validate(cfg)

@@ -1,0 +1,76 @@
+"""Checkpoint round trip, and corrupt / truncated / foreign files give clear errors."""
+import os
+
+import pytest
+import torch
+
+from fsvae_fpga.checkpoint import (CheckpointError, atomic_save, load_model, read_checkpoint,
+                                   save_checkpoint)
+from fsvae_fpga.inference import generate
+
+
+@pytest.fixture
+def saved(tmp_path, trained_small_model, small_cfg):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, config=small_cfg, stage="quant", epoch=3,
+                    model_state=trained_small_model.state_dict(), history=[{"epoch": 3}])
+    return path
+
+
+def test_round_trip_gives_identical_images(saved, trained_small_model):
+    model, ckpt = load_model(saved)
+    assert ckpt["epoch"] == 3 and ckpt["stage"] == "quant" and model.quantized
+    assert torch.equal(generate(model, 6, seed=1), generate(trained_small_model, 6, seed=1))
+    assert not (saved.parent / "model.pt.tmp").exists()
+
+
+def test_truncated_checkpoint_is_refused(saved):
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt, truncated"):
+        read_checkpoint(saved)
+
+
+def test_random_bytes_and_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match=str(junk)):
+        read_checkpoint(junk)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not an fsvae-fpga checkpoint"):
+        read_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="not found"):
+        read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "fsvae-fpga-checkpoint", "evil": Evil()}, path)
+    with pytest.raises(CheckpointError):
+        read_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_mismatched_weights_are_named(saved, small_cfg, tmp_path):
+    ckpt = read_checkpoint(saved)
+    ckpt["model"].pop("encoder_fc.bias")
+    bad = tmp_path / "bad.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(bad)
+
+
+def test_failed_save_leaves_the_old_checkpoint_intact(saved):
+    before = saved.read_bytes()
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError):
+        atomic_save({"x": Unpicklable()}, saved)
+    assert saved.read_bytes() == before
+    assert not saved.with_name(saved.name + ".tmp").exists()

@@ -1,0 +1,54 @@
+"""Config validation: a wrong key or value is named in the error."""
+import copy
+
+import pytest
+import yaml
+
+from fsvae_fpga.config import ConfigError, load_config, validate, with_overrides
+
+
+def test_shipped_configs_are_valid(small_cfg):
+    from conftest import ROOT
+    paper = load_config(ROOT / "configs" / "mnist.yaml")
+    assert paper["network"] == {"time_steps": 16, "latent_dim": 128, "k": 20,
+                                "encoder_channels": [32, 64, 128, 256]}
+    assert small_cfg["network"]["time_steps"] < 16
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("network.k", 0, "network.k"),
+    ("network.k", "twenty", "network.k: expected an integer"),
+    ("quant.weight_bits", 6, "quant.weight_bits: 6 is not one of [4, 8]"),
+    ("data.dataset", "imagenet", "data.dataset"),
+    ("train.lr", -1.0, "train.lr"),
+    ("network.encoder_channels", [32], "network.encoder_channels"),
+    ("data.image_size", 40, "data.image_size: 40 must be divisible by 2^4"),
+    ("model", "gan", "model"),
+])
+def test_bad_values_are_named(small_cfg, path, value, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace("^", r"\^")):
+        with_overrides(small_cfg, **{path: value})
+
+
+def test_unknown_and_missing_keys_are_named(small_cfg):
+    raw = copy.deepcopy(small_cfg)
+    raw["network"]["latent_size"] = 3
+    with pytest.raises(ConfigError, match="unknown key network.latent_size"):
+        validate(raw)
+    raw = copy.deepcopy(small_cfg)
+    del raw["train"]["lr"]
+    with pytest.raises(ConfigError, match="missing key train.lr"):
+        validate(raw)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml.safe_dump({"model": "fsvae"}))
+    with pytest.raises(ConfigError, match="wrong.yaml: missing key data"):
+        load_config(wrong)

@@ -1,0 +1,65 @@
+"""One-of-k latent sampling statistics, and PSP / MMD on small known inputs."""
+import math
+
+import torch
+
+from fsvae_fpga.latent import TorchIndexSource, bernoulli_probability, pick_one_of_k
+from fsvae_fpga.losses import mmd_loss, psp
+
+
+def test_pick_selects_the_indexed_spike_and_passes_gradient():
+    spikes = torch.tensor([[[0., 1., 0.], [1., 1., 0.]]], requires_grad=True)
+    index = torch.tensor([[1, 2]])
+    z = pick_one_of_k(spikes, index)
+    assert z.tolist() == [[1.0, 0.0]]
+    z.sum().backward()
+    assert spikes.grad.tolist() == [[[0., 1., 0.], [0., 0., 1.]]]
+
+
+def test_indices_are_uniform_chi_square():
+    k, n = 20, 200_000
+    idx = TorchIndexSource(123).draw(0, n // 50, 50, k, "cpu").flatten()
+    assert idx.min() >= 0 and idx.max() < k
+    counts = torch.bincount(idx, minlength=k).double()
+    expected = n / k
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    # 19 degrees of freedom: the 99.9 % quantile is 43.8
+    assert chi2 < 43.8
+
+
+def test_latent_bit_is_bernoulli_with_the_spike_rate():
+    """With m of k spikes set, the picked bit is 1 with probability m/k."""
+    k, m, n = 20, 7, 100_000
+    spikes = torch.zeros(n, 1, k)
+    spikes[:, 0, :m] = 1
+    z = pick_one_of_k(spikes, TorchIndexSource(5).draw(0, n, 1, k, "cpu"))
+    p = m / k
+    assert abs(float(z.mean()) - p) < 4 * math.sqrt(p * (1 - p) / n)
+    assert torch.allclose(bernoulli_probability(spikes[:1]), torch.tensor([[p]]))
+
+
+def test_sources_are_reproducible_and_seed_dependent():
+    a = TorchIndexSource(7).draw(0, 4, 8, 20, "cpu")
+    assert torch.equal(a, TorchIndexSource(7).draw(0, 4, 8, 20, "cpu"))
+    assert not torch.equal(a, TorchIndexSource(8).draw(0, 4, 8, 20, "cpu"))
+
+
+def test_psp_on_a_known_sequence():
+    r = torch.tensor([1.0, 0.0, 0.0, 1.0]).view(4, 1)
+    # y[t] = y[t-1] + (r[t] - y[t-1]) / 2
+    assert psp(r).view(-1).tolist() == [0.5, 0.25, 0.125, 0.5625]
+
+
+def test_mmd_is_the_mean_squared_psp_difference():
+    r_q = torch.tensor([1.0, 1.0]).view(2, 1, 1)
+    r_p = torch.tensor([0.0, 1.0]).view(2, 1, 1)
+    # psp(r_q) = [0.5, 0.75], psp(r_p) = [0, 0.5] -> differences 0.5, 0.25
+    assert math.isclose(float(mmd_loss(r_q, r_p)), (0.25 + 0.0625) / 2)
+    assert float(mmd_loss(r_q, r_q)) == 0.0
+
+
+def test_mmd_gradient_pulls_prior_towards_posterior():
+    r_q = torch.full((4, 2, 3), 0.8)
+    r_p = torch.full((4, 2, 3), 0.2, requires_grad=True)
+    mmd_loss(r_q, r_p).backward()
+    assert (r_p.grad < 0).all()
