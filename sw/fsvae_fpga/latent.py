@@ -41,3 +41,27 @@ def pick_one_of_k(spikes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def bernoulli_probability(spikes: torch.Tensor) -> torch.Tensor:
     """(..., C, k) spikes -> (..., C) firing probability of the latent bit."""
     return spikes.mean(dim=-1)
+
+
+class LfsrIndexSource:
+    """The hardware sampler (sampler.py) as an index source, so that the torch model draws
+    exactly the golden model's and the hardware's latent bits.
+
+    Images are numbered in the order they pass: each call with ``step == 0`` starts a new
+    block of ``batch`` images after the previous block.  Steps must come in order.
+    """
+
+    def __init__(self, seed: int, first_image: int = 0):
+        self.seed, self.next_image = seed, first_image
+        self._sampler, self._step = None, None
+
+    def draw(self, step, batch, channels, k, device):
+        from .sampler import LatentSampler
+        if step == 0:
+            self._sampler = LatentSampler(self.seed, channels, k, first_image=self.next_image, n_images=batch)
+            self.next_image += batch
+            self._step = 0
+        elif self._sampler is None or step != self._step + 1:
+            raise RuntimeError("LfsrIndexSource: time steps must be drawn in order from step 0")
+        self._step = step
+        return torch.from_numpy(self._sampler.draw()).to(device)

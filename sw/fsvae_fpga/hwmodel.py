@@ -1,0 +1,340 @@
+"""The hardware model: the one contract between training and every hardware back end.
+
+A hardware model is a directory::
+
+    hwmodel.json        description (this module defines and validates every field)
+    <layer>.weight.npy  integer weights, one file per layer (numpy .npy, loaded with
+    <layer>.bias.npy    allow_pickle=False: loading never executes code from the model)
+
+``hwmodel.json`` (format ``fsvae-fpga-hwmodel``, version 1)::
+
+    format, version
+    time_steps T, k, latent_dim C, image_shape [C_img, H, W]
+    input        {"bits": 8, "frac_bits": 7}   image pixels as signed fixed point:
+                 x_int = clamp(round_half_even(x * 2^7), -128, 127) for x in [-1, 1]
+    sampler      the latent sampler specification (sampler.SPEC)
+    layers       list, in data-flow order (encoder.0-3, encoder_fc, posterior.0-2,
+                 prior.0-2, decoder_fc, decoder.0-3, output), each:
+        name, group (encoder | posterior | prior | decoder | output)
+        kind        linear | conv | convT
+        in_shape, out_shape   per time step and image: [F] or [C, H, W]
+        kernel_size, stride, padding, output_padding   (convolutions)
+        input       "spikes" (0/1) or "image" (int8 pixels, input.frac_bits)
+        weight      {"file", "shape", "dtype": "int8", "bits", "sha256"}; layout as torch:
+                    linear (out, in), conv (out, in, K, K), convT (in, out, K, K)
+        bias        {"file", "shape", "dtype": "int32", "bits", "sha256"}
+        weight_frac_bits   weight scale 2^-weight_frac_bits
+        membrane_frac_bits membrane unit s = 2^-membrane_frac_bits
+                           (= weight_frac_bits + input frac bits)
+        spiking     true for LIF layers, false for the membrane-output layer
+        threshold   integer, spike when u > threshold   (LIF layers)
+        leak_shift  2: u <- (u >> 2) * (1 - o) + I, arithmetic shift (floor)
+        reset       "hard-zero"
+        current_range  [min, max] of the input current I over all inputs (bound analysis)
+        membrane_range [min, max] of u over T steps (bound analysis)
+        current_bits, membrane_bits   signed widths that hold those ranges
+        overflow    "impossible": the widths come from the bound analysis, so no
+                    saturation is ever needed (hardware may assert on it)
+    output       {"layer": "output", "decay_coefficients": [T ints], "decay_frac_bits": D,
+                  "sum_range", "sum_bits",
+                  "pixel_thresholds": [255 ints]}:
+                 m = sum_t decay_coefficients[t] * I_t (integers), pixel = #{p : m >= t_p}
+    latent       posterior input is [encoder_fc spikes (C), z_{t-1} (C)], prior input z_{t-1};
+                 z_{-1} = 0; the latent bit of channel c is spike c*k + index of the last
+                 posterior/prior layer's output (index from the sampler)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "fsvae-fpga-hwmodel"
+VERSION = 1
+JSON_NAME = "hwmodel.json"
+LAYER_ORDER_GROUPS = ("encoder", "posterior", "prior", "decoder", "output")
+KINDS = ("linear", "conv", "convT")
+LEAK_SHIFT = 2
+FLOAT32_EXACT = 2 ** 24      # the torch model is exact while |integer values| < 2^24
+
+
+class HwModelError(ValueError):
+    pass
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's-complement width holding every integer in [lo, hi]."""
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return bits
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --- bound analysis --------------------------------------------------------------------
+def current_range(kind: str, weight: np.ndarray, bias: np.ndarray, in_lo: int, in_hi: int) -> tuple[int, int]:
+    """Worst-case [min, max] input current over every output neuron.
+
+    Each input lies in [in_lo, in_hi]; the extreme current of an output neuron picks, for
+    every weight reaching it, the input end that pushes the sum that way.  For convolutions
+    all K x K taps are counted (exact for interior outputs, an upper bound at borders and
+    for transposed convolutions, where fewer taps land on one output)."""
+    w = weight.astype(np.int64)
+    if kind == "convT":
+        w = w.transpose(1, 0, 2, 3)                     # -> (out, in, K, K)
+    w = w.reshape(w.shape[0], -1)
+    hi = np.where(w > 0, w * in_hi, w * in_lo).sum(1) + bias
+    lo = np.where(w > 0, w * in_lo, w * in_hi).sum(1) + bias
+    return int(lo.min()), int(hi.max())
+
+
+def membrane_range(cur_lo: int, cur_hi: int, threshold: int, steps: int) -> tuple[int, int]:
+    """Worst-case [min, max] of u over ``steps`` steps of u <- (u >> 2)(1 - o) + I.
+
+    A membrane carried to the next step has not spiked, so it is <= threshold; the most
+    negative membrane keeps leaking towards -4/3 |I_min|."""
+    hi_carry = min(threshold, 0) if cur_hi <= 0 else threshold
+    u_hi = max(cur_hi, (hi_carry >> LEAK_SHIFT) + cur_hi)
+    u_lo, lo = 0, 0
+    for _ in range(steps):
+        u_lo = (min(u_lo, 0) >> LEAK_SHIFT) + cur_lo
+        lo = min(lo, u_lo)
+    return int(min(lo, cur_lo, 0)), int(max(u_hi, 0))
+
+
+# --- writing -------------------------------------------------------------------------
+def write(directory: str | Path, description: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write a hardware model atomically: into a temporary sibling, validated, then renamed."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        for name, arr in arrays.items():
+            np.save(tmp / name, arr, allow_pickle=False)
+        for layer in description["layers"]:
+            for part in ("weight", "bias"):
+                layer[part]["sha256"] = sha256(tmp / layer[part]["file"])
+        (tmp / JSON_NAME).write_text(json.dumps(description, indent=1))
+        load(tmp)                                       # never publish an invalid model
+        if directory.exists():
+            old = directory.with_name(directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+# --- loading and validation -------------------------------------------------------------
+class HwModel:
+    """A validated hardware model: ``desc`` (the JSON) and the integer arrays per layer."""
+
+    def __init__(self, desc: dict, weights: dict[str, np.ndarray], biases: dict[str, np.ndarray], path: Path):
+        self.desc, self.weights, self.biases, self.path = desc, weights, biases, path
+        self.T, self.k, self.C = desc["time_steps"], desc["k"], desc["latent_dim"]
+        self.image_shape = tuple(desc["image_shape"])
+        self.layers = {layer["name"]: layer for layer in desc["layers"]}
+
+    def layer(self, name: str) -> dict:
+        return self.layers[name]
+
+    def names(self, group: str) -> list[str]:
+        return [layer["name"] for layer in self.desc["layers"] if layer["group"] == group]
+
+
+def _fail(path, msg):
+    raise HwModelError(f"hardware model {path}: {msg}")
+
+
+def _require(cond, path, msg):
+    if not cond:
+        _fail(path, msg)
+
+
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _load_array(directory: Path, spec: dict, where: str) -> np.ndarray:
+    fname = spec.get("file")
+    _require(isinstance(fname, str) and "/" not in fname and "\\" not in fname and fname.endswith(".npy"),
+             directory, f"{where}: bad file name {fname!r}")
+    fpath = directory / fname
+    _require(fpath.is_file(), directory, f"{where}: file {fname} is missing")
+    _require(sha256(fpath) == spec.get("sha256"), directory,
+             f"{where}: {fname} does not match its sha256 in {JSON_NAME} (modified or corrupt); re-export")
+    try:
+        arr = np.load(fpath, allow_pickle=False)
+    except Exception as err:
+        _fail(directory, f"{where}: {fname} is not a valid .npy file ({err})")
+    _require(arr.dtype == np.dtype(spec.get("dtype")), directory,
+             f"{where}: {fname} has dtype {arr.dtype}, expected {spec.get('dtype')}")
+    _require(list(arr.shape) == list(spec.get("shape", [])), directory,
+             f"{where}: {fname} has shape {list(arr.shape)}, expected {spec.get('shape')}")
+    bits = spec.get("bits")
+    _require(_int(bits) and 2 <= bits <= 32, directory, f"{where}: bits {bits!r} invalid")
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    _require(arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) <= hi), directory,
+             f"{where}: values outside the signed {bits}-bit range [{lo}, {hi}]")
+    return arr
+
+
+def _expected_weight_shape(layer):
+    kind, i, o = layer["kind"], layer["in_shape"], layer["out_shape"]
+    if kind == "linear":
+        return [o[0], i[0]]
+    K = layer["kernel_size"]
+    return [o[0], i[0], K, K] if kind == "conv" else [i[0], o[0], K, K]
+
+
+def _expected_out_hw(layer):
+    K, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
+    h = layer["in_shape"][1]
+    if layer["kind"] == "conv":
+        return (h + 2 * p - K) // s + 1
+    return (h - 1) * s - 2 * p + K + layer["output_padding"]
+
+
+def load(directory: str | Path) -> HwModel:
+    """Load and validate a hardware model; any inconsistency raises HwModelError naming it."""
+    directory = Path(directory)
+    jpath = directory / JSON_NAME
+    _require(jpath.is_file(), directory, f"{JSON_NAME} not found (export one with `fsvae-fpga export`)")
+    try:
+        desc = json.loads(jpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        _fail(directory, f"{JSON_NAME} is not valid JSON ({err})")
+    _require(isinstance(desc, dict) and desc.get("format") == FORMAT, directory, f"not a {FORMAT} description")
+    _require(desc.get("version") == VERSION, directory,
+             f"format version {desc.get('version')!r}; this code reads version {VERSION}")
+    for key in ("time_steps", "k", "latent_dim"):
+        _require(_int(desc.get(key)) and desc[key] > 0, directory, f"{key} must be a positive integer")
+    T, k, C = desc["time_steps"], desc["k"], desc["latent_dim"]
+    _require(k <= 256, directory, "k must be at most 256 (sampler index width)")
+    img = desc.get("image_shape")
+    _require(isinstance(img, list) and len(img) == 3 and all(_int(v) and v > 0 for v in img), directory,
+             "image_shape must be [C, H, W]")
+    inp = desc.get("input", {})
+    _require(inp.get("bits") == 8 and _int(inp.get("frac_bits")), directory, "input must be 8-bit fixed point")
+    from .sampler import SPEC
+    _require(desc.get("sampler") == json.loads(json.dumps(SPEC)), directory,
+             f"sampler spec differs from this code's ({SPEC['name']} v{SPEC['version']})")
+    layers = desc.get("layers")
+    _require(isinstance(layers, list) and layers, directory, "layers must be a non-empty list")
+    weights, biases, seen = {}, {}, set()
+    for layer in layers:
+        name = layer.get("name")
+        where = f"layer {name!r}"
+        _require(isinstance(name, str) and name not in seen, directory, f"{where}: missing or duplicate name")
+        seen.add(name)
+        _require(layer.get("group") in LAYER_ORDER_GROUPS, directory, f"{where}: bad group {layer.get('group')!r}")
+        _require(layer.get("kind") in KINDS, directory, f"{where}: kind must be one of {KINDS}")
+        for key in ("in_shape", "out_shape"):
+            shp = layer.get(key)
+            _require(isinstance(shp, list) and len(shp) in (1, 3) and all(_int(v) and v > 0 for v in shp),
+                     directory, f"{where}: {key} must be [F] or [C, H, W]")
+        if layer["kind"] == "linear":
+            _require(len(layer["in_shape"]) == 1 and len(layer["out_shape"]) == 1, directory,
+                     f"{where}: a linear layer has flat shapes")
+        else:
+            for key in ("kernel_size", "stride", "padding", "output_padding"):
+                _require(_int(layer.get(key)) and layer[key] >= 0, directory, f"{where}: {key} must be an integer >= 0")
+            _require(len(layer["in_shape"]) == 3 and len(layer["out_shape"]) == 3, directory,
+                     f"{where}: a convolution has [C, H, W] shapes")
+            _require(_expected_out_hw(layer) == layer["out_shape"][1], directory,
+                     f"{where}: out_shape {layer['out_shape']} does not follow from in_shape, kernel, stride, padding")
+        w = _load_array(directory, layer.get("weight", {}), f"{where} weight")
+        b = _load_array(directory, layer.get("bias", {}), f"{where} bias")
+        _require(list(w.shape) == _expected_weight_shape(layer), directory,
+                 f"{where}: weight shape {list(w.shape)} does not match in/out shapes (expected {_expected_weight_shape(layer)})")
+        _require(list(b.shape) == [layer["out_shape"][0]], directory, f"{where}: bias shape {list(b.shape)} wrong")
+        _require(layer.get("input") in ("spikes", "image"), directory, f"{where}: input must be spikes or image")
+        in_frac = inp["frac_bits"] if layer["input"] == "image" else 0
+        _require(layer.get("membrane_frac_bits") == layer.get("weight_frac_bits", -999) + in_frac, directory,
+                 f"{where}: membrane_frac_bits must equal weight_frac_bits + input frac bits")
+        in_lo, in_hi = (-(1 << 7), (1 << 7) - 1) if layer["input"] == "image" else (0, 1)
+        lo, hi = current_range(layer["kind"], w, b.astype(np.int64), in_lo, in_hi)
+        _require(layer.get("current_range") == [lo, hi], directory,
+                 f"{where}: current_range {layer.get('current_range')} differs from the bound analysis [{lo}, {hi}]")
+        _require(layer.get("current_bits") == signed_bits(lo, hi), directory, f"{where}: current_bits wrong")
+        if layer.get("spiking"):
+            _require(_int(layer.get("threshold")) and layer.get("leak_shift") == LEAK_SHIFT
+                     and layer.get("reset") == "hard-zero", directory, f"{where}: LIF parameters invalid")
+            mlo, mhi = membrane_range(lo, hi, layer["threshold"], T)
+            _require(layer.get("membrane_range") == [mlo, mhi], directory, f"{where}: membrane_range wrong")
+            _require(layer.get("membrane_bits") == signed_bits(mlo, mhi), directory, f"{where}: membrane_bits wrong")
+            _require(max(-mlo, mhi) < FLOAT32_EXACT, directory, f"{where}: membrane exceeds 2^24 (float32 exactness)")
+        _require(layer.get("overflow") == "impossible", directory, f"{where}: overflow policy must be 'impossible'")
+        weights[name], biases[name] = w, b
+    names = [layer["name"] for layer in layers]
+    expected = _expected_names(desc)
+    _require(names == expected, directory, f"layers must be, in order, {expected}; got {names}")
+    _check_chain(desc, directory)
+    out = desc.get("output", {})
+    coef, thr = out.get("decay_coefficients"), out.get("pixel_thresholds")
+    _require(isinstance(coef, list) and len(coef) == T and all(_int(c) and c >= 0 for c in coef), directory,
+             "output.decay_coefficients must be T non-negative integers")
+    _require(isinstance(thr, list) and len(thr) == 255 and all(_int(t) for t in thr)
+             and all(a <= b for a, b in zip(thr, thr[1:])), directory,
+             "output.pixel_thresholds must be 255 non-decreasing integers")
+    olayer = desc["layers"][-1]
+    _require(not olayer.get("spiking"), directory, "the output layer does not spike")
+    peak = max(-olayer["current_range"][0], olayer["current_range"][1])
+    srange = out.get("sum_range")
+    _require(srange == [-peak * sum(coef), peak * sum(coef)] and out.get("sum_bits") == signed_bits(*srange),
+             directory, "output.sum_range / sum_bits differ from the bound analysis")
+    return HwModel(desc, weights, biases, directory)
+
+
+def _expected_names(desc):
+    n_enc = sum(1 for layer in desc["layers"] if layer.get("group") == "encoder") - 1
+    n_dec = sum(1 for layer in desc["layers"] if layer.get("group") == "decoder") - 1
+    return ([f"encoder.{i}" for i in range(n_enc)] + ["encoder_fc"]
+            + [f"posterior.{i}" for i in range(3)] + [f"prior.{i}" for i in range(3)]
+            + ["decoder_fc"] + [f"decoder.{i}" for i in range(n_dec)] + ["output"])
+
+
+def _check_chain(desc, directory):
+    """Shapes must connect: each layer consumes what the previous one produces."""
+    L = {layer["name"]: layer for layer in desc["layers"]}
+    C, k = desc["latent_dim"], desc["k"]
+    img = desc["image_shape"]
+    names = [layer["name"] for layer in desc["layers"]]
+
+    def size(shape):
+        return math.prod(shape)
+    _require(L["encoder.0"]["in_shape"] == img and L["encoder.0"]["input"] == "image", directory,
+             "encoder.0 must take the image")
+    chain = [n for n in names if n.startswith("encoder")] 
+    for a, b in zip(chain, chain[1:]):
+        _require(size(L[a]["out_shape"]) == size(L[b]["in_shape"]), directory, f"{a} -> {b}: shapes do not connect")
+    _require(L["encoder_fc"]["out_shape"] == [C], directory, "encoder_fc must output latent_dim")
+    _require(L["posterior.0"]["in_shape"] == [2 * C] and L["prior.0"]["in_shape"] == [C], directory,
+             "posterior takes [x_t, z_{t-1}] (2C), prior takes z_{t-1} (C)")
+    for net in ("posterior", "prior"):
+        for i in range(2):
+            _require(L[f"{net}.{i}"]["out_shape"] == L[f"{net}.{i + 1}"]["in_shape"], directory,
+                     f"{net}.{i} -> {net}.{i + 1}: shapes do not connect")
+        _require(L[f"{net}.2"]["out_shape"] == [C * k], directory, f"{net}.2 must output latent_dim * k")
+    _require(L["decoder_fc"]["in_shape"] == [C], directory, "decoder_fc takes the latent")
+    chain = ["decoder_fc"] + [n for n in names if n.startswith("decoder.")] + ["output"]
+    for a, b in zip(chain, chain[1:]):
+        _require(size(L[a]["out_shape"]) == size(L[b]["in_shape"]), directory, f"{a} -> {b}: shapes do not connect")
+    _require(L["output"]["out_shape"] == img, directory, "output must produce the image shape")
+    for n in names:
+        _require(L[n]["input"] == ("image" if n == "encoder.0" else "spikes"), directory, f"{n}: wrong input kind")
+        _require(bool(L[n].get("spiking")) == (n != "output"), directory, f"{n}: wrong spiking flag")
