@@ -118,6 +118,63 @@ def cmd_featurenet(args):
     print(json.dumps({"out": str(out), "held_out_accuracy": round(acc, 4)}))
 
 
+def cmd_export(args):
+    from .export import export
+    model, ckpt = _load(args.ckpt)
+    out = export(model, args.out)
+    from .hwmodel import load
+    hw = load(out)
+    print(json.dumps({"out": str(out), "layers": len(hw.desc["layers"]), "time_steps": hw.T, "k": hw.k,
+                      "latent_dim": hw.C, "weight_bytes": int(sum(w.size for w in hw.weights.values()))}))
+
+
+def _held_out_int8(hw, n, config=None):
+    """n held-out images of the embedded dataset, in the hardware's int8 input format."""
+    from .data import load_images
+    from .golden import quantize_images
+    c, size, _ = hw.image_shape
+    dataset = "mnist-embedded" if c == 1 else None
+    if dataset is None:
+        raise UsageError("vectors/stats need held-out images; only 1-channel models use the embedded MNIST")
+    images = load_images(dataset, "test", size, limit=n).images.numpy()
+    return quantize_images(images, hw.desc["input"]["frac_bits"])
+
+
+def cmd_vectors(args):
+    from .hwmodel import load
+    from .vectors import write_vectors
+    hw = load(args.hwmodel)
+    if args.n < 1:
+        raise UsageError("--n must be at least 1")
+    out = write_vectors(hw, _held_out_int8(hw, args.n), args.n, args.seed, args.out, traces=args.traces)
+    print(json.dumps({"out": str(out), "n": args.n, "seed": args.seed, "traces": args.traces}))
+
+
+def cmd_stats(args):
+    from .hwmodel import load
+    from .stats import format_table, layer_stats, totals
+    hw = load(args.hwmodel) if args.hwmodel else _shipped_hwmodel()
+    result = {}
+    for mode in ("generate", "reconstruct"):
+        rows = layer_stats(hw, mode, args.n, args.seed, _held_out_int8(hw, args.n))
+        result[mode] = {"layers": rows, "total": totals(rows)}
+        if not args.json:
+            print(format_table(rows, f"== {mode} (per image, mean of {args.n} images)"))
+            print()
+    if args.json:
+        print(json.dumps(result))
+
+
+def _shipped_hwmodel():
+    """Export the shipped model once into build/hwmodel and load it."""
+    from .export import export
+    from .hwmodel import load
+    out = Path("build") / "hwmodel"
+    model, _ = _load(None)
+    export(model, out)
+    return load(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fsvae-fpga", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -161,6 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output file (default: the shipped feature net of the dataset)")
     p.set_defaults(func=cmd_featurenet)
+    p = sub.add_parser("export", help="write the integer hardware model (weights + hwmodel.json)")
+    p.add_argument("--ckpt", help=ckpt_help)
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("vectors", help="write golden test vectors for the HLS and RTL testbenches")
+    p.add_argument("--hwmodel", required=True, help="hardware model directory (from export)")
+    p.add_argument("--n", type=int, default=8, help="images per mode")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (32-bit)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--traces", action="store_true", help="also write per-layer spike trains")
+    p.set_defaults(func=cmd_vectors)
+
+    p = sub.add_parser("stats", help="per-layer event statistics (the hardware's lower bound)")
+    p.add_argument("--hwmodel", help="hardware model directory (default: export the shipped model)")
+    p.add_argument("--n", type=int, default=16, help="images to average over")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
     return ap
 
 
@@ -169,9 +245,10 @@ def main(argv=None) -> int:
     from .checkpoint import CheckpointError
     from .config import ConfigError
     from .data import DatasetError
+    from .hwmodel import HwModelError
     try:
         args.func(args)
-    except (UsageError, ConfigError, CheckpointError, DatasetError) as err:
+    except (UsageError, ConfigError, CheckpointError, DatasetError, HwModelError) as err:
         print(f"fsvae-fpga {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

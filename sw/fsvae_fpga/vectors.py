@@ -1,0 +1,79 @@
+"""Test vectors for the HLS and RTL testbenches: raw little-endian arrays plus a JSON index.
+
+Directory layout (format ``fsvae-fpga-vectors``, version 1)::
+
+    vectors.json          {"format", "version", "hwmodel_sha256", "seed", "n", "image_shape",
+                           "time_steps", "files": {name: {"file", "dtype", "shape"}}}
+    gen_expected.bin      uint8 (n, C, H, W): generate(hw, n, seed)
+    rec_inputs.bin        int8  (n, C, H, W): held-out images in input fixed point
+    rec_expected.bin      uint8 (n, C, H, W): reconstruct(hw, rec_inputs, seed)
+    gen_trace_<layer>.bin uint8 0/1 spikes (T, n, ...) per spiking layer   (with --traces)
+    rec_trace_<layer>.bin                                                   (with --traces)
+
+Each ``.bin`` is the array's bytes in C order with no header, so C++ reads it with one
+``fread`` and Python with ``numpy.fromfile``.  Convolution traces are channel-last
+(T, n, H, W, C), the order the hardware streams them; linear ones (T, n, F).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import golden
+from .hwmodel import JSON_NAME, HwModel
+
+FORMAT = "fsvae-fpga-vectors"
+VERSION = 1
+
+
+def hwmodel_digest(hw: HwModel) -> str:
+    return hashlib.sha256((hw.path / JSON_NAME).read_bytes()).hexdigest()
+
+
+def write_vectors(hw: HwModel, images_int8: np.ndarray, n: int, seed: int, out_dir: str | Path,
+                  traces: bool = False) -> Path:
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    files = {}
+
+    def put(name, arr):
+        arr = np.ascontiguousarray(arr)
+        (tmp / f"{name}.bin").write_bytes(arr.tobytes())
+        files[name] = {"file": f"{name}.bin", "dtype": str(arr.dtype), "shape": list(arr.shape)}
+
+    gen_trace = {} if traces else None
+    put("gen_expected", golden.generate(hw, n, seed, trace=gen_trace))
+    put("rec_inputs", images_int8[:n])
+    rec_trace = {} if traces else None
+    put("rec_expected", golden.reconstruct(hw, images_int8[:n], seed, trace=rec_trace))
+    for prefix, trace in (("gen", gen_trace), ("rec", rec_trace)):
+        for layer, info in (trace or {}).items():
+            if info.get("spikes") is not None:
+                put(f"{prefix}_trace_{layer}", info["spikes"].astype(np.uint8))
+    index = {"format": FORMAT, "version": VERSION, "hwmodel_sha256": hwmodel_digest(hw), "seed": seed,
+             "n": n, "image_shape": list(hw.image_shape), "time_steps": hw.T, "files": files}
+    (tmp / "vectors.json").write_text(json.dumps(index, indent=1))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def read_vectors(directory: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    directory = Path(directory)
+    index = json.loads((directory / "vectors.json").read_text())
+    if index.get("format") != FORMAT or index.get("version") != VERSION:
+        raise ValueError(f"{directory}: not {FORMAT} version {VERSION}")
+    arrays = {}
+    for name, spec in index["files"].items():
+        arr = np.fromfile(directory / spec["file"], dtype=np.dtype(spec["dtype"]))
+        if arr.size != int(np.prod(spec["shape"])):
+            raise ValueError(f"{directory / spec['file']}: {arr.size} values, expected shape {spec['shape']}")
+        arrays[name] = arr.reshape(spec["shape"])
+    return index, arrays

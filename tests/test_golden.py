@@ -1,0 +1,164 @@
+"""The golden model (numpy) equals the torch model in eval mode, bit for bit.
+
+Same sampler draws (LfsrIndexSource), then `==` on every layer's spike trains at every
+time step and on the output pixels: on a trained small model, on random configurations
+(hypothesis), on adversarial weights that push the bounds, and on the shipped model.
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fsvae_fpga import golden, hwmodel
+from fsvae_fpga.checkpoint import SHIPPED_MODEL, load_model
+from fsvae_fpga.config import with_overrides
+from fsvae_fpga.data import load_images
+from fsvae_fpga.export import export
+from fsvae_fpga.fsvae import FSVAE
+from fsvae_fpga.latent import LfsrIndexSource
+
+
+def torch_traces(model, images, seed, mode):
+    """Torch spike trains per layer, channel-last like the golden model's."""
+    source = LfsrIndexSource(seed)
+    with torch.no_grad(), model.tracing() as trace, model.frozen_weights():
+        if mode == "generate":
+            z, _ = model.prior_latents(source, images.shape[0])
+        else:
+            z, _ = model.posterior_latents(model.encode(images), source)
+        pixels = model.output_pixels(model.decode_currents(z))
+    spikes = {}
+    for name, (_, _, s) in trace.items():
+        if s is None:
+            continue
+        s = s.to(torch.uint8).numpy()
+        spikes[name] = s.transpose(0, 1, 3, 4, 2) if s.ndim == 5 else s
+    spikes["latent"] = z.to(torch.uint8).numpy()
+    return pixels.numpy(), spikes
+
+
+def assert_golden_equals_torch(model, hw, images, seed):
+    x_int8 = golden.quantize_images(images.numpy(), hw.desc["input"]["frac_bits"])
+    for mode in ("generate", "reconstruct"):
+        trace = {}
+        if mode == "generate":
+            g = golden.generate(hw, images.shape[0], seed, trace=trace)
+        else:
+            g = golden.reconstruct(hw, x_int8, seed, trace=trace)
+        t, t_spikes = torch_traces(model, images, seed, mode)
+        for name, s in t_spikes.items():
+            gs = trace[name]["spikes"]
+            assert gs.shape == s.shape, (mode, name)
+            if not (gs == s).all():
+                step = int(np.argmax((gs != s).reshape(gs.shape[0], -1).any(1)))
+                pytest.fail(f"{mode}: layer {name} differs first at time step {step}")
+        assert g.dtype == np.uint8 and (g == t).all(), f"{mode}: output pixels differ"
+        for name, info in trace.items():   # the bound analysis holds on real traffic
+            if info.get("membrane_min") is not None:
+                lo, hi = hw.layer(name)["membrane_range"]
+                assert lo <= info["membrane_min"] and info["membrane_max"] <= hi, name
+    return trace
+
+
+@pytest.fixture(scope="module")
+def small_hw(trained_small_model, tmp_path_factory):
+    return hwmodel.load(export(trained_small_model, tmp_path_factory.mktemp("hw") / "small"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2 ** 32 - 1, 123456789])
+def test_trained_small_model(trained_small_model, small_hw, seed):
+    images = load_images("mnist-embedded", "test", 32, limit=12).images
+    trace = assert_golden_equals_torch(trained_small_model, small_hw, images, seed)
+    rates = [v["spike_rate"] for v in trace.values() if v.get("spike_rate") is not None]
+    assert sum(0.01 < r < 0.99 for r in rates) >= len(rates) - 2      # real activity
+
+
+def random_model(cfg, seed, weight_bits, adversarial=None):
+    torch.manual_seed(seed)
+    model = FSVAE(with_overrides(cfg, **{"quant.weight_bits": weight_bits}))
+    with torch.no_grad():
+        for _, syn in model.synapses():
+            if syn.bn is not None:      # random batch-norm statistics to fold
+                syn.bn.running_mean.uniform_(-0.5, 0.5)
+                syn.bn.running_var.uniform_(0.2, 2.0)
+                syn.bn.weight.uniform_(0.5, 1.5)
+                syn.bn.bias.uniform_(-0.2, 0.3)
+        model.eval().to_fixed_point()
+        for _, syn in model.synapses():
+            w = syn.layer.weight
+            if adversarial == "max":        # every weight at the positive maximum
+                w.fill_(0.5)
+                syn.bias.fill_(0.3)
+            elif adversarial == "sign":     # +-max: largest currents of both signs
+                w.copy_(torch.where(torch.rand_like(w) < 0.5, -0.5, 0.5))
+    return model
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(T=st.integers(2, 5), C=st.integers(2, 12), k=st.integers(1, 6),
+       ch=st.lists(st.integers(2, 8), min_size=4, max_size=4), bits=st.sampled_from([4, 8]),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_random_configurations(small_cfg, tmp_path, T, C, k, ch, bits, seed):
+    cfg = with_overrides(small_cfg, **{"network.time_steps": T, "network.latent_dim": C, "network.k": k,
+                                       "network.encoder_channels": ch, "train.scheduled_from_step": 1})
+    model = random_model(cfg, seed % 1000, bits)
+    hw = hwmodel.load(export(model, tmp_path / f"hw{seed}"))
+    images = load_images("mnist-embedded", "test", 32, limit=3).images
+    assert_golden_equals_torch(model, hw, images, seed)
+
+
+@pytest.mark.parametrize("kind", ["max", "sign"])
+def test_adversarial_weights_and_all_ones_inputs(small_cfg, tmp_path, kind):
+    model = random_model(small_cfg, 0, 8, adversarial=kind)
+    hw = hwmodel.load(export(model, tmp_path / kind))
+    for layer in hw.desc["layers"]:
+        assert np.abs(hw.weights[layer["name"]]).max() == 127          # at the 8-bit limit
+    images = torch.ones(4, 1, 32, 32)                                   # all-white: extreme pixels
+    trace = assert_golden_equals_torch(model, hw, images, seed=7)
+    if kind == "max":   # positive weights everywhere: spike trains saturate to all ones
+        assert trace["decoder.3"]["spikes"].mean() > 0.3
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason="shipped model not trained yet")
+@pytest.mark.parametrize("seed", [0, 42, 2 ** 31 + 5])
+def test_shipped_model(tmp_path_factory, seed):
+    model, _ = load_model(None)
+    hw = hwmodel.load(export(model, tmp_path_factory.mktemp("shipped") / "hw"))
+    images = load_images("mnist-embedded", "test", 32, limit=4).images
+    assert_golden_equals_torch(model, hw, images, seed)
+
+
+def test_golden_module_does_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None; "
+            "import fsvae_fpga.golden, fsvae_fpga.hwmodel, fsvae_fpga.sampler; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(__import__("conftest").ROOT / "sw")})
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_vectors_round_trip(small_hw, tmp_path):
+    from fsvae_fpga.vectors import read_vectors, write_vectors
+    x = golden.quantize_images(load_images("mnist-embedded", "test", 32, limit=3).images.numpy())
+    write_vectors(small_hw, x, 3, 9, tmp_path / "v", traces=True)
+    index, arrays = read_vectors(tmp_path / "v")
+    assert index["n"] == 3 and index["seed"] == 9
+    assert (arrays["gen_expected"] == golden.generate(small_hw, 3, 9)).all()
+    assert (arrays["rec_expected"] == golden.reconstruct(small_hw, x, 9)).all()
+    assert (arrays["rec_inputs"] == x).all() and arrays["rec_inputs"].dtype == np.int8
+    assert arrays["gen_trace_decoder.3"].shape[:2] == (small_hw.T, 3)
+
+
+def test_stats_are_consistent(small_hw):
+    from fsvae_fpga.stats import layer_stats
+    x = golden.quantize_images(load_images("mnist-embedded", "test", 32, limit=4).images.numpy())
+    for mode in ("generate", "reconstruct"):
+        rows = layer_stats(small_hw, mode, 4, 0, x)
+        for r in rows:
+            assert 0 <= r["event_accumulates"] <= r["dense_ops"], r
+            if r["kind"] == "linear":
+                assert r["event_accumulates"] == pytest.approx(r["input_events"] * small_hw.layer(r["layer"])["out_shape"][0])
