@@ -49,7 +49,7 @@ def cmd_sample(args):
     if args.n < 1:
         raise UsageError("--n must be at least 1")
     model, _ = _load(args.ckpt)
-    pixels = generate(model, args.n, args.seed)
+    pixels = generate(model, args.n, args.seed, progress=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".png":
         save_grid(pixels, out)
@@ -84,9 +84,9 @@ def cmd_evaluate(args):
         "checkpoint": str(args.ckpt or "shipped"),
         "model": ckpt["config"]["model"], "stage": ckpt["stage"], "epochs": ckpt["epoch"],
         "dataset": data["dataset"], "held_out_images": int(test.images.shape[0]),
-        "reconstruction_mse": round(reconstruction_mse(model, test.images, seed=args.seed), 5),
+        "reconstruction_mse": round(reconstruction_mse(model, test.images, seed=args.seed, progress=True), 5),
     }
-    fd = sample_quality(model, test.images, args.samples, args.seed, data["dataset"])
+    fd = sample_quality(model, test.images, args.samples, args.seed, data["dataset"], progress=True)
     result["frechet_distance"] = None if fd is None else round(fd, 4)
     result["frechet_note"] = (f"Frechet distance of {args.samples} samples to the held-out images in the "
                               "feature space of the project's shipped feature net; not the paper's "
@@ -124,6 +124,15 @@ def cmd_export(args):
     out = export(model, args.out)
     from .hwmodel import load
     hw = load(out)
+    print(f"{'layer':<13}{'kind':<7}{'weight bits':>12}{'current':>22}{'bits':>6}{'membrane':>22}{'bits':>6}{'threshold':>10}")
+    for layer in hw.desc["layers"]:
+        mem = layer.get("membrane_range")
+        print(f"{layer['name']:<13}{layer['kind']:<7}{layer['weight']['bits']:>12}{str(layer['current_range']):>22}"
+              f"{layer['current_bits']:>6}{str(mem) if mem else '-':>22}{layer.get('membrane_bits', '-'):>6}"
+              f"{layer.get('threshold', '-'):>10}")
+    o = hw.desc["output"]
+    print(f"output sum range {o['sum_range']} ({o['sum_bits']} bits); overflow impossible in every layer "
+          "(widths from the bound analysis, no saturation)")
     print(json.dumps({"out": str(out), "layers": len(hw.desc["layers"]), "time_steps": hw.T, "k": hw.k,
                       "latent_dim": hw.C, "weight_bytes": int(sum(w.size for w in hw.weights.values()))}))
 
