@@ -104,3 +104,15 @@ def test_missing_dataset_is_explained(tmp_path, capsys):
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err and "nothing" in err
+
+
+def test_set_overrides_are_validated(tmp_path, capsys):
+    assert main(["train", "--config", "configs/small.yaml", "--set", "network.k=0",
+                 "--out", str(tmp_path)]) == 2
+    assert "network.k" in capsys.readouterr().err
+    assert main(["train", "--set", "novalue", "--out", str(tmp_path)]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", "--config", "configs/small.yaml", "--set", "train.bogus=1",
+                 "--out", str(tmp_path)]) == 2
+    assert "unknown key train.bogus" in capsys.readouterr().err
+    assert not (tmp_path / "last.pt").exists()

@@ -31,14 +31,28 @@ def cmd_train(args):
     from .train import train
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
+    import yaml
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item}: expected KEY=VALUE, e.g. train.float_epochs=20")
+        overrides[key] = yaml.safe_load(value)
+    if args.resume and (args.model or "model" in overrides):
+        raise UsageError("--model cannot change when resuming: the checkpoint holds that model's weights")
     cfg = None
     if not args.resume:
         cfg = load_config(args.config)
         if args.model:
-            cfg = with_overrides(cfg, model=args.model)
+            overrides["model"] = args.model
+        try:
+            cfg = with_overrides(cfg, **overrides)
+        except KeyError as err:
+            raise UsageError(f"--set: unknown key {err}") from None
+        overrides = {}
     torch.manual_seed((cfg or {}).get("train", {}).get("seed", 0))
     last = train(cfg, args.out, epochs=args.epochs, resume=args.resume, device=args.device,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, overrides=overrides)
     print(json.dumps({"checkpoint": str(last)}))
 
 
@@ -196,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, log, PNGs)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--model", choices=["fsvae", "ann-vae"], help="override the config's model")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.float_epochs=20 (repeatable; "
+                        "also applies to the config inside a --resume checkpoint)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

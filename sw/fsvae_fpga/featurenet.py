@@ -245,21 +245,8 @@ def save_feature_net(net: FeatureNet, path, meta: dict) -> None:
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
         "meta": meta,
     }
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    from .checkpoint import atomic_save   # the project's one atomic writer
+    atomic_save(payload, path)
 
 
 def load_feature_net(path) -> tuple[FeatureNet, dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .config import with_overrides
+from .config import ConfigError, with_overrides
 from .checkpoint import build_model, read_checkpoint, save_checkpoint
 from .data import load_images
 from .images import save_curves, save_grid, save_pairs, to_pixels
@@ -38,7 +38,7 @@ def _scheduled_p(cfg, epoch: int, total: int) -> float:
 
 
 def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str | None = None,
-          device: str = "cpu", progress: bool = True, log=print) -> Path:
+          device: str = "cpu", progress: bool = True, log=print, overrides: dict | None = None) -> Path:
     """Train (or resume) and return the path of the last checkpoint."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +46,11 @@ def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str
     if resume:
         ckpt = read_checkpoint(resume)
         cfg, start, history = ckpt["config"], ckpt["epoch"], ckpt.get("history", [])
+        if overrides:
+            try:
+                cfg = with_overrides(cfg, **overrides)
+            except KeyError as err:
+                raise ConfigError(f"--set: unknown key {err}") from None
     tcfg = cfg["train"]
     total = tcfg["epochs"] if epochs is None else epochs
     if total != tcfg["epochs"]:  # remember the new length so a resume continues the same schedule
