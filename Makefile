@@ -10,8 +10,11 @@ CONFIG  ?= configs/mnist.yaml
 N       ?= 64
 SEED    ?= 0
 BUILD   := build
+BOARD   ?= kv260
+HWMODEL := $(BUILD)/hwmodel
+VIVADO_RELEASE := $(shell sed -n 's/^vivado_release: *"\(.*\)".*/\1/p' hw/boards.yaml)
 
-.PHONY: setup test samples train bench clean help
+.PHONY: setup test samples train bench export csim hls clean help
 
 help:
 	@echo "make setup    create .venv with every pinned dependency (requirements.txt)"
@@ -19,6 +22,8 @@ help:
 	@echo "make test     run the test suite"
 	@echo "make train    train CONFIG= (default configs/mnist.yaml) into runs/"
 	@echo "make bench    time one training step (paper configuration, batch 64)"
+	@echo "make csim     HLS project for the shipped model on BOARD= (default kv260), g++ C simulation vs golden"
+	@echo "make hls      run Vitis HLS $(VIVADO_RELEASE) on that project (needs vitis_hls on PATH)"
 
 setup: $(STAMP)
 
@@ -44,6 +49,18 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_step.py --config $(CONFIG)
+
+export: $(STAMP)
+	$(CLI) export --out $(HWMODEL)
+
+csim: export
+	$(CLI) codegen hls --hwmodel $(HWMODEL) --board $(BOARD) --out $(BUILD)/hls/$(BOARD) --csim
+
+hls:
+	@command -v vitis_hls >/dev/null 2>&1 || { echo "make hls: Vitis HLS $(VIVADO_RELEASE) (vitis_hls) is not on the PATH. Install Vitis $(VIVADO_RELEASE) and source its settings64.sh; 'make csim' checks the design without it."; exit 1; }
+	$(MAKE) export
+	$(CLI) codegen hls --hwmodel $(HWMODEL) --board $(BOARD) --out $(BUILD)/hls/$(BOARD)
+	cd $(BUILD)/hls/$(BOARD) && vitis_hls -f build_prj.tcl
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

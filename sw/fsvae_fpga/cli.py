@@ -188,6 +188,36 @@ def cmd_stats(args):
         print(json.dumps(result))
 
 
+def cmd_codegen(args):
+    from .codegen.csim import run_csim, static_check
+    from .codegen.hls import HLS_DIR, CodegenError, write_project
+    from .hwmodel import load
+    if args.backend != "hls":
+        raise UsageError("only the hls back end exists so far (rtl comes with the RTL issue)")
+    hw = load(args.hwmodel)
+    out = Path(args.out)
+    vectors = args.vectors
+    if vectors is None:   # golden test vectors for the generated testbench
+        from .vectors import write_vectors
+        vectors = write_vectors(hw, _held_out_int8(hw, args.n), args.n, args.seed, out / "vectors")
+    try:
+        info = write_project(hw, args.board, out, vectors_dir=vectors)
+    except CodegenError as err:
+        raise UsageError(str(err)) from None
+    problems = static_check(sorted((out / "firmware").glob("*.cpp")) + sorted((HLS_DIR / "fsvae").glob("*.h")))
+    if problems:
+        raise UsageError("static checks failed:\n  " + "\n  ".join(problems))
+    info["static_checks"] = "passed"
+    if args.csim:
+        ok, log = run_csim(out)
+        print(log, end="")
+        info["csim"] = "passed" if ok else "FAILED"
+        if not ok:
+            print(json.dumps(info))
+            raise UsageError("C simulation differs from the golden model")
+    print(json.dumps(info))
+
+
 def _shipped_hwmodel():
     """Export the shipped model once into build/hwmodel and load it."""
     from .export import export
@@ -263,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("codegen", help="generate the accelerator for a board (hls: Vitis HLS C++ project)")
+    p.add_argument("backend", choices=["hls", "rtl"])
+    p.add_argument("--hwmodel", required=True, help="hardware model directory (from export)")
+    p.add_argument("--board", default="kv260", help="board from hw/boards.yaml (default kv260)")
+    p.add_argument("--out", required=True, help="output project directory")
+    p.add_argument("--vectors", help="test vectors for the testbench (default: make n=--n of them)")
+    p.add_argument("--n", type=int, default=4, help="images per mode in the generated test vectors")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--csim", action="store_true", help="also compile with g++ and run the C testbench")
+    p.set_defaults(func=cmd_codegen)
     return ap
 
 
@@ -271,10 +311,12 @@ def main(argv=None) -> int:
     from .checkpoint import CheckpointError
     from .config import ConfigError
     from .data import DatasetError
+    from .boards import BoardError
+    from .codegen.csim import CsimError
     from .hwmodel import HwModelError
     try:
         args.func(args)
-    except (UsageError, ConfigError, CheckpointError, DatasetError, HwModelError) as err:
+    except (UsageError, ConfigError, CheckpointError, DatasetError, HwModelError, BoardError, CsimError) as err:
         print(f"fsvae-fpga {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

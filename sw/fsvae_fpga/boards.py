@@ -1,0 +1,57 @@
+"""Board descriptions (hw/boards.yaml) and the port contract (hw/interface.yaml).
+
+Both files are the single source of these facts; the code generators, the testbenches and
+the driver read them through this module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+HW_DIR = Path(__file__).resolve().parents[2] / "hw"
+BRAM36_BITS = 36 * 1024
+URAM_BITS = 288 * 1024
+
+
+class BoardError(ValueError):
+    pass
+
+
+def _read(name: str) -> dict:
+    return yaml.safe_load((HW_DIR / name).read_text())
+
+
+def boards() -> dict:
+    return _read("boards.yaml")["boards"]
+
+
+def vivado_release() -> str:
+    return _read("boards.yaml")["vivado_release"]
+
+
+def board(name: str) -> dict:
+    all_boards = boards()
+    if name not in all_boards:
+        raise BoardError(f"unknown board {name!r}; known boards: {sorted(all_boards)}")
+    b = dict(all_boards[name])
+    b["name"] = name
+    return b
+
+
+def onchip_bits(b: dict) -> int:
+    r = b["resources"]
+    return r["bram36"] * BRAM36_BITS + r["uram"] * URAM_BITS
+
+
+def interface() -> dict:
+    return _read("interface.yaml")
+
+
+def register_offsets() -> dict[str, int]:
+    return {r["name"]: r["offset"] for r in interface()["control"]["registers"]}
+
+
+def mode_value(mode: str) -> int:
+    regs = {r["name"]: r for r in interface()["control"]["registers"]}
+    return regs["mode"]["values"][mode]

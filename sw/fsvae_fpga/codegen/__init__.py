@@ -1,0 +1,1 @@
+"""Code generators: hardware model + board description -> HLS C++ (hls.py), RTL (later)."""
