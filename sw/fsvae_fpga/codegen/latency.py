@@ -1,0 +1,50 @@
+"""Cycle counts per image implied by the HLS engines' loop structure (trip counts x II = 1).
+
+Per layer and image, with G = COUT / P, NPOS output positions, E input events summed over
+the T steps (measured by the golden model, stats.py) and d ~ 3 cycles of pipeline depth per
+loop and step:
+
+* linear (lif_linear_step + spikes_to_events of its input): T (IN + 2G + 4d) + E G
+* transposed conv (lif_conv_transpose):                      T (NPOS G + 2d) + E K^2 G + NPOS G
+* encoder conv, events (lif_conv_events):                    T (NPOS G + 2d) + E ceil(K/S)^2 G + NPOS G
+* encoder conv, image (conv_image once, lif_conv_image):     NPOS G CIN K^2 + T (NPOS G + d)
+* output layer (conv_transpose_currents + accumulate):       T (2 NPOS G + 2d) + E K^2 G
+* sampler: C (seeding) + T C (pick); image out: NPIX / 4 words
+
+These are estimates from the code, not Vitis HLS reports: they assume II = 1 holds (see
+the engines' comments for when it may not) and that layers run one after another.
+"""
+from __future__ import annotations
+
+import math
+
+from ..hwmodel import HwModel
+from .hls import lanes
+
+DEPTH = 3
+
+
+def layer_cycles(hw: HwModel, board: dict, name: str, events: float) -> float:
+    layer, T = hw.layer(name), hw.T
+    cout = layer["out_shape"][0]
+    G = cout // lanes(board, cout)
+    if layer["kind"] == "linear":
+        return T * (layer["in_shape"][0] + 2 * G + 4 * DEPTH) + events * G
+    npos = layer["out_shape"][1] * layer["out_shape"][2]
+    K, S = layer["kernel_size"], layer["stride"]
+    if layer["input"] == "image":
+        return npos * G * layer["in_shape"][0] * K * K + T * (npos * G + DEPTH)
+    if name == "output":
+        return T * (2 * npos * G + 2 * DEPTH) + events * K * K * G
+    taps = K * K if layer["kind"] == "convT" else math.ceil(K / S) ** 2
+    return T * (npos * G + 2 * DEPTH) + events * taps * G + npos * G
+
+
+def image_cycles(hw: HwModel, board: dict, rows: list[dict]) -> dict:
+    """rows: stats.layer_stats for one mode; returns per-layer and total cycles per image."""
+    per_layer = {r["layer"]: layer_cycles(hw, board, r["layer"], r["input_events"] or 0.0) for r in rows}
+    npix = hw.image_shape[0] * hw.image_shape[1] * hw.image_shape[2]
+    per_layer["sampler"] = hw.C * (1 + hw.T)
+    per_layer["image io"] = npix / 4
+    total = sum(per_layer.values())
+    return {"per_layer": per_layer, "total": total, "images_per_s": board["clock_mhz"] * 1e6 / total}
