@@ -208,6 +208,19 @@ def cmd_codegen(args):
     if problems:
         raise UsageError("static checks failed:\n  " + "\n  ".join(problems))
     info["static_checks"] = "passed"
+    from .boards import board as board_info
+    from .codegen.latency import image_cycles
+    from .stats import layer_stats
+    latency = {}
+    for mode in ("generate", "reconstruct") if info["reconstruction"] else ("generate",):
+        rows = layer_stats(hw, mode, args.n, args.seed, _held_out_int8(hw, args.n))
+        latency[mode] = image_cycles(hw, board_info(args.board), rows)
+        print(f"== {mode}: cycles per image implied by the loop structure (II = 1), board {args.board}")
+        for name, cycles in latency[mode]["per_layer"].items():
+            print(f"  {name:<13}{cycles:>14,.0f}")
+        print(f"  {'total':<13}{latency[mode]['total']:>14,.0f}  -> {latency[mode]['images_per_s']:,.0f} images/s")
+    (out / "latency.json").write_text(json.dumps(latency, indent=1))
+    info["cycles_per_image"] = {m: round(v["total"]) for m, v in latency.items()}
     if args.csim:
         ok, log = run_csim(out)
         print(log, end="")

@@ -176,7 +176,24 @@ def _conv_dims(layer: dict) -> str:
     return f"{cin}, {cout}, {ih}, {iw}, {layer['kernel_size']}, {layer['stride']}, {layer['padding']}"
 
 
-def core_cpp(hw: HwModel, reconstruction: bool) -> str:
+def storage_pragmas(hw: HwModel, board: dict, reconstruction: bool) -> str:
+    """Weights: ROMs split into P banks (one event reads P weights a cycle), in URAM when the
+    board has it and the array is large, else BRAM."""
+    lines = []
+    for layer in hw.desc["layers"]:
+        if layer["group"] in ("encoder", "posterior") and not reconstruction:
+            continue
+        n = cname(layer["name"])
+        p = lanes(board, layer["out_shape"][0])
+        bits = hw.weights[layer["name"]].size * layer["weight"]["bits"]
+        impl = "uram" if board["resources"]["uram"] and bits >= 4 * 288 * 1024 else "bram"
+        lines.append(f"#pragma HLS BIND_STORAGE variable={n}_weight type=rom_2p impl={impl}")
+        if p > 1:
+            lines.append(f"#pragma HLS ARRAY_PARTITION variable={n}_weight type=cyclic factor={p} dim=2")
+    return "\n".join(lines)
+
+
+def core_cpp(hw: HwModel, reconstruction: bool, board: dict) -> str:
     """The accelerator body: per image, step through T with every layer's state on chip."""
     L = hw.layer
     decl, body_dec, body_gen, body_rec = [], [], [], []
@@ -287,7 +304,8 @@ def core_cpp(hw: HwModel, reconstruction: bool) -> str:
                .replace("@PRIOR_STEP@", "\n".join(body_gen))
                .replace("@ENCODER_POSTERIOR_STEP@", "\n".join(body_rec) if reconstruction else "")
                .replace("@IMAGE_CONV@", image_conv if reconstruction else "")
-               .replace("@OUT_NPOS@", str(npos_out)))
+               .replace("@OUT_NPOS@", str(npos_out))
+               .replace("@STORAGE@", storage_pragmas(hw, board, reconstruction)))
 
 
 def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir: str | Path | None = None) -> dict:
@@ -306,9 +324,27 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     fw = out_dir / "firmware"
     (fw / "parameters.h").write_text(parameters_h(hw, board, reconstruction))
     (fw / "weights.h").write_text(weights_h(hw, reconstruction))
-    shutil.copy(TEMPLATES / "fsvae_core.h.in", fw / "fsvae_core.h")
-    (fw / "fsvae_core.cpp").write_text(core_cpp(hw, reconstruction))
-    shutil.copy(TEMPLATES / "fsvae_top.cpp.in", fw / "fsvae_top.cpp")
+    iface = boards.interface()
+    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10]
+    if [r["offset"] for r in regs] != [0x10 + 8 * i for i in range(len(regs))]:
+        raise CodegenError("hw/interface.yaml: argument registers must sit at 0x10, 0x18, ... in order")
+    if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
+        raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
+    modes = {r["name"]: r for r in regs}["mode"]["values"]
+    header = (TEMPLATES / "fsvae_core.h.in").read_text()
+    for key, value in {"@MODE_GENERATE@": modes["generate"], "@MODE_RECONSTRUCT@": modes["reconstruct"],
+                       "@PIXELS_PER_WORD@": iface["pixels_per_word"]}.items():
+        header = header.replace(key, str(value))
+    (fw / "fsvae_core.h").write_text(header)
+    (fw / "fsvae_core.cpp").write_text(core_cpp(hw, reconstruction, board))
+    top = (TEMPLATES / "fsvae_top.cpp.in").read_text()
+    bundle = iface["control"]["bundle"]
+    top = (top.replace("@TOP@", iface["top"])
+              .replace("@SCALAR_ARGS@", ", ".join(f"ap_uint<{r['width']}> {r['name']}" for r in regs))
+              .replace("@SCALAR_PRAGMAS@", "\n".join(f"#pragma HLS INTERFACE mode=s_axilite port={r['name']} "
+                                                       f"bundle={bundle}" for r in regs))
+              .replace("@BUNDLE@", bundle))
+    (fw / "fsvae_top.cpp").write_text(top)
     tb = (TEMPLATES / "tb_fsvae.cpp.in").read_text()
     if vectors_dir is not None:
         import json
