@@ -98,3 +98,22 @@ def test_make_hls_without_vitis_names_the_tool_and_release():
     res = subprocess.run(["make", "-s", "hls"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode != 0
     assert "Vitis HLS 2024.1 (vitis_hls) is not on the PATH" in res.stdout + res.stderr
+
+
+def test_reconstruction_is_dropped_where_only_generation_fits(small_hw, tmp_path, monkeypatch):
+    from fsvae_fpga import boards
+    from fsvae_fpga.codegen.hls import memory_bits
+    real = boards.board
+    gen_bits = sum(memory_bits(small_hw, real("pynq-z2"), False).values())
+    rec_bits = sum(memory_bits(small_hw, real("pynq-z2"), True).values())
+    assert gen_bits < rec_bits
+
+    def sized(name):      # room for generation, not for the encoder and posterior too
+        b = real(name)
+        need = (gen_bits + rec_bits) / 2 / b["memory_budget"]
+        b["resources"] = dict(b["resources"], bram36=int(need // boards.BRAM36_BITS), uram=0)
+        return b
+    monkeypatch.setattr(boards, "board", sized)
+    info = write_project(small_hw, "pynq-z2", tmp_path / "prj")
+    assert info["reconstruction"] is False
+    assert "#define FSVAE_RECONSTRUCTION 0" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()

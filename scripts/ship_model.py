@@ -1,0 +1,38 @@
+"""Copy a trained run into the shipped model folder (sw/fsvae_fpga/shipped/mnist/).
+
+Writes model.pt (weights, config and history; no optimizer state), config.yaml,
+training_log.jsonl, evaluate.json, samples.png, reconstructions.png and loss.png.
+Usage: python scripts/ship_model.py RUN_DIR
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from fsvae_fpga.checkpoint import SHIPPED_DIR, read_checkpoint, save_checkpoint
+
+
+def main():
+    run = Path(sys.argv[1])
+    ckpt = read_checkpoint(run / "last.pt")
+    if ckpt["stage"] != "quant":
+        sys.exit("only a fixed-point checkpoint can be shipped")
+    SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(SHIPPED_DIR / "model.pt", config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
+                    model_state=ckpt["model"], history=ckpt["history"])
+    (SHIPPED_DIR / "config.yaml").write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
+    shutil.copy(run / "log.jsonl", SHIPPED_DIR / "training_log.jsonl")
+    shutil.copy(run / "loss.png", SHIPPED_DIR / "loss.png")
+    cli = [sys.executable, "-m", "fsvae_fpga.cli"]
+    result = subprocess.run(cli + ["evaluate", "--json"], capture_output=True, text=True, check=True)
+    (SHIPPED_DIR / "evaluate.json").write_text(json.dumps(json.loads(result.stdout), indent=1) + "\n")
+    subprocess.run(cli + ["sample", "--n", "64", "--seed", "0", "--out", str(SHIPPED_DIR / "samples.png")], check=True)
+    subprocess.run(cli + ["reconstruct", "--n", "32", "--out", str(SHIPPED_DIR / "reconstructions.png")], check=True)
+    print(result.stdout)
+
+
+if __name__ == "__main__":
+    main()
