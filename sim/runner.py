@@ -36,7 +36,7 @@ def run(toplevel: str, sources: list[str | Path], test_module: str, test_dir: st
                  waves=waves, always=False)
     results = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=str(build_dir),
                           test_dir=str(test_dir), extra_env=extra_env or {}, waves=waves,
-                          testcase=testcase)
+                          testcase=testcase, results_xml=str(build_dir / f"results_{test_module}.xml"))
     total, failed = get_results(results)
     assert total > 0, f"{toplevel}: no cocotb test ran"
     assert failed == 0, f"{toplevel}: {failed} of {total} cocotb tests failed (see {results})"

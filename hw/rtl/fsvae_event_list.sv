@@ -1,0 +1,261 @@
+// Spike bitmap -> event list: the ascending indices of the set bits of an N-bit spike
+// vector (the RTL twin of hls/fsvae/event_list.h, spikes_to_events).
+//
+// Input: the bitmap as a valid/ready stream of W-bit words, word w holding bits
+//   w*W .. w*W+W-1 (bit 0 of the word = lowest index).  NW = ceil(N/W) words make one
+//   list; the module counts them, so there is no input last, and lists may follow back to
+//   back.  Bits at or above N in the last word are ignored.  A stream composes with any
+//   producer: a layer engine emitting its spikes in neuron order, or a bitmap RAM read
+//   by an address counter; the module never holds more than one word, and its storage
+//   does not grow with N (no N-wide vector, no N-wide priority encoder).
+// Output: one valid/ready beat per set bit, ev_index ascending, ev_last on the list's
+//   last event.  A list without any set bit produces exactly one beat with ev_empty = 1
+//   and ev_last = 1 (ev_index = 0), so a consumer that runs until ev_last never hangs.
+//   `done` pulses for one cycle after the ev_last beat is accepted, with done_count =
+//   the number of events of that list (0 for an empty list).
+//
+// Throughput: one event per cycle when neither side stalls; a word with m set bits
+//   occupies the scanner for max(m, 1) cycles (an all-zero word costs one cycle).
+//   ev_last can only be known once every later word has been seen, so each event waits
+//   in a one-entry holding register for the next event or the end of the list; the
+//   first event of a list leaves 3 cycles after its word is accepted when it is alone
+//   in the list's last word, later events follow one per cycle.  One bubble is added
+//   only when an empty list directly follows a list that ended in its last word.
+// Handshake: in_ready and ev_valid depend on registers only (no combinational path
+//   between ev_ready and in_ready); the output is a 2-entry FIFO.
+// Synchronous active-high reset.
+
+`default_nettype none
+
+module fsvae_event_list #(
+    parameter int N = 64,                               // inputs (bits per list), >= 1
+    parameter int W = 32,                               // bitmap word width, >= 1
+    parameter int IDX_W = (N > 1) ? $clog2(N) : 1,      // event index width
+    parameter int CNT_W = $clog2(N + 1)                 // event count width (holds N)
+) (
+    input  wire logic             clk,
+    input  wire logic             rst,
+
+    input  wire logic             in_valid,
+    output logic                  in_ready,
+    input  wire logic [W-1:0]     in_data,
+
+    output logic                  ev_valid,
+    input  wire logic             ev_ready,
+    output logic [IDX_W-1:0]      ev_index,
+    output logic                  ev_last,
+    output logic                  ev_empty,
+
+    output logic                  done,
+    output logic [CNT_W-1:0]      done_count
+);
+
+    localparam int NW = (N + W - 1) / W;                // words per list
+    localparam int WIDX_W = (NW > 1) ? $clog2(NW) : 1;
+    // Bit position within a word; never wider than an index (when W > 2**IDX_W, the
+    // list is one word and every set bit is below N <= 2**IDX_W).
+    localparam int PW_W = (W > 1) ? $clog2(W) : 1;
+    localparam int PW = (PW_W < IDX_W) ? PW_W : IDX_W;
+    localparam int REM = N - (NW - 1) * W;              // used bits of the last word
+    localparam logic [W-1:0] LAST_MASK = {W{1'b1}} >> (W - REM);
+    localparam logic [WIDX_W-1:0] LAST_WORD = WIDX_W'(NW - 1);
+
+    if (N < 1 || W < 1) begin : g_bad_n
+        $error("fsvae_event_list: N and W must be at least 1");
+    end
+    if ((N > 1 && IDX_W < $clog2(N)) || IDX_W < 1) begin : g_bad_idx_w
+        $error("fsvae_event_list: IDX_W must hold N-1");
+    end
+    if (CNT_W < $clog2(N + 1)) begin : g_bad_cnt_w
+        $error("fsvae_event_list: CNT_W must hold N");
+    end
+
+    // ------------------------------------------------------------------ input side
+    logic [WIDX_W-1:0] in_widx;                         // word index of the next input word
+    logic [IDX_W-1:0]  in_base;                         // in_widx * W
+
+    // ------------------------------------------------------------------ scanner (stage A)
+    logic              a_valid;
+    logic [W-1:0]      a_word;                          // bits not yet emitted
+    logic [IDX_W-1:0]  a_base;
+    logic              a_lastw;                         // word is the list's last
+
+    logic              a_nz;
+    logic [W-1:0]      a_rest;                          // a_word without its lowest set bit
+    logic [PW-1:0]     a_pos;
+    logic [IDX_W-1:0]  a_ev;
+    logic              a_final;                         // a_ev is the list's last event
+
+    always_comb begin
+        a_pos = '0;
+        for (int i = W - 1; i >= 0; i--) begin
+            if (a_word[i]) begin
+                a_pos = PW'(i);
+            end
+        end
+    end
+
+    assign a_nz    = (a_word != '0);
+    assign a_rest  = a_word & (a_word - 1'b1);
+    assign a_ev    = a_base + IDX_W'(a_pos);
+    assign a_final = a_lastw && (a_rest == '0);
+
+    // ------------------------------------------------------------------ holding register (B)
+    // pend_conf: the held event is known to be its list's last (the list has ended).
+    logic              pend_valid;
+    logic              pend_conf;
+    logic [IDX_W-1:0]  pend_idx;
+
+    // ------------------------------------------------------------------ output FIFO
+    localparam int FIFO_DEPTH = 2;
+    logic [IDX_W-1:0]  f_idx   [FIFO_DEPTH];
+    logic              f_last  [FIFO_DEPTH];
+    logic              f_empty [FIFO_DEPTH];
+    logic              f_wp, f_rp;
+    logic [1:0]        f_cnt;
+    logic              f_space;
+    logic              f_pop;
+
+    assign f_space = (f_cnt != 2'(FIFO_DEPTH));
+    assign f_pop   = ev_valid && ev_ready;
+
+    assign ev_valid = (f_cnt != 2'd0);
+    assign ev_index = f_idx[f_rp];
+    assign ev_last  = f_last[f_rp];
+    assign ev_empty = f_empty[f_rp];
+
+    // ------------------------------------------------------------------ A -> B -> FIFO
+    logic              a_go;                            // scanner advances this cycle
+    logic              a_done_word;                     // ... and finishes its word
+    logic              push;
+    logic [IDX_W-1:0]  push_idx;
+    logic              push_last;
+    logic              push_empty;
+    logic              pend_load;
+    logic              pend_clear;
+
+    always_comb begin
+        a_go       = 1'b0;
+        push       = 1'b0;
+        push_idx   = pend_idx;
+        push_last  = 1'b1;
+        push_empty = 1'b0;
+        pend_load  = 1'b0;
+        pend_clear = 1'b0;
+        if (a_valid && a_nz) begin
+            // an event: it replaces the held one, which leaves (its last flag is known)
+            if (!pend_valid) begin
+                a_go      = 1'b1;
+                pend_load = 1'b1;
+            end else if (f_space) begin
+                a_go      = 1'b1;
+                pend_load = 1'b1;
+                push      = 1'b1;
+                push_last = pend_conf;
+            end
+        end else if (a_valid && a_lastw && !(pend_valid && pend_conf)) begin
+            // end of the list on an empty last word: the held event is the last one,
+            // or, when nothing is held, the list had no event at all
+            if (f_space) begin
+                a_go = 1'b1;
+                push = 1'b1;
+                if (pend_valid) begin
+                    pend_clear = 1'b1;
+                end else begin
+                    push_empty = 1'b1;
+                    push_idx   = '0;
+                end
+            end
+        end else begin
+            // an empty middle word, no word, or an empty last word that must wait for
+            // the previous list's confirmed last event to leave first
+            a_go = a_valid && !a_lastw;
+            if (pend_valid && pend_conf && f_space) begin
+                push       = 1'b1;
+                pend_clear = 1'b1;
+            end
+        end
+    end
+
+    assign a_done_word = a_go && (a_rest == '0);
+    assign in_ready    = !a_valid || a_done_word;
+
+    always_ff @(posedge clk) begin
+        if (push) begin
+            f_idx[f_wp]   <= push_idx;
+            f_last[f_wp]  <= push_last;
+            f_empty[f_wp] <= push_empty;
+        end
+        if (pend_load) begin
+            pend_idx <= a_ev;
+        end
+        if (in_valid && in_ready) begin
+            a_word  <= in_data & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
+            a_base  <= in_base;
+            a_lastw <= (in_widx == LAST_WORD);
+        end else if (a_go) begin
+            a_word <= a_rest;
+        end
+    end
+
+    logic [CNT_W-1:0] out_cnt;                          // events of the list accepted so far
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            in_widx    <= '0;
+            in_base    <= '0;
+            a_valid    <= 1'b0;
+            pend_valid <= 1'b0;
+            pend_conf  <= 1'b0;
+            f_wp       <= 1'b0;
+            f_rp       <= 1'b0;
+            f_cnt      <= '0;
+            out_cnt    <= '0;
+            done       <= 1'b0;
+            done_count <= '0;
+        end else begin
+            if (in_valid && in_ready) begin
+                a_valid <= 1'b1;
+                if (in_widx == LAST_WORD) begin
+                    in_widx <= '0;
+                    in_base <= '0;
+                end else begin
+                    in_widx <= in_widx + 1'b1;
+                    in_base <= in_base + IDX_W'(W);
+                end
+            end else if (a_done_word) begin
+                a_valid <= 1'b0;
+            end
+
+            if (pend_load) begin
+                pend_valid <= 1'b1;
+                pend_conf  <= a_final;
+            end else if (pend_clear) begin
+                pend_valid <= 1'b0;
+                pend_conf  <= 1'b0;
+            end
+
+            if (push) begin
+                f_wp <= ~f_wp;
+            end
+            if (f_pop) begin
+                f_rp <= ~f_rp;
+            end
+            f_cnt <= f_cnt + 2'(push) - 2'(f_pop);
+
+            done <= 1'b0;
+            if (f_pop) begin
+                if (ev_last) begin
+                    done       <= 1'b1;
+                    done_count <= ev_empty ? '0 : out_cnt + 1'b1;
+                    out_cnt    <= '0;
+                end else begin
+                    out_cnt <= out_cnt + 1'b1;
+                end
+            end
+        end
+    end
+
+endmodule
+
+`default_nettype wire
