@@ -1,0 +1,242 @@
+"""cocotb bench of hw/rtl/fsvae_membrane_output.sv against the tail of golden.decode.
+
+Per build: the real decay coefficients round(0.8^(T-1-t) * 256) and a table of 255 sorted
+thresholds (written by the pytest wrapper as $readmemh files).  Each simulation sends
+several images (T steps of NPOS currents each, back to back) and compares the pixel words
+with numpy's ``searchsorted(thresholds, m, side='right')`` (``==``, byte for byte).
+
+Images: "random" (uniform currents over the whole CUR_BITS range), "edges" (currents chosen
+so m lands exactly on, one below and one above table entries, including repeated
+thresholds and m below/above the whole table: pixels 0 and 255), "extreme" (every current
+at the CUR_BITS minimum or maximum: m reaches both ends of SUM_BITS, which is exactly wide
+enough, so a narrower sum would fail).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run conftest.py
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import cocotb  # noqa: E402
+import pytest  # noqa: E402
+from cocotb.clock import Clock  # noqa: E402
+from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
+
+from fsvae_fpga.hwmodel import signed_bits  # noqa: E402
+
+CUR_BITS = 12
+FRAC = 8                      # decay coefficients in 1/256
+COEF_FILE, THRESH_FILE = "coef.hex", "thresh.hex"
+IMAGES = ("random", "edges", "extreme", "random")
+CONFIGS = [(4, 16, 1), (16, 64, 4), (3, 8, 8)]    # (T, NPOS, LANES); the last has one RAM word
+
+
+# --- the test data (one definition, used by the pytest wrapper and by the cocotb side) ---
+def coefficients(t_steps: int) -> np.ndarray:
+    return np.array([round(0.8 ** (t_steps - 1 - t) * (1 << FRAC)) for t in range(t_steps)], np.int64)
+
+
+def widths(t_steps: int):
+    coef = coefficients(t_steps)
+    lo, hi = -(1 << (CUR_BITS - 1)), (1 << (CUR_BITS - 1)) - 1
+    return int(coef.max()).bit_length(), signed_bits(int(coef.sum()) * lo, int(coef.sum()) * hi)
+
+
+def make_case(t_steps: int, npos: int, seed: int = 1):
+    """thresholds (255,) sorted, images: list of currents (T, NPOS), all int64."""
+    rng = np.random.default_rng([seed, t_steps, npos])
+    coef = coefficients(t_steps)
+    lo, hi = -(1 << (CUR_BITS - 1)), (1 << (CUR_BITS - 1)) - 1
+    m_lo, m_hi = int(coef.sum()) * lo, int(coef.sum()) * hi
+    images = []
+    for kind in IMAGES:
+        if kind == "extreme":
+            cur = np.where(rng.random((t_steps, npos)) < 0.5, lo, hi)
+            cur[:, 0], cur[:, 1] = lo, hi
+        elif kind == "edges":
+            cur = rng.integers(lo // 4, hi // 4 + 1, (t_steps, npos))
+        else:
+            cur = rng.integers(lo, hi + 1, (t_steps, npos))
+        images.append(cur.astype(np.int64))
+    # Thresholds: the "edges" image's sums shifted by -1, 0, +1 (so m lands one above, on and
+    # one below an entry), runs of equal entries (a table built from a float range has
+    # them), the rest a random spread over the middle half of the m range; m outside the
+    # table's span (pixels 0 and 255) comes from the "extreme" image.
+    m_edges = np.tensordot(coef, images[IMAGES.index("edges")], axes=(0, 0))
+    picks = rng.choice(m_edges, min(npos, 96), replace=False) + rng.integers(-1, 2, min(npos, 96))
+    dups = rng.choice(picks, 16)
+    spread = rng.integers(m_lo // 2, m_hi // 2, 255 - picks.size - dups.size)
+    thr = np.sort(np.concatenate([picks, dups, spread]))
+    return thr.astype(np.int64), images
+
+
+def golden_pixels(coef, thr, cur):
+    """Exactly golden.decode's last two lines."""
+    m = np.tensordot(np.asarray(coef, dtype=np.int64), cur, axes=(0, 0))
+    return m, np.searchsorted(np.asarray(thr, dtype=np.int64), m, side="right").astype(np.uint8)
+
+
+def write_memory_files(directory: Path, coef, thr, sum_bits):
+    (directory / COEF_FILE).write_text("".join(f"{int(c):x}\n" for c in coef))
+    mask = (1 << sum_bits) - 1
+    (directory / THRESH_FILE).write_text("".join(f"{int(v) & mask:x}\n" for v in thr))
+
+
+# --- cocotb side ---------------------------------------------------------------------------
+def cycle_pause():
+    return itertools.cycle([1, 1, 1, 0])
+
+
+def random_pause(seed=5):
+    rng = np.random.default_rng(seed)
+    while True:
+        yield int(rng.random() < 0.4)
+
+
+class TB:
+    def __init__(self, dut):
+        self.dut = dut
+        env = os.environ
+        self.T, self.NPOS, self.LANES = int(env["FSVAE_T"]), int(env["FSVAE_NPOS"]), int(env["FSVAE_LANES"])
+        self.SUM_BITS = int(env["FSVAE_SUM_BITS"])
+        self.done_count = 0
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_cur"), dut.clk, dut.rst,
+                                      byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_pix"), dut.clk, dut.rst,
+                                  byte_lanes=4)
+        cocotb.start_soon(self._count_done())
+
+    async def _count_done(self):
+        while True:
+            await RisingEdge(self.dut.clk)
+            if int(self.dut.done.value):
+                self.done_count += 1
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, 2)
+
+    def beats(self, cur_step):
+        mask = (1 << CUR_BITS) - 1
+        words = []
+        for row in np.asarray(cur_step).reshape(-1, self.LANES):
+            w = 0
+            for lane, v in enumerate(row):
+                w |= (int(v) & mask) << (lane * CUR_BITS)
+            words.append(w)
+        return words
+
+    async def send_image(self, cur):
+        for t in range(self.T):
+            await self.source.send(AxiStreamFrame(tdata=self.beats(cur[t])))
+
+
+@cocotb.test()
+@cocotb.parametrize(idle_inserter=[None, cycle_pause], backpressure_inserter=[None, random_pause])
+async def run_test(dut, idle_inserter, backpressure_inserter):
+    tb = TB(dut)
+    if idle_inserter:
+        tb.source.set_pause_generator(idle_inserter())
+    if backpressure_inserter:
+        tb.sink.set_pause_generator(backpressure_inserter())
+    await tb.reset()
+    coef = coefficients(tb.T)
+    thr, images = make_case(tb.T, tb.NPOS)
+    hits = {"at": 0, "below": 0, "zero": 0, "full": 0}
+    for i, cur in enumerate(images):
+        m, want = golden_pixels(coef, thr, cur)
+        for d, key in ((0, "at"), (1, "below")):
+            hits[key] += int(np.isin(m + d, thr).sum())
+        hits["zero"] += int((want == 0).sum())
+        hits["full"] += int((want == 255).sum())
+        if IMAGES[i] == "extreme":
+            assert signed_bits(int(m.min()), int(m.max())) == tb.SUM_BITS
+        await tb.send_image(cur)
+        frame = await tb.sink.recv()
+        got = np.frombuffer(bytes(frame.tdata), np.uint8)
+        assert got.shape == want.shape, f"image {i}: {got.size} pixels, expected {want.size}"
+        assert np.array_equal(got, want), (f"image {i} ({IMAGES[i]}): pixels differ at "
+                                           f"{np.flatnonzero(got != want)[:8]}: got {got[got != want][:8]}, "
+                                           f"want {want[got != want][:8]} (m {m[got != want][:8]})")
+    assert hits["at"] > 0 and hits["below"] > 0 and hits["zero"] > 0 and hits["full"] > 0, hits
+    await ClockCycles(dut.clk, 4)
+    assert tb.done_count == len(images)
+    assert tb.source.empty() and tb.sink.empty()
+    assert not int(dut.m_axis_pix_tvalid.value) and not int(dut.busy.value)
+    assert int(dut.s_axis_cur_tready.value)
+
+
+@cocotb.test()
+async def run_cycles(dut):
+    """Without stalls busy is high for T*NPOS/LANES + NPOS + 10 cycles (RTL header)."""
+    tb = TB(dut)
+    await tb.reset()
+    coef = coefficients(tb.T)
+    thr, images = make_case(tb.T, tb.NPOS)
+    await tb.send_image(images[0])
+    cycles = 0
+    while not int(dut.busy.value):
+        await RisingEdge(dut.clk)
+    while int(dut.busy.value):
+        await RisingEdge(dut.clk)
+        cycles += 1
+    frame = await tb.sink.recv()
+    assert np.array_equal(np.frombuffer(bytes(frame.tdata), np.uint8), golden_pixels(coef, thr, images[0])[1])
+    want = tb.T * tb.NPOS // tb.LANES + tb.NPOS + 10
+    assert cycles == want, f"{cycles} busy cycles, header says {want}"
+
+
+@cocotb.test()
+async def run_reset_mid_image(dut):
+    """A reset in the middle of an image restarts at step 0 with nothing left over."""
+    tb = TB(dut)
+    await tb.reset()
+    coef = coefficients(tb.T)
+    thr, images = make_case(tb.T, tb.NPOS)
+    await tb.send_image(images[0])
+    await ClockCycles(dut.clk, (tb.T * tb.NPOS // tb.LANES) // 2 + 1)
+    dut.rst.value = 1
+    await RisingEdge(dut.clk)
+    tb.source.clear()                  # cocotbext-axi keeps queued frames over a reset
+    tb.sink.clear()
+    await ClockCycles(dut.clk, 2)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+    assert not int(dut.busy.value) and not int(dut.m_axis_pix_tvalid.value)
+    await tb.send_image(images[1])
+    frame = await tb.sink.recv()
+    assert np.array_equal(np.frombuffer(bytes(frame.tdata), np.uint8), golden_pixels(coef, thr, images[1])[1])
+
+
+# --- pytest wrapper ----------------------------------------------------------------------------
+RTL = ROOT / "hw" / "rtl" / "fsvae_membrane_output.sv"
+
+
+@pytest.mark.parametrize("T,NPOS,LANES", CONFIGS)
+def test_fsvae_membrane_output(T, NPOS, LANES):
+    import runner
+    coef_bits, sum_bits = widths(T)
+    params = {"T": T, "NPOS": NPOS, "LANES": LANES, "CUR_BITS": CUR_BITS, "SUM_BITS": sum_bits,
+              "COEF_BITS": coef_bits}
+    assert runner.lint([RTL], "fsvae_membrane_output", params) == ""
+    build_name = "fsvae_membrane_output" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+    thr, _ = make_case(T, NPOS)
+    test_dir = runner.BUILD / build_name / "run"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    write_memory_files(test_dir, coefficients(T), thr, sum_bits)
+    env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
+    runner.run("fsvae_membrane_output", [RTL], "test_fsvae_membrane_output", test_dir,
+               parameters={**params, "COEF_FILE": f'"{COEF_FILE}"', "THRESH_FILE": f'"{THRESH_FILE}"'},
+               extra_env=env, build_name=build_name)
