@@ -116,3 +116,13 @@ def test_set_overrides_are_validated(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 2
     assert "unknown key train.bogus" in capsys.readouterr().err
     assert not (tmp_path / "last.pt").exists()
+
+
+def test_featurenet_command_writes_a_loadable_net(tmp_path, capsys):
+    from fsvae_fpga.featurenet import load_feature_net
+    out = tmp_path / "fn.pt"
+    assert main(["featurenet", "--config", "configs/small.yaml", "--epochs", "1", "--out", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.1 < result["held_out_accuracy"] <= 1.0
+    net, meta = load_feature_net(out)
+    assert meta["dataset"] == "mnist-embedded" and meta["epochs"] == 1
