@@ -1,0 +1,173 @@
+// Latent pick: z_t[c] = prior-output spike (c*K + idx_t[c]) of step t, with idx_t[c] drawn by
+// fsvae_sampler (golden._latent_step: np.take_along_axis(spikes(C, K), idx)), and the
+// bitmap of z_t sent twice: to the decoder (every step) and back to the prior's first
+// layer as its next step's input (steps 0..T-2).  Before step 0 the prior gets z_{-1} = 0.
+//
+//   go (1-cycle pulse, honoured while idle, after the sampler was seeded for the image):
+//     send the all-zero bitmap to m_fb (z_{-1}), then for t = 0..T-1: pulse sampler_step
+//     once sampler_ready is high, merge the step's spikes with its C indices, send z_t.
+//   s_spike_*: the prior output's spikes of one step, ascending indices c*K + j (< C*K),
+//     tlast on the last, or one beat with tuser = 1 when none spiked (fsvae_lif_linear's
+//     m_axis_spike_* conventions).
+//   idx_*: the sampler's C indices of the step, channel order, idx_last on channel C-1.
+//   m_dec_*, m_fb_*: the bitmap as NW = ceil(C/W) words of W bits (bit b of word w =
+//     channel w*W + b), for fsvae_event_list.  A word is offered on both at once (m_fb only
+//     for t < T-1), each side taken independently.
+//   busy: an image is in progress.
+//
+// Merge: the spikes and indices both arrive in ascending order, so one pass suffices: a
+//   spike below the current target c*K + idx[c] is dropped, one equal to it sets z[c].
+//   One spike or one channel per cycle: a step costs C + (spikes) + NW cycles at most.
+// Synchronous active-high reset.
+
+`default_nettype none
+
+module fsvae_latent_pick #(
+    parameter int T     = 16,                // time steps
+    parameter int C     = 16,                // latent channels
+    parameter int K     = 4,                 // spikes per channel
+    parameter int W     = 16,                // bitmap word width
+    parameter int IDX_W = (C * K > 1) ? $clog2(C * K) : 1
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+
+    input  wire logic              go,
+    output logic                   busy,
+
+    input  wire logic [IDX_W-1:0]  s_spike_tdata,
+    input  wire logic              s_spike_tvalid,
+    output logic                   s_spike_tready,
+    input  wire logic              s_spike_tlast,
+    input  wire logic              s_spike_tuser,
+
+    output logic                   sampler_step,
+    input  wire logic              sampler_ready,
+    input  wire logic [7:0]        idx_data,
+    input  wire logic              idx_valid,
+    output logic                   idx_ready,
+    input  wire logic              idx_last,
+
+    output logic [W-1:0]           m_dec_data,
+    output logic                   m_dec_valid,
+    input  wire logic              m_dec_ready,
+
+    output logic [W-1:0]           m_fb_data,
+    output logic                   m_fb_valid,
+    input  wire logic              m_fb_ready
+);
+
+    localparam int NW   = (C + W - 1) / W;
+    localparam int T_W  = $clog2(T + 1);
+    localparam int B_W  = (W > 1) ? $clog2(W) : 1;
+    localparam int NW_W = $clog2(NW + 1);
+    localparam int TG_W = IDX_W + 9;             // c*K + idx without overflow
+
+    localparam logic [2:0] S_IDLE = 3'd0, S_INIT = 3'd1, S_STEP = 3'd2, S_PICK = 3'd3,
+                           S_DRAIN = 3'd4, S_FLUSH = 3'd5;
+    logic [2:0]      state;
+    logic [T_W-1:0]  t;
+    logic [NW_W-1:0] init_words;
+    logic [TG_W-1:0] base;                       // c*K
+    logic [B_W-1:0]  bit_pos;                    // c mod W
+    logic [W-1:0]    word;                       // z bits of the current word so far
+    logic            spikes_done;                // the step's last spike beat was taken
+    logic            out_busy;
+
+    assign busy = (state != S_IDLE);
+    assign out_busy = m_dec_valid || m_fb_valid;
+
+    // the head spike, compared with the current target
+    logic [TG_W-1:0] target;
+    logic            head_real, head_below, head_hit, resolve, drop, word_full;
+    assign target     = base + TG_W'(idx_data);
+    assign head_real  = s_spike_tvalid && !s_spike_tuser;
+    assign head_below = head_real && (TG_W'(s_spike_tdata) < target);
+    assign head_hit   = head_real && (TG_W'(s_spike_tdata) == target);
+    // a channel is resolved once its index is here and the spike stream has moved past it
+    assign resolve    = (state == S_PICK) && idx_valid && !out_busy &&
+                        (spikes_done || (s_spike_tvalid && !s_spike_tuser && !head_below));
+    // spikes below the target, the empty marker, and (in S_DRAIN) everything are dropped
+    // (the target is only known while idx_valid: a stale idx_data must not drop a spike)
+    assign drop       = ((state == S_PICK) && !spikes_done && s_spike_tvalid &&
+                         (s_spike_tuser || (idx_valid && head_below))) ||
+                        ((state == S_DRAIN) && !spikes_done && s_spike_tvalid);
+    assign s_spike_tready = drop || (resolve && !spikes_done && head_hit);
+    assign idx_ready      = resolve;
+    assign sampler_step   = (state == S_STEP) && sampler_ready;
+    assign word_full      = (bit_pos == B_W'(W - 1)) || idx_last;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            state       <= S_IDLE;
+            t           <= '0;
+            init_words  <= '0;
+            base        <= '0;
+            bit_pos     <= '0;
+            word        <= '0;
+            spikes_done <= 1'b0;
+            m_dec_valid <= 1'b0;
+            m_fb_valid  <= 1'b0;
+            m_dec_data  <= '0;
+            m_fb_data   <= '0;
+        end else begin
+            if (m_dec_valid && m_dec_ready) m_dec_valid <= 1'b0;
+            if (m_fb_valid && m_fb_ready)   m_fb_valid  <= 1'b0;
+            if (s_spike_tvalid && s_spike_tready && (s_spike_tlast || s_spike_tuser))
+                spikes_done <= 1'b1;
+
+            case (state)
+                S_IDLE: if (go) begin
+                    state      <= S_INIT;
+                    t          <= '0;
+                    init_words <= '0;
+                end
+                S_INIT: if (!m_fb_valid || m_fb_ready) begin   // z_{-1} = 0
+                    if (init_words == NW_W'(NW)) begin
+                        state <= S_STEP;
+                    end else begin
+                        m_fb_valid <= 1'b1;
+                        m_fb_data  <= '0;
+                        init_words <= init_words + 1'b1;
+                    end
+                end
+                S_STEP: if (sampler_ready) begin
+                    state       <= S_PICK;
+                    base        <= '0;
+                    bit_pos     <= '0;
+                    word        <= '0;
+                    spikes_done <= 1'b0;
+                end
+                S_PICK: if (resolve) begin
+                    base    <= base + TG_W'(K);
+                    bit_pos <= bit_pos + 1'b1;
+                    word    <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                    if (word_full) begin
+                        m_dec_valid <= 1'b1;
+                        m_dec_data  <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        m_fb_valid  <= (t != T_W'(T - 1));
+                        m_fb_data   <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        word        <= '0;
+                        bit_pos     <= '0;
+                    end
+                    if (idx_last)
+                        state <= S_DRAIN;
+                end
+                S_DRAIN: begin
+                    // the rest of the step's spikes (above the last target); spikes_done
+                    // may have been set by the last resolve or is set by a drop here
+                    if (spikes_done || (s_spike_tvalid && (s_spike_tlast || s_spike_tuser)))
+                        state <= S_FLUSH;
+                end
+                S_FLUSH: if (!out_busy) begin          // the step's last word has left
+                    t <= t + 1'b1;
+                    state <= (t == T_W'(T - 1)) ? S_IDLE : S_STEP;
+                end
+                default: state <= S_IDLE;
+            endcase
+        end
+    end
+
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,311 @@
+"""cocotb bench of the generated accelerator top (fsvae-fpga codegen rtl), against the golden model.
+
+The bench only uses the port contract of hw/interface.yaml (s_axi_control registers through
+cocotbext-axi's AxiLiteMaster, the out_r stream, ap_ctrl_hs with the interrupt), so it runs
+unchanged on the RTL that Vitis HLS exports.  What only the generated RTL has is used when
+present: the perf_* counters (report), queues_empty (nothing left in any FIFO) and the
++fsvae_trace plusarg (sim/fsvae_top/diagnose.py names the first differing layer and step).
+
+Configuration comes from the environment (set by the pytest wrapper below or sim/make_sim.py):
+  FSVAE_HWMODEL  hardware model folder (the golden model's input)
+  FSVAE_N, FSVAE_SEED, FSVAE_BASE   images, sampler seed, first image index
+  FSVAE_RESULT   JSON file for the received images, counters and times
+  FSVAE_LEAN_AXIL  1: a minimal AXI-Lite master instead of cocotbext-axi's (long runs)
+  FSVAE_BACKPRESSURE  1: random backpressure on out_r (cocotbext-axi sink, slow); else a
+                 fast sink that wakes Python only while out_r_TVALID is high
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run conftest.py
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import numpy as np  # noqa: E402
+
+WORDS_BYTES = 4
+
+
+def expected_words(images: np.ndarray) -> np.ndarray:
+    """uint8 images (n, C, H, W) -> the out_r words per image (n, words), C-H-W, pixel 0 in bits 7:0."""
+    flat = np.ascontiguousarray(images.reshape(images.shape[0], -1))
+    return flat.view("<u4").reshape(images.shape[0], -1)
+
+
+def words_to_images(words: list[list[int]], shape) -> np.ndarray:
+    arr = np.asarray(words, dtype="<u4")
+    return arr.view(np.uint8).reshape(len(words), *shape)
+
+
+def first_difference(got: np.ndarray, want: np.ndarray) -> str:
+    bad = np.argwhere(got != want)
+    i = tuple(int(v) for v in bad[0])
+    return (f"{len(bad)} of {got.size} pixels differ; first at image {i[0]}, pixel (c, y, x) = {i[1:]}: "
+            f"RTL {int(got[i])}, golden {int(want[i])}")
+
+
+# --- cocotb side -------------------------------------------------------------------------------
+if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+    from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
+
+    from fsvae_fpga import golden, hwmodel
+    from fsvae_fpga.boards import mode_value, register_offsets
+
+    REG = register_offsets()
+    AP_START, AP_DONE, AP_IDLE = 1 << 0, 1 << 1, 1 << 2
+    PERIOD_NS = 4
+
+    class LeanAxiLite:
+        """A minimal s_axi_control master for long runs: Python wakes only during a transfer.
+        (cocotbext-axi's AxiLiteMaster samples its response channels every cycle, which
+        would bound a multi-million-cycle simulation by Python speed.)"""
+
+        def __init__(self, dut):
+            self.dut = dut
+            for name in ("AWVALID", "WVALID", "ARVALID", "BREADY", "RREADY", "AWADDR", "WDATA", "ARADDR"):
+                getattr(dut, f"s_axi_control_{name}").value = 0
+            dut.s_axi_control_WSTRB.value = 0xF
+
+        async def write_dword(self, addr, value):
+            dut, clk = self.dut, self.dut.ap_clk
+            dut.s_axi_control_AWADDR.value = addr
+            dut.s_axi_control_WDATA.value = value
+            dut.s_axi_control_AWVALID.value = 1
+            dut.s_axi_control_WVALID.value = 1
+            dut.s_axi_control_BREADY.value = 1
+            aw = w = b = False
+            while not b:
+                await RisingEdge(clk)              # values read now are those sampled at the edge
+                if not aw and int(dut.s_axi_control_AWREADY.value):
+                    aw = True
+                    dut.s_axi_control_AWVALID.value = 0
+                if not w and int(dut.s_axi_control_WVALID.value) and int(dut.s_axi_control_WREADY.value):
+                    w = True
+                    dut.s_axi_control_WVALID.value = 0
+                b = int(dut.s_axi_control_BVALID.value) and w
+            dut.s_axi_control_BREADY.value = 0
+
+        async def read_dword(self, addr):
+            dut, clk = self.dut, self.dut.ap_clk
+            dut.s_axi_control_ARADDR.value = addr
+            dut.s_axi_control_ARVALID.value = 1
+            dut.s_axi_control_RREADY.value = 1
+            ar = False
+            while True:
+                await RisingEdge(clk)
+                if not ar and int(dut.s_axi_control_ARREADY.value):
+                    ar = True
+                    dut.s_axi_control_ARVALID.value = 0
+                elif ar and int(dut.s_axi_control_RVALID.value):
+                    data = int(dut.s_axi_control_RDATA.value)
+                    dut.s_axi_control_RREADY.value = 0
+                    return data
+
+    class FastSink:
+        """out_r with TREADY held high; Python runs only while TVALID is high."""
+
+        def __init__(self, dut, on_frame=None):
+            self.dut, self.frames, self.current, self.on_frame = dut, [], [], on_frame
+            dut.out_r_TREADY.value = 1
+            self._task = cocotb.start_soon(self._run())
+
+        async def _run(self):
+            dut = self.dut
+            while True:
+                await RisingEdge(dut.ap_clk)
+                if int(dut.out_r_TVALID.value) and int(dut.ap_rst_n.value):
+                    self.current.append(int(dut.out_r_TDATA.value))
+                    if int(dut.out_r_TLAST.value):
+                        self.frames.append(self.current)
+                        self.current = []
+                        if self.on_frame:
+                            self.on_frame()
+                elif not int(dut.out_r_TVALID.value):
+                    await RisingEdge(dut.out_r_TVALID)
+
+        def clear(self):
+            self.frames, self.current = [], []
+
+        def empty(self):
+            return not self.frames and not self.current
+
+    class PausedSink:
+        """cocotbext-axi sink with a random backpressure generator."""
+
+        def __init__(self, dut, seed):
+            self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "out_r"), dut.ap_clk, dut.ap_rst_n,
+                                      reset_active_level=False)
+            rng = random.Random(seed)
+            self.sink.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
+            self.frames = []
+
+        async def collect(self, n):
+            while len(self.frames) < n:
+                frame = await self.sink.recv()
+                data = bytes(frame.tdata)
+                self.frames.append([int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)])
+
+        def clear(self):
+            self.sink.clear()
+            self.frames = []
+
+        def empty(self):
+            return self.sink.empty()
+
+    class TB:
+        def __init__(self, dut):
+            self.dut = dut
+            self.env = os.environ
+            self.hw = hwmodel.load(self.env["FSVAE_HWMODEL"])
+            cocotb.start_soon(Clock(dut.ap_clk, PERIOD_NS, unit="ns").start())
+            if self.env.get("FSVAE_LEAN_AXIL") == "1":
+                self.axil = LeanAxiLite(dut)
+            else:
+                self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk, dut.ap_rst_n,
+                                          reset_active_level=False)
+            dut.in_r_TVALID.value = 0
+            dut.in_r_TDATA.value = 0
+            dut.in_r_TLAST.value = 0
+            for name in ("in_r_TKEEP", "in_r_TSTRB"):
+                if hasattr(dut, name):
+                    getattr(dut, name).value = 0xF
+            self.generated = hasattr(dut, "perf_run_cycles")   # our RTL, not Vitis's
+            self.progress = None
+
+        async def reset(self, cycles=8):
+            self.dut.ap_rst_n.value = 0
+            await ClockCycles(self.dut.ap_clk, cycles)
+            self.dut.ap_rst_n.value = 1
+            await ClockCycles(self.dut.ap_clk, 2)
+
+        async def write(self, name, value):
+            await self.axil.write_dword(REG[name], value & 0xFFFFFFFF)
+
+        async def read(self, name):
+            return await self.axil.read_dword(REG[name])
+
+        def counters(self):
+            if not self.generated:
+                return {}
+            return {h._name: int(h.value) for h in self.dut if h._name.startswith("perf_")}
+
+        async def start(self, n, seed, base, mode="generate"):
+            await self.write("seed", seed)
+            await self.write("n_images", n)
+            await self.write("mode", mode_value(mode))
+            await self.write("image_base", base)
+            await self.write("GIE", 1)
+            await self.write("IER", 1)                    # ap_done interrupt
+            assert (await self.read("CTRL")) & AP_IDLE, "core not idle before ap_start"
+            await self.write("CTRL", AP_START)
+
+        async def wait_done(self, limit_cycles):
+            timeout = Timer(limit_cycles * PERIOD_NS, unit="ns")
+            if not int(self.dut.interrupt.value):
+                got = await First(RisingEdge(self.dut.interrupt), timeout)
+                assert got is not timeout, f"no ap_done interrupt within {limit_cycles} cycles"
+            ctrl = await self.read("CTRL")              # clears ap_done
+            assert ctrl & AP_DONE, f"interrupt without ap_done (CTRL = {ctrl:#x})"
+            await self.write("ISR", 1)                    # toggle the done status off
+
+        def golden(self, n, seed, base):
+            return golden.generate(self.hw, n, seed, first_image=base)
+
+        def check_idle(self):
+            """Nothing left in any queue, every engine finished, no output pending."""
+            dut = self.dut
+            assert not int(dut.out_r_TVALID.value), "out_r still has a word after ap_done"
+            if self.generated:
+                assert int(dut.queues_empty.value), "a FIFO between the engines is not empty after ap_done"
+                assert int(dut.all_finished.value), "an engine did not finish its T steps"
+
+    def _limit(tb, n):
+        """A generous cycle budget: 20x the dense operation count per image / lanes is never needed."""
+        return 2_000_000 + n * 40 * int(sum(np.prod(layer["out_shape"]) for layer in tb.hw.desc["layers"])) * tb.hw.T
+
+    @cocotb.test()
+    async def run_images(dut):
+        """FSVAE_N images back to back in one ap_start, every byte against the golden model."""
+        tb = TB(dut)
+        n, seed, base = int(tb.env["FSVAE_N"]), int(tb.env["FSVAE_SEED"]), int(tb.env["FSVAE_BASE"])
+        backpressure = tb.env.get("FSVAE_BACKPRESSURE") == "1"
+        want = tb.golden(n, seed, base)
+        bar = None
+        if tb.env.get("FSVAE_PROGRESS") == "1":
+            from tqdm import tqdm
+            bar = tqdm(total=n, desc="RTL images", unit="img", file=sys.stderr)
+        sink = PausedSink(dut, seed) if backpressure else FastSink(dut, on_frame=bar.update if bar else None)
+        await tb.reset()
+        before = tb.counters()
+        wall = time.perf_counter()
+        await tb.start(n, seed, base)
+        if backpressure:
+            collector = cocotb.start_soon(sink.collect(n))
+        await tb.wait_done(_limit(tb, n))
+        if backpressure:
+            await First(collector, Timer(1000 * PERIOD_NS, unit="ns"))
+        wall = time.perf_counter() - wall
+        after = tb.counters()
+        if bar:
+            bar.close()
+        await ClockCycles(dut.ap_clk, 4)
+        tb.check_idle()
+        assert len(sink.frames) == n, f"{len(sink.frames)} images on out_r, expected {n}"
+        words = expected_words(want)
+        for i, frame in enumerate(sink.frames):
+            assert len(frame) == words.shape[1], f"image {i}: {len(frame)} words with TLAST, expected {words.shape[1]}"
+        got = words_to_images(sink.frames, want.shape[1:])
+        result = {"n": n, "seed": seed, "base": base, "wall_s": wall,
+                  "counters": {k: (after[k] - before.get(k, 0)) % (1 << 32) for k in after},
+                  "equal": bool(np.array_equal(got, want))}
+        if tb.env.get("FSVAE_RESULT"):
+            Path(tb.env["FSVAE_RESULT"]).write_text(json.dumps(result))
+            np.save(Path(tb.env["FSVAE_RESULT"]).with_suffix(".npy"), got)
+        assert result["equal"], first_difference(got, want)
+
+    @cocotb.test()
+    async def run_reset_mid_image(dut):
+        """ap_rst_n in the middle of an image, then a fresh run gives the golden images again."""
+        tb = TB(dut)
+        if tb.env.get("FSVAE_SKIP_RESET_TEST") == "1":
+            return
+        seed = int(tb.env["FSVAE_SEED"]) + 1
+        sink = FastSink(dut)
+        await tb.reset()
+        await tb.start(3, seed, 5)
+        # stop once the first image has started coming out (decoder deep into its steps)
+        await First(RisingEdge(dut.out_r_TVALID), Timer(_limit(tb, 1) * PERIOD_NS, unit="ns"))
+        await ClockCycles(dut.ap_clk, 37)
+        await tb.reset(cycles=5)
+        sink.clear()
+        assert (await tb.read("CTRL")) & AP_IDLE
+        want = tb.golden(2, seed, 7)
+        await tb.start(2, seed, 7)
+        await tb.wait_done(_limit(tb, 2))
+        await ClockCycles(dut.ap_clk, 4)
+        tb.check_idle()
+        got = words_to_images(sink.frames, want.shape[1:])
+        assert got.shape == want.shape, f"{len(sink.frames)} images after the reset, expected 2"
+        assert np.array_equal(got, want), "after reset: " + first_difference(got, want)
+
+    @cocotb.test()
+    async def run_zero_images(dut):
+        """n_images = 0: ap_done without any output word."""
+        tb = TB(dut)
+        sink = FastSink(dut)
+        await tb.reset()
+        await tb.start(0, 1, 0)
+        await tb.wait_done(1000)
+        await ClockCycles(dut.ap_clk, 8)
+        assert sink.empty(), "words on out_r for n_images = 0"
+        tb.check_idle()

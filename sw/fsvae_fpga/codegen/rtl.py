@@ -1,0 +1,358 @@
+"""RTL writer: the SystemVerilog accelerator for one hardware model and one board.
+
+``fsvae-fpga codegen rtl --hwmodel DIR --board B --out DIR`` fills hw/templates/fsvae_top.sv.in
+with the engine instances of the model (hw/rtl/, one module per file) and writes::
+
+    rtl/*.sv          the engine library (copied) and the generated top fsvae_top.sv
+    mem/*.hex         $readmemh images: weights and biases in the engines' layouts, the
+                      output decay coefficients and pixel thresholds
+    manifest.json     top name, source list in compile order, board, lanes and widths per
+                      layer (read by the testbench, make sim and make estimate)
+
+The design shares its microarchitecture with the HLS back end (codegen/hls.py): the same
+engines, weight layouts (``hls.engine_weight``), widths (``hls._types``) and lanes
+(``hls.lanes`` from hw/boards.yaml); the register map and stream formats come from
+hw/interface.yaml.  Memory files are named relative to the output folder, so simulators
+and synthesis run with that folder as their working directory.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .. import boards
+from ..hwmodel import HwModel, signed_bits
+from .hls import CodegenError, check_fits, cname, engine_bias, engine_weight, lanes, _types
+
+ROOT = Path(__file__).resolve().parents[3]
+RTL_LIB = ROOT / "hw" / "rtl"
+TEMPLATE = ROOT / "hw" / "templates" / "fsvae_top.sv.in"
+FIFO_DEPTH = 16
+
+# compile order: leaves first, the generated top last
+LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
+           "fsvae_latent_pick.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
+           "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
+
+
+def pack_words(values: np.ndarray, lanes_per_word: int, bits: int) -> list[str]:
+    """Rows of ``lanes_per_word`` signed values -> hex words, lane 0 in the low bits."""
+    mask, digits = (1 << bits) - 1, (lanes_per_word * bits + 3) // 4
+    words = []
+    for row in np.asarray(values, dtype=np.int64).reshape(-1, lanes_per_word):
+        word = 0
+        for p, v in enumerate(row):
+            word |= (int(v) & mask) << (p * bits)
+        words.append(f"{word:0{digits}x}")
+    return words
+
+
+def _write_hex(path: Path, words: list[str]) -> None:
+    path.write_text("\n".join(words) + "\n")
+
+
+def _bits(n: int) -> int:
+    """Index width for a range of n values (as the engines compute it)."""
+    return max(1, (n - 1).bit_length())
+
+
+class _Writer:
+    def __init__(self, hw: HwModel, board: dict):
+        self.hw, self.board = hw, board
+        self.lines: list[str] = []
+        self.engines: list[dict] = []           # what the manifest and perf counters list
+        self.queues: list[str] = []             # streams whose valid means "something queued"
+
+    def emit(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    # --- plumbing ------------------------------------------------------------------------
+    def stream(self, name: str, width: int) -> None:
+        self.emit(f"    logic [{width - 1}:0] {name}_tdata;",
+                  f"    logic {name}_tvalid, {name}_tready, {name}_tlast, {name}_tuser;")
+
+    def fifo(self, src: str, dst: str, width: int) -> None:
+        """{tuser, tlast, tdata} from stream src to stream dst through FIFO_DEPTH entries."""
+        self.queues.append(f"{dst}_tvalid")
+        self.emit(f"    fsvae_stream_fifo #(.W({width + 2}), .DEPTH({FIFO_DEPTH})) u_fifo_{dst} (",
+                  "        .clk, .rst,",
+                  f"        .s_data({{{src}_tuser, {src}_tlast, {src}_tdata}}), .s_valid({src}_tvalid), "
+                  f".s_ready({src}_tready),",
+                  f"        .m_data({{{dst}_tuser, {dst}_tlast, {dst}_tdata}}), .m_valid({dst}_tvalid), "
+                  f".m_ready({dst}_tready)",
+                  "    );")
+
+    def sequencer(self, n: str) -> None:
+        T = self.hw.T
+        self.emit(f"    logic {n}_start, {n}_first, {n}_busy, {n}_done, {n}_finished;",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // read by the simulation trace only",
+                  f"    logic [{_bits(T + 1) - 1}:0] {n}_step;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    fsvae_step_sequencer #(.T(T)) u_seq_{n} (",
+                  "        .clk, .rst, .go,",
+                  f"        .finished({n}_finished), .start({n}_start), .first_step({n}_first),",
+                  f"        .busy({n}_busy), .done({n}_done), .step({n}_step)",
+                  "    );")
+
+    def trace(self, layer: str, n: str, stream: str) -> None:
+        """Simulation-only record of the events on `stream`, during engine n's current step."""
+        self.emit("`ifndef SYNTHESIS",
+                  "    always_ff @(posedge clk) begin",
+                  f"        if (trace_on && !rst && {stream}_tvalid && {stream}_tready && !{stream}_tuser)",
+                  f'            $fwrite(trace_fd, "%0d {layer} %0d %0d\\n", image_index, {n}_step, {stream}_tdata);',
+                  "    end",
+                  "`endif")
+
+    def perf(self, n: str, stream: str) -> None:
+        self.emit(f"    logic [31:0] perf_{n}_busy, perf_{n}_events;",
+                  "    always_ff @(posedge clk) begin",
+                  f"        if (rst) begin perf_{n}_busy <= '0; perf_{n}_events <= '0; end",
+                  "        else begin",
+                  f"            if ({n}_busy) perf_{n}_busy <= perf_{n}_busy + 1'b1;",
+                  f"            if ({stream}_tvalid && {stream}_tready && !{stream}_tuser) "
+                  f"perf_{n}_events <= perf_{n}_events + 1'b1;",
+                  "        end",
+                  "    end")
+
+    # --- engines -------------------------------------------------------------------------
+    def common_params(self, name: str, p: int, spiking: bool) -> list[str]:
+        layer, t = self.hw.layer(name), _types(self.hw.layer(name))
+        mem = t["mem"] if spiking else t["acc"] + 1
+        return [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
+                f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
+                f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("mem/{name}.bias.hex")']
+
+    def engine(self, name: str, src: str, dst: str | None) -> None:
+        """One layer engine reading events from stream src, writing spikes to stream dst
+        (dst None: the non-spiking output layer, currents to cur_*)."""
+        hw, layer = self.hw, self.hw.layer(name)
+        n = cname(name)
+        cout = layer["out_shape"][0]
+        p = lanes(self.board, cout)
+        spiking = dst is not None
+        nin, nout = int(np.prod(layer["in_shape"])), int(np.prod(layer["out_shape"]))
+        t = _types(layer)
+        self.sequencer(n)
+        if layer["kind"] == "linear":
+            module = "fsvae_lif_linear"
+            params = [f".IN({nin})", f".OUT({nout})"] + self.common_params(name, p, True)
+            dbg = [f".dbg_group('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
+            dbg_decl = [f"    logic [{p * t['mem'] - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
+        else:
+            module = "fsvae_lif_conv_transpose"
+            cin, ih, iw = layer["in_shape"]
+            params = [f".CIN({cin})", f".COUT({cout})", f".IH({ih})", f".IW({iw})", f".K({layer['kernel_size']})",
+                      f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})",
+                      f".SPIKING({int(spiking)})"] + self.common_params(name, p, spiking)
+            mem = t["mem"] if spiking else t["acc"] + 1
+            dbg = [f".dbg_addr('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
+            dbg_decl = [f"    logic [{p * mem - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl)
+        if layer["kind"] != "linear":
+            if spiking:
+                self.emit(f"    logic [{p * t['acc'] - 1}:0] {n}_cur_tdata;",
+                          f"    logic {n}_cur_tvalid, {n}_cur_tlast;")
+            else:
+                self.emit(f"    logic [{_bits(nout) - 1}:0] {n}_spk_tdata;",
+                          f"    logic {n}_spk_tvalid, {n}_spk_tlast, {n}_spk_tuser;")
+        self.emit("    /* verilator lint_on UNUSEDSIGNAL */")
+        ports = [".clk, .rst",
+                 f".start({n}_start), .first_step({n}_first), .busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
+                 f".s_axis_event_tdata({src}_tdata), .s_axis_event_tvalid({src}_tvalid), "
+                 f".s_axis_event_tready({src}_tready), .s_axis_event_tlast({src}_tlast), "
+                 f".s_axis_event_tuser({src}_tuser)"]
+        if spiking:
+            ports.append(f".m_axis_spike_tdata({dst}_tdata), .m_axis_spike_tvalid({dst}_tvalid), "
+                         f".m_axis_spike_tready({dst}_tready), .m_axis_spike_tlast({dst}_tlast), "
+                         f".m_axis_spike_tuser({dst}_tuser)")
+            if layer["kind"] != "linear":
+                ports.append(f".m_axis_cur_tdata({n}_cur_tdata), .m_axis_cur_tvalid({n}_cur_tvalid), "
+                             f".m_axis_cur_tready(1'b0), .m_axis_cur_tlast({n}_cur_tlast)")
+        else:
+            ports.append(f".m_axis_spike_tdata({n}_spk_tdata), .m_axis_spike_tvalid({n}_spk_tvalid), "
+                         f".m_axis_spike_tready(1'b0), .m_axis_spike_tlast({n}_spk_tlast), "
+                         f".m_axis_spike_tuser({n}_spk_tuser)")
+            ports.append(".m_axis_cur_tdata(cur_tdata), .m_axis_cur_tvalid(cur_tvalid), "
+                         ".m_axis_cur_tready(cur_tready), .m_axis_cur_tlast(cur_tlast)")
+        ports += dbg
+        self.emit(f"    {module} #(", ",\n".join("        " + q for q in params), f"    ) u_{n} (",
+                  ",\n".join("        " + q for q in ports), "    );")
+        self.perf(n, src)
+        self.engines.append({"layer": name, "module": module, "lanes": p, "acc_bits": t["acc"],
+                             "mem_bits": t["mem"] if spiking else None, "in_events": nin, "outputs": nout})
+
+    # --- the whole body --------------------------------------------------------------------
+    def body(self) -> str:
+        hw = self.hw
+        C, zw = hw.C, min(32, hw.C)
+        c_w = _bits(C)
+        self.emit("    // ------------------------------------------------------------------ trace (simulation)",
+                  "`ifndef SYNTHESIS",
+                  "    int trace_fd;",
+                  "    logic trace_on;",
+                  "    initial begin",
+                  '        trace_on = $test$plusargs("fsvae_trace") != 0;',
+                  '        trace_fd = trace_on ? $fopen("fsvae_trace.txt", "w") : 0;',
+                  "    end",
+                  "`endif", "")
+        prior = hw.names("prior")
+        spk_w = _bits(int(np.prod(hw.layer(prior[-1])["out_shape"])))
+        self.emit("    // ------------------------------------------------------------------ latent pick",
+                  "    logic pick_busy;",
+                  "    logic [ZW-1:0] zdec_word, zfb_word;",
+                  "    logic zdec_wvalid, zdec_wready, zfb_wvalid, zfb_wready;")
+        self.stream("pick_spk", spk_w)
+        self.emit("    fsvae_latent_pick #(.T(T), .C(C), .K(K), .W(ZW)) u_pick (",
+                  "        .clk, .rst, .go, .busy(pick_busy),",
+                  "        .s_spike_tdata(pick_spk_tdata), .s_spike_tvalid(pick_spk_tvalid), "
+                  ".s_spike_tready(pick_spk_tready),",
+                  "        .s_spike_tlast(pick_spk_tlast), .s_spike_tuser(pick_spk_tuser),",
+                  "        .sampler_step(smp_step), .sampler_ready(sampler_ready),",
+                  "        .idx_data, .idx_valid, .idx_ready, .idx_last,",
+                  "        .m_dec_data(zdec_word), .m_dec_valid(zdec_wvalid), .m_dec_ready(zdec_wready),",
+                  "        .m_fb_data(zfb_word), .m_fb_valid(zfb_wvalid), .m_fb_ready(zfb_wready)",
+                  "    );")
+        for side in ("zdec", "zfb"):
+            self.stream(f"{side}_ev", c_w)
+            self.emit("    /* verilator lint_off UNUSEDSIGNAL */",
+                      f"    logic {side}_list_done;", f"    logic [{_bits(C + 2) - 1}:0] {side}_list_count;",
+                      "    /* verilator lint_on UNUSEDSIGNAL */",
+                      f"    fsvae_event_list #(.N(C), .W(ZW)) u_list_{side} (",
+                      f"        .clk, .rst, .in_valid({side}_wvalid), .in_ready({side}_wready), .in_data({side}_word),",
+                      f"        .ev_valid({side}_ev_tvalid), .ev_ready({side}_ev_tready), .ev_index({side}_ev_tdata),",
+                      f"        .ev_last({side}_ev_tlast), .ev_empty({side}_ev_tuser),",
+                      f"        .done({side}_list_done), .done_count({side}_list_count)",
+                      "    );")
+        # the prior: z_{t-1} -> prior.0 -> ... -> latent pick
+        src = "zfb_ev"
+        for i, name in enumerate(prior):
+            n = cname(name)
+            self.emit("", f"    // ------------------------------------------------------------------ {name}")
+            in_w = _bits(int(np.prod(hw.layer(name)["in_shape"])))
+            self.stream(f"{n}_in", in_w)
+            self.fifo(src, f"{n}_in", in_w)
+            dst = f"{n}_out"
+            self.stream(dst, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
+            self.engine(name, f"{n}_in", dst)
+            self.trace(name, n, dst)
+            src = dst
+        self.fifo(src, "pick_spk", spk_w)
+        # the decoder: z_t -> decoder_fc -> decoder.* -> output currents
+        src = "zdec_ev"
+        names = ["decoder_fc"] + hw.names("decoder")[1:] + ["output"]
+        out = hw.layer("output")
+        p_out = lanes(self.board, out["out_shape"][0])
+        self.emit("", "    // ------------------------------------------------------------------ output currents",
+                  f"    logic [{p_out * _types(out)['acc'] - 1}:0] cur_tdata;",
+                  "    logic cur_tvalid, cur_tready, cur_tlast;")
+        for name in names:
+            n = cname(name)
+            self.emit("", f"    // ------------------------------------------------------------------ {name}")
+            in_w = _bits(int(np.prod(hw.layer(name)["in_shape"])))
+            self.stream(f"{n}_in", in_w)
+            self.fifo(src, f"{n}_in", in_w)
+            if name == "decoder_fc":
+                self.trace("latent", n, f"{n}_in")
+            if name == "output":
+                self.engine(name, f"{n}_in", None)
+            else:
+                dst = f"{n}_out"
+                self.stream(dst, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
+                self.engine(name, f"{n}_in", dst)
+                self.trace(name, n, dst)
+                src = dst
+        self.queues += ["zdec_wvalid", "zfb_wvalid", "zdec_ev_tvalid", "zfb_ev_tvalid", "cur_tvalid"]
+        self.emit("", "    // nothing queued anywhere (the testbench checks it after ap_done)",
+                  "    /* verilator lint_off UNUSEDSIGNAL */", "    logic queues_empty;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    assign queues_empty = !({' || '.join(self.queues)});")
+        return "\n".join(self.lines)
+
+
+def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict]:
+    out, layer = hw.desc["output"], hw.layer("output")
+    srange = out["sum_range"]
+    sum_bits = signed_bits(srange[0], srange[1] + 1)
+    thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
+    coef = np.asarray(out["decay_coefficients"], dtype=np.int64)
+    coef_bits = max(1, int(coef.max()).bit_length())
+    _write_hex(mem_dir / "output.coef.hex", [f"{int(c):x}" for c in coef])
+    _write_hex(mem_dir / "output.thresh.hex", pack_words(thr, 1, sum_bits))
+    p = lanes(board, layer["out_shape"][0])
+    npos = int(np.prod(layer["out_shape"]))
+    params = {"T": hw.T, "NPOS": npos, "LANES": p, "CUR_BITS": _types(layer)["acc"], "SUM_BITS": sum_bits,
+              "COEF_BITS": coef_bits, "THR_BITS": sum_bits}
+    text = ",\n".join(f"        .{k}({v})" for k, v in params.items())
+    text += ',\n        .COEF_FILE("mem/output.coef.hex"),\n        .THRESH_FILE("mem/output.thresh.hex")'
+    return text, params
+
+
+def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
+    """Write the RTL accelerator for ``hw`` on ``board_name`` into ``out_dir``; returns the manifest."""
+    board = boards.board(board_name)
+    if hw.image_shape[0] != 1:
+        raise CodegenError(f"codegen rtl: images with {hw.image_shape[0]} channels are not supported yet "
+                           "(the membrane-output stage emits channel-last pixels; out_r wants C-H-W)")
+    fit = check_fits(hw, board, False)
+    iface = boards.interface()
+    if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
+        raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
+    out_dir = Path(out_dir)
+    rtl_dir, mem_dir = out_dir / "rtl", out_dir / "mem"
+    for d in (rtl_dir, mem_dir):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+
+    # memory images
+    for layer in hw.desc["layers"]:
+        if layer["group"] in ("encoder", "posterior"):
+            continue
+        name, t = layer["name"], _types(layer)
+        p = lanes(board, layer["out_shape"][0])
+        _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), p, t["w"]))
+        _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), p, t["b"]))
+    memout_text, memout = _membrane_output(hw, board, mem_dir)
+
+    writer = _Writer(hw, board)
+    body = writer.body()
+    seqs = [cname(e["layer"]) for e in writer.engines]
+    offsets = boards.register_offsets()
+    axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
+            "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base"}
+    axil_text = ",\n".join(f"        .{p}(32'h{offsets[r]:02x})" for p, r in axil.items())
+    perf = ["    // ------------------------------------------------------------------ run counters",
+            "    logic [31:0] perf_run_cycles, perf_images;",
+            "    always_ff @(posedge clk) begin",
+            "        if (rst) begin perf_run_cycles <= '0; perf_images <= '0; end",
+            "        else begin",
+            "            if (!ap_idle) perf_run_cycles <= perf_run_cycles + 1'b1;",
+            "            if (image_done) perf_images <= perf_images + 1'b1;",
+            "        end",
+            "    end"]
+    top = iface["top"]
+    text = TEMPLATE.read_text()
+    for key, value in {"@TOP@": top, "@MODEL@": f"T={hw.T} C={hw.C} k={hw.k} image {list(hw.image_shape)}",
+                       "@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
+                       "@MODES@": "this design generates only", "@T@": str(hw.T), "@C@": str(hw.C),
+                       "@K@": str(hw.k), "@ZW@": str(min(32, hw.C)), "@AXIL_PARAMS@": axil_text,
+                       "@BODY@": body, "@MEMOUT_PARAMS@": memout_text,
+                       "@ALL_FINISHED@": " && ".join(f"{s}_finished" for s in seqs),
+                       "@PERF@": "\n".join(perf)}.items():
+        text = text.replace(key, value)
+    for f in LIBRARY:
+        shutil.copy2(RTL_LIB / f, rtl_dir / f)
+    (rtl_dir / f"{top}.sv").write_text(text)
+    manifest = {
+        "format": "fsvae-rtl", "version": 1, "top": top, "board": board["name"], "part": board["part"],
+        "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
+        "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
+        "modes": ["generate"], "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
+        "engines": writer.engines, "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
+        "memory": fit, "hwmodel_sha256": hw.desc.get("sha256", {}),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
