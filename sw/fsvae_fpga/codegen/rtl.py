@@ -34,7 +34,7 @@ FIFO_DEPTH = 16
 
 # compile order: leaves first, the generated top last
 LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
-           "fsvae_latent_pick.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
+           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
            "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
 
 
@@ -118,18 +118,19 @@ class _Writer:
                   "    end")
 
     # --- engines -------------------------------------------------------------------------
-    def common_params(self, name: str, p: int, spiking: bool) -> list[str]:
+    def common_params(self, name: str, p: int, spiking: bool, bias_file: str | None = None) -> list[str]:
         layer, t = self.hw.layer(name), _types(self.hw.layer(name))
         mem = t["mem"] if spiking else t["acc"] + 1
         return [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
                 f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
-                f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("mem/{name}.bias.hex")']
+                f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("{bias_file or f"mem/{name}.bias.hex"}")']
 
-    def engine(self, name: str, src: str, dst: str | None) -> None:
+    def engine(self, name: str, src: str, dst: str | None, inst: str | None = None, cur: str = "cur",
+               bias_file: str | None = None) -> None:
         """One layer engine reading events from stream src, writing spikes to stream dst
-        (dst None: the non-spiking output layer, currents to cur_*)."""
+        (dst None: the non-spiking output layer, currents to stream `cur`)."""
         hw, layer = self.hw, self.hw.layer(name)
-        n = cname(name)
+        n = inst or cname(name)
         cout = layer["out_shape"][0]
         p = lanes(self.board, cout)
         spiking = dst is not None
@@ -146,7 +147,7 @@ class _Writer:
             cin, ih, iw = layer["in_shape"]
             params = [f".CIN({cin})", f".COUT({cout})", f".IH({ih})", f".IW({iw})", f".K({layer['kernel_size']})",
                       f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})",
-                      f".SPIKING({int(spiking)})"] + self.common_params(name, p, spiking)
+                      f".SPIKING({int(spiking)})"] + self.common_params(name, p, spiking, bias_file)
             mem = t["mem"] if spiking else t["acc"] + 1
             dbg = [f".dbg_addr('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
             dbg_decl = [f"    logic [{p * mem - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
@@ -175,14 +176,55 @@ class _Writer:
             ports.append(f".m_axis_spike_tdata({n}_spk_tdata), .m_axis_spike_tvalid({n}_spk_tvalid), "
                          f".m_axis_spike_tready(1'b0), .m_axis_spike_tlast({n}_spk_tlast), "
                          f".m_axis_spike_tuser({n}_spk_tuser)")
-            ports.append(".m_axis_cur_tdata(cur_tdata), .m_axis_cur_tvalid(cur_tvalid), "
-                         ".m_axis_cur_tready(cur_tready), .m_axis_cur_tlast(cur_tlast)")
+            ports.append(f".m_axis_cur_tdata({cur}_tdata), .m_axis_cur_tvalid({cur}_tvalid), "
+                         f".m_axis_cur_tready({cur}_tready), .m_axis_cur_tlast({cur}_tlast)")
         ports += dbg
         self.emit(f"    {module} #(", ",\n".join("        " + q for q in params), f"    ) u_{n} (",
                   ",\n".join("        " + q for q in ports), "    );")
         self.perf(n, src)
-        self.engines.append({"layer": name, "module": module, "lanes": p, "acc_bits": t["acc"],
+        self.engines.append({"layer": name, "instance": n, "module": module, "lanes": p, "acc_bits": t["acc"],
                              "mem_bits": t["mem"] if spiking else None, "in_events": nin, "outputs": nout})
+
+    def output_engines(self, src: str) -> None:
+        """The output layer: R replicas (board key output_replicas) fed round robin by
+        fsvae_event_split, their currents summed by fsvae_current_join."""
+        R = int(self.board.get("output_replicas", 1))
+        if R <= 1:
+            self.engine("output", src, None)
+            return
+        layer = self.hw.layer("output")
+        p, acc = lanes(self.board, layer["out_shape"][0]), _types(layer)["acc"]
+        in_w = _bits(int(np.prod(layer["in_shape"])))
+        self.emit(f"    logic [{R * in_w - 1}:0] split_tdata;",
+                  f"    logic [{R - 1}:0] split_tvalid, split_tready, split_tlast, split_tuser;",
+                  f"    logic [{R * p * acc - 1}:0] rcur_tdata;",
+                  f"    logic [{R - 1}:0] rcur_tvalid, rcur_tready, rcur_tlast;",
+                  f"    fsvae_event_split #(.R({R}), .W({in_w})) u_split (",
+                  "        .clk, .rst,",
+                  f"        .s_tdata({src}_tdata), .s_tvalid({src}_tvalid), .s_tready({src}_tready), "
+                  f".s_tlast({src}_tlast), .s_tuser({src}_tuser),",
+                  "        .m_tdata(split_tdata), .m_tvalid(split_tvalid), .m_tready(split_tready), "
+                  ".m_tlast(split_tlast), .m_tuser(split_tuser)",
+                  "    );",
+                  f"    fsvae_current_join #(.R({R}), .LANES({p}), .BITS({acc})) u_join (",
+                  "        .clk, .rst,",
+                  "        .s_tdata(rcur_tdata), .s_tvalid(rcur_tvalid), .s_tready(rcur_tready), .s_tlast(rcur_tlast),",
+                  "        .m_tdata(cur_tdata), .m_tvalid(cur_tvalid), .m_tready(cur_tready), .m_tlast(cur_tlast)",
+                  "    );")
+        self.queues.append("cur_tvalid")
+        for r in range(R):
+            s, c = f"output_r{r}_in", f"output_r{r}_cur"
+            self.emit(f"    logic [{in_w - 1}:0] {s}_tdata;", f"    logic {s}_tvalid, {s}_tready, {s}_tlast, {s}_tuser;",
+                      f"    assign {s}_tdata = split_tdata[{r * in_w} +: {in_w}];",
+                      f"    assign {s}_tvalid = split_tvalid[{r}];", f"    assign split_tready[{r}] = {s}_tready;",
+                      f"    assign {s}_tlast = split_tlast[{r}];", f"    assign {s}_tuser = split_tuser[{r}];",
+                      f"    logic [{p * acc - 1}:0] {c}_tdata;", f"    logic {c}_tvalid, {c}_tready, {c}_tlast;",
+                      f"    assign rcur_tdata[{r * p * acc} +: {p * acc}] = {c}_tdata;",
+                      f"    assign rcur_tvalid[{r}] = {c}_tvalid;", f"    assign {c}_tready = rcur_tready[{r}];",
+                      f"    assign rcur_tlast[{r}] = {c}_tlast;")
+            self.queues.append(f"{c}_tvalid")
+            self.engine("output", s, None, inst=f"output_r{r}", cur=c,
+                        bias_file=None if r == 0 else "mem/output.bias_zero.hex")
 
     # --- the whole body --------------------------------------------------------------------
     def body(self) -> str:
@@ -257,7 +299,7 @@ class _Writer:
             if name == "decoder_fc":
                 self.trace("latent", n, f"{n}_in")
             if name == "output":
-                self.engine(name, f"{n}_in", None)
+                self.output_engines(f"{n}_in")
             else:
                 dst = f"{n}_out"
                 self.stream(dst, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
@@ -315,11 +357,15 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
         p = lanes(board, layer["out_shape"][0])
         _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), p, t["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), p, t["b"]))
+    out_layer = hw.layer("output")
+    p_out = lanes(board, out_layer["out_shape"][0])
+    _write_hex(mem_dir / "output.bias_zero.hex",       # replicas 1.. of the output layer add no bias
+               pack_words(np.zeros_like(engine_bias(hw, "output")), p_out, _types(out_layer)["b"]))
     memout_text, memout = _membrane_output(hw, board, mem_dir)
 
     writer = _Writer(hw, board)
     body = writer.body()
-    seqs = [cname(e["layer"]) for e in writer.engines]
+    seqs = [e["instance"] for e in writer.engines]
     offsets = boards.register_offsets()
     axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
             "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base"}
@@ -351,7 +397,8 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
         "modes": ["generate"], "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
-        "engines": writer.engines, "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
+        "engines": writer.engines, "output_replicas": int(board.get("output_replicas", 1)),
+        "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
         "memory": fit, "hwmodel_sha256": hw.desc.get("sha256", {}),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

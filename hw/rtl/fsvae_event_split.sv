@@ -1,0 +1,104 @@
+// Event split: one step's event stream dealt round robin to R engine replicas, so that R
+// copies of an engine scatter R events at once (used for the non-spiking output layer,
+// whose currents are then summed by fsvae_current_join: accumulation is additive, so any
+// partition of the events gives the same sum).
+//
+//   s_*: a step's events (tdata, tlast on the last; or one beat with tuser = 1 when the
+//     step has none), the engines' s_axis_event_* conventions.
+//   m_*[r]: replica r's events of the step.  Every replica sees exactly one step end per
+//     input step: the replica that takes the step's last event gets it with tlast, every
+//     other replica then gets an end-of-step beat (tuser = 1, tlast = 1, tdata = 0), which
+//     the engines accept after events, too (fsvae_lif_conv_transpose ends the step on it).
+//   Event k of a step goes to replica k mod R.  One event per cycle; a step end costs R-1
+//   extra cycles for the end beats.
+// Synchronous active-high reset.
+
+`default_nettype none
+
+module fsvae_event_split #(
+    parameter int R = 2,                     // replicas, >= 2
+    parameter int W = 8                      // event index bits
+) (
+    input  wire logic            clk,
+    input  wire logic            rst,
+
+    input  wire logic [W-1:0]    s_tdata,
+    input  wire logic            s_tvalid,
+    output logic                 s_tready,
+    input  wire logic            s_tlast,
+    input  wire logic            s_tuser,
+
+    output logic [R*W-1:0]       m_tdata,
+    output logic [R-1:0]         m_tvalid,
+    input  wire logic [R-1:0]    m_tready,
+    output logic [R-1:0]         m_tlast,
+    output logic [R-1:0]         m_tuser
+);
+
+    localparam int R_W = $clog2(R);
+
+    if (R < 2) begin : g_bad_r
+        $error("fsvae_event_split: R must be at least 2");
+    end
+
+    logic           ending;                  // sending the end beats
+    logic [R_W-1:0] rr;                      // replica of the next event
+    logic [R_W-1:0] term;                    // replica of the next end beat
+    logic [R-1:0]   need;                    // replicas still owed an end beat
+
+    always_comb begin
+        m_tdata  = '0;
+        m_tvalid = '0;
+        m_tlast  = '0;
+        m_tuser  = '0;
+        s_tready = 1'b0;
+        if (ending) begin
+            m_tvalid[term] = need[term];
+            m_tlast[term]  = 1'b1;
+            m_tuser[term]  = 1'b1;
+        end else if (s_tuser) begin          // an empty step: every replica gets an end beat
+            // handled as "ending" with all replicas owed; the input beat is taken now
+            s_tready = 1'b1;
+        end else begin
+            m_tdata[rr * W +: W] = s_tdata;
+            m_tvalid[rr]         = s_tvalid;
+            m_tlast[rr]          = s_tlast;
+            s_tready             = m_tready[rr];
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            ending <= 1'b0;
+            rr     <= '0;
+            term   <= '0;
+            need   <= '0;
+        end else if (ending) begin
+            if (!need[term] || m_tready[term]) begin
+                need[term] <= 1'b0;
+                if (term == R_W'(R - 1)) begin
+                    ending <= 1'b0;
+                    term   <= '0;
+                end else begin
+                    term <= term + 1'b1;
+                end
+            end
+        end else if (s_tvalid && s_tready) begin
+            if (s_tuser) begin
+                ending <= 1'b1;
+                need   <= '1;
+                rr     <= '0;
+            end else if (s_tlast) begin
+                ending   <= 1'b1;
+                need     <= '1;
+                need[rr] <= 1'b0;
+                rr       <= '0;
+            end else begin
+                rr <= (rr == R_W'(R - 1)) ? '0 : rr + 1'b1;
+            end
+        end
+    end
+
+endmodule
+
+`default_nettype wire
