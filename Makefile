@@ -14,9 +14,12 @@ BOARD   ?= kv260
 HWMODEL := $(BUILD)/hwmodel
 VIVADO_RELEASE := $(shell sed -n 's/^vivado_release: *"\(.*\)".*/\1/p' hw/boards.yaml)
 
-.PHONY: setup test samples train bench export csim hls clean help
+.PHONY: setup test samples train bench export csim hls sim estimate clean help
 
 help:
+	@echo "make sim      generate images from the shipped model in Verilator-simulated RTL, bit-exact vs golden"
+	@echo "              (N=16 SEED=0 BOARD=kv260 CONFIG=configs/small.yaml WAVES=1 RTL=vitis) -> build/sim/"
+	@echo "make estimate Yosys synth_xilinx resource estimate of the generated RTL for BOARD="
 	@echo "make setup    create .venv with every pinned dependency (requirements.txt)"
 	@echo "make samples  generate images from the shipped model -> $(BUILD)/samples.png (N=, SEED=)"
 	@echo "make test     run the test suite"
@@ -61,6 +64,18 @@ hls:
 	$(MAKE) export
 	$(CLI) codegen hls --hwmodel $(HWMODEL) --board $(BOARD) --out $(BUILD)/hls/$(BOARD)
 	cd $(BUILD)/hls/$(BOARD) && vitis_hls -f build_prj.tcl
+
+# make sim: N defaults to 16 here; BOARD, when not given, follows CONFIG (kv260 / pynq-z2)
+SIM_N     = $(if $(filter command line environment,$(origin N)),$(N),16)
+SIM_BOARD = $(if $(filter command line environment,$(origin BOARD)),--board $(BOARD),)
+RTL      ?= generated
+sim: $(STAMP)
+	$(PY) sim/make_sim.py --config $(CONFIG) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
+		$(if $(filter 1,$(WAVES)),--waves,) $(if $(VITIS_RTL),--vitis-rtl $(VITIS_RTL),)
+
+estimate: export
+	$(CLI) codegen rtl --hwmodel $(HWMODEL) --board $(BOARD) --out $(BUILD)/rtl/$(BOARD)
+	$(PY) -m fsvae_fpga.codegen.estimate --rtl $(BUILD)/rtl/$(BOARD) --board $(BOARD) --out $(BUILD)/estimate/$(BOARD)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -134,7 +134,7 @@ module fsvae_axil_ctrl #(
 
     function automatic logic [31:0] merge(input logic [31:0] old, input logic [31:0] data,
                                           input logic [31:0] mask);
-        return (old & ~mask) | (data & mask);
+        merge = (old & ~mask) | (data & mask);   // (not `return`: Yosys 0.70 rejects it)
     endfunction
 
     logic [ADDR_W-1:0] waddr_w;

@@ -192,10 +192,19 @@ def cmd_codegen(args):
     from .codegen.csim import run_csim, static_check
     from .codegen.hls import HLS_DIR, CodegenError, write_project
     from .hwmodel import load
-    if args.backend != "hls":
-        raise UsageError("only the hls back end exists so far (rtl comes with the RTL issue)")
     hw = load(args.hwmodel)
     out = Path(args.out)
+    if args.backend == "rtl":
+        from .codegen.rtl import write_rtl
+        try:
+            manifest = write_rtl(hw, args.board, out)
+        except CodegenError as err:
+            raise UsageError(str(err)) from None
+        for e in manifest["engines"]:
+            print(f"  {e['instance']:<12}{e['module']:<28}lanes {e['lanes']:>3}  acc {e['acc_bits']} bits")
+        print(json.dumps({"out": str(out), "board": manifest["board"], "top": manifest["top"],
+                          "sources": len(manifest["sources"]), "modes": manifest["modes"]}))
+        return
     vectors = args.vectors
     if vectors is None:   # golden test vectors for the generated testbench
         from .vectors import write_vectors
@@ -306,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
-    p = sub.add_parser("codegen", help="generate the accelerator for a board (hls: Vitis HLS C++ project)")
+    p = sub.add_parser("codegen", help="generate the accelerator for a board (hls: Vitis HLS C++ project; "
+                                       "rtl: SystemVerilog top, memory images, manifest)")
     p.add_argument("backend", choices=["hls", "rtl"])
     p.add_argument("--hwmodel", required=True, help="hardware model directory (from export)")
     p.add_argument("--board", default="kv260", help="board from hw/boards.yaml (default kv260)")

@@ -317,10 +317,11 @@ class _Writer:
 def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict]:
     out, layer = hw.desc["output"], hw.layer("output")
     srange = out["sum_range"]
-    sum_bits = signed_bits(srange[0], srange[1] + 1)
     thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
     coef = np.asarray(out["decay_coefficients"], dtype=np.int64)
     coef_bits = max(1, int(coef.max()).bit_length())
+    # at least one product wide (coef x current), so that no product bit is left unused
+    sum_bits = max(signed_bits(srange[0], srange[1] + 1), coef_bits + 1 + _types(layer)["acc"])
     _write_hex(mem_dir / "output.coef.hex", [f"{int(c):x}" for c in coef])
     _write_hex(mem_dir / "output.thresh.hex", pack_words(thr, 1, sum_bits))
     p = lanes(board, layer["out_shape"][0])
