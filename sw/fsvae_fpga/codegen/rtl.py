@@ -34,7 +34,7 @@ FIFO_DEPTH = 16
 
 # compile order: leaves first, the generated top last
 LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
-           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
+           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_update.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
            "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
 
 
@@ -65,6 +65,7 @@ class _Writer:
         self.lines: list[str] = []
         self.engines: list[dict] = []           # what the manifest and perf counters list
         self.queues: list[str] = []             # streams whose valid means "something queued"
+        self.updates: list[str] = []            # layers with a separate LIF update stage
 
     def emit(self, *lines: str) -> None:
         self.lines.extend(lines)
@@ -99,6 +100,8 @@ class _Writer:
 
     def trace(self, layer: str, n: str, stream: str) -> None:
         """Simulation-only record of the events on `stream`, during engine n's current step."""
+        if layer == "__untraced__":     # decoder.0's input = decoder_fc's output, traced there
+            return
         self.emit("`ifndef SYNTHESIS",
                   "    always_ff @(posedge clk) begin",
                   f"        if (trace_on && !rst && {stream}_tvalid && {stream}_tready && !{stream}_tuser)",
@@ -185,46 +188,81 @@ class _Writer:
         self.engines.append({"layer": name, "instance": n, "module": module, "lanes": p, "acc_bits": t["acc"],
                              "mem_bits": t["mem"] if spiking else None, "in_events": nin, "outputs": nout})
 
-    def output_engines(self, src: str) -> None:
-        """The output layer: R replicas (board key output_replicas) fed round robin by
-        fsvae_event_split, their currents summed by fsvae_current_join."""
-        R = int(self.board.get("output_replicas", 1))
-        if R <= 1:
-            self.engine("output", src, None)
-            return
-        layer = self.hw.layer("output")
+    def replicas(self, name: str) -> int:
+        """Engine copies for a transposed-conv layer: hw/boards.yaml `replicas` (by layer name)."""
+        return max(1, int((self.board.get("replicas") or {}).get(name, 1)))
+
+    def current_engines(self, name: str, src: str, cur: str, prev_layer: str) -> None:
+        """A transposed-conv layer's scatter as R copies of fsvae_lif_conv_transpose with
+        SPIKING = 0 fed round robin by fsvae_event_split (R = 1: directly), their currents
+        summed by fsvae_current_join into stream `cur` (bias in copy 0 only).  The input
+        events (prev_layer's spikes) are traced at each copy's input, in that copy's step."""
+        R, n = self.replicas(name), cname(name)
+        layer = self.hw.layer(name)
         p, acc = lanes(self.board, layer["out_shape"][0]), _types(layer)["acc"]
         in_w = _bits(int(np.prod(layer["in_shape"])))
-        self.emit(f"    logic [{R * in_w - 1}:0] split_tdata;",
-                  f"    logic [{R - 1}:0] split_tvalid, split_tready, split_tlast, split_tuser;",
-                  f"    logic [{R * p * acc - 1}:0] rcur_tdata;",
-                  f"    logic [{R - 1}:0] rcur_tvalid, rcur_tready, rcur_tlast;",
-                  f"    fsvae_event_split #(.R({R}), .W({in_w})) u_split (",
+        self.emit(f"    logic [{p * acc - 1}:0] {cur}_tdata;", f"    logic {cur}_tvalid, {cur}_tready, {cur}_tlast;")
+        if R == 1:
+            self.engine(name, src, None, inst=f"{n}_r0", cur=cur)
+            self.trace(prev_layer, f"{n}_r0", src)
+            return
+        self.emit(f"    logic [{R * in_w - 1}:0] {n}_split_tdata;",
+                  f"    logic [{R - 1}:0] {n}_split_tvalid, {n}_split_tready, {n}_split_tlast, {n}_split_tuser;",
+                  f"    logic [{R * p * acc - 1}:0] {n}_rcur_tdata;",
+                  f"    logic [{R - 1}:0] {n}_rcur_tvalid, {n}_rcur_tready, {n}_rcur_tlast;",
+                  f"    fsvae_event_split #(.R({R}), .W({in_w})) u_{n}_split (",
                   "        .clk, .rst,",
                   f"        .s_tdata({src}_tdata), .s_tvalid({src}_tvalid), .s_tready({src}_tready), "
                   f".s_tlast({src}_tlast), .s_tuser({src}_tuser),",
-                  "        .m_tdata(split_tdata), .m_tvalid(split_tvalid), .m_tready(split_tready), "
-                  ".m_tlast(split_tlast), .m_tuser(split_tuser)",
+                  f"        .m_tdata({n}_split_tdata), .m_tvalid({n}_split_tvalid), .m_tready({n}_split_tready), "
+                  f".m_tlast({n}_split_tlast), .m_tuser({n}_split_tuser)",
                   "    );",
-                  f"    fsvae_current_join #(.R({R}), .LANES({p}), .BITS({acc})) u_join (",
+                  f"    fsvae_current_join #(.R({R}), .LANES({p}), .BITS({acc})) u_{n}_join (",
                   "        .clk, .rst,",
-                  "        .s_tdata(rcur_tdata), .s_tvalid(rcur_tvalid), .s_tready(rcur_tready), .s_tlast(rcur_tlast),",
-                  "        .m_tdata(cur_tdata), .m_tvalid(cur_tvalid), .m_tready(cur_tready), .m_tlast(cur_tlast)",
+                  f"        .s_tdata({n}_rcur_tdata), .s_tvalid({n}_rcur_tvalid), .s_tready({n}_rcur_tready), "
+                  f".s_tlast({n}_rcur_tlast),",
+                  f"        .m_tdata({cur}_tdata), .m_tvalid({cur}_tvalid), .m_tready({cur}_tready), .m_tlast({cur}_tlast)",
                   "    );")
-        self.queues.append("cur_tvalid")
         for r in range(R):
-            s, c = f"output_r{r}_in", f"output_r{r}_cur"
-            self.emit(f"    logic [{in_w - 1}:0] {s}_tdata;", f"    logic {s}_tvalid, {s}_tready, {s}_tlast, {s}_tuser;",
-                      f"    assign {s}_tdata = split_tdata[{r * in_w} +: {in_w}];",
-                      f"    assign {s}_tvalid = split_tvalid[{r}];", f"    assign split_tready[{r}] = {s}_tready;",
-                      f"    assign {s}_tlast = split_tlast[{r}];", f"    assign {s}_tuser = split_tuser[{r}];",
+            si, c = f"{n}_r{r}_in", f"{n}_r{r}_cur"
+            self.emit(f"    logic [{in_w - 1}:0] {si}_tdata;", f"    logic {si}_tvalid, {si}_tready, {si}_tlast, {si}_tuser;",
+                      f"    assign {si}_tdata = {n}_split_tdata[{r * in_w} +: {in_w}];",
+                      f"    assign {si}_tvalid = {n}_split_tvalid[{r}];", f"    assign {n}_split_tready[{r}] = {si}_tready;",
+                      f"    assign {si}_tlast = {n}_split_tlast[{r}];", f"    assign {si}_tuser = {n}_split_tuser[{r}];",
                       f"    logic [{p * acc - 1}:0] {c}_tdata;", f"    logic {c}_tvalid, {c}_tready, {c}_tlast;",
-                      f"    assign rcur_tdata[{r * p * acc} +: {p * acc}] = {c}_tdata;",
-                      f"    assign rcur_tvalid[{r}] = {c}_tvalid;", f"    assign {c}_tready = rcur_tready[{r}];",
-                      f"    assign rcur_tlast[{r}] = {c}_tlast;")
+                      f"    assign {n}_rcur_tdata[{r * p * acc} +: {p * acc}] = {c}_tdata;",
+                      f"    assign {n}_rcur_tvalid[{r}] = {c}_tvalid;", f"    assign {c}_tready = {n}_rcur_tready[{r}];",
+                      f"    assign {n}_rcur_tlast[{r}] = {c}_tlast;")
             self.queues.append(f"{c}_tvalid")
-            self.engine("output", s, None, inst=f"output_r{r}", cur=c,
-                        bias_file=None if r == 0 else "mem/output.bias_zero.hex")
+            self.engine(name, si, None, inst=f"{n}_r{r}", cur=c,
+                        bias_file=None if r == 0 else f"mem/{name}.bias_zero.hex")
+            self.trace(prev_layer, f"{n}_r{r}", si)
+
+    def lif_update(self, name: str, cur: str, dst: str) -> None:
+        """The LIF neurons of a transposed-conv layer, after its current engines."""
+        n, layer = cname(name), self.hw.layer(name)
+        t = _types(layer)
+        p = lanes(self.board, layer["out_shape"][0])
+        npos = layer["out_shape"][1] * layer["out_shape"][2]
+        nw = npos * layer["out_shape"][0] // p
+        depth = 1 << max(4, min(nw + 2, 1024).bit_length())
+        self.emit(f"    logic {n}_upd_busy;",
+                  f"    fsvae_lif_update #(.T(T), .NW({nw}), .P({p}), .ACC_BITS({t['acc']}), .MEM_BITS({t['mem']}), "
+                  f".THRESHOLD({layer['threshold']}), .MASK_DEPTH({depth})) u_{n}_update (",
+                  "        .clk, .rst,",
+                  f"        .s_cur_tdata({cur}_tdata), .s_cur_tvalid({cur}_tvalid), .s_cur_tready({cur}_tready), "
+                  f".s_cur_tlast({cur}_tlast),",
+                  f"        .m_spike_tdata({dst}_tdata), .m_spike_tvalid({dst}_tvalid), .m_spike_tready({dst}_tready), "
+                  f".m_spike_tlast({dst}_tlast), .m_spike_tuser({dst}_tuser),",
+                  f"        .busy({n}_upd_busy)",
+                  "    );",
+                  f"    logic [31:0] perf_{n}_update_busy;",
+                  "    always_ff @(posedge clk) begin",
+                  f"        if (rst) perf_{n}_update_busy <= '0;",
+                  f"        else if ({n}_upd_busy) perf_{n}_update_busy <= perf_{n}_update_busy + 1'b1;",
+                  "    end")
+        self.updates.append(n)
+        self.queues.append(f"{cur}_tvalid")
 
     # --- the whole body --------------------------------------------------------------------
     def body(self) -> str:
@@ -284,28 +322,34 @@ class _Writer:
         self.fifo(src, "pick_spk", spk_w)
         # the decoder: z_t -> decoder_fc -> decoder.* -> output currents
         src = "zdec_ev"
-        names = ["decoder_fc"] + hw.names("decoder")[1:] + ["output"]
-        out = hw.layer("output")
-        p_out = lanes(self.board, out["out_shape"][0])
-        self.emit("", "    // ------------------------------------------------------------------ output currents",
-                  f"    logic [{p_out * _types(out)['acc'] - 1}:0] cur_tdata;",
-                  "    logic cur_tvalid, cur_tready, cur_tlast;")
-        for name in names:
+        # decoder_fc (linear, traced at its output) -> decoder.* (current engines + LIF update;
+        # their spikes traced at the next layer's engine inputs) -> output currents -> cur
+        n = "decoder_fc"
+        in_w = _bits(hw.C)
+        self.emit("", "    // ------------------------------------------------------------------ decoder_fc")
+        self.stream(f"{n}_in", in_w)
+        self.fifo("zdec_ev", f"{n}_in", in_w)
+        self.trace("latent", n, f"{n}_in")
+        src = f"{n}_out"
+        self.stream(src, _bits(int(np.prod(hw.layer("decoder_fc")["out_shape"]))))
+        self.engine("decoder_fc", f"{n}_in", src)
+        self.trace("decoder_fc", n, src)
+        prev = None
+        for name in hw.names("decoder")[1:] + ["output"]:
             n = cname(name)
             self.emit("", f"    // ------------------------------------------------------------------ {name}")
             in_w = _bits(int(np.prod(hw.layer(name)["in_shape"])))
             self.stream(f"{n}_in", in_w)
             self.fifo(src, f"{n}_in", in_w)
-            if name == "decoder_fc":
-                self.trace("latent", n, f"{n}_in")
             if name == "output":
-                self.output_engines(f"{n}_in")
+                self.current_engines(name, f"{n}_in", "cur", prev or "decoder_fc")
             else:
+                self.current_engines(name, f"{n}_in", f"{n}_cur", prev or "__untraced__")
                 dst = f"{n}_out"
                 self.stream(dst, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
-                self.engine(name, f"{n}_in", dst)
-                self.trace(name, n, dst)
+                self.lif_update(name, f"{n}_cur", dst)
                 src = dst
+            prev = name
         self.queues += ["zdec_wvalid", "zfb_wvalid", "zdec_ev_tvalid", "zfb_ev_tvalid", "cur_tvalid"]
         self.emit("", "    // nothing queued anywhere (the testbench checks it after ap_done)",
                   "    /* verilator lint_off UNUSEDSIGNAL */", "    logic queues_empty;",
@@ -358,10 +402,11 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
         p = lanes(board, layer["out_shape"][0])
         _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), p, t["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), p, t["b"]))
-    out_layer = hw.layer("output")
-    p_out = lanes(board, out_layer["out_shape"][0])
-    _write_hex(mem_dir / "output.bias_zero.hex",       # replicas 1.. of the output layer add no bias
-               pack_words(np.zeros_like(engine_bias(hw, "output")), p_out, _types(out_layer)["b"]))
+    for name in hw.names("decoder")[1:] + ["output"]:    # engine copies 1.. add no bias
+        layer = hw.layer(name)
+        _write_hex(mem_dir / f"{name}.bias_zero.hex",
+                   pack_words(np.zeros_like(engine_bias(hw, name)), lanes(board, layer["out_shape"][0]),
+                              _types(layer)["b"]))
     memout_text, memout = _membrane_output(hw, board, mem_dir)
 
     writer = _Writer(hw, board)
@@ -398,7 +443,8 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
         "modes": ["generate"], "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
-        "engines": writer.engines, "output_replicas": int(board.get("output_replicas", 1)),
+        "engines": writer.engines, "lif_updates": writer.updates,
+        "replicas": {name: writer.replicas(name) for name in hw.names("decoder")[1:] + ["output"]},
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
         "memory": fit, "hwmodel_sha256": hw.desc.get("sha256", {}),
     }
