@@ -3,9 +3,10 @@
 // bitmap of z_t sent twice: to the decoder (every step) and back to the prior's first
 // layer as its next step's input (steps 0..T-2).  Before step 0 the prior gets z_{-1} = 0.
 //
-//   go (1-cycle pulse, honoured while idle, after the sampler was seeded for the image):
-//     send the all-zero bitmap to m_fb (z_{-1}), then for t = 0..T-1: pulse sampler_step
-//     once sampler_ready is high, merge the step's spikes with its C indices, send z_t.
+//   go (1-cycle pulse, honoured while idle) with n_images (>= 1), image_base: a run.  For
+//     each image i: seed the sampler (sampler_start, sampler_image = image_base + i), send
+//     the all-zero bitmap to m_fb (z_{-1}), then for t = 0..T-1: pulse sampler_step once
+//     sampler_ready is high, merge the step's spikes with its C indices, send z_t.
 //   s_spike_*: the prior output's spikes of one step, ascending indices c*K + j (< C*K),
 //     tlast on the last, or one beat with tuser = 1 when none spiked (fsvae_lif_linear's
 //     m_axis_spike_* conventions).
@@ -33,7 +34,12 @@ module fsvae_latent_pick #(
     input  wire logic              rst,
 
     input  wire logic              go,
+    input  wire logic [31:0]       n_images,
+    input  wire logic [31:0]       image_base,
     output logic                   busy,
+
+    output logic                   sampler_start,
+    output logic [15:0]            sampler_image,
 
     input  wire logic [IDX_W-1:0]  s_spike_tdata,
     input  wire logic              s_spike_tvalid,
@@ -64,7 +70,7 @@ module fsvae_latent_pick #(
     localparam int TG_W = IDX_W + 9;             // c*K + idx without overflow
 
     localparam logic [2:0] S_IDLE = 3'd0, S_INIT = 3'd1, S_STEP = 3'd2, S_PICK = 3'd3,
-                           S_DRAIN = 3'd4, S_FLUSH = 3'd5;
+                           S_DRAIN = 3'd4, S_FLUSH = 3'd5, S_SEED = 3'd6;
     logic [2:0]      state;
     logic [T_W-1:0]  t;
     logic [NW_W-1:0] init_words;
@@ -73,6 +79,7 @@ module fsvae_latent_pick #(
     logic [W-1:0]    word;                       // z bits of the current word so far
     logic            spikes_done;                // the step's last spike beat was taken
     logic            out_busy;
+    logic [31:0]     img, n_q, base_q;
 
     assign busy = (state != S_IDLE);
     assign out_busy = m_dec_valid || m_fb_valid;
@@ -95,6 +102,8 @@ module fsvae_latent_pick #(
     assign s_spike_tready = drop || (resolve && !spikes_done && head_hit);
     assign idx_ready      = resolve;
     assign sampler_step   = (state == S_STEP) && sampler_ready;
+    assign sampler_start  = (state == S_SEED);
+    assign sampler_image  = 16'(base_q + img);
     assign word_full      = (bit_pos == B_W'(W - 1)) || idx_last;
 
     always_ff @(posedge clk) begin
@@ -110,6 +119,9 @@ module fsvae_latent_pick #(
             m_fb_valid  <= 1'b0;
             m_dec_data  <= '0;
             m_fb_data   <= '0;
+            img         <= '0;
+            n_q         <= '0;
+            base_q      <= '0;
         end else begin
             if (m_dec_valid && m_dec_ready) m_dec_valid <= 1'b0;
             if (m_fb_valid && m_fb_ready)   m_fb_valid  <= 1'b0;
@@ -117,7 +129,13 @@ module fsvae_latent_pick #(
                 spikes_done <= 1'b1;
 
             case (state)
-                S_IDLE: if (go) begin
+                S_IDLE: if (go && n_images != '0) begin
+                    state  <= S_SEED;
+                    img    <= '0;
+                    n_q    <= n_images;
+                    base_q <= image_base;
+                end
+                S_SEED: begin                            // the sampler drops ready now
                     state      <= S_INIT;
                     t          <= '0;
                     init_words <= '0;
@@ -161,7 +179,12 @@ module fsvae_latent_pick #(
                 end
                 S_FLUSH: if (!out_busy) begin          // the step's last word has left
                     t <= t + 1'b1;
-                    state <= (t == T_W'(T - 1)) ? S_IDLE : S_STEP;
+                    if (t != T_W'(T - 1)) begin
+                        state <= S_STEP;
+                    end else begin
+                        img   <= img + 1'b1;
+                        state <= (img + 1'b1 == n_q) ? S_IDLE : S_SEED;
+                    end
                 end
                 default: state <= S_IDLE;
             endcase

@@ -91,11 +91,12 @@ class _Writer:
         self.emit(f"    logic {n}_start, {n}_first, {n}_busy, {n}_done, {n}_finished;",
                   "    /* verilator lint_off UNUSEDSIGNAL */   // read by the simulation trace only",
                   f"    logic [{_bits(T + 1) - 1}:0] {n}_step;",
+                  f"    logic [31:0] {n}_image;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
                   f"    fsvae_step_sequencer #(.T(T)) u_seq_{n} (",
-                  "        .clk, .rst, .go,",
+                  "        .clk, .rst, .go, .n_images(n_img),",
                   f"        .finished({n}_finished), .start({n}_start), .first_step({n}_first),",
-                  f"        .busy({n}_busy), .done({n}_done), .step({n}_step)",
+                  f"        .busy({n}_busy), .done({n}_done), .step({n}_step), .image({n}_image)",
                   "    );")
 
     def trace(self, layer: str, n: str, stream: str) -> None:
@@ -105,7 +106,7 @@ class _Writer:
         self.emit("`ifndef SYNTHESIS",
                   "    always_ff @(posedge clk) begin",
                   f"        if (trace_on && !rst && {stream}_tvalid && {stream}_tready && !{stream}_tuser)",
-                  f'            $fwrite(trace_fd, "%0d {layer} %0d %0d\\n", image_index, {n}_step, {stream}_tdata);',
+                  f'            $fwrite(trace_fd, "%0d {layer} %0d %0d\\n", base_q + {n}_image, {n}_step, {stream}_tdata);',
                   "    end",
                   "`endif")
 
@@ -286,7 +287,8 @@ class _Writer:
                   "    logic zdec_wvalid, zdec_wready, zfb_wvalid, zfb_wready;")
         self.stream("pick_spk", spk_w)
         self.emit("    fsvae_latent_pick #(.T(T), .C(C), .K(K), .W(ZW)) u_pick (",
-                  "        .clk, .rst, .go, .busy(pick_busy),",
+                  "        .clk, .rst, .go, .n_images(n_img), .image_base(base_q), .busy(pick_busy),",
+                  "        .sampler_start, .sampler_image,",
                   "        .s_spike_tdata(pick_spk_tdata), .s_spike_tvalid(pick_spk_tvalid), "
                   ".s_spike_tready(pick_spk_tready),",
                   "        .s_spike_tlast(pick_spk_tlast), .s_spike_tuser(pick_spk_tuser),",
