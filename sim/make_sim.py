@@ -85,6 +85,16 @@ def report(hw, manifest: dict, result: dict, rows: list[dict], build_s: float, r
         "board": manifest["board"], "clock_mhz": manifest["clock_mhz"], "images": n, "seed": result["seed"],
         "bit_exact": result["equal"], "build_s": round(build_s, 1), "run_s": round(run_s, 1),
         "sim_cycles_per_s": round(c["perf_run_cycles"] / max(run_s, 1e-9)),
+        "definitions": {
+            "busy_cycles_per_image": "cycles the layer's engine(s) spend inside a time step (start to done, "
+                                     "including waits for input events and output backpressure), per image",
+            "input_events_per_image": "spikes the layer's engines took in, per image",
+            "lower_bound_cycles": "event accumulates / lanes + neuron updates / lanes (golden-model traffic)",
+            "lane_utilisation": "lower bound / busy cycles (per layer); total: the slowest layer's bound / "
+                                "measured cycles per image, since the layers run concurrently",
+            "all_lanes_utilisation": "all event accumulates / (all lanes x cycles per image)",
+            "projected_images_per_s": "board clock / measured cycles per image (images overlap)",
+        },
         "layers": layers,
         "total": {
             "cycles_per_image": cycles,

@@ -369,3 +369,12 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path):
     first_bad = int(np.flatnonzero((got != want).reshape(2, -1).any(axis=1))[0])
     message = diagnose.first_difference(hw, bad / "fsvae_trace.txt", 5, first_bad)
     assert "layer decoder.1 at time step" in message, message
+
+
+def test_make_sim_rtl_vitis_without_exported_rtl_says_what_is_missing(tmp_path):
+    import subprocess
+    res = subprocess.run([sys.executable, str(ROOT / "sim" / "make_sim.py"), "--config", "configs/small.yaml",
+                          "--rtl", "vitis", "--vitis-rtl", str(tmp_path / "none"), "--out", str(tmp_path / "out"),
+                          "--n", "1"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "no Vitis HLS RTL in" in res.stderr and "vitis_hls" in res.stderr and "2024.1" in res.stderr
