@@ -70,12 +70,11 @@ SIM_N     = $(if $(filter command line environment,$(origin N)),$(N),16)
 SIM_BOARD = $(if $(filter command line environment,$(origin BOARD)),--board $(BOARD),)
 RTL      ?= generated
 sim: $(STAMP)
-	$(PY) sim/make_sim.py --config $(CONFIG) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
+	$(PY) sim/make_sim.py $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
 		$(if $(filter 1,$(WAVES)),--waves,) $(if $(VITIS_RTL),--vitis-rtl $(VITIS_RTL),)
 
-estimate: export
-	$(CLI) codegen rtl --hwmodel $(HWMODEL) --board $(BOARD) --out $(BUILD)/rtl/$(BOARD)
-	$(PY) -m fsvae_fpga.codegen.estimate --rtl $(BUILD)/rtl/$(BOARD) --board $(BOARD) --out $(BUILD)/estimate/$(BOARD)
+estimate: $(STAMP)
+	$(CLI) estimate --board $(BOARD) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -29,24 +29,14 @@ import numpy as np  # noqa: E402
 
 import rtl_sim  # noqa: E402
 from fsvae_fpga import boards, hwmodel, stats  # noqa: E402
-from fsvae_fpga.checkpoint import SHIPPED_DIR  # noqa: E402
-
-SHIPPED = {"configs/mnist.yaml": SHIPPED_DIR / "model.pt",
-           "configs/small.yaml": SHIPPED_DIR.parent / "small" / "model.pt"}
+from fsvae_fpga.export import export_shipped  # noqa: E402
 
 
 def export_model(config: str, out: Path) -> Path:
-    from fsvae_fpga.checkpoint import load_model
-    from fsvae_fpga.export import export
-    key = str(Path(config).as_posix())
-    if key not in SHIPPED:
-        raise SystemExit(f"make sim: no shipped model for CONFIG={config}; shipped: {sorted(SHIPPED)}")
-    ckpt = SHIPPED[key]
-    if (out / "hwmodel.json").is_file() and (out / "hwmodel.json").stat().st_mtime >= ckpt.stat().st_mtime:
-        return out
-    model, _ = load_model(ckpt)
-    export(model, out)
-    return out
+    try:
+        return export_shipped(config, out)
+    except KeyError as err:
+        raise SystemExit(f"make sim: {err.args[0]}") from None
 
 
 def lower_bounds(hw, manifest: dict, rows: list[dict]) -> dict:
@@ -122,8 +112,9 @@ def print_report(rep: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="configs/mnist.yaml")
-    ap.add_argument("--board", default=None, help="default: kv260 (paper config), pynq-z2 (small config)")
+    ap.add_argument("--config", default=None, help="default: the board's default_config (hw/boards.yaml), "
+                                                    "configs/mnist.yaml without --board")
+    ap.add_argument("--board", default=None, help="default: kv260 for the paper config, pynq-z2 for the small one")
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "build" / "sim"))
@@ -133,6 +124,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be at least 1")
+    if args.config is None:
+        args.config = boards.board(args.board)["default_config"] if args.board else "configs/mnist.yaml"
     board = args.board or ("pynq-z2" if "small" in args.config else "kv260")
     boards.board(board)                                   # unknown board: a clear error
     out = Path(args.out)

@@ -22,6 +22,9 @@ FORMAT = "fsvae-fpga-checkpoint"
 VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped" / "mnist"
 SHIPPED_MODEL = SHIPPED_DIR / "model.pt"
+# the shipped checkpoint for each configuration (make sim / make estimate pick by CONFIG)
+SHIPPED_BY_CONFIG = {"configs/mnist.yaml": SHIPPED_MODEL,
+                     "configs/small.yaml": SHIPPED_DIR.parent / "small" / "model.pt"}
 
 
 class CheckpointError(Exception):

@@ -188,6 +188,26 @@ def cmd_stats(args):
         print(json.dumps(result))
 
 
+def cmd_estimate(args):
+    """Shipped model for the board's configuration -> codegen rtl -> Yosys estimate."""
+    from .boards import board as board_info
+    from .codegen.estimate import EstimateError, estimate
+    from .codegen.hls import CodegenError
+    from .codegen.rtl import write_rtl
+    from .export import export_shipped
+    from .hwmodel import load
+    config = args.config or board_info(args.board)["default_config"]
+    try:
+        hw_dir = export_shipped(config, Path(args.out) / f"hwmodel-{Path(config).stem}")
+        rtl_dir = Path(args.out) / "rtl" / args.board
+        write_rtl(load(hw_dir), args.board, rtl_dir)
+        result = estimate(rtl_dir, args.board, Path(args.out) / "estimate" / args.board)
+    except (KeyError, CodegenError, EstimateError) as err:
+        raise UsageError(str(err.args[0] if isinstance(err, KeyError) else err)) from None
+    if not result["fits"]:
+        raise UsageError(f"the {config} design does not fit {args.board}: over on {', '.join(result['over'])}")
+
+
 def cmd_codegen(args):
     from .codegen.csim import run_csim, static_check
     from .codegen.hls import HLS_DIR, CodegenError, write_project
@@ -315,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("estimate", help="Yosys synth_xilinx resource estimate of the generated RTL for a board")
+    p.add_argument("--board", default="kv260", help="board from hw/boards.yaml (default kv260)")
+    p.add_argument("--config", default=None, help="configuration whose shipped model to use "
+                                                  "(default: the board's default_config)")
+    p.add_argument("--out", default="build", help="build folder (default build/)")
+    p.set_defaults(func=cmd_estimate)
     p = sub.add_parser("codegen", help="generate the accelerator for a board (hls: Vitis HLS C++ project; "
                                        "rtl: SystemVerilog top, memory images, manifest)")
     p.add_argument("backend", choices=["hls", "rtl"])

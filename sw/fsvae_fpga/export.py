@@ -107,3 +107,18 @@ def build(model: FSVAE) -> tuple[dict, dict[str, np.ndarray]]:
 def export(model: FSVAE, out_dir: str | Path) -> Path:
     desc, arrays = build(model)
     return hwmodel.write(out_dir, desc, arrays)
+
+
+def export_shipped(config: str, out_dir: str | Path) -> Path:
+    """The shipped model for a configuration file (checkpoint.SHIPPED_BY_CONFIG), exported to
+    out_dir unless an export newer than the checkpoint is already there."""
+    from .checkpoint import SHIPPED_BY_CONFIG, load_model
+    key = Path(config).as_posix()
+    if key not in SHIPPED_BY_CONFIG:
+        raise KeyError(f"no shipped model for CONFIG={config}; shipped: {sorted(SHIPPED_BY_CONFIG)}")
+    ckpt, out_dir = SHIPPED_BY_CONFIG[key], Path(out_dir)
+    done = out_dir / "hwmodel.json"
+    if done.is_file() and done.stat().st_mtime >= ckpt.stat().st_mtime:
+        return out_dir
+    model, _ = load_model(ckpt)
+    return export(model, out_dir)

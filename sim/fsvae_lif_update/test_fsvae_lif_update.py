@@ -1,0 +1,252 @@
+"""cocotb bench of hw/rtl/fsvae_lif_update.sv against golden.LIFState.
+
+Two images of T steps each stream in back to back (the bench queues every step at once, so
+the module sees the next step's words while it still emits the last one's spikes).  Per
+step the spike indices must equal ``np.flatnonzero(LIFState.step(current))`` (ascending
+w*P + p, tlast on the last) or be the single empty beat (tuser = 1, tlast = 1, tdata = 0);
+the membrane state is carried inside an image and restarts at its step 0, which the module
+finds by counting steps.  Afterwards nothing is left (busy low, sink empty).
+
+Image 0 ("extreme"): neuron 0 gets the most negative current every step, so its membrane
+reaches the low end of hwmodel.membrane_range; neuron 1 gets THRESHOLD at step 0 (held, not
+a spike) then the most positive current, the high end; the rest are random.  Image 1:
+a random step, a quiet step (no spike at all), a step where every neuron spikes, then
+random steps.  The random currents leave negative membranes where the leak's floor differs
+from truncation; the bench asserts that the data has such cases, empty and full steps, and
+that MEM_BITS (from membrane_range at the ACC_BITS limits) is needed to its last bit.
+A second test resets the module in the middle of a step and then checks a full run.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run conftest.py
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import cocotb  # noqa: E402
+import pytest  # noqa: E402
+from cocotb.clock import Clock  # noqa: E402
+from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
+
+from fsvae_fpga import golden  # noqa: E402
+from fsvae_fpga.hwmodel import membrane_range, signed_bits  # noqa: E402
+
+N_IMAGES = 2
+KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH")
+CONFIGS = [
+    # NW = 1: every word is a whole step, read at the edge that writes it (forwarded)
+    (3, 1, 4, 10, 60, 8),
+    # P = 1, a negative threshold
+    (4, 7, 1, 8, -6, 16),
+    # the smallest mask FIFO under steps full of spikes: s_cur_tready drops
+    (3, 5, 4, 12, 200, 4),
+    # two words per step (no forwarding, the addresses alternate), P = 3, THRESHOLD = 0
+    (5, 2, 3, 16, 0, 4),
+]
+
+
+def acc_range(acc_bits: int) -> tuple[int, int]:
+    return -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+
+
+def mem_bits(c: dict) -> int:
+    lo, hi = acc_range(c["ACC_BITS"])
+    return signed_bits(*membrane_range(lo, hi, c["THRESHOLD"], c["T"]))
+
+
+# --- the test data (one definition, used by the pytest wrapper and by the cocotb side) ---
+def make_steps(c: dict, seed: int = 1) -> list[tuple[str, np.ndarray]]:
+    """N_IMAGES x T steps of (kind, currents (NW*P,)), neuron index w*P + p."""
+    t_steps, n, thr = c["T"], c["NW"] * c["P"], c["THRESHOLD"]
+    assert t_steps >= 3 and n >= 2
+    lo, hi = acc_range(c["ACC_BITS"])
+    span = 1 << (c["ACC_BITS"] - 2)
+    rng = np.random.default_rng([seed, *(abs(c[k]) for k in KEYS)])
+
+    def random_currents():
+        return rng.integers(max(lo, thr - span), min(hi, thr + span) + 1, n)
+
+    steps = []
+    for t in range(t_steps):                              # image 0: extreme
+        cur = random_currents()
+        cur[0] = lo
+        cur[1] = thr if t == 0 else hi
+        steps.append(("extreme", cur))
+    for kind in (["random", "quiet", "all"] + ["random"] * (t_steps - 3)):   # image 1
+        if kind == "quiet":
+            cur = rng.integers(lo, lo // 2 + 1, n)
+        elif kind == "all":
+            cur = np.full(n, hi)
+        else:
+            cur = random_currents()
+        steps.append((kind, cur))
+    return steps
+
+
+def golden_run(c: dict, steps) -> tuple[list[list[int]], np.ndarray, int]:
+    """Spike indices per step, every membrane value seen, and the floor-vs-truncation count."""
+    spikes, membranes, floor_cases, state = [], [], 0, None
+    for g, (_, cur) in enumerate(steps):
+        if g % c["T"] == 0:
+            state = golden.LIFState(c["THRESHOLD"])
+        else:
+            carried = (state.o == 0) & (state.u < 0)
+            floor_cases += int(np.sum(carried & ((state.u >> 2) != -((-state.u) // 4))))
+        o = state.step(cur.astype(np.int64))
+        spikes.append([int(i) for i in np.flatnonzero(o)])
+        membranes.append(state.u.copy())
+    return spikes, np.concatenate(membranes), floor_cases
+
+
+def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[int]:
+    """Rows of `lanes` signed values -> words, lane 0 in the low bits."""
+    mask = (1 << bits) - 1
+    return [sum((int(v) & mask) << (p * bits) for p, v in enumerate(row))
+            for row in values.reshape(-1, lanes)]
+
+
+# --- cocotb side ---------------------------------------------------------------------------
+def cycle_pause():
+    return itertools.cycle([1, 1, 1, 0])
+
+
+def heavy_pause():
+    rng = random.Random(7)
+    while True:
+        yield rng.random() < 0.7
+
+
+class TB:
+    def __init__(self, dut):
+        self.dut = dut
+        self.cfg = {k: int(os.environ[f"FSVAE_{k}"]) for k in KEYS}
+        self.MEM_BITS = int(os.environ["FSVAE_MEM_BITS"])
+        self.accepted = 0                   # input words taken
+        self.stalled = 0                    # cycles with s_cur_tvalid and not s_cur_tready
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_cur"), dut.clk, dut.rst,
+                                      byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_spike"), dut.clk, dut.rst,
+                                  byte_lanes=1)
+        cocotb.start_soon(self._monitor())
+
+    def set_idle_generator(self, generator=None):
+        if generator:
+            self.source.set_pause_generator(generator())
+
+    def set_backpressure_generator(self, generator=None):
+        if generator:
+            self.sink.set_pause_generator(generator())
+
+    async def _monitor(self):
+        while True:
+            await RisingEdge(self.dut.clk)
+            if int(self.dut.s_cur_tvalid.value):
+                if int(self.dut.s_cur_tready.value):
+                    self.accepted += 1
+                else:
+                    self.stalled += 1
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def send(self, steps):
+        for _, cur in steps:
+            await self.source.send(AxiStreamFrame(tdata=pack_words(cur, self.cfg["P"], self.cfg["ACC_BITS"])))
+
+    async def recv_step(self) -> list[int]:
+        frame = await self.sink.recv()
+        tuser = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser or 0] * len(frame.tdata)
+        if any(tuser):
+            assert tuser == [1] and frame.tdata == [0], f"empty marker must be alone: {frame}"
+            return []
+        return list(frame.tdata)
+
+    async def run_and_check(self, steps, expected):
+        await self.send(steps)                      # every step queued: steps overlap inside
+        for g, (kind, cur) in enumerate(steps):
+            got = await self.recv_step()
+            assert got == expected[g], (f"image {g // self.cfg['T']} step {g % self.cfg['T']} ({kind}): "
+                                        f"spikes {got} != golden {expected[g]} (currents {list(cur)})")
+
+    async def check_drained(self):
+        await ClockCycles(self.dut.clk, 4)
+        assert self.source.empty() and self.sink.empty(), "beats left over"
+        assert not int(self.dut.m_spike_tvalid.value)
+        assert not int(self.dut.busy.value), "busy after the last spike"
+
+
+@cocotb.test()
+@cocotb.parametrize(idle_inserter=[None, cycle_pause], backpressure_inserter=[None, cycle_pause, heavy_pause])
+async def run_test(dut, idle_inserter, backpressure_inserter):
+    tb = TB(dut)
+    tb.set_idle_generator(idle_inserter)
+    tb.set_backpressure_generator(backpressure_inserter)
+    await tb.reset()
+    steps = make_steps(tb.cfg)
+    expected, membranes, floor_cases = golden_run(tb.cfg, steps)
+
+    # The data must exercise what the widths, the leak and the emitter are about.
+    n = tb.cfg["NW"] * tb.cfg["P"]
+    assert floor_cases > 0, "no negative carried membrane where floor != truncation"
+    assert any(not s for s in expected), "no step without spikes"
+    assert any(len(s) == n for s in expected), "no step where every neuron spikes"
+    assert signed_bits(int(membranes.min()), int(membranes.max())) == tb.MEM_BITS > tb.cfg["ACC_BITS"]
+
+    await tb.run_and_check(steps, expected)
+    await tb.check_drained()
+    assert tb.accepted == len(steps) * tb.cfg["NW"]
+    if tb.cfg["MASK_DEPTH"] == 4 and idle_inserter is None:     # words faster than spikes
+        assert tb.stalled > 0, "the mask FIFO never filled"
+
+
+@cocotb.test()
+async def run_reset_mid_step(dut):
+    """A reset with words half taken and spikes pending restarts at step 0 of an image."""
+    tb = TB(dut)
+    await tb.reset()
+    steps = make_steps(tb.cfg)
+    expected, _, _ = golden_run(tb.cfg, steps)
+    nw = tb.cfg["NW"]
+    full = [s for s in steps if s[0] == "all"]
+    tb.sink.pause = True                            # spikes pile up: the FIFO holds masks
+    await tb.send(full * 3)
+    while tb.accepted < nw + nw // 2 + 1 and tb.stalled < 4:
+        await RisingEdge(dut.clk)
+    assert int(dut.busy.value)
+    tb.sink.pause = False
+    await tb.reset()                                # the module; the bus models keep their queues
+    tb.source.clear()
+    tb.sink.clear()
+    assert not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    tb.accepted = 0
+    await tb.run_and_check(steps, expected)
+    await tb.check_drained()
+
+
+# --- pytest wrapper ----------------------------------------------------------------------------
+RTL = ROOT / "hw" / "rtl" / "fsvae_lif_update.sv"
+
+
+@pytest.mark.parametrize(",".join(KEYS), CONFIGS)
+def test_fsvae_lif_update(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH):
+    import runner
+    c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH)))
+    params = {**c, "MEM_BITS": mem_bits(c)}
+    assert runner.lint([RTL], "fsvae_lif_update", params) == ""
+    build_name = "fsvae_lif_update" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+    env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
+    runner.run("fsvae_lif_update", [RTL], "test_fsvae_lif_update", runner.BUILD / build_name,
+               parameters=params, extra_env=env, build_name=build_name)
