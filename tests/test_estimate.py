@@ -41,6 +41,7 @@ module est_top (
         .s_axis_event_tlast(ev_last), .s_axis_event_tuser(ev_user),
         .m_axis_spike_tdata(sp_data), .m_axis_spike_tvalid(sp_valid), .m_axis_spike_tready(sp_ready),
         .m_axis_spike_tlast(sp_last), .m_axis_spike_tuser(sp_user),
+        .wl_en(1'b0), .wl_addr('0), .wl_data('0),
         .dbg_group, .dbg_membrane, .dbg_spike
     );
 endmodule
@@ -59,12 +60,13 @@ def rtl_dir(tmp_path_factory) -> Path:
     (d / "rtl").mkdir()
     (d / "mem").mkdir()
     shutil.copy(ROOT / "hw" / "rtl" / "fsvae_lif_linear.sv", d / "rtl")
+    shutil.copy(ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv", d / "rtl")
     (d / "rtl" / "est_top.sv").write_text(WRAPPER)
     rng = random.Random(0)
     (d / "mem" / "layer.weight.hex").write_text(hex_lines(IN * G, P * W_BITS, rng))
     (d / "mem" / "layer.bias.hex").write_text(hex_lines(G, P * B_BITS, rng))
     (d / "manifest.json").write_text(json.dumps(
-        {"top": "est_top", "board": "kv260", "sources": ["rtl/fsvae_lif_linear.sv", "rtl/est_top.sv"]}))
+        {"top": "est_top", "board": "kv260", "sources": ["rtl/fsvae_weight_mem.sv", "rtl/fsvae_lif_linear.sv", "rtl/est_top.sv"]}))
     return d
 
 

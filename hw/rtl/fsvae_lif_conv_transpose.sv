@@ -108,6 +108,8 @@ module fsvae_lif_conv_transpose #(
     parameter int THRESHOLD = 0,               // spike when u > THRESHOLD
     parameter int SPIKING   = 1,               // 1: LIF layer, 0: current output layer
     parameter     WEIGHT_FILE = "weights.hex",
+    parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
+    parameter     WEIGHT_STYLE = "auto",         // fsvae_weight_mem STYLE when WEIGHT_LOAD = 1
     parameter     BIAS_FILE   = "bias.hex",
     // derived (do not override)
     parameter int OH    = (IH - 1) * S - 2 * PAD + K + OUTPAD,
@@ -117,7 +119,8 @@ module fsvae_lif_conv_transpose #(
     parameter int NW    = OH * OW * (COUT / P),
     parameter int IN_W  = (NIN > 1) ? $clog2(NIN) : 1,     // event index width
     parameter int OUT_W = (NOUT > 1) ? $clog2(NOUT) : 1,   // spike index width
-    parameter int AA_W  = (NW > 1) ? $clog2(NW) : 1        // accumulator word address width
+    parameter int AA_W  = (NW > 1) ? $clog2(NW) : 1,       // accumulator word address width
+    parameter int WL_W  = (CIN * K * K * (COUT / P) > 1) ? $clog2(CIN * K * K * (COUT / P)) : 1  // weight word address
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -144,6 +147,11 @@ module fsvae_lif_conv_transpose #(
     output logic                         m_axis_cur_tvalid,
     input  wire logic                    m_axis_cur_tready,
     output logic                         m_axis_cur_tlast,
+    // weight load port (WEIGHT_LOAD = 1): word wl_addr of the weight memory (file layout)
+    input  wire logic                    wl_en,
+    input  wire logic [WL_W-1:0]         wl_addr,
+    input  wire logic [P*W_BITS-1:0]     wl_data,
+
 
     input  wire logic [AA_W-1:0]         dbg_addr,
     output logic [P*MEM_BITS-1:0]        dbg_membrane,
@@ -180,12 +188,10 @@ module fsvae_lif_conv_transpose #(
     logic [31:0] cycles_cnt;
 
     // ------------------------------------------------------------------ memories
-    logic [P*W_BITS-1:0]   w_mem   [NWROW];
     logic [P*B_BITS-1:0]   b_mem   [G];
     logic [P*ACC_BITS-1:0] acc_mem [NW];
 
     initial begin
-        $readmemh(WEIGHT_FILE, w_mem);
         $readmemh(BIAS_FILE, b_mem);
     end
 
@@ -267,11 +273,11 @@ module fsvae_lif_conv_transpose #(
         end
     end
 
-    always_ff @(posedge clk) begin
-        if (acc_issue) begin
-            w_q <= w_mem[w_ra];
-        end
-    end
+    fsvae_weight_mem #(.DEPTH(NWROW), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
+                       .STYLE(WEIGHT_STYLE)) u_weights (
+        .clk, .rd_en(acc_issue), .rd_addr(w_ra), .rd_data(w_q),
+        .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
+    );
 
     always_ff @(posedge clk) begin
         if (upd_issue) begin

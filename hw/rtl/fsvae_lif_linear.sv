@@ -76,10 +76,13 @@ module fsvae_lif_linear #(
     parameter int MEM_BITS  = 25,              // signed, holds membrane_range
     parameter int THRESHOLD = 0,               // spike when u > THRESHOLD
     parameter     WEIGHT_FILE = "weights.hex",
+    parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
+    parameter     WEIGHT_STYLE = "auto",         // fsvae_weight_mem STYLE when WEIGHT_LOAD = 1
     parameter     BIAS_FILE   = "bias.hex",
     parameter int IN_W  = (IN > 1) ? $clog2(IN) : 1,    // event index width
     parameter int OUT_W = (OUT > 1) ? $clog2(OUT) : 1,  // spike index width
-    parameter int G_W   = (OUT / P > 1) ? $clog2(OUT / P) : 1
+    parameter int G_W   = (OUT / P > 1) ? $clog2(OUT / P) : 1,
+    parameter int WL_W  = (IN * (OUT / P) > 1) ? $clog2(IN * (OUT / P)) : 1   // weight word address
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -101,6 +104,11 @@ module fsvae_lif_linear #(
     input  wire logic                    m_axis_spike_tready,
     output logic                         m_axis_spike_tlast,
     output logic                         m_axis_spike_tuser,    // no spike this step
+    // weight load port (WEIGHT_LOAD = 1): word wl_addr of the weight memory (file layout)
+    input  wire logic                    wl_en,
+    input  wire logic [WL_W-1:0]         wl_addr,
+    input  wire logic [P*W_BITS-1:0]     wl_data,
+
 
     input  wire logic [G_W-1:0]          dbg_group,
     output logic [P*MEM_BITS-1:0]        dbg_membrane,
@@ -124,14 +132,12 @@ module fsvae_lif_linear #(
     logic [31:0] cycles_cnt;
 
     // ------------------------------------------------------------------ memories
-    logic [P*W_BITS-1:0]   w_mem   [IN * G];
     logic [P*B_BITS-1:0]   b_mem   [G];
     logic [P*ACC_BITS-1:0] acc_mem [G];
     logic [P*MEM_BITS-1:0] u_mem   [G];
     logic [P-1:0]          s_mem   [G];
 
     initial begin
-        $readmemh(WEIGHT_FILE, w_mem);
         $readmemh(BIAS_FILE, b_mem);
     end
 
@@ -207,11 +213,11 @@ module fsvae_lif_linear #(
         end
     end
 
-    always_ff @(posedge clk) begin
-        if (acc_issue) begin
-            w_q <= w_mem[w_ra];
-        end
-    end
+    fsvae_weight_mem #(.DEPTH(IN * G), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
+                       .STYLE(WEIGHT_STYLE)) u_weights (
+        .clk, .rd_en(acc_issue), .rd_addr(w_ra), .rd_data(w_q),
+        .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
+    );
 
     always_ff @(posedge clk) begin
         if (upd_issue) begin

@@ -44,7 +44,7 @@ N_IMAGES = 2
 KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH")
 CONFIGS = [
     # NW = 1: every word is a whole step, read at the edge that writes it (forwarded)
-    (3, 1, 4, 10, 60, 8),
+    (5, 1, 4, 10, 60, 8),
     # P = 1, a negative threshold
     (4, 7, 1, 8, -6, 16),
     # the smallest mask FIFO under steps full of spikes: s_cur_tready drops
@@ -64,47 +64,47 @@ def mem_bits(c: dict) -> int:
 
 
 # --- the test data (one definition, used by the pytest wrapper and by the cocotb side) ---
-def make_steps(c: dict, seed: int = 1) -> list[tuple[str, np.ndarray]]:
-    """N_IMAGES x T steps of (kind, currents (NW*P,)), neuron index w*P + p."""
+def make_case(c: dict, seed: int = 1):
+    """N_IMAGES x T steps of (kind, currents (NW*P,)), neuron index w*P + p, made together
+    with the golden run because some currents aim at the threshold: a third of the random
+    neurons (most of those whose leak floors differently from truncation) get the current
+    that puts u at exactly THRESHOLD (no spike) or THRESHOLD + 1 (spike), so that a membrane off by one (truncation for floor, a stale word) flips a spike.
+    Returns the steps, the golden spike indices per step, every membrane value seen, and the
+    count of "floor cases": a carried negative membrane whose leak floors differently from
+    truncation, driven to exactly THRESHOLD (truncation would spike)."""
     t_steps, n, thr = c["T"], c["NW"] * c["P"], c["THRESHOLD"]
     assert t_steps >= 3 and n >= 2
     lo, hi = acc_range(c["ACC_BITS"])
     span = 1 << (c["ACC_BITS"] - 2)
     rng = np.random.default_rng([seed, *(abs(c[k]) for k in KEYS)])
-
-    def random_currents():
-        return rng.integers(max(lo, thr - span), min(hi, thr + span) + 1, n)
-
-    steps = []
-    for t in range(t_steps):                              # image 0: extreme
-        cur = random_currents()
-        cur[0] = lo
-        cur[1] = thr if t == 0 else hi
-        steps.append(("extreme", cur))
-    for kind in (["random", "quiet", "all"] + ["random"] * (t_steps - 3)):   # image 1
+    kinds = ["extreme"] * t_steps + ["random", "quiet", "all"] + ["random"] * (t_steps - 3)
+    steps, spikes, membranes, floor_cases, state = [], [], [], 0, None
+    for g, kind in enumerate(kinds):
+        if g % t_steps == 0:
+            state = golden.LIFState(thr)
+        leak = np.zeros(n, np.int64) if state.u is None else (state.u >> 2) * (1 - state.o)
         if kind == "quiet":
             cur = rng.integers(lo, lo // 2 + 1, n)
         elif kind == "all":
             cur = np.full(n, hi)
         else:
-            cur = random_currents()
+            cur = rng.integers(max(lo, thr - 2 * span), min(hi, thr + span) + 1, n)
+            differs = np.zeros(n, bool)
+            if state.u is not None:
+                u = state.u
+                differs = (state.o == 0) & (u < 0) & ((u >> 2) != -((-u) // 4))
+            edge = thr + np.where(differs, 0, rng.integers(0, 2, n)) - leak
+            aim = (rng.random(n) < np.where(differs, 0.7, 1 / 3)) & (edge >= lo) & (edge <= hi)
+            if kind == "extreme":                         # neurons 0 and 1: the range ends
+                aim[:2] = False
+                cur[0] = lo
+                cur[1] = thr if g == 0 else hi
+            cur = np.where(aim, edge, cur)
+            floor_cases += int(np.sum(differs & aim))
         steps.append((kind, cur))
-    return steps
-
-
-def golden_run(c: dict, steps) -> tuple[list[list[int]], np.ndarray, int]:
-    """Spike indices per step, every membrane value seen, and the floor-vs-truncation count."""
-    spikes, membranes, floor_cases, state = [], [], 0, None
-    for g, (_, cur) in enumerate(steps):
-        if g % c["T"] == 0:
-            state = golden.LIFState(c["THRESHOLD"])
-        else:
-            carried = (state.o == 0) & (state.u < 0)
-            floor_cases += int(np.sum(carried & ((state.u >> 2) != -((-state.u) // 4))))
-        o = state.step(cur.astype(np.int64))
-        spikes.append([int(i) for i in np.flatnonzero(o)])
+        spikes.append([int(i) for i in np.flatnonzero(state.step(cur.astype(np.int64)))])
         membranes.append(state.u.copy())
-    return spikes, np.concatenate(membranes), floor_cases
+    return steps, spikes, np.concatenate(membranes), floor_cases
 
 
 def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[int]:
@@ -195,12 +195,11 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     tb.set_idle_generator(idle_inserter)
     tb.set_backpressure_generator(backpressure_inserter)
     await tb.reset()
-    steps = make_steps(tb.cfg)
-    expected, membranes, floor_cases = golden_run(tb.cfg, steps)
+    steps, expected, membranes, floor_cases = make_case(tb.cfg)
 
     # The data must exercise what the widths, the leak and the emitter are about.
     n = tb.cfg["NW"] * tb.cfg["P"]
-    assert floor_cases > 0, "no negative carried membrane where floor != truncation"
+    assert floor_cases > 0, "no carried negative membrane where floor != truncation decides a spike"
     assert any(not s for s in expected), "no step without spikes"
     assert any(len(s) == n for s in expected), "no step where every neuron spikes"
     assert signed_bits(int(membranes.min()), int(membranes.max())) == tb.MEM_BITS > tb.cfg["ACC_BITS"]
@@ -217,8 +216,7 @@ async def run_reset_mid_step(dut):
     """A reset with words half taken and spikes pending restarts at step 0 of an image."""
     tb = TB(dut)
     await tb.reset()
-    steps = make_steps(tb.cfg)
-    expected, _, _ = golden_run(tb.cfg, steps)
+    steps, expected, _, _ = make_case(tb.cfg)
     nw = tb.cfg["NW"]
     full = [s for s in steps if s[0] == "all"]
     tb.sink.pause = True                            # spikes pile up: the FIFO holds masks

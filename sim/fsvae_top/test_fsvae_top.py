@@ -56,7 +56,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
-    from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
+    from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
 
     from fsvae_fpga import golden, hwmodel
     from fsvae_fpga.boards import mode_value, register_offsets
@@ -218,6 +218,53 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             assert ctrl & AP_DONE, f"interrupt without ap_done (CTRL = {ctrl:#x})"
             await self.write("ISR", 1)                    # toggle the done status off
 
+        def weight_blob(self):
+            """manifest.json weight_load (run-time weight memories): the words to stream, or None."""
+            path = Path("manifest.json")                  # the simulator runs in the RTL folder
+            if not path.is_file():
+                return None
+            load = json.loads(path.read_text()).get("weight_load")
+            if not load:
+                return None
+            return np.frombuffer(Path(load["blob"]).read_bytes(), dtype="<u4")
+
+        async def send_words(self, words):
+            """in_r without Python per idle cycle: one word per cycle while TREADY is high."""
+            dut, n, i = self.dut, len(words), 0
+            dut.in_r_TDATA.value = int(words[0])
+            dut.in_r_TLAST.value = int(n == 1)
+            dut.in_r_TVALID.value = 1
+            while True:
+                await RisingEdge(dut.ap_clk)
+                if int(dut.in_r_TREADY.value):
+                    i += 1
+                    if i == n:
+                        break
+                    dut.in_r_TDATA.value = int(words[i])
+                    dut.in_r_TLAST.value = int(i == n - 1)
+            dut.in_r_TVALID.value = 0
+            dut.in_r_TLAST.value = 0
+
+        async def load_weights(self, idle=False):
+            """mode load_weights with the blob on in_r (random idle cycles when idle=True)."""
+            words = self.weight_blob()
+            if words is None:
+                return 0
+            await self.write("mode", mode_value("load_weights"))
+            await self.write("GIE", 1)
+            await self.write("IER", 1)
+            await self.write("CTRL", AP_START)
+            if idle:
+                source = AxiStreamSource(AxiStreamBus.from_prefix(self.dut, "in_r"), self.dut.ap_clk,
+                                         self.dut.ap_rst_n, reset_active_level=False)
+                rng = random.Random(len(words))
+                source.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+                await source.send(words.tobytes())
+            else:
+                cocotb.start_soon(self.send_words(words))
+            await self.wait_done(4 * len(words) + 10_000)
+            return len(words)
+
         def golden(self, n, seed, base):
             return golden.generate(self.hw, n, seed, first_image=base)
 
@@ -246,6 +293,9 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             bar = tqdm(total=n, desc="RTL images", unit="img", file=sys.stderr)
         sink = PausedSink(dut, seed) if backpressure else FastSink(dut, on_frame=bar.update if bar else None)
         await tb.reset()
+        load_s = time.perf_counter()
+        loaded = await tb.load_weights(idle=backpressure)
+        load_s = time.perf_counter() - load_s
         before = tb.counters()
         wall = time.perf_counter()
         await tb.start(n, seed, base)
@@ -265,7 +315,8 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         for i, frame in enumerate(sink.frames):
             assert len(frame) == words.shape[1], f"image {i}: {len(frame)} words with TLAST, expected {words.shape[1]}"
         got = words_to_images(sink.frames, want.shape[1:])
-        result = {"n": n, "seed": seed, "base": base, "wall_s": wall,
+        result = {"n": n, "seed": seed, "base": base, "wall_s": wall, "weight_words_loaded": loaded,
+                  "load_s": load_s,
                   "counters": {k: (after[k] - before.get(k, 0)) % (1 << 32) for k in after},
                   "equal": bool(np.array_equal(got, want))}
         if tb.env.get("FSVAE_RESULT"):
@@ -282,11 +333,12 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         seed = int(tb.env["FSVAE_SEED"]) + 1
         sink = FastSink(dut)
         await tb.reset()
+        await tb.load_weights()
         await tb.start(3, seed, 5)
         # stop once the first image has started coming out (decoder deep into its steps)
         await First(RisingEdge(dut.out_r_TVALID), Timer(_limit(tb, 1) * PERIOD_NS, unit="ns"))
         await ClockCycles(dut.ap_clk, 37)
-        await tb.reset(cycles=5)
+        await tb.reset(cycles=5)                          # the weight memories keep their contents
         sink.clear()
         assert (await tb.read("CTRL")) & AP_IDLE
         want = tb.golden(2, seed, 7)
@@ -323,7 +375,11 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
     from fsvae_fpga.codegen.rtl import write_rtl
     import runner
     out = tmp_path_factory.mktemp(f"rtl-{request.param}")
-    manifest = write_rtl(hwmodel.load(small_hwmodel), request.param, out)
+    # kv260: the small model's larger weight memories loaded at run time (load_weights on in_r),
+    # as the paper model's are; pynq-z2: all weights initialised from $readmemh
+    overrides = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}} if request.param == "kv260" else None
+    manifest = write_rtl(hwmodel.load(small_hwmodel), request.param, out, overrides=overrides)
+    assert bool(manifest["weight_load"]) == (request.param == "kv260")
     srcs = [out / s for s in manifest["sources"]]
     assert runner.lint(srcs, manifest["top"]) == ""
     assert runner.lint(srcs + ["+define+SYNTHESIS"], manifest["top"]) == ""

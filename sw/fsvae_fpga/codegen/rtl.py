@@ -34,7 +34,8 @@ FIFO_DEPTH = 16
 
 # compile order: leaves first, the generated top last
 LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
-           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_update.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
+           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_update.sv",
+           "fsvae_weight_mem.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
            "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
 
 
@@ -59,9 +60,21 @@ def _bits(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def loadable_layers(hw: HwModel, board: dict) -> list[str]:
+    """Layers whose weights are loaded at run time (board key weight_memory.loadable_min_bits):
+    the large ones, so that they can be UltraRAM, which has no initial contents."""
+    wm = board.get("weight_memory") or {}
+    if "loadable_min_bits" not in wm:
+        return []
+    names = hw.names("prior") + ["decoder_fc"] + hw.names("decoder")[1:] + ["output"]
+    return [n for n in names
+            if hw.weights[n].size * hw.layer(n)["weight"]["bits"] >= int(wm["loadable_min_bits"])]
+
+
 class _Writer:
     def __init__(self, hw: HwModel, board: dict):
         self.hw, self.board = hw, board
+        self.loadable = loadable_layers(hw, board)
         self.lines: list[str] = []
         self.engines: list[dict] = []           # what the manifest and perf counters list
         self.queues: list[str] = []             # streams whose valid means "something queued"
@@ -125,7 +138,11 @@ class _Writer:
     def common_params(self, name: str, p: int, spiking: bool, bias_file: str | None = None) -> list[str]:
         layer, t = self.hw.layer(name), _types(self.hw.layer(name))
         mem = t["mem"] if spiking else t["acc"] + 1
-        return [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
+        load = []
+        if name in self.loadable:
+            style = (self.board.get("weight_memory") or {}).get("style", "auto")
+            load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE("{style}")']
+        return load + [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
                 f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
                 f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("{bias_file or f"mem/{name}.bias.hex"}")']
 
@@ -182,6 +199,13 @@ class _Writer:
                          f".m_axis_spike_tuser({n}_spk_tuser)")
             ports.append(f".m_axis_cur_tdata({cur}_tdata), .m_axis_cur_tvalid({cur}_tvalid), "
                          f".m_axis_cur_tready({cur}_tready), .m_axis_cur_tlast({cur}_tlast)")
+        if name in self.loadable:
+            m = self.loadable.index(name)
+            words = hw.weights[name].size // p
+            ports.append(f".wl_en(wl_en[{m}]), .wl_addr(wl_addr[{_bits(words) - 1}:0]), "
+                         f".wl_data(wl_data[{p * t['w'] - 1}:0])")
+        else:
+            ports.append(".wl_en(1'b0), .wl_addr('0), .wl_data('0)")
         ports += dbg
         self.emit(f"    {module} #(", ",\n".join("        " + q for q in params), f"    ) u_{n} (",
                   ",\n".join("        " + q for q in ports), "    );")
@@ -360,6 +384,99 @@ class _Writer:
         return "\n".join(self.lines)
 
 
+def _loader(hw: HwModel, board: dict, names: list[str]) -> tuple[str, list[dict]]:
+    """The load_weights mode: in_r words -> the run-time weight memories, in `names` order."""
+    if not names:
+        return ("    // no run-time weight memories on this board: load_weights is done at once\n"
+                "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;"), []
+    mems, offset = [], 0
+    for n in names:
+        layer = hw.layer(n)
+        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        depth, width = hw.weights[n].size // p, p * w
+        chunks = (width + 31) // 32
+        mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
+                     "offset_words": offset, "words": depth * chunks})
+        offset += depth * chunks
+    wmax = max(m["width"] for m in mems)
+    wbuf = 32 * max(m["words_per_entry"] for m in mems)
+    amax = max(_bits(m["depth"]) for m in mems)
+    kmax = max(1, _bits(max(m["words_per_entry"] for m in mems)))
+    mw = max(1, _bits(len(mems)))
+    cases = "\n".join(f"            {i}: begin ld_last_a = {amax}'d{m['depth'] - 1}; "
+                      f"ld_last_k = {kmax}'d{m['words_per_entry'] - 1}; end" for i, m in enumerate(mems))
+    text = f"""    // ------------------------------------------------------------------ weight loader
+    // mode load_weights: {offset} in_r words -> {len(mems)} memories ({', '.join(names)})
+    localparam int NLOAD = {len(mems)};
+    logic [{mw - 1}:0] ld_m;
+    logic [{amax - 1}:0] ld_a, ld_last_a;
+    logic [{kmax - 1}:0] ld_k, ld_last_k;
+    logic [{wbuf - 1}:0] ld_buf, ld_next;
+    logic [NLOAD-1:0] wl_en;
+    logic [{amax - 1}:0] wl_addr;
+    /* verilator lint_off UNUSEDSIGNAL */   // the top bits of the widest word when not a multiple of 32
+    logic [{wbuf - 1}:0] wl_data_buf;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [{wmax - 1}:0] wl_data;
+    logic ld_hs, ld_entry_done;
+    assign in_r_TREADY = (cstate == C_LOAD);
+    assign ld_hs = in_r_TVALID && in_r_TREADY;
+    assign wl_data = wl_data_buf[{wmax - 1}:0];
+    always_comb begin
+        ld_last_a = '0;
+        ld_last_k = '0;
+        case (ld_m)
+{cases}
+            default: ;
+        endcase
+        ld_next = ld_buf;
+        ld_next[ld_k * 32 +: 32] = in_r_TDATA;
+    end
+    assign ld_entry_done = ld_hs && (ld_k == ld_last_k);
+    // done after the last word, or early on TLAST (a short blob must not hang the core)
+    assign load_done = ld_hs && ((ld_entry_done && ld_a == ld_last_a && ld_m == {mw}'(NLOAD - 1)) || in_r_TLAST);
+    always_ff @(posedge clk) begin
+        wl_en <= '0;
+        if (rst || cstate != C_LOAD) begin
+            ld_m <= '0;
+            ld_a <= '0;
+            ld_k <= '0;
+        end else if (ld_hs) begin
+            ld_buf <= ld_next;
+            if (ld_entry_done) begin
+                wl_en[ld_m]  <= 1'b1;
+                wl_addr      <= ld_a;
+                wl_data_buf  <= ld_next;
+                ld_k         <= '0;
+                if (ld_a == ld_last_a) begin
+                    ld_a <= '0;
+                    ld_m <= ld_m + 1'b1;
+                end else begin
+                    ld_a <= ld_a + 1'b1;
+                end
+            end else begin
+                ld_k <= ld_k + 1'b1;
+            end
+        end
+    end"""
+    return text, mems
+
+
+def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) -> None:
+    """mem/weights.bin: what load_weights expects on in_r (hw/interface.yaml)."""
+    parts = []
+    for m in mems:
+        layer = hw.layer(m["layer"])
+        p, bits = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        mask = (1 << bits) - 1
+        for row in engine_weight(hw, m["layer"]).reshape(-1, p):
+            word = 0
+            for i, v in enumerate(row):
+                word |= (int(v) & mask) << (i * bits)
+            parts.append(word.to_bytes(4 * m["words_per_entry"], "little"))
+    path.write_bytes(b"".join(parts))
+
+
 def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict]:
     out, layer = hw.desc["output"], hw.layer("output")
     srange = out["sum_range"]
@@ -379,9 +496,10 @@ def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict
     return text, params
 
 
-def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
-    """Write the RTL accelerator for ``hw`` on ``board_name`` into ``out_dir``; returns the manifest."""
-    board = boards.board(board_name)
+def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict | None = None) -> dict:
+    """Write the RTL accelerator for ``hw`` on ``board_name`` into ``out_dir``; returns the manifest.
+    ``overrides`` replaces board keys (tests: e.g. weight_memory, replicas)."""
+    board = {**boards.board(board_name), **(overrides or {})}
     if hw.image_shape[0] != 1:
         raise CodegenError(f"codegen rtl: images with {hw.image_shape[0]} channels are not supported yet "
                            "(the membrane-output stage emits channel-last pixels; out_r wants C-H-W)")
@@ -413,6 +531,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
 
     writer = _Writer(hw, board)
     body = writer.body()
+    loader_text, load_mems = _loader(hw, board, writer.loadable)
+    if load_mems:
+        write_weight_blob(hw, board, load_mems, mem_dir / "weights.bin")
     seqs = [e["instance"] for e in writer.engines]
     offsets = boards.register_offsets()
     axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
@@ -431,11 +552,13 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
     text = TEMPLATE.read_text()
     for key, value in {"@TOP@": top, "@MODEL@": f"T={hw.T} C={hw.C} k={hw.k} image {list(hw.image_shape)}",
                        "@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
-                       "@MODES@": "this design generates only", "@T@": str(hw.T), "@C@": str(hw.C),
+                       "@MODES@": "reconstruction is not in this design", "@T@": str(hw.T), "@C@": str(hw.C),
                        "@K@": str(hw.k), "@ZW@": str(min(32, hw.C)), "@AXIL_PARAMS@": axil_text,
                        "@BODY@": body, "@MEMOUT_PARAMS@": memout_text,
                        "@ALL_FINISHED@": " && ".join(f"{s}_finished" for s in seqs),
-                       "@PERF@": "\n".join(perf)}.items():
+                       "@PERF@": "\n".join(perf), "@LOADER@": loader_text,
+                       "@MODE_LOAD@": str(boards.mode_value("load_weights")),
+                       "@HAS_LOADER@": "1'b1" if load_mems else "1'b0"}.items():
         text = text.replace(key, value)
     for f in LIBRARY:
         shutil.copy2(RTL_LIB / f, rtl_dir / f)
@@ -444,7 +567,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path) -> dict:
         "format": "fsvae-rtl", "version": 1, "top": top, "board": board["name"], "part": board["part"],
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
-        "modes": ["generate"], "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
+        "modes": ["generate"] + (["load_weights"] if load_mems else []),
+        "weight_load": {"blob": "mem/weights.bin", "memories": load_mems,
+                        "words": sum(m["words"] for m in load_mems)} if load_mems else None, "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "engines": writer.engines, "lif_updates": writer.updates,
         "replicas": {name: writer.replicas(name) for name in hw.names("decoder")[1:] + ["output"]},
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
