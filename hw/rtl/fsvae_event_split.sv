@@ -9,8 +9,9 @@
 //     input step: the replica that takes the step's last event gets it with tlast, every
 //     other replica then gets an end-of-step beat (tuser = 1, tlast = 1, tdata = 0), which
 //     the engines accept after events, too (fsvae_lif_conv_transpose ends the step on it).
-//   Event k of a step goes to replica k mod R.  One event per cycle; a step end costs R-1
-//   extra cycles for the end beats.
+//   Event k of a step goes to replica k mod R.  One event per cycle; the end beats take one
+//   cycle per replica (including the one that took tlast), so a step of n events costs n + R
+//   cycles and an empty step R + 1.
 // Synchronous active-high reset.
 
 `default_nettype none

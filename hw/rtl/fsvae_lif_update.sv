@@ -86,7 +86,7 @@ module fsvae_lif_update #(
     logic [MD_W:0]         f_count;             // mask FIFO occupancy
     logic                  b_v;                 // stage B holds a word
 
-    assign s_cur_tready = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) < 32'(MASK_DEPTH);
+    assign s_cur_tready = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
     assign in_hs        = s_cur_tvalid && s_cur_tready;
 
     // ------------------------------------------------------------------ stage B
@@ -240,7 +240,7 @@ module fsvae_lif_update #(
         end
     end
 
-    assign busy = b_v || (f_count != '0) || c_v || h_v || m_spike_tvalid || s_cur_tvalid;
+    assign busy = b_v || (f_count != '0) || c_v || h_v || m_spike_tvalid;
 
 endmodule
 

@@ -31,6 +31,7 @@ from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
 
 N_BEATS = 80
+TIMEOUT_US = 200  # a lost beat fails the test instead of hanging it
 KEYS = ("R", "LANES", "BITS")
 CONFIGS = [(2, 1, 16), (3, 4, 8), (5, 3, 13)]
 WRAPPER = "join_wrap"
@@ -170,7 +171,7 @@ class TB:
         await RisingEdge(self.dut.clk)
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 @cocotb.parametrize(idle_inserter=[None, replica_idle], backpressure_inserter=[None, cycle_pause, output_pause])
 async def run_test(dut, idle_inserter, backpressure_inserter):
     tb = TB(dut)
@@ -179,7 +180,8 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     await tb.reset()
     beats = make_beats(tb.R, tb.LANES, tb.BITS)
     out_of_range, wrap_back = wrap_counts(beats, tb.BITS)
-    assert out_of_range > 0 and (wrap_back > 0 or tb.R == 2), f"wrap cases: {out_of_range} out of range, {wrap_back} back in"
+    assert out_of_range > 0 and (wrap_back > 0 or tb.R == 2), \
+        f"wrap cases: {out_of_range} out of range, {wrap_back} back in"   # R = 2 cannot wrap and return
     want = expected_words(beats, tb.LANES, tb.BITS)
 
     rng = random.Random(5)
@@ -206,7 +208,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
         assert span == N_BEATS, f"{N_BEATS} beats took {span} cycles"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 async def run_reset(dut):
     """A reset with beats half joined leaves no stale beat: the next beats sum afresh."""
     tb = TB(dut)

@@ -31,6 +31,7 @@ from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
 
 N_STEPS = 40
+TIMEOUT_US = 500  # a lost beat fails the test instead of hanging it
 CONFIGS = [(2, 6), (3, 8), (9, 10)]        # (R, W)
 WRAPPER = "split_wrap"
 
@@ -168,7 +169,7 @@ def replica_heavy_pause(k: int):
     return random_pause(200 + k, 0.8)
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 @cocotb.parametrize(idle_inserter=[None, cycle_pause, light_idle],
                     backpressure_inserter=[None, replica_pause, replica_heavy_pause])
 async def run_test(dut, idle_inserter, backpressure_inserter):
@@ -196,7 +197,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
                       {n: max(n, 1) + tb.R - 1 for n in sorted(cost)})
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 async def run_reset_mid_step(dut):
     """A reset while events or end beats are pending restarts with event 0 at replica 0."""
     tb = TB(dut)

@@ -11,10 +11,12 @@ Image 0 ("extreme"): neuron 0 gets the most negative current every step, so its 
 reaches the low end of hwmodel.membrane_range; neuron 1 gets THRESHOLD at step 0 (held, not
 a spike) then the most positive current, the high end; the rest are random.  Image 1:
 a random step, a quiet step (no spike at all), a step where every neuron spikes, then
-random steps.  The random currents leave negative membranes where the leak's floor differs
-from truncation; the bench asserts that the data has such cases, empty and full steps, and
-that MEM_BITS (from membrane_range at the ACC_BITS limits) is needed to its last bit.
-A second test resets the module in the middle of a step and then checks a full run.
+random steps.  The module has no membrane port, so spikes must reveal a membrane that is off
+by one: a third of the random currents (most of those after a negative carried membrane
+whose leak floors differently from truncation) put u at exactly THRESHOLD or THRESHOLD + 1.
+The bench asserts that the data has such floor cases, empty and full steps, and that
+MEM_BITS (from membrane_range at the ACC_BITS limits) is needed to its last bit.  A second
+test resets the module in the middle of a step and then checks a full run.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 from fsvae_fpga import golden  # noqa: E402
 from fsvae_fpga.hwmodel import membrane_range, signed_bits  # noqa: E402
 
-N_IMAGES = 2
+TIMEOUT_US = 200  # a lost beat fails the test instead of hanging it
 KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH")
 CONFIGS = [
     # NW = 1: every word is a whole step, read at the edge that writes it (forwarded)
@@ -63,12 +65,13 @@ def mem_bits(c: dict) -> int:
     return signed_bits(*membrane_range(lo, hi, c["THRESHOLD"], c["T"]))
 
 
-# --- the test data (one definition, used by the pytest wrapper and by the cocotb side) ---
+# --- the test data (the pytest wrapper sizes MEM_BITS with mem_bits, the cocotb side checks it) ---
 def make_case(c: dict, seed: int = 1):
-    """N_IMAGES x T steps of (kind, currents (NW*P,)), neuron index w*P + p, made together
+    """2 images x T steps of (kind, currents (NW*P,)), neuron index w*P + p, made together
     with the golden run because some currents aim at the threshold: a third of the random
     neurons (most of those whose leak floors differently from truncation) get the current
-    that puts u at exactly THRESHOLD (no spike) or THRESHOLD + 1 (spike), so that a membrane off by one (truncation for floor, a stale word) flips a spike.
+    that puts u at exactly THRESHOLD (no spike) or THRESHOLD + 1 (spike), so that a membrane
+    off by one (truncation for floor, a stale word) flips a spike.
     Returns the steps, the golden spike indices per step, every membrane value seen, and the
     count of "floor cases": a carried negative membrane whose leak floors differently from
     truncation, driven to exactly THRESHOLD (truncation would spike)."""
@@ -188,7 +191,7 @@ class TB:
         assert not int(self.dut.busy.value), "busy after the last spike"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 @cocotb.parametrize(idle_inserter=[None, cycle_pause], backpressure_inserter=[None, cycle_pause, heavy_pause])
 async def run_test(dut, idle_inserter, backpressure_inserter):
     tb = TB(dut)
@@ -211,7 +214,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
         assert tb.stalled > 0, "the mask FIFO never filled"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 async def run_reset_mid_step(dut):
     """A reset with words half taken and spikes pending restarts at step 0 of an image."""
     tb = TB(dut)
