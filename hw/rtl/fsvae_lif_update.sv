@@ -16,8 +16,10 @@
 //     after every T steps; step 0 ignores the stored state (u = I).
 //   m_spike_*: per step the ascending indices w*P + p of the neurons that spiked, tlast on
 //     the last, or one beat with tuser = 1 (empty), tdata = 0, tlast = 1 when none did:
-//     the engines' s_axis_event_* conventions.
-//   busy: a word or spike is anywhere inside.
+//     the engines' s_axis_event_* conventions.  NE > 1: NE such streams (stream e at bits
+//     e*OUT_W, bit e of the others) carrying the spikes of the words w with w mod NE = e,
+//     each a complete step, so that a consumer can take NE spikes per cycle.
+//   busy: a word or spike is anywhere occupied.
 //
 // Microarchitecture
 //   update: a word is accepted (its state read from the membrane and spike RAMs, synchronous
@@ -42,6 +44,7 @@ module fsvae_lif_update #(
     parameter int MEM_BITS   = 17,
     parameter int THRESHOLD  = 0,
     parameter int MASK_DEPTH = 16,              // power of two >= 4
+    parameter int NE         = 1,               // spike streams (word w -> stream w mod NE)
     parameter int OUT_W      = (NW * P > 1) ? $clog2(NW * P) : 1
 ) (
     input  wire logic                    clk,
@@ -52,11 +55,11 @@ module fsvae_lif_update #(
     output logic                         s_cur_tready,
     input  wire logic                    s_cur_tlast,
 
-    output logic [OUT_W-1:0]             m_spike_tdata,
-    output logic                         m_spike_tvalid,
-    input  wire logic                    m_spike_tready,
-    output logic                         m_spike_tlast,
-    output logic                         m_spike_tuser,
+    output logic [NE*OUT_W-1:0]          m_spike_tdata,
+    output logic [NE-1:0]                m_spike_tvalid,
+    input  wire logic [NE-1:0]           m_spike_tready,
+    output logic [NE-1:0]                m_spike_tlast,
+    output logic [NE-1:0]                m_spike_tuser,
 
     output logic                         busy
 );
@@ -83,10 +86,7 @@ module fsvae_lif_update #(
     logic [T_W-1:0]        in_t;                // step of the next input beat
     logic                  in_hs;
 
-    logic [MD_W:0]         f_count;             // mask FIFO occupancy
     logic                  b_v;                 // stage B holds a word
-
-    assign s_cur_tready = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
     assign in_hs        = s_cur_tvalid && s_cur_tready;
 
     // ------------------------------------------------------------------ stage B
@@ -127,7 +127,7 @@ module fsvae_lif_update #(
         for (int p = 0; p < P; p++) begin
             u_old  = b_fwd ? b_u_fwd[p*MEM_BITS +: MEM_BITS] : b_u_ram[p*MEM_BITS +: MEM_BITS];
             s_old  = b_fwd ? b_s_fwd[p] : b_s_ram[p];
-            // shift on its own: inside `c ? '0 : u >>> 2` the unsigned '0 would make the
+            // shift on its own: occupied `c ? '0 : u >>> 2` the unsigned '0 would make the
             // whole expression unsigned and >>> a logical shift
             u_shift = u_old >>> 2;
             u_leak  = (b_first || s_old) ? '0 : u_shift;
@@ -155,92 +155,110 @@ module fsvae_lif_update #(
         end
     end
 
-    // ------------------------------------------------------------------ mask FIFO
-    logic [E_W-1:0]  f_mem [MASK_DEPTH];
-    logic [MD_W-1:0] f_wr, f_rd;
-    logic            f_push, f_pop;
-    logic [E_W-1:0]  f_head;
+    // ------------------------------------------------------------------ mask FIFOs + emitters
+    // NE spike streams: the mask of word w goes to stream w mod NE; the step's end marker to
+    // every stream (each stream is a complete step: ascending indices, tlast or empty beat).
+    logic [NE-1:0] room, occupied;
+    assign s_cur_tready = &room;
 
-    assign f_push = b_v && (b_end || (b_s_new != '0));
-    assign f_head = f_mem[f_rd];
+    for (genvar e = 0; e < NE; e++) begin : g_stream
+        logic [E_W-1:0]  f_mem [MASK_DEPTH];
+        logic [MD_W-1:0] f_wr, f_rd;
+        logic [MD_W:0]   f_count;
+        logic            f_push, f_pop, mine;
+        logic [E_W-1:0]  f_head;
 
-    always_ff @(posedge clk) begin
-        if (f_push) f_mem[f_wr] <= {b_end, b_w, b_s_new};
-    end
+        assign room[e] = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
+        assign mine    = ((32'(b_w) % NE) == e);
+        assign f_push  = b_v && (b_end || (mine && b_s_new != '0));
+        assign f_head  = f_mem[f_rd];
 
-    always_ff @(posedge clk) begin
-        if (rst) begin
-            f_wr    <= '0;
-            f_rd    <= '0;
-            f_count <= '0;
-        end else begin
-            if (f_push) f_wr <= f_wr + 1'b1;
-            if (f_pop)  f_rd <= f_rd + 1'b1;
-            if (f_push && !f_pop)      f_count <= f_count + 1'b1;
-            else if (f_pop && !f_push) f_count <= f_count - 1'b1;
+        always_ff @(posedge clk) begin
+            if (f_push) f_mem[f_wr] <= {b_end, b_w, mine ? b_s_new : P'(0)};
         end
-    end
 
-    // ------------------------------------------------------------------ emitter
-    logic             c_v, c_end;               // current entry
-    logic [W_W-1:0]   c_w;
-    logic [P-1:0]     c_mask;
-    logic             h_v;                      // held-back spike
-    logic [OUT_W-1:0] h_idx;
-    logic             adv;
-    logic [P_W-1:0]   low;                      // lowest set lane of c_mask
-    logic [OUT_W-1:0] n_idx;
+        always_ff @(posedge clk) begin
+            if (rst) begin
+                f_wr    <= '0;
+                f_rd    <= '0;
+                f_count <= '0;
+            end else begin
+                if (f_push) f_wr <= f_wr + 1'b1;
+                if (f_pop)  f_rd <= f_rd + 1'b1;
+                if (f_push && !f_pop)      f_count <= f_count + 1'b1;
+                else if (f_pop && !f_push) f_count <= f_count - 1'b1;
+            end
+        end
 
-    always_comb begin
-        low = '0;
-        for (int p = P - 1; p >= 0; p--)
-            if (c_mask[p]) low = P_W'(p);
-    end
-    assign n_idx = OUT_W'(c_w) * OUT_W'(P) + OUT_W'(low);
-    assign adv   = !m_spike_tvalid || m_spike_tready;
-    assign f_pop = adv && !c_v && (f_count != '0);
+        // emitter: one entry loaded per cycle when idle, then one spike per cycle, lowest
+        // lane first, one spike held back until the next one or the step's end is known
+        logic             c_v, c_end;
+        logic [W_W-1:0]   c_w;
+        logic [P-1:0]     c_mask;
+        logic             h_v;
+        logic [OUT_W-1:0] h_idx;
+        logic             adv;
+        logic [P_W-1:0]   low;
+        logic [OUT_W-1:0] n_idx;
+        logic             o_v, o_last, o_user;
+        logic [OUT_W-1:0] o_idx;
 
-    always_ff @(posedge clk) begin
-        if (rst) begin
-            c_v            <= 1'b0;
-            c_end          <= 1'b0;
-            c_w            <= '0;
-            c_mask         <= '0;
-            h_v            <= 1'b0;
-            h_idx          <= '0;
-            m_spike_tvalid <= 1'b0;
-            m_spike_tdata  <= '0;
-            m_spike_tlast  <= 1'b0;
-            m_spike_tuser  <= 1'b0;
-        end else if (adv) begin
-            m_spike_tvalid <= 1'b0;
-            if (f_pop) begin
-                {c_end, c_w, c_mask} <= f_head;
-                c_v <= 1'b1;
-            end else if (c_v && c_mask != '0) begin
-                if (h_v) begin                  // the held spike was not the step's last
-                    m_spike_tvalid <= 1'b1;
-                    m_spike_tdata  <= h_idx;
-                    m_spike_tlast  <= 1'b0;
-                    m_spike_tuser  <= 1'b0;
+        always_comb begin
+            low = '0;
+            for (int p = P - 1; p >= 0; p--)
+                if (c_mask[p]) low = P_W'(p);
+        end
+        assign n_idx = OUT_W'(c_w) * OUT_W'(P) + OUT_W'(low);
+        assign adv   = !o_v || m_spike_tready[e];
+        assign f_pop = adv && !c_v && (f_count != '0);
+        assign m_spike_tvalid[e]                  = o_v;
+        assign m_spike_tdata[e * OUT_W +: OUT_W]  = o_idx;
+        assign m_spike_tlast[e]                   = o_last;
+        assign m_spike_tuser[e]                   = o_user;
+        assign occupied[e] = (f_count != '0) || c_v || h_v || o_v;
+
+        always_ff @(posedge clk) begin
+            if (rst) begin
+                c_v    <= 1'b0;
+                c_end  <= 1'b0;
+                c_w    <= '0;
+                c_mask <= '0;
+                h_v    <= 1'b0;
+                h_idx  <= '0;
+                o_v    <= 1'b0;
+                o_idx  <= '0;
+                o_last <= 1'b0;
+                o_user <= 1'b0;
+            end else if (adv) begin
+                o_v <= 1'b0;
+                if (f_pop) begin
+                    {c_end, c_w, c_mask} <= f_head;
+                    c_v <= 1'b1;
+                end else if (c_v && c_mask != '0) begin
+                    if (h_v) begin              // the held spike was not the step's last
+                        o_v    <= 1'b1;
+                        o_idx  <= h_idx;
+                        o_last <= 1'b0;
+                        o_user <= 1'b0;
+                    end
+                    h_v    <= 1'b1;
+                    h_idx  <= n_idx;
+                    c_mask <= c_mask & ~(P'(1) << low);
+                    if ((c_mask & ~(P'(1) << low)) == '0 && !c_end)
+                        c_v <= 1'b0;
+                end else if (c_v) begin         // c_mask empty: the end of the step
+                    o_v    <= 1'b1;
+                    o_idx  <= h_v ? h_idx : '0;
+                    o_last <= 1'b1;
+                    o_user <= !h_v;
+                    h_v    <= 1'b0;
+                    c_v    <= 1'b0;
                 end
-                h_v    <= 1'b1;
-                h_idx  <= n_idx;
-                c_mask <= c_mask & ~(P'(1) << low);
-                if ((c_mask & ~(P'(1) << low)) == '0 && !c_end)
-                    c_v <= 1'b0;
-            end else if (c_v) begin             // c_mask empty: the end of the step
-                m_spike_tvalid <= 1'b1;
-                m_spike_tdata  <= h_v ? h_idx : '0;
-                m_spike_tlast  <= 1'b1;
-                m_spike_tuser  <= !h_v;
-                h_v            <= 1'b0;
-                c_v            <= 1'b0;
             end
         end
     end
 
-    assign busy = b_v || (f_count != '0) || c_v || h_v || m_spike_tvalid;
+    assign busy = b_v || (|occupied);
 
 endmodule
 

@@ -217,44 +217,62 @@ class _Writer:
         """Engine copies for a transposed-conv layer: hw/boards.yaml `replicas` (by layer name)."""
         return max(1, int((self.board.get("replicas") or {}).get(name, 1)))
 
-    def current_engines(self, name: str, src: str, cur: str, prev_layer: str) -> None:
+    def spike_streams(self, name: str) -> int:
+        """Spike streams out of a layer's LIF update (hw/boards.yaml `spike_streams`)."""
+        return max(1, int((self.board.get("spike_streams") or {}).get(name, 1)))
+
+    def current_engines(self, name: str, srcs: list[str], cur: str, prev_layer: str) -> None:
         """A transposed-conv layer's scatter as R copies of fsvae_lif_conv_transpose with
-        SPIKING = 0 fed round robin by fsvae_event_split (R = 1: directly), their currents
-        summed by fsvae_current_join into stream `cur` (bias in copy 0 only).  The input
-        events (prev_layer's spikes) are traced at each copy's input, in that copy's step."""
-        R, n = self.replicas(name), cname(name)
+        SPIKING = 0, R / len(srcs) per input stream, fed round robin by fsvae_event_split,
+        their currents summed by fsvae_current_join into stream `cur` (bias in copy 0 only).
+        The input events (prev_layer's spikes) are traced at each copy's input, in its step."""
+        R, n, ns = self.replicas(name), cname(name), len(srcs)
+        if R % ns:
+            raise CodegenError(f"{name}: replicas ({R}) must be a multiple of the input spike streams ({ns})")
+        per = R // ns
         layer = self.hw.layer(name)
         p, acc = lanes(self.board, layer["out_shape"][0]), _types(layer)["acc"]
         in_w = _bits(int(np.prod(layer["in_shape"])))
         self.emit(f"    logic [{p * acc - 1}:0] {cur}_tdata;", f"    logic {cur}_tvalid, {cur}_tready, {cur}_tlast;")
         if R == 1:
-            self.engine(name, src, None, inst=f"{n}_r0", cur=cur)
-            self.trace(prev_layer, f"{n}_r0", src)
+            self.engine(name, srcs[0], None, inst=f"{n}_r0", cur=cur)
+            self.trace(prev_layer, f"{n}_r0", srcs[0])
             return
-        self.emit(f"    logic [{R * in_w - 1}:0] {n}_split_tdata;",
-                  f"    logic [{R - 1}:0] {n}_split_tvalid, {n}_split_tready, {n}_split_tlast, {n}_split_tuser;",
-                  f"    logic [{R * p * acc - 1}:0] {n}_rcur_tdata;",
+        self.emit(f"    logic [{R * p * acc - 1}:0] {n}_rcur_tdata;",
                   f"    logic [{R - 1}:0] {n}_rcur_tvalid, {n}_rcur_tready, {n}_rcur_tlast;",
-                  f"    fsvae_event_split #(.R({R}), .W({in_w})) u_{n}_split (",
-                  "        .clk, .rst,",
-                  f"        .s_tdata({src}_tdata), .s_tvalid({src}_tvalid), .s_tready({src}_tready), "
-                  f".s_tlast({src}_tlast), .s_tuser({src}_tuser),",
-                  f"        .m_tdata({n}_split_tdata), .m_tvalid({n}_split_tvalid), .m_tready({n}_split_tready), "
-                  f".m_tlast({n}_split_tlast), .m_tuser({n}_split_tuser)",
-                  "    );",
                   f"    fsvae_current_join #(.R({R}), .LANES({p}), .BITS({acc})) u_{n}_join (",
                   "        .clk, .rst,",
                   f"        .s_tdata({n}_rcur_tdata), .s_tvalid({n}_rcur_tvalid), .s_tready({n}_rcur_tready), "
                   f".s_tlast({n}_rcur_tlast),",
                   f"        .m_tdata({cur}_tdata), .m_tvalid({cur}_tvalid), .m_tready({cur}_tready), .m_tlast({cur}_tlast)",
                   "    );")
+        inputs = {}
+        for i, src in enumerate(srcs):
+            group = list(range(i * per, (i + 1) * per))
+            if per == 1:
+                inputs[group[0]] = src
+                continue
+            sp = f"{n}_s{i}"
+            self.emit(f"    logic [{per * in_w - 1}:0] {sp}_tdata;",
+                      f"    logic [{per - 1}:0] {sp}_tvalid, {sp}_tready, {sp}_tlast, {sp}_tuser;",
+                      f"    fsvae_event_split #(.R({per}), .W({in_w})) u_{sp}_split (",
+                      "        .clk, .rst,",
+                      f"        .s_tdata({src}_tdata), .s_tvalid({src}_tvalid), .s_tready({src}_tready), "
+                      f".s_tlast({src}_tlast), .s_tuser({src}_tuser),",
+                      f"        .m_tdata({sp}_tdata), .m_tvalid({sp}_tvalid), .m_tready({sp}_tready), "
+                      f".m_tlast({sp}_tlast), .m_tuser({sp}_tuser)",
+                      "    );")
+            for j, r in enumerate(group):
+                si = f"{n}_r{r}_in"
+                self.emit(f"    logic [{in_w - 1}:0] {si}_tdata;",
+                          f"    logic {si}_tvalid, {si}_tready, {si}_tlast, {si}_tuser;",
+                          f"    assign {si}_tdata = {sp}_tdata[{j * in_w} +: {in_w}];",
+                          f"    assign {si}_tvalid = {sp}_tvalid[{j}];", f"    assign {sp}_tready[{j}] = {si}_tready;",
+                          f"    assign {si}_tlast = {sp}_tlast[{j}];", f"    assign {si}_tuser = {sp}_tuser[{j}];")
+                inputs[r] = si
         for r in range(R):
-            si, c = f"{n}_r{r}_in", f"{n}_r{r}_cur"
-            self.emit(f"    logic [{in_w - 1}:0] {si}_tdata;", f"    logic {si}_tvalid, {si}_tready, {si}_tlast, {si}_tuser;",
-                      f"    assign {si}_tdata = {n}_split_tdata[{r * in_w} +: {in_w}];",
-                      f"    assign {si}_tvalid = {n}_split_tvalid[{r}];", f"    assign {n}_split_tready[{r}] = {si}_tready;",
-                      f"    assign {si}_tlast = {n}_split_tlast[{r}];", f"    assign {si}_tuser = {n}_split_tuser[{r}];",
-                      f"    logic [{p * acc - 1}:0] {c}_tdata;", f"    logic {c}_tvalid, {c}_tready, {c}_tlast;",
+            si, c = inputs[r], f"{n}_r{r}_cur"
+            self.emit(f"    logic [{p * acc - 1}:0] {c}_tdata;", f"    logic {c}_tvalid, {c}_tready, {c}_tlast;",
                       f"    assign {n}_rcur_tdata[{r * p * acc} +: {p * acc}] = {c}_tdata;",
                       f"    assign {n}_rcur_tvalid[{r}] = {c}_tvalid;", f"    assign {c}_tready = {n}_rcur_tready[{r}];",
                       f"    assign {n}_rcur_tlast[{r}] = {c}_tlast;")
@@ -263,22 +281,28 @@ class _Writer:
                         bias_file=None if r == 0 else f"mem/{name}.bias_zero.hex")
             self.trace(prev_layer, f"{n}_r{r}", si)
 
-    def lif_update(self, name: str, cur: str, dst: str) -> None:
-        """The LIF neurons of a transposed-conv layer, after its current engines."""
+    def lif_update(self, name: str, cur: str, dsts: list[str]) -> None:
+        """The LIF neurons of a transposed-conv layer, after its current engines; one output
+        stream per name in dsts."""
         n, layer = cname(name), self.hw.layer(name)
         t = _types(layer)
         p = lanes(self.board, layer["out_shape"][0])
         npos = layer["out_shape"][1] * layer["out_shape"][2]
         nw = npos * layer["out_shape"][0] // p
+        ne = len(dsts)
+        out_w = _bits(int(np.prod(layer["out_shape"])))
         depth = 1 << max(4, min(nw + 2, 1024).bit_length())
+        o = f"{n}_ospk"
         self.emit(f"    logic {n}_upd_busy;",
+                  f"    logic [{ne * out_w - 1}:0] {o}_tdata;",
+                  f"    logic [{ne - 1}:0] {o}_tvalid, {o}_tready, {o}_tlast, {o}_tuser;",
                   f"    fsvae_lif_update #(.T(T), .NW({nw}), .P({p}), .ACC_BITS({t['acc']}), .MEM_BITS({t['mem']}), "
-                  f".THRESHOLD({layer['threshold']}), .MASK_DEPTH({depth})) u_{n}_update (",
+                  f".THRESHOLD({layer['threshold']}), .MASK_DEPTH({depth}), .NE({ne})) u_{n}_update (",
                   "        .clk, .rst,",
                   f"        .s_cur_tdata({cur}_tdata), .s_cur_tvalid({cur}_tvalid), .s_cur_tready({cur}_tready), "
                   f".s_cur_tlast({cur}_tlast),",
-                  f"        .m_spike_tdata({dst}_tdata), .m_spike_tvalid({dst}_tvalid), .m_spike_tready({dst}_tready), "
-                  f".m_spike_tlast({dst}_tlast), .m_spike_tuser({dst}_tuser),",
+                  f"        .m_spike_tdata({o}_tdata), .m_spike_tvalid({o}_tvalid), .m_spike_tready({o}_tready), "
+                  f".m_spike_tlast({o}_tlast), .m_spike_tuser({o}_tuser),",
                   f"        .busy({n}_upd_busy)",
                   "    );",
                   f"    logic [31:0] perf_{n}_update_busy;",
@@ -286,6 +310,10 @@ class _Writer:
                   f"        if (rst) perf_{n}_update_busy <= '0;",
                   f"        else if ({n}_upd_busy) perf_{n}_update_busy <= perf_{n}_update_busy + 1'b1;",
                   "    end")
+        for e, d in enumerate(dsts):
+            self.emit(f"    assign {d}_tdata = {o}_tdata[{e * out_w} +: {out_w}];",
+                      f"    assign {d}_tvalid = {o}_tvalid[{e}];", f"    assign {o}_tready[{e}] = {d}_tready;",
+                      f"    assign {d}_tlast = {o}_tlast[{e}];", f"    assign {d}_tuser = {o}_tuser[{e}];")
         self.updates.append(n)
         self.queues.append(f"{cur}_tvalid")
 
@@ -360,21 +388,26 @@ class _Writer:
         self.stream(src, _bits(int(np.prod(hw.layer("decoder_fc")["out_shape"]))))
         self.engine("decoder_fc", f"{n}_in", src)
         self.trace("decoder_fc", n, src)
-        prev = None
+        prev, srcs = None, [src]
         for name in hw.names("decoder")[1:] + ["output"]:
             n = cname(name)
             self.emit("", f"    // ------------------------------------------------------------------ {name}")
             in_w = _bits(int(np.prod(hw.layer(name)["in_shape"])))
-            self.stream(f"{n}_in", in_w)
-            self.fifo(src, f"{n}_in", in_w)
+            ins = []
+            for i, s_ in enumerate(srcs):
+                d = f"{n}_in{i}"
+                self.stream(d, in_w)
+                self.fifo(s_, d, in_w)
+                ins.append(d)
             if name == "output":
-                self.current_engines(name, f"{n}_in", "cur", prev or "decoder_fc")
+                self.current_engines(name, ins, "cur", prev or "decoder_fc")
             else:
-                self.current_engines(name, f"{n}_in", f"{n}_cur", prev or "__untraced__")
-                dst = f"{n}_out"
-                self.stream(dst, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
-                self.lif_update(name, f"{n}_cur", dst)
-                src = dst
+                self.current_engines(name, ins, f"{n}_cur", prev or "__untraced__")
+                dsts = [f"{n}_out{e}" for e in range(self.spike_streams(name))]
+                for d in dsts:
+                    self.stream(d, _bits(int(np.prod(hw.layer(name)["out_shape"]))))
+                self.lif_update(name, f"{n}_cur", dsts)
+                srcs = dsts
             prev = name
         self.queues += ["zdec_wvalid", "zfb_wvalid", "zdec_ev_tvalid", "zfb_ev_tvalid", "cur_tvalid"]
         self.emit("", "    // nothing queued anywhere (the testbench checks it after ap_done)",
@@ -572,6 +605,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
                         "words": sum(m["words"] for m in load_mems)} if load_mems else None, "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "engines": writer.engines, "lif_updates": writer.updates,
         "replicas": {name: writer.replicas(name) for name in hw.names("decoder")[1:] + ["output"]},
+        "spike_streams": {name: writer.spike_streams(name) for name in hw.names("decoder")[1:]},
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
         "memory": fit, "hwmodel_sha256": hw.desc.get("sha256", {}),
     }
