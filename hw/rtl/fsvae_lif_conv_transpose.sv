@@ -109,7 +109,7 @@ module fsvae_lif_conv_transpose #(
     parameter int SPIKING   = 1,               // 1: LIF layer, 0: current output layer
     parameter     WEIGHT_FILE = "weights.hex",
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
-    parameter     WEIGHT_STYLE = "auto",         // fsvae_weight_mem STYLE when WEIGHT_LOAD = 1
+    parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
     parameter     BIAS_FILE   = "bias.hex",
     // derived (do not override)
     parameter int OH    = (IH - 1) * S - 2 * PAD + K + OUTPAD,

@@ -77,7 +77,7 @@ module fsvae_lif_linear #(
     parameter int THRESHOLD = 0,               // spike when u > THRESHOLD
     parameter     WEIGHT_FILE = "weights.hex",
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
-    parameter     WEIGHT_STYLE = "auto",         // fsvae_weight_mem STYLE when WEIGHT_LOAD = 1
+    parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
     parameter     BIAS_FILE   = "bias.hex",
     parameter int IN_W  = (IN > 1) ? $clog2(IN) : 1,    // event index width
     parameter int OUT_W = (OUT > 1) ? $clog2(OUT) : 1,  // spike index width

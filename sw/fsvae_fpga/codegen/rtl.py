@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[3]
 RTL_LIB = ROOT / "hw" / "rtl"
 TEMPLATE = ROOT / "hw" / "templates" / "fsvae_top.sv.in"
 FIFO_DEPTH = 16
+MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
 
 # compile order: leaves first, the generated top last
 LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
@@ -139,9 +140,11 @@ class _Writer:
         layer, t = self.hw.layer(name), _types(self.hw.layer(name))
         mem = t["mem"] if spiking else t["acc"] + 1
         load = []
+        wm = self.board.get("weight_memory") or {}
         if name in self.loadable:
-            style = (self.board.get("weight_memory") or {}).get("style", "auto")
-            load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE("{style}")']
+            load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
+        elif self.hw.weights[name].size * layer["weight"]["bits"] <= int(wm.get("lut_rom_max_bits", 0)):
+            load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
         return load + [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
                 f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
                 f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("{bias_file or f"mem/{name}.bias.hex"}")']
@@ -291,7 +294,9 @@ class _Writer:
         nw = npos * layer["out_shape"][0] // p
         ne = len(dsts)
         out_w = _bits(int(np.prod(layer["out_shape"])))
-        depth = 1 << max(4, min(nw + 2, 1024).bit_length())
+        ne = len(dsts)
+        # decoupling, not a whole step: room for a stream's share of a step, at most 512
+        depth = 1 << max(2, (min(nw // ne + 2, 512) - 1).bit_length())
         o = f"{n}_ospk"
         self.emit(f"    logic {n}_upd_busy;",
                   f"    logic [{ne * out_w - 1}:0] {o}_tdata;",
