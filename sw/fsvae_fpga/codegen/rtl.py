@@ -295,8 +295,9 @@ class _Writer:
         ne = len(dsts)
         out_w = _bits(int(np.prod(layer["out_shape"])))
         ne = len(dsts)
-        # decoupling, not a whole step: room for a stream's share of a step, at most 512
-        depth = 1 << max(2, (min(nw // ne + 2, 512) - 1).bit_length())
+        # room for a stream's share of a step's masks (at most 2048), so that the current
+        # engines can read out a whole step while the emitter is still busy with the last
+        depth = 1 << max(2, (min(nw // ne + 2, 2048) - 1).bit_length())
         o = f"{n}_ospk"
         self.emit(f"    logic {n}_upd_busy;",
                   f"    logic [{ne * out_w - 1}:0] {o}_tdata;",
