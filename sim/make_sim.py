@@ -157,6 +157,9 @@ def main(argv=None) -> int:
         write_rtl(hw, board, rtl_dir)
     manifest = rtl_sim.manifest(rtl_dir)
 
+    if args.waves and not rtl_sim.fst_available():
+        print("WAVES=1: lz4.h is not installed (Debian: apt install liblz4-dev), which Verilator's FST "
+              "writer needs; writing a VCD waveform instead", flush=True)
     print("Verilator build ...", flush=True)
     build_s = rtl_sim.build(rtl_dir, waves=args.waves)
     print(f"built in {build_s:.1f} s", flush=True)
@@ -197,6 +200,8 @@ def main(argv=None) -> int:
         rep = report(hw, manifest, result, rows, build_s, run_s)
         (out / "report.json").write_text(json.dumps(rep, indent=1) + "\n")
         print_report(rep)
+    if args.waves:
+        print(f"waveform: {rtl_sim.wave_file(rtl_dir)}")
     print(f"\nbit-exact: all {args.n} images ({got.size} pixels) equal the golden model's. "
           f"Wrote {out / 'samples.png'}" + (f" and {out / 'report.json'}" if manifest.get("engines") else ""))
     return 0

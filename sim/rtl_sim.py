@@ -34,6 +34,19 @@ def manifest(rtl_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def fst_available() -> bool:
+    """Verilator's FST writer compiles against lz4.h (Debian: liblz4-dev); without it the
+    waveform is VCD."""
+    import sysconfig
+    dirs = ["/usr/include", "/usr/local/include", sysconfig.get_paths()["include"]]
+    dirs += os.environ.get("CPATH", "").split(os.pathsep)
+    return any(d and Path(d, "lz4.h").is_file() for d in dirs)
+
+
+def wave_file(rtl_dir: str | Path) -> Path:
+    return Path(rtl_dir) / ("dump.fst" if fst_available() else "dump.vcd")
+
+
 def build(rtl_dir: str | Path, waves: bool = False, build_dir: str | Path | None = None) -> float:
     """Verilate the generated top; returns the build time in seconds (0 when up to date)."""
     from cocotb_tools.runner import get_runner
@@ -47,7 +60,7 @@ def build(rtl_dir: str | Path, waves: bool = False, build_dir: str | Path | None
     # -O3 / --x-assign fast: simulation speed matters more than build time for full-size runs
     args = ["-Wall", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "0"]
     if waves:
-        args += ["--trace-fst", "--trace-structs"]
+        args += ["--trace-structs"] + (["--trace-fst"] if fst_available() else [])
     sim.build(sources=[str(rtl_dir / s) for s in m["sources"]], hdl_toplevel=m["top"], build_dir=str(build_dir),
               build_args=args, waves=waves, always=False)
     return time.perf_counter() - t0
