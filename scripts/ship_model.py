@@ -1,6 +1,7 @@
 """Copy a trained run into the shipped model folder (sw/fsvae_fpga/shipped/mnist/).
 
-Writes model.pt (weights, config and history; no optimizer state), config.yaml,
+Writes model.pt (config, history and weights, the fixed-point ones as int8 + exponent, which
+keeps it near 4 MB; no optimizer state), config.yaml,
 training_log.jsonl, evaluate.json, samples.png, reconstructions.png and loss.png.
 Usage: python scripts/ship_model.py RUN_DIR
 """
@@ -12,17 +13,18 @@ from pathlib import Path
 
 import yaml
 
-from fsvae_fpga.checkpoint import SHIPPED_DIR, read_checkpoint, save_checkpoint
+from fsvae_fpga.checkpoint import SHIPPED_DIR, load_model, pack_fixed_point_weights, save_checkpoint
 
 
 def main():
     run = Path(sys.argv[1])
-    ckpt = read_checkpoint(run / "last.pt")
+    model, ckpt = load_model(run / "last.pt")
     if ckpt["stage"] != "quant":
         sys.exit("only a fixed-point checkpoint can be shipped")
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
     save_checkpoint(SHIPPED_DIR / "model.pt", config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
-                    model_state=ckpt["model"], history=ckpt["history"])
+                    model_state=model.state_dict(), history=ckpt["history"],
+                    packed_weights=pack_fixed_point_weights(model))
     (SHIPPED_DIR / "config.yaml").write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
     shutil.copy(run / "log.jsonl", SHIPPED_DIR / "training_log.jsonl")
     shutil.copy(run / "loss.png", SHIPPED_DIR / "loss.png")

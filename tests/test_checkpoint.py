@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from fsvae_fpga.checkpoint import (CheckpointError, atomic_save, load_model, read_checkpoint,
-                                   save_checkpoint)
+from fsvae_fpga.checkpoint import (CheckpointError, atomic_save, load_model, pack_fixed_point_weights,
+                                   read_checkpoint, save_checkpoint)
 from fsvae_fpga.inference import generate
 
 
@@ -22,6 +22,24 @@ def test_round_trip_gives_identical_images(saved, trained_small_model):
     assert ckpt["epoch"] == 3 and ckpt["stage"] == "quant" and model.quantized
     assert torch.equal(generate(model, 6, seed=1), generate(trained_small_model, 6, seed=1))
     assert not (saved.parent / "model.pt.tmp").exists()
+
+
+def test_packed_fixed_point_weights_give_the_same_model(tmp_path, trained_small_model, small_cfg):
+    """The shipped form: int8 + exponent instead of float weights, same quantized weights."""
+    path = tmp_path / "packed.pt"
+    packed = pack_fixed_point_weights(trained_small_model)
+    assert packed and all(p["q"].dtype == torch.int8 for p in packed.values())
+    save_checkpoint(path, config=small_cfg, stage="quant", epoch=3, model_state=trained_small_model.state_dict(),
+                    packed_weights=packed)
+    model, _ = load_model(path)
+    for key, p in pack_fixed_point_weights(model).items():
+        assert torch.equal(p["q"], packed[key]["q"]) and p["frac_bits"] == packed[key]["frac_bits"], key
+    assert torch.equal(generate(model, 6, seed=1), generate(trained_small_model, 6, seed=1))
+    raw = torch.load(path, weights_only=True)
+    raw["packed_weights"][next(iter(packed))]["q"] = torch.zeros(3)           # not int8
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match="malformed"):
+        read_checkpoint(path)
 
 
 def test_truncated_checkpoint_is_refused(saved):

@@ -11,6 +11,7 @@ crash or a full disk never leaves a half-written checkpoint in place of a good o
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -47,10 +48,37 @@ def atomic_save(obj, path: str | Path) -> None:
             tmp.unlink()
 
 
-def save_checkpoint(path, *, config, stage, epoch, model_state, optimizer_state=None, history=()):
+def save_checkpoint(path, *, config, stage, epoch, model_state, optimizer_state=None, history=(),
+                    packed_weights=None):
+    """packed_weights (pack_fixed_point_weights): stored instead of those float entries."""
+    if packed_weights:
+        model_state = {k: v for k, v in model_state.items() if k not in packed_weights}
     atomic_save({"format": FORMAT, "version": VERSION, "config": config, "stage": stage,
                  "epoch": int(epoch), "model": model_state, "optimizer": optimizer_state,
-                 "history": list(history)}, path)
+                 "history": list(history), "packed_weights": packed_weights or {}}, path)
+
+
+def pack_fixed_point_weights(model) -> dict:
+    """The fixed-point synapse weights as int8 plus power-of-two exponent: {state key: {"q",
+    "frac_bits"}}.  A shipped checkpoint stores these instead of the float parameters (4x
+    smaller); q * 2^-frac_bits quantizes back to the same q, so the model is unchanged."""
+    from .quant import Synapse
+    packed = {}
+    for name, module in model.named_modules():
+        if isinstance(module, Synapse):
+            frac = -math.log2(module.weight_scale())
+            if frac != round(frac):
+                raise CheckpointError(f"{name}: weight scale is not a power of two")
+            packed[f"{name}.layer.weight"] = {"q": module.int_weight().to(torch.int8), "frac_bits": int(round(frac))}
+    return packed
+
+
+def _unpack_weights(ckpt: dict, path: Path) -> None:
+    for key, p in (ckpt.pop("packed_weights", None) or {}).items():
+        if not (isinstance(p, dict) and torch.is_tensor(p.get("q")) and p["q"].dtype == torch.int8
+                and isinstance(p.get("frac_bits"), int)):
+            raise CheckpointError(f"{path}: packed weight {key!r} is malformed")
+        ckpt["model"][key] = p["q"].to(torch.float32) * 2.0 ** -p["frac_bits"]
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -71,6 +99,7 @@ def read_checkpoint(path: str | Path) -> dict:
     missing = {"config", "stage", "epoch", "model"} - set(ckpt)
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {sorted(missing)}")
+    _unpack_weights(ckpt, path)
     try:
         ckpt["config"] = validate(ckpt["config"])
     except ConfigError as err:
