@@ -24,6 +24,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -117,10 +118,6 @@ def cuts(rng: random.Random, n: int, longest: int) -> list[int]:
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
 def random_pause(seed: int, p: float = 0.5):
     rng = random.Random(seed)
     while True:

@@ -13,7 +13,6 @@ header's "one event per cycle; a step end costs R-1 extra cycles".
 """
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import sys
@@ -24,6 +23,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -87,10 +87,6 @@ def expected_frames(steps: list[list[int]], r: int) -> list[list[tuple[list[int]
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
 def random_pause(seed: int, p: float = 0.5):
     rng = random.Random(seed)
     while True:

@@ -16,7 +16,6 @@ membrane_range over both sets, and the bench checks that the extreme set needs e
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause, pack_words, to_signed  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -116,18 +116,6 @@ def widths(c: dict, b_bits, threshold):
     return signed_bits(lo, hi), signed_bits(*membrane_range(lo, hi, threshold, T_MAX))
 
 
-def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[str]:
-    """Rows of `lanes` signed values -> hex words, lane 0 in the low bits."""
-    mask, digits = (1 << bits) - 1, (lanes * bits + 3) // 4
-    words = []
-    for row in values.reshape(-1, lanes):
-        word = 0
-        for p, v in enumerate(row):
-            word |= (int(v) & mask) << (p * bits)
-        words.append(f"{word:0{digits}x}")
-    return words
-
-
 def write_memory_files(directory: Path, w, b, p, b_bits):
     """WEIGHT_FILE: line ((ci*K + kh)*K + kw)*G + g = W[g*P + p][ci][kh][kw]; BIAS_FILE: line g."""
     rows = w.transpose(1, 2, 3, 0).reshape(-1, w.shape[0])
@@ -147,15 +135,6 @@ def expected_cycles(c: dict, n_events, spikes):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
-def to_signed(v, bits):
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
-
-
 class TB:
     def __init__(self, dut):
         self.dut = dut

@@ -15,7 +15,6 @@ the bench checks that the extreme set really needs every one of those bits.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause, pack_words  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -104,18 +104,6 @@ def widths(n_in, n_out, b_bits, threshold):
     return signed_bits(lo, hi), signed_bits(*membrane_range(lo, hi, threshold, T_MAX))
 
 
-def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[str]:
-    """Rows of `lanes` signed values -> hex words, lane 0 in the low bits."""
-    mask, digits = (1 << bits) - 1, (lanes * bits + 3) // 4
-    words = []
-    for row in values.reshape(-1, lanes):
-        word = 0
-        for p, v in enumerate(row):
-            word |= (int(v) & mask) << (p * bits)
-        words.append(f"{word:0{digits}x}")
-    return words
-
-
 def write_memory_files(directory: Path, w, b, p, b_bits):
     """WEIGHT_FILE: line i*G + g = W[g*P + p][i]; BIAS_FILE: line g = b[g*P + p]."""
     (directory / WEIGHT_FILE).write_text("\n".join(pack_words(w.T, p, W_BITS)) + "\n")
@@ -129,10 +117,6 @@ def expected_cycles(n_events, spikes, n_out, p):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
 class TB:
     def __init__(self, dut):
         self.dut = dut

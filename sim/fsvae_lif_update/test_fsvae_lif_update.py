@@ -20,7 +20,6 @@ test resets the module in the middle of a step and then checks a full run.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import sys
@@ -33,6 +32,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -118,10 +118,6 @@ def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[int]:
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
 def heavy_pause():
     rng = random.Random(7)
     while True:

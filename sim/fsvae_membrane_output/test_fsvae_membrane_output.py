@@ -13,7 +13,6 @@ enough, so a narrower sum would fail).
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from common import cycle_pause  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -92,10 +92,6 @@ def write_memory_files(directory: Path, coef, thr, sum_bits):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def cycle_pause():
-    return itertools.cycle([1, 1, 1, 0])
-
-
 def random_pause(seed=5):
     rng = np.random.default_rng(seed)
     while True:

@@ -40,16 +40,19 @@ LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.
            "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
 
 
+def pack_lanes(row, bits: int) -> int:
+    """One memory word: signed values, `bits` each, lane 0 in the low bits."""
+    mask, word = (1 << bits) - 1, 0
+    for p, v in enumerate(row):
+        word |= (int(v) & mask) << (p * bits)
+    return word
+
+
 def pack_words(values: np.ndarray, lanes_per_word: int, bits: int) -> list[str]:
-    """Rows of ``lanes_per_word`` signed values -> hex words, lane 0 in the low bits."""
-    mask, digits = (1 << bits) - 1, (lanes_per_word * bits + 3) // 4
-    words = []
-    for row in np.asarray(values, dtype=np.int64).reshape(-1, lanes_per_word):
-        word = 0
-        for p, v in enumerate(row):
-            word |= (int(v) & mask) << (p * bits)
-        words.append(f"{word:0{digits}x}")
-    return words
+    """Rows of ``lanes_per_word`` signed values -> $readmemh hex words, lane 0 in the low bits."""
+    digits = (lanes_per_word * bits + 3) // 4
+    return [f"{pack_lanes(row, bits):0{digits}x}"
+            for row in np.asarray(values, dtype=np.int64).reshape(-1, lanes_per_word)]
 
 
 def _write_hex(path: Path, words: list[str]) -> None:
@@ -507,12 +510,8 @@ def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) ->
     for m in mems:
         layer = hw.layer(m["layer"])
         p, bits = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
-        mask = (1 << bits) - 1
         for row in engine_weight(hw, m["layer"]).reshape(-1, p):
-            word = 0
-            for i, v in enumerate(row):
-                word |= (int(v) & mask) << (i * bits)
-            parts.append(word.to_bytes(4 * m["words_per_entry"], "little"))
+            parts.append(pack_lanes(row, bits).to_bytes(4 * m["words_per_entry"], "little"))
     path.write_bytes(b"".join(parts))
 
 
