@@ -39,25 +39,21 @@ def export_model(config: str, out: Path) -> Path:
         raise SystemExit(f"make sim: {err.args[0]}") from None
 
 
-def lower_bounds(hw, manifest: dict, rows: list[dict]) -> dict:
-    """Per layer: event accumulates / lanes + neuron updates / update lanes (cycles per image)."""
+def lower_bounds(manifest: dict, rows: list[dict]) -> dict:
+    """Per layer: (event accumulates + neuron updates) / lanes, in cycles per image; the lanes
+    of all of a layer's engine copies count."""
     lanes = {}
     for e in manifest["engines"]:
         lanes[e["layer"]] = lanes.get(e["layer"], 0) + e["lanes"]
-    out = {}
-    for r in rows:
-        name = r["layer"]
-        p = lanes[name]
-        upd_lanes = p if name != "output" else lanes[name]
-        out[name] = {"lanes": p, "event_accumulates": r["event_accumulates"], "neuron_updates": r["neuron_updates"],
-                     "lower_bound": r["event_accumulates"] / p + r["neuron_updates"] / upd_lanes}
-    return out
+    return {r["layer"]: {"lanes": lanes[r["layer"]], "event_accumulates": r["event_accumulates"],
+                         "lower_bound": (r["event_accumulates"] + r["neuron_updates"]) / lanes[r["layer"]]}
+            for r in rows}
 
 
-def report(hw, manifest: dict, result: dict, rows: list[dict], build_s: float, run_s: float) -> dict:
+def report(manifest: dict, result: dict, rows: list[dict], build_s: float, run_s: float) -> dict:
     n, c = result["n"], result["counters"]
     clock = manifest["clock_mhz"] * 1e6
-    lb = lower_bounds(hw, manifest, rows)
+    lb = lower_bounds(manifest, rows)
     layers = []
     for name, b in lb.items():
         insts = [e["instance"] for e in manifest["engines"] if e["layer"] == name]
@@ -197,7 +193,7 @@ def main(argv=None) -> int:
         return 1
     if manifest.get("engines"):
         rows = stats.layer_stats(hw, "generate", args.n, args.seed)
-        rep = report(hw, manifest, result, rows, build_s, run_s)
+        rep = report(manifest, result, rows, build_s, run_s)
         (out / "report.json").write_text(json.dumps(rep, indent=1) + "\n")
         print_report(rep)
     if args.waves:

@@ -154,13 +154,16 @@ class _Writer:
 
     def engine(self, name: str, src: str, dst: str | None, inst: str | None = None, cur: str = "cur",
                bias_file: str | None = None) -> None:
-        """One layer engine reading events from stream src, writing spikes to stream dst
-        (dst None: the non-spiking output layer, currents to stream `cur`)."""
+        """One layer engine reading events from stream src: a linear layer (fsvae_lif_linear)
+        writes its spikes to stream dst; a transposed convolution is always a current engine
+        (fsvae_lif_conv_transpose, SPIKING = 0) writing stream `cur`, its neurons being a
+        separate fsvae_lif_update (see current_engines / lif_update)."""
         hw, layer = self.hw, self.hw.layer(name)
         n = inst or cname(name)
         cout = layer["out_shape"][0]
         p = lanes(self.board, cout)
-        spiking = dst is not None
+        spiking = layer["kind"] == "linear"
+        assert spiking == (dst is not None), f"{name}: spikes out of linear layers only"
         nin, nout = int(np.prod(layer["in_shape"])), int(np.prod(layer["out_shape"]))
         t = _types(layer)
         self.sequencer(n)
@@ -174,19 +177,13 @@ class _Writer:
             cin, ih, iw = layer["in_shape"]
             params = [f".CIN({cin})", f".COUT({cout})", f".IH({ih})", f".IW({iw})", f".K({layer['kernel_size']})",
                       f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})",
-                      f".SPIKING({int(spiking)})"] + self.common_params(name, p, spiking, bias_file)
-            mem = t["mem"] if spiking else t["acc"] + 1
+                      ".SPIKING(0)"] + self.common_params(name, p, False, bias_file)
             dbg = [f".dbg_addr('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
-            dbg_decl = [f"    logic [{p * mem - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
-        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl)
-        if layer["kind"] != "linear":
-            if spiking:
-                self.emit(f"    logic [{p * t['acc'] - 1}:0] {n}_cur_tdata;",
-                          f"    logic {n}_cur_tvalid, {n}_cur_tlast;")
-            else:
-                self.emit(f"    logic [{_bits(nout) - 1}:0] {n}_spk_tdata;",
-                          f"    logic {n}_spk_tvalid, {n}_spk_tlast, {n}_spk_tuser;")
-        self.emit("    /* verilator lint_on UNUSEDSIGNAL */")
+            dbg_decl = [f"    logic [{p * (t['acc'] + 1) - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;",
+                        f"    logic [{_bits(nout) - 1}:0] {n}_spk_tdata;",    # tied off when SPIKING = 0
+                        f"    logic {n}_spk_tvalid, {n}_spk_tlast, {n}_spk_tuser;"]
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl,
+                  "    /* verilator lint_on UNUSEDSIGNAL */")
         ports = [".clk, .rst",
                  f".start({n}_start), .first_step({n}_first), .busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
                  f".s_axis_event_tdata({src}_tdata), .s_axis_event_tvalid({src}_tvalid), "
@@ -196,9 +193,6 @@ class _Writer:
             ports.append(f".m_axis_spike_tdata({dst}_tdata), .m_axis_spike_tvalid({dst}_tvalid), "
                          f".m_axis_spike_tready({dst}_tready), .m_axis_spike_tlast({dst}_tlast), "
                          f".m_axis_spike_tuser({dst}_tuser)")
-            if layer["kind"] != "linear":
-                ports.append(f".m_axis_cur_tdata({n}_cur_tdata), .m_axis_cur_tvalid({n}_cur_tvalid), "
-                             f".m_axis_cur_tready(1'b0), .m_axis_cur_tlast({n}_cur_tlast)")
         else:
             ports.append(f".m_axis_spike_tdata({n}_spk_tdata), .m_axis_spike_tvalid({n}_spk_tvalid), "
                          f".m_axis_spike_tready(1'b0), .m_axis_spike_tlast({n}_spk_tlast), "
