@@ -61,12 +61,13 @@ def rtl_dir(tmp_path_factory) -> Path:
     (d / "mem").mkdir()
     shutil.copy(ROOT / "hw" / "rtl" / "fsvae_lif_linear.sv", d / "rtl")
     shutil.copy(ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv", d / "rtl")
+    shutil.copy(ROOT / "hw" / "rtl" / "fsvae_file_check.sv", d / "rtl")
     (d / "rtl" / "est_top.sv").write_text(WRAPPER)
     rng = random.Random(0)
     (d / "mem" / "layer.weight.hex").write_text(hex_lines(IN * G, P * W_BITS, rng))
     (d / "mem" / "layer.bias.hex").write_text(hex_lines(G, P * B_BITS, rng))
     (d / "manifest.json").write_text(json.dumps(
-        {"top": "est_top", "board": "kv260", "sources": ["rtl/fsvae_weight_mem.sv", "rtl/fsvae_lif_linear.sv", "rtl/est_top.sv"]}))
+        {"top": "est_top", "board": "kv260", "sources": ["rtl/fsvae_file_check.sv", "rtl/fsvae_weight_mem.sv", "rtl/fsvae_lif_linear.sv", "rtl/est_top.sv"]}))
     return d
 
 

@@ -22,6 +22,10 @@
 //   seed, n_images, mode, image_base (OFF_SEED 0x10, OFF_N_IMAGES 0x18, OFF_MODE 0x20,
 //     OFF_IMAGE_BASE 0x28): 32-bit scalar arguments, RW (Vitis reads back scalar inputs
 //     too), driven straight to the outputs.  The upper half of each 8-byte slot reads 0.
+//   identity, status, progress, engines_busy (OFF_IDENTITY 0x30, OFF_STATUS 0x38,
+//     OFF_PROGRESS 0x40, OFF_ENGINES_BUSY 0x48): read-only core outputs in the Vitis
+//     output-scalar layout: the data word, then a word whose bit 0 (ap_vld) reads 1, since
+//     the core holds them valid at all times.  Writes to them are ignored.
 //   Any other address: writes are ignored, reads return 0, responses are always OKAY.
 //   interrupt = GIE & (ISR[0] | ISR[1]).
 //
@@ -34,7 +38,7 @@
 `default_nettype none
 
 module fsvae_axil_ctrl #(
-    parameter int          ADDR_W         = 6,
+    parameter int          ADDR_W         = 7,
     parameter int          DATA_W         = 32,
     parameter logic [31:0] OFF_CTRL       = 32'h00,
     parameter logic [31:0] OFF_GIE        = 32'h04,
@@ -43,7 +47,11 @@ module fsvae_axil_ctrl #(
     parameter logic [31:0] OFF_SEED       = 32'h10,
     parameter logic [31:0] OFF_N_IMAGES   = 32'h18,
     parameter logic [31:0] OFF_MODE       = 32'h20,
-    parameter logic [31:0] OFF_IMAGE_BASE = 32'h28
+    parameter logic [31:0] OFF_IMAGE_BASE = 32'h28,
+    parameter logic [31:0] OFF_IDENTITY   = 32'h30,
+    parameter logic [31:0] OFF_STATUS     = 32'h38,
+    parameter logic [31:0] OFF_PROGRESS   = 32'h40,
+    parameter logic [31:0] OFF_ENGINES_BUSY = 32'h48
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -80,7 +88,13 @@ module fsvae_axil_ctrl #(
     output logic [31:0]                seed,
     output logic [31:0]                n_images,
     output logic [31:0]                mode,
-    output logic [31:0]                image_base
+    output logic [31:0]                image_base,
+
+    // read-only outputs
+    input  wire logic [31:0]           identity,
+    input  wire logic [31:0]           status,
+    input  wire logic [31:0]           progress,
+    input  wire logic [31:0]           engines_busy
 );
 
     if (DATA_W != 32) begin : g_bad_width
@@ -95,6 +109,12 @@ module fsvae_axil_ctrl #(
     localparam logic [ADDR_W-1:0] A_NIMG  = OFF_N_IMAGES[ADDR_W-1:0];
     localparam logic [ADDR_W-1:0] A_MODE  = OFF_MODE[ADDR_W-1:0];
     localparam logic [ADDR_W-1:0] A_IBASE = OFF_IMAGE_BASE[ADDR_W-1:0];
+    localparam logic [ADDR_W-1:0] A_ID    = OFF_IDENTITY[ADDR_W-1:0];
+    localparam logic [ADDR_W-1:0] A_STAT  = OFF_STATUS[ADDR_W-1:0];
+    localparam logic [ADDR_W-1:0] A_PROG  = OFF_PROGRESS[ADDR_W-1:0];
+    localparam logic [ADDR_W-1:0] A_BUSY  = OFF_ENGINES_BUSY[ADDR_W-1:0];
+    localparam logic [31:0]       VLD_ID = OFF_IDENTITY + 32'd4, VLD_STAT = OFF_STATUS + 32'd4,
+                                  VLD_PROG = OFF_PROGRESS + 32'd4, VLD_BUSY = OFF_ENGINES_BUSY + 32'd4;
 
     // ------------------------------------------------------------------ write channel
     localparam logic [1:0] WR_IDLE = 2'd0, WR_DATA = 2'd1, WR_RESP = 2'd2;
@@ -236,6 +256,12 @@ module fsvae_axil_ctrl #(
                 A_NIMG:  rdata <= n_images;
                 A_MODE:  rdata <= mode;
                 A_IBASE: rdata <= image_base;
+                A_ID:    rdata <= identity;
+                A_STAT:  rdata <= status;
+                A_PROG:  rdata <= progress;
+                A_BUSY:  rdata <= engines_busy;
+                VLD_ID[ADDR_W-1:0], VLD_STAT[ADDR_W-1:0], VLD_PROG[ADDR_W-1:0], VLD_BUSY[ADDR_W-1:0]:
+                         rdata <= 32'd1;                      // ap_vld of each output
                 default: rdata <= '0;
             endcase
         end else if (s_axi_control_RREADY) begin

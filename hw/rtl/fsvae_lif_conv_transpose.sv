@@ -194,6 +194,7 @@ module fsvae_lif_conv_transpose #(
     initial begin
         $readmemh(BIAS_FILE, b_mem);
     end
+    fsvae_file_check #(.FILE(BIAS_FILE)) u_bias_file_check ();
 
     // ------------------------------------------------------------------ scatter: decode
     // First tap (kh = kw = K-1) of the event on s_axis_event_tdata.

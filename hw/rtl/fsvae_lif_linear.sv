@@ -140,6 +140,7 @@ module fsvae_lif_linear #(
     initial begin
         $readmemh(BIAS_FILE, b_mem);
     end
+    fsvae_file_check #(.FILE(BIAS_FILE)) u_bias_file_check ();
 
     // ------------------------------------------------------------------ accumulate: address
     logic            ev_v;         // an event is being scattered

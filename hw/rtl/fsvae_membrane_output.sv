@@ -101,6 +101,8 @@ module fsvae_membrane_output #(
         $readmemh(COEF_FILE, coef_mem);
         $readmemh(THRESH_FILE, thr_mem);
     end
+    fsvae_file_check #(.FILE(COEF_FILE)) u_coef_file_check ();
+    fsvae_file_check #(.FILE(THRESH_FILE)) u_thresh_file_check ();
 
     localparam logic [1:0] S_ACC = 2'd0, S_WAIT = 2'd1, S_OUT = 2'd2;
     logic [1:0]     state;

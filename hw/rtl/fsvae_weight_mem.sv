@@ -38,12 +38,14 @@ module fsvae_weight_mem #(
         (* rom_style = "distributed" *) logic [WIDTH-1:0] mem [DEPTH];
 `endif
         initial $readmemh(INIT_FILE, mem);
+        fsvae_file_check #(.FILE(INIT_FILE)) u_file_check ();
         always_ff @(posedge clk) begin
             if (rd_en) rd_data <= mem[rd_addr];
         end
     end else if (LOADABLE == 0) begin : g_rom
         logic [WIDTH-1:0] mem [DEPTH];
         initial $readmemh(INIT_FILE, mem);
+        fsvae_file_check #(.FILE(INIT_FILE)) u_file_check ();
         always_ff @(posedge clk) begin
             if (rd_en) rd_data <= mem[rd_addr];
         end

@@ -23,12 +23,13 @@ from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp  # noqa: E402
 
-from fsvae_fpga.boards import register_offsets  # noqa: E402
+from fsvae_fpga.boards import interface, register_offsets  # noqa: E402
 
 REG = register_offsets()
 SCALARS = ("seed", "n_images", "mode", "image_base")
+OUTPUTS = ("identity", "status", "progress", "engines_busy")   # read-only core outputs
 AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 7
-ADDR_W = 6
+ADDR_W = interface()["control"]["addr_bits"]
 
 
 class Core:
@@ -78,6 +79,8 @@ class TB:
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.clk, dut.rst)
+        for name in OUTPUTS:
+            getattr(dut, name).value = 0
         self.core = Core(dut, **core_kwargs)
 
     async def reset(self):
@@ -125,9 +128,19 @@ async def run_registers(dut):
     assert await tb.read(REG["IER"]) == 3
     await tb.write(REG["IER"], 0)
     await tb.write(REG["GIE"], 0)
-    mapped = {o & ~3 for o in REG.values()}
+    # read-only outputs: the core's values, their ap_vld words read 1, writes are ignored
+    outs = {name: rng.getrandbits(32) for name in OUTPUTS}
+    for name, v in outs.items():
+        getattr(dut, name).value = v
+    await ClockCycles(dut.clk, 1)
+    for name, v in outs.items():
+        assert await tb.read(REG[name]) == v, name
+        assert await tb.read(REG[name] + 4) == 1, f"{name} ap_vld"
+        await tb.write(REG[name], v ^ 0xFFFFFFFF)
+        assert await tb.read(REG[name]) == v, f"{name} changed by a write"
+    mapped = {o & ~3 for o in REG.values()} | {REG[name] + 4 for name in OUTPUTS}
     holes = [a for a in range(0, 1 << ADDR_W, 4) if a not in mapped]
-    assert {o + 4 for o in REG.values() if o >= 0x10} <= set(holes)
+    assert {REG[name] + 4 for name in SCALARS} <= set(holes)
     for a in holes:
         await tb.write(a, 0xFFFFFFFF)               # ignored
     for a in holes:
@@ -290,13 +303,14 @@ async def run_reset_mid_transaction(dut):
 RTL = ROOT / "hw" / "rtl" / "fsvae_axil_ctrl.sv"
 PARAM_OF = {"CTRL": "OFF_CTRL", "GIE": "OFF_GIE", "IER": "OFF_IER", "ISR": "OFF_ISR",
             "seed": "OFF_SEED", "n_images": "OFF_N_IMAGES", "mode": "OFF_MODE",
-            "image_base": "OFF_IMAGE_BASE"}
+            "image_base": "OFF_IMAGE_BASE", "identity": "OFF_IDENTITY", "status": "OFF_STATUS",
+            "progress": "OFF_PROGRESS", "engines_busy": "OFF_ENGINES_BUSY"}
 
 
 def test_fsvae_axil_ctrl():
     import runner
     assert set(REG) == set(PARAM_OF), f"interface.yaml registers {sorted(REG)} != RTL parameters"
-    assert max(REG.values()) + 4 <= 1 << ADDR_W
+    assert max(REG.values()) + 8 <= 1 << ADDR_W
     params = {"ADDR_W": ADDR_W, **{PARAM_OF[k]: v for k, v in REG.items()}}
     assert runner.lint([RTL], "fsvae_axil_ctrl", params) == ""
     test_dir = runner.BUILD / "fsvae_axil_ctrl" / "run"

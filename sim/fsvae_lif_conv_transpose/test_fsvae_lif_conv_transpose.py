@@ -290,6 +290,7 @@ async def run_reset_mid_step(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
+FILE_CHECK = ROOT / "hw" / "rtl" / "fsvae_file_check.sv"
 RTL = ROOT / "hw" / "rtl" / "fsvae_lif_conv_transpose.sv"
 WEIGHT_MEM = ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv"
 
@@ -302,7 +303,7 @@ def test_fsvae_lif_conv_transpose(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, SPIKI
     acc_bits, mem_bits = widths(c, cfg["B_BITS"], cfg["THRESHOLD"])
     params = {**c, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
               "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"]}
-    assert runner.lint([RTL, WEIGHT_MEM], "fsvae_lif_conv_transpose", params) == ""
+    assert runner.lint([FILE_CHECK, RTL, WEIGHT_MEM], "fsvae_lif_conv_transpose", params) == ""
     build_name = "fsvae_lif_conv_transpose" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     for case in CASES:
         w, b, _ = make_case(c, cfg["B_BITS"], case)
@@ -311,6 +312,6 @@ def test_fsvae_lif_conv_transpose(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, SPIKI
         write_memory_files(test_dir, w, b, P, cfg["B_BITS"])
         env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
         env["FSVAE_CASE"] = case
-        runner.run("fsvae_lif_conv_transpose", [RTL, WEIGHT_MEM], "test_fsvae_lif_conv_transpose", test_dir,
+        runner.run("fsvae_lif_conv_transpose", [FILE_CHECK, RTL, WEIGHT_MEM], "test_fsvae_lif_conv_transpose", test_dir,
                    parameters={**params, "WEIGHT_FILE": f'"{WEIGHT_FILE}"', "BIAS_FILE": f'"{BIAS_FILE}"'},
                    extra_env=env, build_name=build_name)

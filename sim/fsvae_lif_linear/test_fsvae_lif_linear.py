@@ -255,6 +255,7 @@ async def run_reset_mid_step(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
+FILE_CHECK = ROOT / "hw" / "rtl" / "fsvae_file_check.sv"
 RTL = ROOT / "hw" / "rtl" / "fsvae_lif_linear.sv"
 WEIGHT_MEM = ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv"
 
@@ -266,7 +267,7 @@ def test_fsvae_lif_linear(IN, OUT, P):
     acc_bits, mem_bits = widths(IN, OUT, cfg["B_BITS"], cfg["THRESHOLD"])
     params = {"IN": IN, "OUT": OUT, "P": P, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
               "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"]}
-    assert runner.lint([RTL, WEIGHT_MEM], "fsvae_lif_linear", params) == ""
+    assert runner.lint([FILE_CHECK, RTL, WEIGHT_MEM], "fsvae_lif_linear", params) == ""
     build_name = "fsvae_lif_linear" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     for case in CASES:
         w, b, _ = make_case(IN, OUT, cfg["B_BITS"], case)
@@ -275,6 +276,6 @@ def test_fsvae_lif_linear(IN, OUT, P):
         write_memory_files(test_dir, w, b, P, cfg["B_BITS"])
         env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
         env["FSVAE_CASE"] = case
-        runner.run("fsvae_lif_linear", [RTL, WEIGHT_MEM], "test_fsvae_lif_linear", test_dir,
+        runner.run("fsvae_lif_linear", [FILE_CHECK, RTL, WEIGHT_MEM], "test_fsvae_lif_linear", test_dir,
                    parameters={**params, "WEIGHT_FILE": f'"{WEIGHT_FILE}"', "BIAS_FILE": f'"{BIAS_FILE}"'},
                    extra_env=env, build_name=build_name)

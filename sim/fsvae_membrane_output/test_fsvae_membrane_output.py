@@ -217,6 +217,7 @@ async def run_reset_mid_image(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
+FILE_CHECK = ROOT / "hw" / "rtl" / "fsvae_file_check.sv"
 RTL = ROOT / "hw" / "rtl" / "fsvae_membrane_output.sv"
 
 
@@ -226,13 +227,13 @@ def test_fsvae_membrane_output(T, NPOS, LANES):
     coef_bits, sum_bits = widths(T)
     params = {"T": T, "NPOS": NPOS, "LANES": LANES, "CUR_BITS": CUR_BITS, "SUM_BITS": sum_bits,
               "COEF_BITS": coef_bits}
-    assert runner.lint([RTL], "fsvae_membrane_output", params) == ""
+    assert runner.lint([FILE_CHECK, RTL], "fsvae_membrane_output", params) == ""
     build_name = "fsvae_membrane_output" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     thr, _ = make_case(T, NPOS)
     test_dir = runner.BUILD / build_name / "run"
     test_dir.mkdir(parents=True, exist_ok=True)
     write_memory_files(test_dir, coefficients(T), thr, sum_bits)
     env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
-    runner.run("fsvae_membrane_output", [RTL], "test_fsvae_membrane_output", test_dir,
+    runner.run("fsvae_membrane_output", [FILE_CHECK, RTL], "test_fsvae_membrane_output", test_dir,
                parameters={**params, "COEF_FILE": f'"{COEF_FILE}"', "THRESH_FILE": f'"{THRESH_FILE}"'},
                extra_env=env, build_name=build_name)

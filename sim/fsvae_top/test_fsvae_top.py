@@ -59,10 +59,11 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
 
     from fsvae_fpga import golden, hwmodel
-    from fsvae_fpga.boards import mode_value, register_offsets
+    from fsvae_fpga.boards import interface, mode_value, register_offsets
 
     REG = register_offsets()
     AP_START, AP_DONE, AP_IDLE = 1 << 0, 1 << 1, 1 << 2
+    STATUS = next(r for r in interface()["control"]["registers"] if r["name"] == "status")["bits"]
     PERIOD_NS = 4
 
     class LeanAxiLite:
@@ -194,6 +195,9 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         async def read(self, name):
             return await self.axil.read_dword(REG[name])
 
+        async def read_addr(self, addr):
+            return await self.axil.read_dword(addr)
+
         def counters(self):
             if not self.generated:
                 return {}
@@ -216,14 +220,19 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
                 assert got is not timeout, f"no ap_done interrupt within {limit_cycles} cycles"
             ctrl = await self.read("CTRL")              # clears ap_done
             assert ctrl & AP_DONE, f"interrupt without ap_done (CTRL = {ctrl:#x})"
+            # hw/interface.yaml: ap_idle is already 1 in the read that first returns ap_done
+            assert ctrl & AP_IDLE, f"ap_done without ap_idle in the same read (CTRL = {ctrl:#x})"
             await self.write("ISR", 1)                    # toggle the done status off
+
+        def manifest(self):
+            path = Path("manifest.json")                  # the simulator runs in the RTL folder
+            return json.loads(path.read_text()) if path.is_file() else None
 
         def weight_blob(self):
             """manifest.json weight_load (run-time weight memories): the words to stream, or None."""
-            path = Path("manifest.json")                  # the simulator runs in the RTL folder
-            if not path.is_file():
+            if self.manifest() is None:
                 return None
-            load = json.loads(path.read_text()).get("weight_load")
+            load = self.manifest().get("weight_load")
             if not load:
                 return None
             return np.frombuffer(Path(load["blob"]).read_bytes(), dtype="<u4")
@@ -279,6 +288,69 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     def _limit(tb, n):
         """A generous cycle budget: 20x the dense operation count per image / lanes is never needed."""
         return 2_000_000 + n * 40 * int(sum(np.prod(layer["out_shape"]) for layer in tb.hw.desc["layers"])) * tb.hw.T
+
+    async def status_bit(tb, name):
+        return (await tb.read("status") >> STATUS[name]) & 1
+
+    @cocotb.test()
+    async def run_contract_registers(dut):
+        """Before any weight load (this test runs first): the read-only registers, a refused mode,
+        a generate refused before the weights are loaded, and a load split over two transfers
+        (TLAST in the middle of the blob) counted by words."""
+        tb = TB(dut)
+        m = tb.manifest()
+        sink = FastSink(dut)
+        await tb.reset()
+        if m is not None:
+            assert await tb.read("identity") == m["identity"], "identity register != manifest.json identity"
+            for name in ("identity", "status", "progress", "engines_busy"):
+                assert await tb.read_addr(REG[name] + 4) == 1, f"{name} ap_vld"
+            for mode in m["modes"]:
+                assert await status_bit(tb, f"has_{mode}") == 1, mode
+            assert await status_bit(tb, "has_reconstruct") == int("reconstruct" in m["modes"])
+        assert await tb.read("engines_busy") == 0, "units busy after reset"
+        blob = tb.weight_blob()
+        assert await status_bit(tb, "weights_loaded") == int(blob is None)
+        # a mode this design lacks (reconstruct here, and a value no design has): refused at once
+        for mode in ([1] if m is not None and "reconstruct" not in m["modes"] else []) + [7]:
+            await tb.write("seed", 3)
+            await tb.write("n_images", 2)
+            await tb.write("mode", mode)
+            await tb.write("CTRL", AP_START)
+            await ClockCycles(dut.ap_clk, 20)
+            ctrl = await tb.read("CTRL")
+            assert ctrl & AP_DONE and ctrl & AP_IDLE, f"mode {mode}: CTRL = {ctrl:#x}, want done and idle"
+            assert await status_bit(tb, "error_mode") == 1, f"mode {mode} not flagged in status"
+        assert sink.empty(), "a refused mode sent words on out_r"
+        if blob is not None:
+            # generate before the load: refused, flagged
+            await tb.start(2, 3, 0)
+            await tb.wait_done(1000)
+            assert await status_bit(tb, "error_no_weights") == 1
+            assert await status_bit(tb, "error_mode") == 0, "error bits must clear at the next start"
+            assert sink.empty(), "generate without weights sent words"
+            # the blob in two transfers, each with TLAST: the core must take the whole blob
+            await tb.write("mode", mode_value("load_weights"))
+            await tb.write("CTRL", AP_START)
+            half = len(blob) // 2
+            await tb.send_words(blob[:half])
+            await ClockCycles(dut.ap_clk, 50)
+            assert not (await tb.read("CTRL")) & AP_DONE, "load ended at the first TLAST"
+            assert await tb.read("progress") == half, "progress does not count the words taken"
+            assert await status_bit(tb, "weights_loaded") == 0
+            await tb.send_words(blob[half:])
+            await tb.wait_done(1000)
+            assert await tb.read("progress") == len(blob)
+            assert await status_bit(tb, "weights_loaded") == 1
+        # now a generate runs and clears the error bits; progress counts images
+        want = tb.golden(1, 3, 0)
+        await tb.start(1, 3, 0)
+        await tb.wait_done(_limit(tb, 1))
+        assert await status_bit(tb, "error_no_weights") == 0 and await status_bit(tb, "error_mode") == 0
+        assert await tb.read("progress") == 1
+        await ClockCycles(dut.ap_clk, 4)
+        got = words_to_images(sink.frames, want.shape[1:])
+        assert np.array_equal(got, want), first_difference(got, want)
 
     @cocotb.test()
     async def run_images(dut):
@@ -395,26 +467,28 @@ def test_fsvae_top_generates_golden_images(small_rtl):
     hw_dir, rtl_dir, build_dir = small_rtl
     total, failed, xml = rtl_sim.simulate(rtl_dir, hw_dir, 3, 2 ** 32 - 3, 11, backpressure=True,
                                           build_dir=build_dir)
-    assert total == 3 and failed == 0, f"{failed} of {total} top-level tests failed, see {xml}"
+    assert total == 4 and failed == 0, f"{failed} of {total} top-level tests failed, see {xml}"
 
 
 @pytest.mark.parametrize("small_rtl", ["pynq-z2"], indirect=True)
-def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path):
+def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
     """A single changed weight in decoder.1's memory image: the bench fails, and the traced
-    re-run names decoder.1 (the layer whose spikes first differ)."""
-    import shutil
-
+    re-run names decoder.1 (the layer whose spikes first differ).  Then a memory file removed:
+    the simulation stops with an error naming it (not ROMs of zeros that a smoke test could
+    pass with); memory files are found by absolute path from any working directory."""
     import diagnose
     import rtl_sim
     from fsvae_fpga import hwmodel
     hw_dir, rtl_dir, build_dir = small_rtl
+    from fsvae_fpga.codegen.rtl import write_rtl
     bad = tmp_path / "bad"
-    shutil.copytree(rtl_dir, bad, ignore=shutil.ignore_patterns("sim_build*"))
+    write_rtl(hwmodel.load(hw_dir), "pynq-z2", bad)       # its own mem/ (read by absolute path)
     weights = bad / "mem" / "decoder.1.weight.hex"
     lines = weights.read_text().split()
     lines[0] = format(int(lines[0], 16) ^ 0x7F, f"0{len(lines[0])}x")     # lane 0 of the first word
     weights.write_text("\n".join(lines) + "\n")
-    total, failed, _ = rtl_sim.simulate(bad, hw_dir, 2, 5, 0, build_dir=build_dir, testcase="run_images",
+    rtl_sim.build(bad)
+    total, failed, _ = rtl_sim.simulate(bad, hw_dir, 2, 5, 0, testcase="run_images",
                                         lean_axil=True, result=tmp_path / "r.json", plusargs=["+fsvae_trace"])
     assert failed == 1, "a changed weight went unnoticed"
     result = json.loads((tmp_path / "r.json").read_text())
@@ -425,6 +499,19 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path):
     first_bad = int(np.flatnonzero((got != want).reshape(2, -1).any(axis=1))[0])
     message = diagnose.first_difference(hw, bad / "fsvae_trace.txt", 5, first_bad)
     assert "layer decoder.1 at time step" in message, message
+
+    text = (bad / "rtl" / "fsvae_top.sv").read_text()
+    assert f'"{(bad / "mem").resolve()}/decoder.1.weight.hex"' in text, "memory paths are not absolute"
+    (bad / "mem" / "output.thresh.hex").unlink()
+    capfd.readouterr()
+    try:
+        total, failed, _ = rtl_sim.simulate(bad, hw_dir, 1, 5, 0, testcase="run_zero_images", lean_axil=True)
+        assert failed == 1, "the simulation ran on with a missing memory file"
+    except RuntimeError:
+        pass                                # the simulator stopped before writing results
+    out = capfd.readouterr()
+    assert "cannot open memory file" in out.out + out.err and "output.thresh.hex" in out.out + out.err
+
 
 
 def test_make_sim_rtl_vitis_without_exported_rtl_says_what_is_missing(tmp_path):

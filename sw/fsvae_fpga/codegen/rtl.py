@@ -12,11 +12,19 @@ with the engine instances of the model (hw/rtl/, one module per file) and writes
 The design shares its microarchitecture with the HLS back end (codegen/hls.py): the same
 engines, weight layouts (``hls.engine_weight``), widths (``hls._types``) and lanes
 (``hls.lanes`` from hw/boards.yaml); the register map and stream formats come from
-hw/interface.yaml.  Memory files are named relative to the output folder, so simulators
-and synthesis run with that folder as their working directory.
+hw/interface.yaml.  Memory files are named by absolute path (the output folder, resolved
+at generation time), so simulators and Vivado find them from any working directory; a
+missing file stops the simulation (fsvae_file_check) and, through the generated Tcl, the
+synthesis.  Move the folder and you must regenerate it.
+
+The design's identity (manifest ``identity_sha256``; its low 32 bits are the read-only
+``identity`` register) hashes the hardware model (its whole description, which holds the
+sha256 of every array), the board settings and the generator (engine library and template
+texts), so that a driver can refuse a bitstream built from anything else.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -34,7 +42,7 @@ FIFO_DEPTH = 16
 MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
 
 # compile order: leaves first, the generated top last
-LIBRARY = ["fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
+LIBRARY = ["fsvae_file_check.sv", "fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
            "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_update.sv",
            "fsvae_weight_mem.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
            "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
@@ -76,8 +84,8 @@ def loadable_layers(hw: HwModel, board: dict) -> list[str]:
 
 
 class _Writer:
-    def __init__(self, hw: HwModel, board: dict):
-        self.hw, self.board = hw, board
+    def __init__(self, hw: HwModel, board: dict, mem: str):
+        self.hw, self.board, self.mem = hw, board, mem      # mem: absolute path of mem/
         self.loadable = loadable_layers(hw, board)
         self.lines: list[str] = []
         self.engines: list[dict] = []           # what the manifest and perf counters list
@@ -150,7 +158,8 @@ class _Writer:
             load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
         return load + [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
                 f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
-                f'.WEIGHT_FILE("mem/{name}.weight.hex")', f'.BIAS_FILE("{bias_file or f"mem/{name}.bias.hex"}")']
+                f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")',
+                f'.BIAS_FILE("{bias_file or f"{self.mem}/{name}.bias.hex"}")']
 
     def engine(self, name: str, src: str, dst: str | None, inst: str | None = None, cur: str = "cur",
                bias_file: str | None = None) -> None:
@@ -278,7 +287,7 @@ class _Writer:
                       f"    assign {n}_rcur_tlast[{r}] = {c}_tlast;")
             self.queues.append(f"{c}_tvalid")
             self.engine(name, si, None, inst=f"{n}_r{r}", cur=c,
-                        bias_file=None if r == 0 else f"mem/{name}.bias_zero.hex")
+                        bias_file=None if r == 0 else f"{self.mem}/{name}.bias_zero.hex")
             self.trace(prev_layer, f"{n}_r{r}", si)
 
     def lif_update(self, name: str, cur: str, dsts: list[str]) -> None:
@@ -424,7 +433,7 @@ def _loader(hw: HwModel, board: dict, names: list[str]) -> tuple[str, list[dict]
     """The load_weights mode: in_r words -> the run-time weight memories, in `names` order."""
     if not names:
         return ("    // no run-time weight memories on this board: load_weights is done at once\n"
-                "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;"), []
+                "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;\n    assign load_word = 1'b0;"), []
     mems, offset = [], 0
     for n in names:
         layer = hw.layer(n)
@@ -469,8 +478,10 @@ def _loader(hw: HwModel, board: dict, names: list[str]) -> tuple[str, list[dict]
         ld_next[ld_k * 32 +: 32] = in_r_TDATA;
     end
     assign ld_entry_done = ld_hs && (ld_k == ld_last_k);
-    // done after the last word, or early on TLAST (a short blob must not hang the core)
-    assign load_done = ld_hs && ((ld_entry_done && ld_a == ld_last_a && ld_m == {mw}'(NLOAD - 1)) || in_r_TLAST);
+    // done after the last word of the last memory: TLAST is ignored, so the blob may come in
+    // any number of DMA transfers (a short blob leaves the core waiting; progress counts words)
+    assign load_done = ld_entry_done && ld_a == ld_last_a && ld_m == {mw}'(NLOAD - 1);
+    assign load_word = ld_hs;
     always_ff @(posedge clk) begin
         wl_en <= '0;
         if (rst || cstate != C_LOAD) begin
@@ -509,7 +520,8 @@ def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) ->
     path.write_bytes(b"".join(parts))
 
 
-def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict]:
+def _membrane_output(hw: HwModel, board: dict, mem: str) -> tuple[str, dict]:
+    mem_dir = Path(mem)
     out, layer = hw.desc["output"], hw.layer("output")
     srange = out["sum_range"]
     thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
@@ -524,8 +536,44 @@ def _membrane_output(hw: HwModel, board: dict, mem_dir: Path) -> tuple[str, dict
     params = {"T": hw.T, "NPOS": npos, "LANES": p, "CUR_BITS": _types(layer)["acc"], "SUM_BITS": sum_bits,
               "COEF_BITS": coef_bits, "THR_BITS": sum_bits}
     text = ",\n".join(f"        .{k}({v})" for k, v in params.items())
-    text += ',\n        .COEF_FILE("mem/output.coef.hex"),\n        .THRESH_FILE("mem/output.thresh.hex")'
+    text += f',\n        .COEF_FILE("{mem}/output.coef.hex"),\n        .THRESH_FILE("{mem}/output.thresh.hex")'
     return text, params
+
+
+MARKER = "manifest.json"      # an output folder holding one with format fsvae-rtl is ours
+
+
+def _prepare_out_dir(out_dir: Path) -> tuple[Path, Path]:
+    """rtl/ and mem/ under out_dir, emptied only when the folder is this generator's own
+    output (its manifest.json says so); anything else already there is refused."""
+    rtl_dir, mem_dir = out_dir / "rtl", out_dir / "mem"
+    ours = False
+    if (out_dir / MARKER).is_file():
+        try:
+            ours = json.loads((out_dir / MARKER).read_text()).get("format") == "fsvae-rtl"
+        except (ValueError, AttributeError):
+            ours = False
+    for d in (rtl_dir, mem_dir):
+        if d.exists() or d.is_symlink():
+            if not ours:
+                raise CodegenError(f"{d} exists and {out_dir} is not a folder written by codegen rtl "
+                                   f"(no fsvae-rtl {MARKER}); choose another --out or remove it yourself")
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    return rtl_dir, mem_dir
+
+
+def design_identity(hw: HwModel, board: dict) -> str:
+    """sha256 (hex) of the hardware model's description (which holds every array's sha256),
+    the board settings and the generator's texts: what the identity register reports."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"hwmodel": hw.desc, "board": board, "fifo_depth": FIFO_DEPTH,
+                         "interface": boards.interface()}, sort_keys=True, default=str).encode())
+    for f in LIBRARY:
+        h.update((RTL_LIB / f).read_bytes())
+    h.update(TEMPLATE.read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
 
 
 def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict | None = None) -> dict:
@@ -539,12 +587,11 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     iface = boards.interface()
     if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
         raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
-    out_dir = Path(out_dir)
-    rtl_dir, mem_dir = out_dir / "rtl", out_dir / "mem"
-    for d in (rtl_dir, mem_dir):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
+    out_dir = Path(out_dir).resolve()
+    rtl_dir, mem_dir = _prepare_out_dir(out_dir)
+    mem = str(mem_dir)
+    if '"' in mem or "\\" in mem:
+        raise CodegenError(f"{mem}: a path with quotes or backslashes cannot be a Verilog string; choose another --out")
 
     # memory images
     for layer in hw.desc["layers"]:
@@ -559,17 +606,33 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         _write_hex(mem_dir / f"{name}.bias_zero.hex",
                    pack_words(np.zeros_like(engine_bias(hw, name)), lanes(board, layer["out_shape"][0]),
                               _types(layer)["b"]))
-    memout_text, memout = _membrane_output(hw, board, mem_dir)
+    memout_text, memout = _membrane_output(hw, board, mem)
 
-    writer = _Writer(hw, board)
+    writer = _Writer(hw, board, mem)
     body = writer.body()
     loader_text, load_mems = _loader(hw, board, writer.loadable)
     if load_mems:
         write_weight_blob(hw, board, load_mems, mem_dir / "weights.bin")
     seqs = [e["instance"] for e in writer.engines]
+    # engines_busy: one bit per engine, then the latent pick and the membrane output; past 31
+    # units the rest share bit 31
+    units = seqs + ["latent_pick", "membrane_output"]
+    flags = [f"!{s}_finished" for s in seqs] + ["pick_busy", "pix_busy"]
+    if len(flags) > 32:
+        flags = flags[:31] + [f"({' || '.join(flags[31:])})"]
+        units = units[:31] + ["+".join(units[31:])]
+    busy_text = "{" + ", ".join([f"{32 - len(flags)}'d0"] * (len(flags) < 32) + flags[::-1]) + "}"
+    identity_sha = design_identity(hw, board)
+    identity = int.from_bytes(bytes.fromhex(identity_sha)[:4], "little")
     offsets = boards.register_offsets()
     axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
-            "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base"}
+            "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base",
+            "OFF_IDENTITY": "identity", "OFF_STATUS": "status", "OFF_PROGRESS": "progress",
+            "OFF_ENGINES_BUSY": "engines_busy"}
+    addr_bits = int(iface["control"]["addr_bits"])
+    if max(offsets.values()) + 8 > 1 << addr_bits:
+        raise CodegenError(f"hw/interface.yaml: registers up to {max(offsets.values()):#x} need more than "
+                           f"control.addr_bits = {addr_bits}")
     axil_text = ",\n".join(f"        .{p}(32'h{offsets[r]:02x})" for p, r in axil.items())
     perf = ["    // ------------------------------------------------------------------ run counters",
             "    logic [31:0] perf_run_cycles, perf_images;",
@@ -584,29 +647,40 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     text = TEMPLATE.read_text()
     for key, value in {"@TOP@": top, "@MODEL@": f"T={hw.T} C={hw.C} k={hw.k} image {list(hw.image_shape)}",
                        "@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
-                       "@MODES@": "reconstruction is not in this design", "@T@": str(hw.T), "@C@": str(hw.C),
+                       "@MODES@": "Reconstruction is not in this design (status.has_reconstruct = 0)",
+                       "@T@": str(hw.T), "@C@": str(hw.C),
                        "@K@": str(hw.k), "@ZW@": str(min(32, hw.C)), "@AXIL_PARAMS@": axil_text,
+                       "@ADDR_BITS@": str(addr_bits), "@ADDR_MSB@": str(addr_bits - 1),
+                       "@IDENTITY_HEX@": f"{identity:08x}", "@HAS_RECONSTRUCT@": "1'b0",
+                       "@ENGINES_BUSY@": busy_text,
                        "@BODY@": body, "@MEMOUT_PARAMS@": memout_text,
                        "@ALL_FINISHED@": " && ".join(f"{s}_finished" for s in seqs),
                        "@PERF@": "\n".join(perf), "@LOADER@": loader_text,
                        "@MODE_LOAD@": str(boards.mode_value("load_weights")),
+                       "@MODE_GENERATE@": str(boards.mode_value("generate")),
                        "@HAS_LOADER@": "1'b1" if load_mems else "1'b0"}.items():
         text = text.replace(key, value)
     for f in LIBRARY:
         shutil.copy2(RTL_LIB / f, rtl_dir / f)
     (rtl_dir / f"{top}.sv").write_text(text)
     manifest = {
-        "format": "fsvae-rtl", "version": 1, "top": top, "board": board["name"], "part": board["part"],
+        "format": "fsvae-rtl", "version": 2, "top": top, "board": board["name"], "part": board["part"],
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
-        "modes": ["generate"] + (["load_weights"] if load_mems else []),
+        "mem_dir": mem,
+        "identity": identity, "identity_sha256": identity_sha,
+        "modes": ["generate", "load_weights"],
+        "weights_at_power_up": not load_mems,
         "weight_load": {"blob": "mem/weights.bin", "memories": load_mems,
-                        "words": sum(m["words"] for m in load_mems)} if load_mems else None, "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
+                        "words": sum(m["words"] for m in load_mems)} if load_mems else None,
+        "status_units": units,
+        "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
+        "words_per_image": int(np.prod(hw.image_shape)) // iface["pixels_per_word"],
         "engines": writer.engines, "lif_updates": writer.updates,
         "replicas": {name: writer.replicas(name) for name in hw.names("decoder")[1:] + ["output"]},
         "spike_streams": {name: writer.spike_streams(name) for name in hw.names("decoder")[1:]},
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
-        "memory": fit, "hwmodel_sha256": hw.desc.get("sha256", {}),
+        "memory": fit,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (out_dir / MARKER).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
