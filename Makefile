@@ -14,12 +14,16 @@ BOARD   ?= kv260
 HWMODEL := $(BUILD)/hwmodel
 VIVADO_RELEASE := $(shell sed -n 's/^vivado_release: *"\(.*\)".*/\1/p' hw/boards.yaml)
 
-.PHONY: setup test samples train bench export csim hls sim estimate clean help
+.PHONY: setup test samples train bench export csim hls sim estimate bitstream board-sim clean help
 
 help:
 	@echo "make sim      generate images from the shipped model in Verilator-simulated RTL, bit-exact vs golden"
 	@echo "              (N=16 SEED=0 BOARD=kv260 CONFIG=configs/small.yaml WAVES=1 RTL=vitis) -> build/sim/"
 	@echo "make estimate Yosys synth_xilinx resource estimate of the generated RTL for BOARD="
+	@echo "make bitstream BOARD=pynq-z2|kv260|zcu104 [CORE=rtl|hls] [CONFIG=...]: Vivado $(VIVADO_RELEASE) block design,"
+	@echo "              bitstream and PYNQ overlay folder -> build/overlay/<board>/ (needs vivado on PATH)"
+	@echo "make board-sim BOARD=pynq-z2: the board notebook run headless against the simulated RTL"
+	@echo "              -> build/board-sim/generate.ipynb (with its image outputs)"
 	@echo "make setup    create .venv with every pinned dependency (requirements.txt)"
 	@echo "make samples  generate images from the shipped model -> $(BUILD)/samples.png (N=, SEED=)"
 	@echo "make test     run the test suite"
@@ -72,6 +76,15 @@ RTL      ?= generated
 sim: $(STAMP)
 	$(PY) sim/make_sim.py $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
 		$(if $(filter 1,$(WAVES)),--waves,) $(if $(VITIS_RTL),--vitis-rtl $(VITIS_RTL),)
+
+CORE ?= rtl
+bitstream: $(STAMP)
+	$(CLI) bitstream --board $(BOARD) --core $(CORE) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),)
+
+# the PYNQ notebook, unchanged, on the Verilator-simulated board (BOARD defaults to pynq-z2 here)
+BOARD_SIM = $(if $(filter command line environment,$(origin BOARD)),$(BOARD),pynq-z2)
+board-sim: $(STAMP)
+	$(PY) sim/board_sim/run_notebook.py --board $(BOARD_SIM) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --out $(BUILD)/board-sim/generate.ipynb
 
 estimate: $(STAMP)
 	$(CLI) estimate --board $(BOARD) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),)

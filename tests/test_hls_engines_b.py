@@ -1,5 +1,6 @@
 """The HLS convolution engines (hls/fsvae/lif_conv_transpose.h, conv_encoder.h) equal the golden
-model bit for bit, in C simulation with the vendor ap_int types.
+model bit for bit, in C simulation with the vendor ap_int types; the run-time weight loader
+(weight_load.h) reads the RTL's blob format.
 
 Random cases (numpy) are written to a binary file, hls/tb/tb_engines_b.cpp runs the engines on
 them, and every spike map, membrane map, output event list and current map of every time step
@@ -26,7 +27,7 @@ from fsvae_fpga.hwmodel import current_range, membrane_range, signed_bits
 
 ROOT = Path(__file__).resolve().parents[1]
 HLS = ROOT / "hls"
-HEADERS = [HLS / "fsvae" / "lif_conv_transpose.h", HLS / "fsvae" / "conv_encoder.h"]
+HEADERS = [HLS / "fsvae" / "lif_conv_transpose.h", HLS / "fsvae" / "conv_encoder.h", HLS / "fsvae" / "weight_load.h"]
 TB = HLS / "tb" / "tb_engines_b.cpp"
 MAGIC, VERSION = 0x42565346, 1
 
@@ -301,3 +302,72 @@ def test_header_is_synthesizable_style(header):
         body = code[brace + 1:matching(code, brace, "{", "}")]
         body = re.sub(r'"(\\.|[^"\\])*"', '""', body)          # messages may name the function
         assert not re.search(rf"\b{name}\b", body), f"{name} may be recursive"
+
+
+# --- run-time weight loader (weight_load.h) ------------------------------------------------------
+# (ROWS, COUT, P, W_BITS): a memory word of 12 bits (upper 20 of its one stream word unused),
+# of 42 bits (2 stream words), of 256 bits (8 stream words, the KV260 paper model's shape)
+LOAD_CONFIGS = [(5, 6, 3, 4), (3, 14, 7, 6), (2, 64, 32, 8)]
+LOAD_TB = """
+#include <cstdio>
+#include <vector>
+#include "fsvae/weight_load.h"
+struct Word { ap_uint<32> data; };
+struct Stream {
+    std::vector<unsigned> words;
+    size_t next = 0;
+    Word read() { Word w; w.data = words.at(next++); return w; }
+};
+template <int ROWS, int COUT, int P, int W>
+void run(Stream &s) {
+    static ap_int<W> weight[ROWS][COUT];
+    ap_uint<32> taken = 0, progress = 0;
+    fsvae::load_weight_memory<ROWS, COUT, P, W>(s, weight, taken, progress);
+    std::printf("%u %u\\n", (unsigned)taken, (unsigned)progress);
+    for (int r = 0; r < ROWS; ++r)
+        for (int c = 0; c < COUT; ++c) std::printf("%d\\n", (int)weight[r][c]);
+}
+int main() {
+    Stream s;
+    unsigned w;
+    while (std::scanf("%u", &w) == 1) s.words.push_back(w);
+    @RUNS@
+    std::printf("left %zu\\n", s.words.size() - s.next);
+    return 0;
+}
+"""
+
+
+def test_weight_loader_reads_the_rtl_blob(tmp_path):
+    """Words packed by the RTL writer's packer (rtl.pack_lanes, as in write_weight_blob) land in
+    weight[row][g*P + p], sign-extended, for memory words of 1, 2 and 8 stream words."""
+    from fsvae_fpga.codegen.rtl import pack_lanes
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not found")
+    runs = " ".join(f"run<{r}, {c}, {p}, {w}>(s);" for r, c, p, w in LOAD_CONFIGS)
+    (tmp_path / "tb.cpp").write_text(LOAD_TB.replace("@RUNS@", runs))
+    cmd = [gxx, "-std=c++14", "-O1", "-Wall", "-Werror", "-Wno-unknown-pragmas", f"-I{ap_types_dir()}",
+           f"-I{HLS}", str(tmp_path / "tb.cpp"), "-o", str(tmp_path / "tb")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rng = np.random.default_rng(7)
+    weights, words = [], []
+    for rows, cout, p, bits in LOAD_CONFIGS:
+        w = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(rows, cout))
+        w[0, :2] = [-(1 << (bits - 1)), (1 << (bits - 1)) - 1]
+        weights.append(w)
+        chunks = (p * bits + 31) // 32
+        for row in w.reshape(-1, p):
+            blob = pack_lanes(row, bits).to_bytes(4 * chunks, "little")
+            words += [int.from_bytes(blob[4 * i:4 * i + 4], "little") for i in range(chunks)]
+    out = subprocess.run([str(tmp_path / "tb")], input=" ".join(map(str, words)), capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    for (rows, cout, p, bits), w in zip(LOAD_CONFIGS, weights):
+        n_words = rows * cout // p * ((p * bits + 31) // 32)
+        assert lines.pop(0) == f"{n_words} {n_words}"           # taken, progress
+        got = np.array([int(lines.pop(0)) for _ in range(rows * cout)]).reshape(rows, cout)
+        assert (got == w).all(), (rows, cout, p, bits)
+    assert lines.pop(0) == "left 0"

@@ -1,14 +1,19 @@
-"""The generated Vitis HLS project: C simulation with g++ equals the golden model byte for
-byte (small configuration), static checks catch what Vitis would reject, and boards that
-cannot hold the model are refused with the size of the shortfall."""
+"""The generated Vitis HLS project: C simulation with g++ drives the top function through every
+mode of hw/interface.yaml and equals the golden model byte for byte (small configuration);
+the project is self-contained (it compiles after a move); the load_weights blob is the RTL's;
+memories are counted in blocks by bank geometry and boards that cannot hold the design are
+refused with the shortfall in blocks; static checks catch what Vitis would reject."""
+import json
 import shutil
 import subprocess
 
 import pytest
 
-from fsvae_fpga import hwmodel
+from conftest import ROOT
+from fsvae_fpga import boards, hwmodel
+from fsvae_fpga.codegen import hls
 from fsvae_fpga.codegen.csim import run_csim, static_check
-from fsvae_fpga.codegen.hls import CodegenError, HLS_DIR, write_project
+from fsvae_fpga.codegen.hls import CodegenError, write_project
 from fsvae_fpga.export import export
 from fsvae_fpga.golden import quantize_images
 from fsvae_fpga.data import load_images
@@ -16,40 +21,69 @@ from fsvae_fpga.vectors import write_vectors
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is needed for C simulation")
 
+# small enough that the small configuration loads several layers at run time (linear and
+# transposed-conv memories, as the RTL writer's rule picks them)
+LOAD_SMALL = {"weight_memory": {"loadable_min_bits": 8000}}
+
 
 @pytest.fixture(scope="module")
 def small_hw(trained_small_model, tmp_path_factory):
     return hwmodel.load(export(trained_small_model, tmp_path_factory.mktemp("hw") / "small"))
 
 
+def _vectors(hw, n, seed, path):
+    x = quantize_images(load_images("mnist-embedded", "test", 32, limit=n).images.numpy())
+    return write_vectors(hw, x, n, seed, path)
+
+
+def _texts(folder):
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != "csim" and path.suffix != ".bin":
+            yield path, path.read_text()
+
+
 @pytest.fixture(scope="module")
 def pynq_project(small_hw, tmp_path_factory):
+    """Small model, PYNQ-Z2, reconstruction and run-time loaded weights; written in one folder,
+    then moved to another and simulated there."""
     tmp = tmp_path_factory.mktemp("prj")
-    x = quantize_images(load_images("mnist-embedded", "test", 32, limit=5).images.numpy())
-    vec = write_vectors(small_hw, x, 5, 3, tmp / "vectors")
-    info = write_project(small_hw, "pynq-z2", tmp / "prj", vectors_dir=vec)
-    assert info["reconstruction"]
-    ok, log = run_csim(tmp / "prj")
-    return tmp / "prj", ok, log
+    vec = _vectors(small_hw, 5, 3, tmp / "vectors")
+    info = write_project(small_hw, "pynq-z2", tmp / "written", vectors_dir=vec, identity=0x1234abcd,
+                         overrides=LOAD_SMALL)
+    assert info["reconstruction"] and info["weight_load"]["words"] > 0
+    moved = tmp / "elsewhere" / "prj"
+    moved.parent.mkdir()
+    shutil.move(tmp / "written", moved)
+    ok, log = run_csim(moved)
+    return moved, info, ok, log
 
 
-def test_csim_equals_golden(pynq_project):
-    _, ok, log = pynq_project
+def test_csim_runs_every_mode_and_equals_golden(pynq_project):
+    _, info, ok, log = pynq_project
     assert ok, log
+    words = info["weight_load"]["words"]
+    assert "mode 7 (no such mode): status 0x702, nothing sent" in log            # error_mode, has_* bits
+    assert "generate before load_weights: status 0x704, nothing sent" in log      # error_no_weights
+    assert f"load_weights: {words} of {words} words taken, status 0x701" in log  # TLAST mid-blob ignored
     assert "generate: 5 images, 0 pixels differ" in log and "reconstruct: 5 images, 0 pixels differ" in log
+    assert "read while empty" not in log and "leftover" not in log, log          # refused starts take nothing
 
 
-def test_csim_with_more_lanes_and_another_seed(small_hw, tmp_path):
-    """KV260 has 16 lanes: other engine instantiations, same bytes."""
-    x = quantize_images(load_images("mnist-embedded", "test", 32, limit=5).images.numpy())
-    vec = write_vectors(small_hw, x, 5, 2 ** 32 - 7, tmp_path / "vectors")
-    write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec)
-    ok, log = run_csim(tmp_path / "prj")
-    assert ok, log
+def test_project_is_self_contained(pynq_project):
+    """It compiled and passed after the move (above); no text in it names the checkout or the
+    folder it was written in, and it carries the library it includes."""
+    project, _, ok, _ = pynq_project
+    assert ok
+    written = project.parent.parent / "written"
+    for path, text in _texts(project):
+        assert str(ROOT) not in text and str(written) not in text, path
+    assert sorted(p.name for p in (project / "firmware" / "fsvae").iterdir()) == sorted(hls.LIBRARY)
+    tcl = (project / "build_prj.tcl").read_text()
+    assert "-I" not in tcl and "cosim_design -argv {vectors 1}" in tcl and "-DFSVAE_CHECK_DEPENDENCE" in tcl
 
 
 def test_csim_detects_a_wrong_expected_byte(pynq_project, tmp_path):
-    project, _, _ = pynq_project
+    project, _, _, _ = pynq_project
     vec = tmp_path / "vectors"
     shutil.copytree(project / "vectors", vec)
     data = bytearray((vec / "gen_expected.bin").read_bytes())
@@ -59,12 +93,73 @@ def test_csim_detects_a_wrong_expected_byte(pynq_project, tmp_path):
     assert not ok and "generate: 5 images, 1 pixels differ" in log and "FAIL" in log
 
 
+def test_csim_detects_a_wrong_weight_word(pynq_project, tmp_path):
+    """The loaded weights are used: one flipped blob bit changes images."""
+    project, _, _, _ = pynq_project
+    vec = tmp_path / "vectors"
+    shutil.copytree(project / "vectors", vec)
+    blob = bytearray((vec / "weights.bin").read_bytes())
+    for i in range(0, len(blob), 4):
+        blob[i] ^= 0x40                 # every word's lane 0, bit 6: an error no image escapes
+    (vec / "weights.bin").write_bytes(bytes(blob))
+    ok, log = run_csim(project, vectors=vec, rebuild=False)
+    assert not ok and "generate: 5 images, 0 pixels differ" not in log
+
+
+def test_weight_blob_is_the_rtl_blob(pynq_project, small_hw, tmp_path):
+    """Same board settings, same layers loaded, same bytes as codegen rtl's mem/weights.bin."""
+    from fsvae_fpga.codegen.rtl import write_rtl
+    project, info, _, _ = pynq_project
+    manifest = write_rtl(small_hw, "pynq-z2", tmp_path / "rtl", overrides=LOAD_SMALL)
+    assert [m["layer"] for m in manifest["weight_load"]["memories"]] == info["memory"]["loaded_layers"]
+    assert manifest["weight_load"]["memories"] == info["weight_load"]["memories"]
+    assert (tmp_path / "rtl" / "mem" / "weights.bin").read_bytes() == (project / "vectors" / "weights.bin").read_bytes()
+    params = (project / "firmware" / "parameters.h").read_text()
+    assert f"#define FSVAE_WEIGHT_WORDS {manifest['weight_load']['words']}" in params
+    assert "#define FSVAE_IDENTITY 0x1234abcdu" in params
+    weights_h = (project / "firmware" / "weights.h").read_text()
+    for layer in info["memory"]["loaded_layers"]:            # RAMs, not ROM initialisers
+        assert f"{hls.cname(layer)}_weight[" not in weights_h
+
+
+def test_csim_generation_only_build_with_wide_words(small_hw, tmp_path):
+    """KV260 lanes (32: a loaded memory word is 8 stream words, in URAM), reconstruction left
+    out: mode reconstruct is refused like any mode the design lacks, and no reader of in_r for
+    images is generated."""
+    vec = _vectors(small_hw, 3, 2 ** 32 - 7, tmp_path / "vectors")
+    info = write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec,
+                         overrides={**LOAD_SMALL, "reconstruction": False})
+    assert not info["reconstruction"]
+    assert any(m["words_per_entry"] == 8 for m in info["weight_load"]["memories"])
+    core = (tmp_path / "prj" / "firmware" / "fsvae_core.cpp").read_text()
+    assert "#define FSVAE_RECONSTRUCTION 0" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    assert "impl=uram" in core
+    ok, log = run_csim(tmp_path / "prj")
+    assert ok, log
+    assert "reconstruct (not in this design): status 0x502, nothing sent" in log
+    assert "generate: 3 images, 0 pixels differ" in log
+    assert not any(line.startswith("reconstruct:") for line in log.splitlines())
+
+
+def test_csim_without_run_time_weights(small_hw, tmp_path):
+    """Nothing to load (the board's default for the small model): load_weights ends at once,
+    weights already loaded, no error; generation runs without a load."""
+    vec = _vectors(small_hw, 2, 11, tmp_path / "vectors")
+    info = write_project(small_hw, "pynq-z2", tmp_path / "prj", vectors_dir=vec)
+    assert info["weight_load"] is None and not (tmp_path / "prj" / "vectors" / "weights.bin").exists()
+    ok, log = run_csim(tmp_path / "prj", images=1)
+    assert ok, log
+    assert "load_weights (no run-time weights): status 0x701, nothing sent" in log
+    assert "generate: 1 images, 0 pixels differ" in log and "reconstruct: 1 images, 0 pixels differ" in log
+
+
 def test_generated_code_passes_static_checks(small_hw, tmp_path):
-    write_project(small_hw, "kv260", tmp_path / "prj")
-    sources = sorted((tmp_path / "prj" / "firmware").glob("*.cpp")) + sorted((HLS_DIR / "fsvae").glob("*.h"))
-    assert static_check(sources) == []
+    write_project(small_hw, "kv260", tmp_path / "prj", overrides=LOAD_SMALL)
+    fw = tmp_path / "prj" / "firmware"
+    assert static_check(sorted(fw.glob("*.cpp")) + sorted((fw / "fsvae").glob("*.h"))) == []
     tcl = (tmp_path / "prj" / "build_prj.tcl").read_text()
     assert "xck26-sfvc784-2LV-c" in tcl and "create_clock -period 4.000" in tcl and "export_design" in tcl
+    assert "set fsvae_offsets {seed 0x10 n_images 0x18 mode 0x20 image_base 0x28 identity 0x30" in tcl
 
 
 def test_static_checks_can_fail(tmp_path):
@@ -78,21 +173,94 @@ def test_static_checks_can_fail(tmp_path):
     assert "f calls itself" in problems
 
 
+def test_top_arguments_follow_the_register_map(small_hw, tmp_path, monkeypatch):
+    """The scalar arguments come in hw/interface.yaml's order; offsets that are not the layout
+    Vitis gives that order are refused; a 16-byte output slot layout is accepted."""
+    write_project(small_hw, "pynq-z2", tmp_path / "a")
+    top = (tmp_path / "a" / "firmware" / "fsvae_top.cpp").read_text()
+    regs = [r for r in boards.interface()["control"]["registers"] if r["offset"] >= 0x10]
+    signature = top[top.index("void fsvae_top("):top.index("{", top.index("void fsvae_top("))]
+    assert [signature.index(f" {'&' if r['access'] == 'r' else ''}{r['name']}") for r in regs] == sorted(
+        signature.index(f" {'&' if r['access'] == 'r' else ''}{r['name']}") for r in regs)
+    real = boards.interface
+
+    def moved(offsets):
+        def iface():
+            d = real()
+            for r in d["control"]["registers"]:
+                r["offset"] = offsets.get(r["name"], r["offset"])
+            return d
+        return iface
+    monkeypatch.setattr(boards, "interface", moved({"status": 0x3c}))
+    with pytest.raises(CodegenError, match="not the layout Vitis HLS gives"):
+        write_project(small_hw, "pynq-z2", tmp_path / "b")
+    monkeypatch.setattr(boards, "interface", moved({"status": 0x40, "progress": 0x50, "engines_busy": 0x60}))
+    info = write_project(small_hw, "pynq-z2", tmp_path / "c")
+    assert info["warnings"] == []
+    assert "engines_busy 0x60" in (tmp_path / "c" / "build_prj.tcl").read_text()
+
+
+def test_block_geometry():
+    assert hls.bram18_blocks(1024, 18, False) == 1 and hls.bram18_blocks(2048, 9, False) == 1
+    assert hls.bram18_blocks(512, 36, True) == 1 and hls.bram18_blocks(512, 36, False) == 2
+    assert hls.bram18_blocks(1024, 19, False) == 2 and hls.bram18_blocks(16384, 1, False) == 1
+    assert hls.bram18_blocks(40960, 256, False) == 580          # 29 columns of 2Kx9, 20 deep
+    assert hls.uram_blocks(4096, 72) == 1 and hls.uram_blocks(4097, 72) == 2 and hls.uram_blocks(40960, 256) == 40
+    m = hls.Memory("a", "short", (64, 32), 14, "state", "ram", lanes=32, dim=2, layout="partition")
+    assert m.geometry() == (32, 64, 14) and m.geometry("reshape") == (1, 64, 448)
+
+
 def test_model_too_big_for_the_board_is_refused(small_hw, tmp_path, monkeypatch):
-    from fsvae_fpga import boards
     real = boards.board
 
     def tiny(name):
         b = real(name)
-        b["resources"] = dict(b["resources"], bram36=1, uram=0)
+        b["resources"] = dict(b["resources"], bram36=4, uram=0)
         return b
     monkeypatch.setattr(boards, "board", tiny)
-    with pytest.raises(CodegenError, match=r"over by \d+ KiB"):
+    with pytest.raises(CodegenError, match=r"short by \d+ BRAM18.*no weights at run time"):
         write_project(small_hw, "pynq-z2", tmp_path / "prj")
 
 
+def test_reconstruction_is_dropped_where_only_generation_fits(small_hw, tmp_path, monkeypatch):
+    real = boards.board
+    gen = hls.fit_blocks(small_hw, real("pynq-z2"), False)[1]["bram18"]
+    rec = hls.fit_blocks(small_hw, real("pynq-z2"), True)[1]["bram18"]
+    assert gen < rec
+
+    def sized(name):      # room for generation, not for the encoder and posterior too
+        b = real(name)
+        b["resources"] = dict(b["resources"], bram36=int((gen + rec) / 4 / b["memory_budget"]))
+        return b
+    monkeypatch.setattr(boards, "board", sized)
+    info = write_project(small_hw, "pynq-z2", tmp_path / "prj")
+    assert info["reconstruction"] is False
+    assert "#define FSVAE_RECONSTRUCTION 0" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+
+
+@pytest.fixture(scope="module")
+def paper_hw(tmp_path_factory):
+    from fsvae_fpga.export import export_shipped
+    return hwmodel.load(export_shipped("configs/mnist.yaml", tmp_path_factory.mktemp("hw") / "mnist"))
+
+
+def test_paper_model_block_counts(paper_hw):
+    """The shipped paper model: KV260 and ZCU104 hold generation only with their large layers
+    loaded at run time (ROMs are never UltraRAM); PYNQ-Z2 cannot hold it, and says why."""
+    for name in ("kv260", "zcu104"):
+        board = boards.board(name)
+        with pytest.raises(CodegenError, match="generation and reconstruction design does not fit"):
+            hls.fit_blocks(paper_hw, board, True)
+        mems, usage = hls.fit_blocks(paper_hw, board, False)
+        assert usage["fits"] and "prior.2" in usage["loaded_layers"]
+        assert usage["bram18"] <= usage["bram18_budget"] and usage["uram"] <= usage["uram_budget"]
+        assert all(m.impl in ("bram", "lutram") for m in mems if m.storage == "rom")
+        assert {m.impl for m in mems if m.storage == "load"} <= {"uram", "bram"}
+    with pytest.raises(CodegenError, match=r"short by \d+ BRAM18; this board loads no weights at run time"):
+        hls.fit_blocks(paper_hw, boards.board("pynq-z2"), False)
+
+
 def test_make_hls_without_vitis_names_the_tool_and_release():
-    from conftest import ROOT
     if shutil.which("vitis_hls"):
         pytest.skip("Vitis HLS is installed here")
     res = subprocess.run(["make", "-s", "hls"], cwd=ROOT, capture_output=True, text=True)
@@ -100,20 +268,9 @@ def test_make_hls_without_vitis_names_the_tool_and_release():
     assert "Vitis HLS 2024.1 (vitis_hls) is not on the PATH" in res.stdout + res.stderr
 
 
-def test_reconstruction_is_dropped_where_only_generation_fits(small_hw, tmp_path, monkeypatch):
-    from fsvae_fpga import boards
-    from fsvae_fpga.codegen.hls import memory_bits
-    real = boards.board
-    gen_bits = sum(memory_bits(small_hw, real("pynq-z2"), False).values())
-    rec_bits = sum(memory_bits(small_hw, real("pynq-z2"), True).values())
-    assert gen_bits < rec_bits
-
-    def sized(name):      # room for generation, not for the encoder and posterior too
-        b = real(name)
-        need = (gen_bits + rec_bits) / 2 / b["memory_budget"]
-        b["resources"] = dict(b["resources"], bram36=int(need // boards.BRAM36_BITS), uram=0)
-        return b
-    monkeypatch.setattr(boards, "board", sized)
-    info = write_project(small_hw, "pynq-z2", tmp_path / "prj")
-    assert info["reconstruction"] is False
-    assert "#define FSVAE_RECONSTRUCTION 0" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+def test_memory_report_is_written(pynq_project):
+    project, info, _, _ = pynq_project
+    report = json.loads((project / "memory.json").read_text())
+    assert report["usage"]["bram18"] == info["memory"]["bram18"]
+    assert sum(a["bram18"] for a in report["arrays"]) == report["usage"]["bram18"]
+    assert {a["storage"] for a in report["arrays"]} == {"rom", "load", "ram"}

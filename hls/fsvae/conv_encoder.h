@@ -18,17 +18,17 @@
 //                  the weights sequentially; one layout means one exporter transform for every
 //                  convolution (the transposed ones use the same [CIN][K][K][COUT]).
 //   cur, acc, membrane, spikes  [OH*OW][COUT];  output events index = (oh*OW + ow)*COUT + c
-// Partitioning: cyclic factor P on every channel (last) dimension, as in lif_conv_transpose.h
-// (one read and one write per bank and cycle; repeat it on the caller's arrays when these
-// functions are not inlined).  The image needs no partitioning (one pixel per cycle).
+// Memory layout: as in lif_conv_transpose.h (the caller partitions or reshapes weight, cur,
+// acc, membrane and spikes cyclic P on the channel dimension; bias is partitioned here).
+// The image needs no partitioning (one pixel per cycle).
 // Widths: ACC_T holds current_range, MEM_T membrane_range (hwmodel bound analysis); every
 // partial sum starting from the bias stays inside current_range (the analysis counts each
 // tap's extreme, and an input of 0 is always possible), so nothing overflows.
 #ifndef FSVAE_CONV_ENCODER_H
 #define FSVAE_CONV_ENCODER_H
 
-#include "fsvae/types.h"
-#include "fsvae/lif_conv_transpose.h"   // fill_bias, lif_map_update, raw_distance_check
+#include "types.h"
+#include "lif_conv_transpose.h"   // fill_bias, lif_map_update, raw_distance_check
 
 // Loop labels name the loops in the HLS reports; GCC's -Wall calls them unused.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -61,9 +61,7 @@ void conv_image(const PIX_T img[IH * IW][CIN], const W_T weight[CIN * K * K][COU
     static const int R = CIN * K * K;
     static_assert(P >= 1 && COUT % P == 0, "conv_image: COUT must be a multiple of P");
     static_assert(OH >= 1 && OW >= 1, "conv_image: empty output");
-#pragma HLS ARRAY_PARTITION variable=weight type=cyclic factor=P dim=2
 #pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
-#pragma HLS ARRAY_PARTITION variable=cur type=cyclic factor=P dim=2
     ACC_T sum[P];
 #pragma HLS ARRAY_PARTITION variable=sum type=complete
     int oh = 0, ow = 0, g = 0, r = 0, c_in = 0, kh = 0, kw = 0;
@@ -163,8 +161,6 @@ void conv_events_scatter(const index_t in_ev[IH * IW * CIN], index_t n_in,
     static_assert(P >= 1 && COUT % P == 0, "conv_events_scatter: COUT must be a multiple of P");
     static_assert(OH >= 1 && OW >= 1, "conv_events_scatter: empty output");
     static_assert(IH * IW * CIN <= MAX_EVENTS, "conv_events_scatter: input too wide for index_t");
-#pragma HLS ARRAY_PARTITION variable=weight type=cyclic factor=P dim=2
-#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=2
     (void)DIST;       // used by the pragmas (and the C-simulation check)
     (void)MAX_ITER;
 #if defined(FSVAE_CHECK_DEPENDENCE) && !defined(__SYNTHESIS__)

@@ -2,7 +2,7 @@
 #ifndef FSVAE_EVENT_LIST_H
 #define FSVAE_EVENT_LIST_H
 
-#include "fsvae/types.h"
+#include "types.h"
 
 // Loop labels name the loops in the HLS reports; GCC's -Wall calls them unused.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -17,6 +17,9 @@ namespace fsvae {
 // loop-carried counter (one adder + register), so the loop keeps II=1.
 template <int N>
 void spikes_to_events(const spike_t spikes[N], index_t events[N], index_t &count) {
+    // inlined: one instance per call site, so that callers may pass arrays laid out
+    // differently (P banks, words of P lanes, or one bank) without conflicting interfaces
+#pragma HLS INLINE
     static_assert(N >= 1 && N <= MAX_EVENTS, "spikes_to_events: N must be in [1, 65535]");
     index_t n = 0;
     SCAN:

@@ -9,13 +9,14 @@
 //   acc, membrane, spikes, currents   [OH*OW][COUT], position oh*OW + ow
 //   output events  index = (oh * OW + ow) * COUT + c, ascending
 //
-// Partitioning: cyclic factor P on the channel (last) dimension of weight, bias, acc, membrane,
-// spikes and currents, so channel c lives in bank c % P and the P lanes of one channel group
-// g (channels g*P .. g*P+P-1) sit in P different banks: one read and one write per bank and
-// cycle.  Output events are partitioned cyclic P (see lif_map_update).  The arrays are state
-// kept across time steps by the caller: when these functions are not inlined, repeat the same
-// partitioning on the caller's arrays (and bind acc/membrane/spikes to dual-port RAM,
-// e.g. BIND_STORAGE type=ram_s2p, since every bank is read and written in the same cycle).
+// Memory layout: every access touches the P lanes of one channel group g (channels g*P ..
+// g*P+P-1) of one row at once, one read and one write per cycle.  The CALLER lays out weight,
+// acc, membrane, spikes and currents on the channel (last) dimension, either as P banks
+// (ARRAY_PARTITION cyclic factor=P) or as one word of P lanes (ARRAY_RESHAPE cyclic
+// factor=P: fewer, fuller block RAMs), and binds them (state: a RAM with one read and one
+// write port, BIND_STORAGE type=ram_s2p): codegen/hls.py chooses per array by block count.
+// These functions therefore set no partitioning on those arguments; they do on bias (a small
+// ROM, always P banks) and on the output events (P banks, which the compaction needs).
 //
 // Widths: ACC_T must hold the layer's current_range and MEM_T its membrane_range (hwmodel
 // bound analysis).  Every partial sum bias + (some of the taps) lies inside current_range
@@ -24,7 +25,7 @@
 #ifndef FSVAE_LIF_CONV_TRANSPOSE_H
 #define FSVAE_LIF_CONV_TRANSPOSE_H
 
-#include "fsvae/types.h"
+#include "types.h"
 
 #if defined(FSVAE_CHECK_DEPENDENCE) && !defined(__SYNTHESIS__)
 #include <cstdio>
@@ -70,7 +71,6 @@ void fill_bias(const B_T bias[COUT], ACC_T acc[NPOS][COUT]) {
     static_assert(P >= 1 && COUT % P == 0, "fill_bias: COUT must be a multiple of P");
     static const int G = COUT / P;
 #pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
-#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=2
     int pos = 0, g = 0;
 FILL:
     for (int i = 0; i < NPOS * G; ++i) {
@@ -115,12 +115,9 @@ void lif_map_update(ACC_T acc[NPOS][COUT], const B_T bias[COUT], MEM_T mem[NPOS]
     static_assert(P >= 1 && COUT % P == 0, "lif_map_update: COUT must be a multiple of P");
     static_assert(NPOS * COUT <= MAX_EVENTS, "lif_map_update: the map must fit an index_t event list");
     static const int G = COUT / P;
-#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=2
 #pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
-#pragma HLS ARRAY_PARTITION variable=mem type=cyclic factor=P dim=2
-#pragma HLS ARRAY_PARTITION variable=spk type=cyclic factor=P dim=2
 #pragma HLS ARRAY_PARTITION variable=out_ev type=cyclic factor=P dim=1
-    int wp = 0;   // events written so far
+    unsigned wp = 0;   // events written so far
     int pos = 0, g = 0;
 LIF:
     for (int i = 0; i < NPOS * G; ++i) {
@@ -151,26 +148,29 @@ LIF:
             fired += o ? 1 : 0;
         }
         const int base = pos * COUT + g * P;
-        const int wp_mod = wp % P;
+        const unsigned wp_mod = wp % unsigned(P);
     COMPACT_BANKS:
         for (int b = 0; b < P; ++b) {
 #pragma HLS UNROLL
-            const int want = (b - wp_mod + P) % P;   // rank of the event that lands in bank b
+            const unsigned want = (unsigned(b + P) - wp_mod) % unsigned(P);   // rank landing in bank b
             bool found = false;
             int lane = 0;
         COMPACT_LANES:
             for (int p = 0; p < P; ++p) {
 #pragma HLS UNROLL
-                if (fire[p] && rank[p] == want) {
+                if (fire[p] && unsigned(rank[p]) == want) {
                     found = true;
                     lane = p;
                 }
             }
             if (found) {
-                out_ev[((wp + want) / P) * P + b] = base + lane;   // == out_ev[wp + want]
+                // == out_ev[wp + want], written as row * P + b with b the unrolled constant so
+                // that the bank is static; unsigned, so that / P and * P are shifts for P = 2^n
+                const unsigned row = (wp + want) / unsigned(P);
+                out_ev[row * unsigned(P) + unsigned(b)] = base + lane;
             }
         }
-        wp += fired;
+        wp += unsigned(fired);
         if (g == G - 1) {
             g = 0;
             ++pos;
@@ -221,8 +221,6 @@ void conv_transpose_scatter(const index_t in_ev[IH * IW * CIN], index_t n_in,
     static_assert(P >= 1 && COUT % P == 0, "conv_transpose_scatter: COUT must be a multiple of P");
     static_assert(OH >= 1 && OW >= 1, "conv_transpose_scatter: empty output");
     static_assert(IH * IW * CIN <= MAX_EVENTS, "conv_transpose_scatter: input too wide for index_t");
-#pragma HLS ARRAY_PARTITION variable=weight type=cyclic factor=P dim=2
-#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=2
     (void)DIST;       // used by the pragmas (and the C-simulation check)
     (void)MAX_ITER;
 #if defined(FSVAE_CHECK_DEPENDENCE) && !defined(__SYNTHESIS__)

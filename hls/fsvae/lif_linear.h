@@ -2,7 +2,7 @@
 #ifndef FSVAE_LIF_LINEAR_H
 #define FSVAE_LIF_LINEAR_H
 
-#include "fsvae/types.h"
+#include "types.h"
 
 // Loop labels name the loops in the HLS reports; GCC's -Wall calls them unused.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -27,11 +27,11 @@ namespace fsvae {
 // bound analysis); then nothing here can overflow (the leak term |u >> 2| <= |u|/4 + 1 is
 // part of that analysis).  threshold is any value representable in ACC_T.
 //
-// Partitioning: cyclic factor P on the output dimension of weight, bias, acc, membrane and
-// spikes, so output o lives in bank o % P at address o / P and the P lanes of one group
-// g (outputs g*P .. g*P+P-1) sit in P different banks: one read and one write per bank and
-// cycle.  When this function is not inlined into its caller, repeat the same partitioning
-// on the caller's actual arrays.
+// Memory layout: every access touches the P lanes of one output group g (outputs g*P ..
+// g*P+P-1), one read and one write per cycle.  bias and the local acc are partitioned cyclic
+// P here (P banks); weight, membrane and spikes are laid out by the CALLER, cyclic P on the
+// output dimension as P banks (ARRAY_PARTITION) or as one word of P lanes (ARRAY_RESHAPE),
+// which codegen/hls.py chooses per array (see lif_conv_transpose.h).
 //
 // Latency (G = OUT / P):  G (bias load) + count * G (scatter) + G (LIF update)
 //                         + the three pipeline depths (a few cycles each).
@@ -47,10 +47,7 @@ void lif_linear_step(const index_t events[IN], index_t count, const W_T weight[I
     static const int SCATTER_MAX = IN * G;     // trip count of the scatter loop, all inputs on
     (void)SCATTER_MAX;                         // used by LOOP_TRIPCOUNT only
 
-#pragma HLS ARRAY_PARTITION variable=weight type=cyclic factor=P dim=2
 #pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
-#pragma HLS ARRAY_PARTITION variable=membrane type=cyclic factor=P dim=1
-#pragma HLS ARRAY_PARTITION variable=spikes type=cyclic factor=P dim=1
 
     ACC_T acc[OUT];
 #pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=1

@@ -2,7 +2,7 @@
 #ifndef FSVAE_SAMPLER_H
 #define FSVAE_SAMPLER_H
 
-#include "fsvae/types.h"
+#include "types.h"
 
 // Loop labels name the loops in the HLS reports; GCC's -Wall calls them unused.
 #if defined(__GNUC__) && !defined(__clang__)

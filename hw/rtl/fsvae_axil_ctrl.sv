@@ -22,10 +22,11 @@
 //   seed, n_images, mode, image_base (OFF_SEED 0x10, OFF_N_IMAGES 0x18, OFF_MODE 0x20,
 //     OFF_IMAGE_BASE 0x28): 32-bit scalar arguments, RW (Vitis reads back scalar inputs
 //     too), driven straight to the outputs.  The upper half of each 8-byte slot reads 0.
-//   identity, status, progress, engines_busy (OFF_IDENTITY 0x30, OFF_STATUS 0x38,
-//     OFF_PROGRESS 0x40, OFF_ENGINES_BUSY 0x48): read-only core outputs in the Vitis
-//     output-scalar layout: the data word, then a word whose bit 0 (ap_vld) reads 1, since
-//     the core holds them valid at all times.  Writes to them are ignored.
+//   identity, status, progress, engines_busy (OFF_IDENTITY 0x30, OFF_STATUS 0x40,
+//     OFF_PROGRESS 0x50, OFF_ENGINES_BUSY 0x60): read-only core outputs in the Vitis
+//     output-scalar layout (16-byte slots): the data word, then a word whose bit 0 (ap_vld)
+//     reads 1, since the core holds them valid at all times, then two reserved words.
+//     Writes to them are ignored.
 //   Any other address: writes are ignored, reads return 0, responses are always OKAY.
 //   interrupt = GIE & (ISR[0] | ISR[1]).
 //
@@ -49,9 +50,9 @@ module fsvae_axil_ctrl #(
     parameter logic [31:0] OFF_MODE       = 32'h20,
     parameter logic [31:0] OFF_IMAGE_BASE = 32'h28,
     parameter logic [31:0] OFF_IDENTITY   = 32'h30,
-    parameter logic [31:0] OFF_STATUS     = 32'h38,
-    parameter logic [31:0] OFF_PROGRESS   = 32'h40,
-    parameter logic [31:0] OFF_ENGINES_BUSY = 32'h48
+    parameter logic [31:0] OFF_STATUS     = 32'h40,
+    parameter logic [31:0] OFF_PROGRESS   = 32'h50,
+    parameter logic [31:0] OFF_ENGINES_BUSY = 32'h60
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,

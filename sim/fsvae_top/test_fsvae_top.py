@@ -299,6 +299,8 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         (TLAST in the middle of the blob) counted by words."""
         tb = TB(dut)
         m = tb.manifest()
+        if m is not None and "identity" not in m:
+            m = None                                      # Vitis RTL (make sim RTL=vitis): no generator manifest
         sink = FastSink(dut)
         await tb.reset()
         if m is not None:

@@ -52,6 +52,16 @@ def register_offsets() -> dict[str, int]:
     return {r["name"]: r["offset"] for r in interface()["control"]["registers"]}
 
 
+def register_map_bytes() -> int:
+    """Bytes the s_axi_control register map spans: the last register's slot (Vitis layout:
+    4 bytes for the control words, 8 per input scalar, 16 per output scalar)."""
+    def slot(r: dict) -> int:
+        if r["offset"] < 0x10:
+            return 4
+        return 16 if r.get("access") == "r" else 8
+    return max(r["offset"] + slot(r) for r in interface()["control"]["registers"])
+
+
 def mode_value(mode: str) -> int:
     regs = {r["name"]: r for r in interface()["control"]["registers"]}
     return regs["mode"]["values"][mode]

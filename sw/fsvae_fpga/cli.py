@@ -352,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csim", action="store_true", help="also compile with g++ and run the C testbench")
     p.set_defaults(func=cmd_codegen)
+
+    from . import bitstream
+    p = sub.add_parser("bitstream", help="build the PYNQ overlay for a board with Vivado (fsvae.bit, fsvae.hwh, "
+                                         "driver, notebook) -> build/overlay/<board>",
+                       description=bitstream.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bitstream.add_arguments(p)
+    p.set_defaults(func=bitstream.cli_command)
     return ap
 
 

@@ -11,8 +11,14 @@ Output folder (default ``<rtl_dir>/estimate``):
     yosys.log      Yosys's full log, streamed while it runs
     map_memory.log the short Yosys run that lists synth_xilinx's memory-mapping commands
     stat.json      Yosys ``stat -json`` of the mapped netlist
+    netlist.json   the mapped netlist (Yosys ``write_json``) the logic depth is measured on;
+                   deleted afterwards unless keep_netlist (it is large: ~100 MB or more
+                   for the paper model)
     estimate.json  per resource {used, available, percent, fits}, the cell counts behind
-                   them and the overall verdict
+                   them, the overall verdict, and ``logic_depth`` (see logic_depth.py: the
+                   deepest register-to-register path in LUT levels and carry cells, the
+                   endpoints by depth, the board's working limit and the clock the
+                   measured depth supports)
 
 Synthesis: ``synth_xilinx -family <yosys_family> -top <top> -flatten -noiopad -noclkbuf``,
 plus ``-uram`` on parts with URAM (Yosys may then put a large memory without initial
@@ -51,6 +57,7 @@ import time
 from pathlib import Path
 
 from .. import boards
+from . import logic_depth
 
 RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
 LABELS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
@@ -170,7 +177,7 @@ def map_memory_step(family: str, uram: bool, cwd: Path, log_path: Path, log=prin
 
 
 def yosys_script(sources: list[str], top: str, family: str, uram: bool, stat_json: str,
-                 map_memory: list[str] | None) -> str:
+                 map_memory: list[str] | None, netlist_json: str | None = None) -> str:
     """The synthesis script.  With ``map_memory`` (the commands of synth_xilinx's map_memory
     step) the step is run by hand with the block RAMs' contents dropped before they are mapped:
     the contents change no count, but every block RAM with its own INIT gets its own techmap
@@ -192,7 +199,10 @@ def yosys_script(sources: list[str], top: str, family: str, uram: bool, stat_jso
                   f"{synth} -run map_ffram:"]
     else:
         lines.append(synth)
-    lines += [f"tee -q -o {stat_json} stat -json", ""]
+    lines.append(f"tee -q -o {stat_json} stat -json")
+    if netlist_json:
+        lines += logic_depth.yosys_commands(top, netlist_json)
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -269,11 +279,28 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print) -> dict:
+def measure_depth(netlist_path: Path, top: str, board: str, log=print, keep: bool = False) -> dict:
+    """Logic depth of the netlist Yosys wrote, with the board's working limit and clock."""
+    if not netlist_path.is_file():
+        raise EstimateError(f"yosys wrote no {netlist_path}")
+    t0 = time.monotonic()
+    limit = logic_depth.clock_model(board)["limit_levels"]
+    depth = logic_depth.analyze(netlist_path, top, limit_levels=limit)
+    depth["board"] = logic_depth.board_summary(depth, board)
+    depth["seconds"] = round(time.monotonic() - t0, 1)
+    log(f"estimate: logic depth measured in {depth['seconds']:.1f} s")
+    if not keep:
+        netlist_path.unlink()
+    return depth
+
+
+def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print,
+             keep_netlist: bool = False) -> dict:
     """Synthesise the RTL folder with Yosys for ``board``'s family and compare the counts with
-    the board's capacity; writes estimate.json (and synth.ys, yosys.log, stat.json) to
-    ``out`` (default ``<rtl_dir>/estimate``) and returns its contents.  A design that does not
-    fit is a result (fits False, over naming the resources), not an error."""
+    the board's capacity; measure the logic depth of the mapped netlist; writes estimate.json
+    (and synth.ys, yosys.log, stat.json) to ``out`` (default ``<rtl_dir>/estimate``) and
+    returns its contents.  A design that does not fit is a result (fits False, over naming the
+    resources), not an error."""
     rtl_dir = Path(rtl_dir).resolve()
     b = boards.board(board)
     manifest = read_manifest(rtl_dir)
@@ -283,7 +310,9 @@ def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print) -> d
     out.mkdir(parents=True, exist_ok=True)
     family = b["yosys_family"]
     stat_path, script_path, log_path = out / "stat.json", out / "synth.ys", out / "yosys.log"
+    netlist_path = out / "netlist.json"
     stat_path.unlink(missing_ok=True)
+    netlist_path.unlink(missing_ok=True)
     uram = family == "xcup" and b["resources"].get("uram", 0) > 0
     log(f"estimate: yosys synth_xilinx -family {family} -top {manifest['top']} on "
         f"{len(manifest['sources'])} sources in {rtl_dir} (log: {log_path})")
@@ -293,7 +322,8 @@ def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print) -> d
         log("estimate: note: unexpected synth_xilinx map_memory step (see map_memory.log); "
             "running plain synth_xilinx (slower with many block RAMs)")
     script_path.write_text(yosys_script(manifest["sources"], manifest["top"], family, uram,
-                                        os.path.relpath(stat_path, rtl_dir), map_memory))
+                                        os.path.relpath(stat_path, rtl_dir), map_memory,
+                                        os.path.relpath(netlist_path, rtl_dir)))
     run_yosys(["-s", os.path.relpath(script_path, rtl_dir)], rtl_dir, log_path, log)
     seconds = time.monotonic() - t0
     if not stat_path.is_file():
@@ -314,6 +344,7 @@ def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print) -> d
         "detail": {"lut_logic": use["lut_logic"], "lutram": use["lutram"], "carry": use["carry"],
                    "unmapped": use["unmapped"], "cells": cells},
         "log": str(log_path),
+        "logic_depth": measure_depth(netlist_path, manifest["top"], board, log, keep_netlist),
     }
     (out / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
     log(format_table(result))
@@ -331,9 +362,11 @@ def main(argv=None) -> int:
     p.add_argument("--board", required=True, help="board name in hw/boards.yaml (capacity, Yosys family)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for estimate.json, yosys.log, stat.json, synth.ys (default: RTL/estimate)")
+    p.add_argument("--keep-netlist", action="store_true",
+                   help="keep netlist.json (the mapped netlist the logic depth is measured on)")
     args = p.parse_args(argv)
     try:
-        result = estimate(args.rtl, args.board, args.out)
+        result = estimate(args.rtl, args.board, args.out, keep_netlist=args.keep_netlist)
     except (EstimateError, boards.BoardError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,22 +1,38 @@
 """Vitis HLS project writer: fills hls/templates with one hardware model and one board.
 
-Generated project layout (``fsvae-fpga codegen hls --out DIR``)::
+Generated project layout (``fsvae-fpga codegen hls --out DIR``), self-contained: it names no
+path outside itself, so it can be moved or copied to another machine and opened there::
 
+    firmware/fsvae/*.h      the engine library (copied from hls/fsvae/)
     firmware/parameters.h   per-layer shapes, ap_int widths (from the bound analysis), lanes P,
-                            thresholds, output decay coefficients and pixel thresholds
-    firmware/weights.h      integer weights and biases in the engines' layouts
-    firmware/fsvae_core.h   core interface (word streams), constants of hw/interface.yaml
+                            thresholds, output decay coefficients, pixel thresholds, identity
+    firmware/weights.h      the weights and biases held in ROMs, in the engines' layouts
+    firmware/fsvae_core.h   core interface, constants of hw/interface.yaml (modes, status bits)
     firmware/fsvae_core.cpp the accelerator: generation (and reconstruction) built from the
-                            engine library in hls/fsvae/
-    firmware/fsvae_top.cpp  AXI4-Stream + s_axi_control wrapper (Vitis only)
-    tb/tb_fsvae.cpp         C testbench on the golden test vectors
-    vectors/                the golden test vectors (fsvae-fpga vectors)
-    build_prj.tcl           csim, csynth, cosim, IP export for the board's part and clock
+                            engine library, the run-time weight loader, the memory pragmas
+    firmware/fsvae_top.cpp  the top function: AXI4-Stream + s_axi_control ports of
+                            hw/interface.yaml, modes, status registers
+    tb/tb_fsvae.cpp         C testbench on the golden test vectors (every mode)
+    vectors/                the golden test vectors (fsvae-fpga vectors) and weights.bin, the
+                            load_weights blob (the same bytes as codegen rtl's mem/weights.bin)
+    memory.json             every on-chip array: layout, binding and block count
+    build_prj.tcl           csim, csynth (+ register-offset check), cosim, IP export
+
+Memories.  Every array is described once (``memories``) and from that description the
+writer renders its declaration and pragmas and counts its blocks by bank geometry (BRAM18
+shapes 16Kx1 .. 1Kx18, 512x36 simple dual port; URAM 4Kx72; LUTRAM for small banks).
+Weights are ROMs in block RAM or LUTs (UltraRAM has no initial contents) unless the board
+loads them at run time (hw/boards.yaml weight_memory.loadable_min_bits, the rule of the RTL
+writer, ``rtl.loadable_layers``): those are RAMs in URAM or BRAM, written by mode
+load_weights.  A design that does not fit the board's memory budget is refused.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +42,8 @@ from ..hwmodel import HwModel, signed_bits
 
 HLS_DIR = Path(__file__).resolve().parents[3] / "hls"
 TEMPLATES = HLS_DIR / "templates"
+LIBRARY = ["types.h", "event_list.h", "lif_linear.h", "lif_conv_transpose.h", "conv_encoder.h", "sampler.h",
+           "membrane_output.h", "weight_load.h"]
 
 
 class CodegenError(ValueError):
@@ -67,7 +85,7 @@ def engine_bias(hw: HwModel, name: str) -> np.ndarray:
     return b
 
 
-# --- memory budget ---------------------------------------------------------------------------
+# --- memory budget in bits (the RTL writer's check) -----------------------------------------
 def memory_bits(hw: HwModel, board: dict, reconstruction: bool) -> dict[str, int]:
     """On-chip bits: weights and biases, plus accumulator, membrane and spike state."""
     used = {"weights": 0, "state": 0}
@@ -82,6 +100,8 @@ def memory_bits(hw: HwModel, board: dict, reconstruction: bool) -> dict[str, int
 
 
 def check_fits(hw: HwModel, board: dict, reconstruction: bool) -> dict:
+    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
+    (``fit_blocks``)."""
     used = memory_bits(hw, board, reconstruction)
     budget = int(boards.onchip_bits(board) * board["memory_budget"])
     total = sum(used.values())
@@ -93,6 +113,303 @@ def check_fits(hw: HwModel, board: dict, reconstruction: bool) -> dict:
             f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
             f"larger board; weight streaming from DDR is not implemented")
     return {"used_bits": total, "budget_bits": budget, **used}
+
+
+# --- memories: one description per array, rendered as pragmas and counted in blocks ----------
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))   # depth x width, any port mode
+BRAM18_SDP = (512, 36)          # simple dual port only (one read port, one write port)
+URAM_SHAPE = (4096, 72)
+LUTRAM_MAX_BITS = 4096          # a bank this small goes to LUTs: a BRAM18 would be mostly empty
+STORAGE_TYPE = {"rom": "rom_1p", "load": "ram_1p", "ram": "ram_s2p"}
+
+
+def bram18_blocks(depth: int, width: int, sdp: bool) -> int:
+    """BRAM18 primitives for one bank (a BRAM36 counts 2: same shapes at twice the depth)."""
+    shapes = BRAM18_SHAPES + ((BRAM18_SDP,) if sdp else ())
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in shapes)
+
+
+def uram_blocks(depth: int, width: int) -> int:
+    return math.ceil(width / URAM_SHAPE[1]) * math.ceil(depth / URAM_SHAPE[0])
+
+
+def lutram_luts(depth: int, width: int, rom: bool) -> int:
+    """LUTs of one bank in distributed memory (an estimate: 64x1 per LUT for a ROM; for a RAM
+    with a read and a write port RAM64X1D (64x1, 2 LUTs) or RAM64M8 (64x7, 8 LUTs), plus the
+    read multiplexer beyond 256 entries)."""
+    slices = math.ceil(depth / 64)
+    per = width if rom else min(2 * width, 8 * math.ceil(width / 7))
+    return slices * per + (width * math.ceil(slices / 4) if slices > 4 else 0)
+
+
+@dataclass
+class Memory:
+    """One on-chip array of the generated design."""
+    name: str                  # C identifier
+    ctype: str
+    dims: tuple[int, ...]
+    bits: int                  # element width
+    role: str                  # weight | bias | state | events
+    storage: str               # rom (initialised) | load (RAM written by load_weights) | ram (no initial contents)
+    lanes: int = 1             # P: elements read or written together, along dimension `dim`
+    dim: int = 1               # 1-based
+    declared: str = "core"     # weights.h | core | engine (a local array of an engine: counted only)
+    layer: str | None = None
+    layout: str = "none"       # partition (P banks) | reshape (one word of P lanes) | none
+    impl: str = ""             # lutram | bram | uram
+
+    @property
+    def elements(self) -> int:
+        return int(np.prod(self.dims))
+
+    def geometry(self, layout: str | None = None) -> tuple[int, int, int]:
+        """(banks, depth, width in bits) of the array in a layout."""
+        layout = layout or self.layout
+        if self.lanes == 1 or layout == "none":
+            return 1, self.elements, self.bits
+        if layout == "partition":
+            return self.lanes, self.elements // self.lanes, self.bits
+        return 1, self.elements // self.lanes, self.lanes * self.bits
+
+    def blocks(self, impl: str | None = None, layout: str | None = None) -> dict[str, int]:
+        impl = impl or self.impl
+        banks, depth, width = self.geometry(layout)
+        if impl == "lutram":
+            return {"bram18": 0, "uram": 0, "lut": banks * lutram_luts(depth, width, self.storage == "rom")}
+        if impl == "uram":
+            return {"bram18": 0, "uram": banks * uram_blocks(depth, width), "lut": 0}
+        return {"bram18": banks * bram18_blocks(depth, width, self.storage == "ram"), "uram": 0, "lut": 0}
+
+    def pragmas(self) -> list[str]:
+        if self.declared == "engine":
+            return []
+        out = []
+        if self.layout in ("partition", "reshape") and self.lanes > 1:
+            kind = "ARRAY_PARTITION" if self.layout == "partition" else "ARRAY_RESHAPE"
+            out.append(f"#pragma HLS {kind} variable={self.name} type=cyclic factor={self.lanes} dim={self.dim}")
+        out.append(f"#pragma HLS BIND_STORAGE variable={self.name} type={STORAGE_TYPE[self.storage]} "
+                   f"impl={self.impl}")
+        return out
+
+    def declaration(self) -> str:
+        return f"static {self.ctype} {self.name}{''.join(f'[{d}]' for d in self.dims)};"
+
+
+def design_layers(hw: HwModel, reconstruction: bool) -> list[dict]:
+    return [layer for layer in hw.desc["layers"]
+            if reconstruction or layer["group"] not in ("encoder", "posterior")]
+
+
+def loaded_layers(hw: HwModel, board: dict) -> list[str]:
+    """Layers whose weights mode load_weights writes: the RTL writer's rule (rtl.loadable_layers,
+    generation layers of at least weight_memory.loadable_min_bits), in its order, so that the
+    blob is the same bytes for both back ends."""
+    from .rtl import loadable_layers      # rtl.py imports this module: import when called
+    return loadable_layers(hw, board)
+
+
+def _out_sum_bits(hw: HwModel) -> int:
+    srange = hw.desc["output"]["sum_range"]
+    return signed_bits(srange[0], srange[1] + 1)
+
+
+def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
+    """Every array of the design (the core's state and event lists, the engines' local
+    accumulators, the weight and bias ROMs, the run-time loaded weight RAMs), with its layout
+    and binding chosen except for the loaded weights (``allocate`` places those)."""
+    loaded = set(loaded_layers(hw, board))
+    wm = board.get("weight_memory") or {}
+    mems: list[Memory] = []
+    L = hw.layer
+    idx = "index_t"
+
+    def add(*args, **kw):
+        mems.append(Memory(*args, **kw))
+
+    for layer in design_layers(hw, reconstruction):
+        name, n, t = layer["name"], cname(layer["name"]), _types(layer)
+        cout = layer["out_shape"][0]
+        p = lanes(board, cout)
+        rows = hw.weights[name].size // cout
+        add(f"{n}_weight", f"{n}_w_t", (rows, cout), t["w"], "weight", "load" if name in loaded else "rom",
+            p, 2, "core" if name in loaded else "weights.h", name)
+        add(f"{n}_bias", f"{n}_b_t", (cout,), t["b"], "bias", "rom", p, 1, "weights.h", name)
+        if layer["kind"] == "linear":
+            add(f"{n}_mem", f"{n}_mem_t", (cout,), t["mem"], "state", "ram", p, 1, "core", name)
+            add(f"{n}_spk", "spike_t", (cout,), 1, "state", "ram", p, 1, "core", name)
+            add(f"{n}_acc", f"{n}_acc_t", (cout,), t["acc"], "state", "ram", p, 1, "engine", name)
+            continue
+        npos = int(np.prod(layer["out_shape"][1:]))
+        acc = "cur" if name == "encoder.0" else "acc"
+        add(f"{n}_{acc}", f"{n}_acc_t", (npos, cout), t["acc"], "state", "ram", p, 2, "core", name)
+        if name != "output":
+            add(f"{n}_mem", f"{n}_mem_t", (npos, cout), t["mem"], "state", "ram", p, 2, "core", name)
+            add(f"{n}_spk", "spike_t", (npos, cout), 1, "state", "ram", p, 2, "core", name)
+            add(f"{n}_ev", idx, (npos * cout,), 16, "events", "ram", p, 1, "core", name)
+    # event lists and latent state between the engines
+    C, F = hw.C, L("decoder_fc")["out_shape"][0]
+    o = L("output")
+    add("out_sum", "out_sum_t", (o["out_shape"][1] * o["out_shape"][2], o["out_shape"][0]), _out_sum_bits(hw),
+        "state", "ram", 4, 1, "core", "output")
+    add("z_ev", idx, (C,), 16, "events", "ram")
+    add("fc_ev", idx, (F,), 16, "events", "ram")
+    add("rng", "ap_uint<32>", (C,), 32, "state", "ram")
+    add("z", "spike_t", (C,), 1, "state", "ram")
+    nets = ["prior"] + (["posterior"] if reconstruction else [])
+    for net in nets:
+        add(f"{net}_in_ev", idx, (C if net == "prior" else 2 * C,), 16, "events", "ram")
+        for name in hw.names(net)[:-1]:
+            add(f"{cname(name)}_ev", idx, (L(name)["out_shape"][0],), 16, "events", "ram", layer=name)
+    if reconstruction:
+        cin, ih, iw = L("encoder.0")["in_shape"]
+        # 4 banks: read_image writes a word's 4 pixels (4 positions of one channel) a cycle
+        add("image", "ap_int<8>", (ih * iw, cin), 8, "state", "ram", 4, 1)
+        add("posterior_in", "spike_t", (2 * C,), 1, "state", "ram")
+    # layouts and bindings (loaded weights: allocate)
+    for m in mems:
+        if m.storage == "load":
+            m.layout = "reshape" if m.lanes > 1 else "none"
+            continue
+        if m.role == "weight":
+            # one word of P lanes: the engines read a whole row slice, and a wide word fills
+            # block RAM far better than P narrow banks
+            m.layout = "reshape" if m.lanes > 1 else "none"
+            small = m.elements * m.bits <= max(int(wm.get("lut_rom_max_bits", 0)), LUTRAM_MAX_BITS)
+            m.impl = "lutram" if small else "bram"
+            continue
+        m.layout = "partition" if m.lanes > 1 else "none"
+        banks, depth, width = m.geometry()
+        if depth * width <= LUTRAM_MAX_BITS:
+            m.impl = "lutram"
+            continue
+        m.impl = "bram"
+        if m.role == "state" and m.lanes > 1 and m.name not in ("out_sum", "image") and m.declared == "core":
+            # state: P banks, or one word of P lanes where that takes fewer block RAMs
+            if m.blocks("bram", "reshape")["bram18"] < m.blocks("bram", "partition")["bram18"]:
+                m.layout = "reshape"
+    return mems
+
+
+def _budget(board: dict) -> dict[str, int]:
+    r = board["resources"]
+    return {"bram18": int(2 * r["bram36"] * board["memory_budget"]),
+            "uram": int(r["uram"] * board["memory_budget"])}
+
+
+def _load_impls(board: dict) -> tuple[str, ...]:
+    style = (board.get("weight_memory") or {}).get("style", "auto")
+    impls = {"ultra": ("uram", "bram"), "block": ("bram",), "distributed": ("lutram",)}.get(style, ("uram", "bram"))
+    return tuple(i for i in impls if i != "uram" or board["resources"]["uram"] > 0) or ("bram",)
+
+
+def _total(mems: list[Memory]) -> dict[str, int]:
+    tot = {"bram18": 0, "uram": 0, "lut": 0}
+    for m in mems:
+        for k, v in m.blocks().items():
+            tot[k] += v
+    return tot
+
+
+def allocate(mems: list[Memory], board: dict) -> dict:
+    """Place the run-time loaded weights in URAM or BRAM so that both fit the budget (every
+    combination is tried; the one with the most headroom wins).  Returns the totals."""
+    budget = _budget(board)
+    loads = [m for m in mems if m.storage == "load"]
+    best = None
+    for combo in itertools.product(*[_load_impls(board) for _ in loads]):
+        for m, impl in zip(loads, combo):
+            m.impl = impl
+        tot = _total(mems)
+        over = {k: max(0, tot[k] - budget[k]) for k in budget}
+        fill = max(tot[k] / budget[k] if budget[k] else (math.inf if tot[k] else 0) for k in budget)
+        score = (sum(over.values()) > 0, sum(over[k] / max(budget[k], 1) for k in budget), fill)
+        if best is None or score < best[0]:
+            best = (score, combo)
+    for m, impl in zip(loads, best[1]):
+        m.impl = impl
+    tot = _total(mems)
+    return {"bram18": tot["bram18"], "uram": tot["uram"], "lutram_luts": tot["lut"],
+            "bram18_budget": budget["bram18"], "uram_budget": budget["uram"],
+            "bram18_device": 2 * board["resources"]["bram36"], "uram_device": board["resources"]["uram"],
+            "fits": tot["bram18"] <= budget["bram18"] and tot["uram"] <= budget["uram"]}
+
+
+def fit_blocks(hw: HwModel, board: dict, reconstruction: bool) -> tuple[list[Memory], dict]:
+    """Memories of the design and their block totals; CodegenError (naming the shortfall in
+    blocks) when they exceed the board's memory budget."""
+    mems = memories(hw, board, reconstruction)
+    usage = allocate(mems, board)
+    loaded = [m.layer for m in mems if m.storage == "load"]
+    usage["loaded_layers"] = loaded
+    if usage["fits"]:
+        return mems, usage
+    short = [f"{usage[k] - usage[k + '_budget']} {label}" for k, label in (("bram18", "BRAM18"), ("uram", "URAM"))
+             if usage[k] > usage[k + "_budget"]]
+    largest = sorted(mems, key=lambda m: -(m.blocks()["bram18"] + 8 * m.blocks()["uram"]))[:4]
+    big = ", ".join(f"{m.name} {m.blocks()['bram18']} BRAM18" if m.impl != "uram" else
+                    f"{m.name} {m.blocks()['uram']} URAM" for m in largest)
+    if loaded:
+        loading = (f" even with run-time loading of {', '.join(loaded)} (mode load_weights, hw/boards.yaml "
+                   f"weight_memory.loadable_min_bits), placed in {'/'.join(_load_impls(board)).upper()}")
+    else:
+        loading = ("; this board loads no weights at run time (hw/boards.yaml weight_memory.loadable_min_bits), "
+                   "so every weight is a ROM in block RAM or LUTs (UltraRAM has no initial contents)")
+    design = "generation and reconstruction" if reconstruction else "generation"
+    raise CodegenError(
+        f"the {design} design does not fit {board['name']}: counted by bank geometry it needs "
+        f"{usage['bram18']} BRAM18 and {usage['uram']} URAM, the budget is {usage['bram18_budget']} BRAM18 and "
+        f"{usage['uram_budget']} URAM ({board['memory_budget']:.0%} of {usage['bram18_device']} BRAM18 and "
+        f"{usage['uram_device']} URAM): short by {' and '.join(short)}{loading}.  Largest arrays: {big}.  Use a "
+        f"smaller configuration (configs/small.yaml) or a larger board")
+
+
+def weight_load_memories(hw: HwModel, board: dict, names: list[str]) -> list[dict]:
+    """The load_weights blob's memories, as the RTL writer lists them (manifest weight_load)."""
+    mems, offset = [], 0
+    for n in names:
+        layer = hw.layer(n)
+        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        depth, width = hw.weights[n].size // p, p * w
+        chunks = (width + 31) // 32
+        mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
+                     "offset_words": offset, "words": depth * chunks})
+        offset += depth * chunks
+    return mems
+
+
+# --- the register map ------------------------------------------------------------------------
+# Vitis HLS places a top function's s_axilite scalars in argument order from 0x10: an input
+# takes 8 bytes (data word, reserved word).  An output takes its data word and its ap_vld
+# word; the generated driver headers seen from Vitis HLS 2020.2 and 2023.1 leave 8 more bytes
+# after that (output slots 16 bytes apart), while hw/interface.yaml reads 8.  Both are
+# accepted here; build_prj.tcl checks the offsets of the header Vitis actually writes.
+INPUT_SLOT = 8
+OUTPUT_SLOTS = (8, 16)
+
+
+def scalar_registers(iface: dict) -> tuple[list[dict], dict[str, int]]:
+    """The argument registers of hw/interface.yaml (in order) and the offsets Vitis gives them
+    when the top's scalar arguments come in that order; CodegenError where the file's offsets
+    are no such layout."""
+    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10]
+    for r in regs:
+        if r.get("width", 32) != 32 or r["access"] not in ("rw", "w", "r"):
+            raise CodegenError(f"hw/interface.yaml: register {r['name']}: this generator implements 32-bit "
+                               "inputs (access rw) and outputs (access r)")
+    outputs = [r for r in regs if r["access"] == "r"]
+    if outputs and any(r["access"] != "r" for r in regs[regs.index(outputs[0]):]):
+        raise CodegenError("hw/interface.yaml: the read-only registers must follow the written ones")
+    for slot in OUTPUT_SLOTS:
+        offsets, at = {}, 0x10
+        for r in regs:
+            offsets[r["name"]] = at
+            at += slot if r["access"] == "r" else INPUT_SLOT
+        if all(offsets[r["name"]] == r["offset"] for r in regs):
+            return regs, offsets
+    want = ", ".join(f"{r['name']} 0x{r['offset']:02x}" for r in regs)
+    raise CodegenError(f"hw/interface.yaml: the offsets ({want}) are not the layout Vitis HLS gives the top's "
+                       f"scalar arguments in this order (from 0x10: inputs every {INPUT_SLOT} bytes, outputs every "
+                       f"{' or '.join(map(str, OUTPUT_SLOTS))})")
 
 
 # --- generated sources -----------------------------------------------------------------------
@@ -116,7 +433,8 @@ def _c_int(bits: int) -> str:
     return {8: "signed char", 16: "short", 32: "int"}.get(bits, f"ap_int<{bits}>")
 
 
-def parameters_h(hw: HwModel, board: dict, reconstruction: bool) -> str:
+def parameters_h(hw: HwModel, board: dict, reconstruction: bool, identity: int = 0,
+                 load_words: int = 0) -> str:
     out = hw.desc["output"]
     lines = ["// Generated by fsvae-fpga codegen hls: do not edit.", "#ifndef FSVAE_PARAMETERS_H",
              "#define FSVAE_PARAMETERS_H", '#include "fsvae/types.h"', '#include "fsvae/membrane_output.h"',
@@ -126,10 +444,12 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool) -> str:
              f"static const int K_SPIKES = {hw.k};",
              f"static const int IMG_C = {hw.image_shape[0]}, IMG_H = {hw.image_shape[1]}, IMG_W = {hw.image_shape[2]};",
              "static const int NPIX = IMG_C * IMG_H * IMG_W;",
-             f"#define FSVAE_RECONSTRUCTION {int(reconstruction)}", ""]
-    for layer in hw.desc["layers"]:
-        if layer["group"] in ("encoder", "posterior") and not reconstruction:
-            continue
+             f"#define FSVAE_RECONSTRUCTION {int(reconstruction)}",
+             "// the identity register (hw/interface.yaml): the low 32 bits of the design's identity hash",
+             f"#define FSVAE_IDENTITY 0x{identity & 0xFFFFFFFF:08x}u",
+             "// 32-bit words of the load_weights blob (vectors/weights.bin); 0: no run-time weights",
+             f"#define FSVAE_WEIGHT_WORDS {load_words}", ""]
+    for layer in design_layers(hw, reconstruction):
         n, t = cname(layer["name"]), _types(layer)
         lines.append(f"// {layer['name']}: {layer['kind']} {layer['in_shape']} -> {layer['out_shape']}, "
                      f"current {layer['current_range']}, membrane {layer.get('membrane_range', '-')}")
@@ -147,25 +467,23 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool) -> str:
         lines.append("")
     srange = out["sum_range"]
     thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
-    sum_bits = signed_bits(srange[0], srange[1] + 1)
-    lines += [f"typedef ap_int<{sum_bits}> out_sum_t;   // membrane-output sum, {out['sum_range']}",
+    lines += [f"typedef ap_int<{_out_sum_bits(hw)}> out_sum_t;   // membrane-output sum, {out['sum_range']}",
               f"static const coef_t OUTPUT_COEF[T_STEPS] = {_array(np.asarray(out['decay_coefficients']))};",
               "// pixel thresholds, clamped to the sum range (same pixels: outside it they never or always hold)",
               f"static const out_sum_t PIXEL_THRESHOLDS[255] = {_array(thr)};", "", "#endif"]
     return "\n".join(lines) + "\n"
 
 
-def weights_h(hw: HwModel, reconstruction: bool) -> str:
+def weights_h(hw: HwModel, mems: list[Memory]) -> str:
+    """The ROM contents (the run-time loaded weights are RAMs declared in fsvae_core.cpp)."""
     lines = ["// Generated by fsvae-fpga codegen hls: do not edit.", "#ifndef FSVAE_WEIGHTS_H",
              "#define FSVAE_WEIGHTS_H", '#include "parameters.h"', ""]
-    for layer in hw.desc["layers"]:
-        if layer["group"] in ("encoder", "posterior") and not reconstruction:
+    for m in mems:
+        if m.declared != "weights.h":
             continue
-        n = cname(layer["name"])
-        w, b = engine_weight(hw, layer["name"]), engine_bias(hw, layer["name"])
-        lines.append(f"static const {n}_w_t {n}_weight[{w.shape[0]}][{w.shape[1]}] = {_array(w)};")
-        lines.append(f"static const {n}_b_t {n}_bias[{b.shape[0]}] = {_array(b)};")
-        lines.append("")
+        values = engine_weight(hw, m.layer) if m.role == "weight" else engine_bias(hw, m.layer)
+        dims = "".join(f"[{d}]" for d in m.dims)
+        lines.append(f"static const {m.ctype} {m.name}{dims} = {_array(values)};")
     lines.append("#endif")
     return "\n".join(lines) + "\n"
 
@@ -176,42 +494,21 @@ def _conv_dims(layer: dict) -> str:
     return f"{cin}, {cout}, {ih}, {iw}, {layer['kernel_size']}, {layer['stride']}, {layer['padding']}"
 
 
-def storage_pragmas(hw: HwModel, board: dict, reconstruction: bool) -> str:
-    """Weights: ROMs split into P banks (one event reads P weights a cycle), in URAM when the
-    board has it and the array is large, else BRAM."""
-    lines = []
-    for layer in hw.desc["layers"]:
-        if layer["group"] in ("encoder", "posterior") and not reconstruction:
-            continue
-        n = cname(layer["name"])
-        p = lanes(board, layer["out_shape"][0])
-        bits = hw.weights[layer["name"]].size * layer["weight"]["bits"]
-        impl = "uram" if board["resources"]["uram"] and bits >= 4 * 288 * 1024 else "bram"
-        lines.append(f"#pragma HLS BIND_STORAGE variable={n}_weight type=rom_2p impl={impl}")
-        if p > 1:
-            lines.append(f"#pragma HLS ARRAY_PARTITION variable={n}_weight type=cyclic factor={p} dim=2")
+def storage_pragmas(mems: list[Memory]) -> str:
+    """Layout and binding of every global array (placed in fsvae_core, whose callees see them)."""
+    lines = ["    // memory layouts and bindings (codegen/hls.py memories; block counts in memory.json)"]
+    for m in mems:
+        lines += ["    " + p for p in m.pragmas()]
+    lines.append("#pragma HLS ARRAY_PARTITION variable=PIXEL_THRESHOLDS type=complete dim=1")
     return "\n".join(lines)
 
 
-def core_cpp(hw: HwModel, reconstruction: bool, board: dict) -> str:
+def core_cpp(hw: HwModel, reconstruction: bool, board: dict, mems: list[Memory]) -> str:
     """The accelerator body: per image, step through T with every layer's state on chip."""
     L = hw.layer
-    decl, body_dec, body_gen, body_rec = [], [], [], []
-
-    def state(name, spiking=True):
-        n, layer = cname(name), L(name)
-        cout = layer["out_shape"][0]
-        npos = int(np.prod(layer["out_shape"][1:])) if len(layer["out_shape"]) == 3 else 0
-        if layer["kind"] == "linear":
-            decl.append(f"static {n}_mem_t {n}_mem[{cout}];")
-            decl.append(f"static spike_t {n}_spk[{cout}];")
-        else:
-            decl.append(f"static {n}_acc_t {n}_acc[{npos}][{cout}];")
-            if spiking:
-                decl.append(f"static {n}_mem_t {n}_mem[{npos}][{cout}];")
-                decl.append(f"static spike_t {n}_spk[{npos}][{cout}];")
-                decl.append(f"static index_t {n}_ev[{npos * cout}];")
-                decl.append(f"static index_t {n}_n;")
+    decl = [m.declaration() for m in mems if m.declared == "core"]
+    body_dec, body_gen, body_rec = [], [], []
+    counts = ["z_n", "fc_n"]
 
     def linear(name, in_events, in_count, out):
         n, layer = cname(name), L(name)
@@ -223,17 +520,14 @@ def core_cpp(hw: HwModel, reconstruction: bool, board: dict) -> str:
         out.append(f"    fsvae::spikes_to_events<{size}>({spikes}, {ev}, {cnt});")
 
     # decoder, shared by both modes: z -> decoder_fc -> decoder.* -> output currents -> sum
-    for name in ["decoder_fc"] + hw.names("decoder")[1:]:
-        state(name)
-    state("output", spiking=False)
     C, F = hw.C, L("decoder_fc")["out_shape"][0]
-    decl += [f"static index_t z_ev[{C}];", "static index_t z_n;", f"static index_t fc_ev[{F}];", "static index_t fc_n;"]
     events("z", C, "z_ev", "z_n", body_dec)
     linear("decoder_fc", "z_ev", "z_n", body_dec)
     events("decoder_fc_spk", F, "fc_ev", "fc_n", body_dec)
     prev_ev, prev_n = "fc_ev", "fc_n"
     for name in hw.names("decoder")[1:]:
         n, layer = cname(name), L(name)
+        counts.append(f"{n}_n")
         body_dec.append(f"    fsvae::lif_conv_transpose<{_conv_dims(layer)}, {layer['output_padding']}, {n}_P>"
                         f"({prev_ev}, {prev_n}, {n}_weight, {n}_bias, {n}_acc, {n}_mem, {n}_spk, "
                         f"{n}_mem_t({n}_THRESHOLD), first, {n}_ev, {n}_n);")
@@ -249,118 +543,171 @@ def core_cpp(hw: HwModel, reconstruction: bool, board: dict) -> str:
                  "            out_sum_t prev = first ? out_sum_t(0) : out_sum[pos][c];",
                  "            out_sum[pos][c] = prev + OUTPUT_COEF[t] * output_acc[pos][c];",
                  "        }", "    }"]
-    decl.append(f"static out_sum_t out_sum[{npos_out}][IMG_C];")
 
     def latent_net(net, in_spikes, in_size):
         names = hw.names(net)
-        decl.append(f"static index_t {net}_in_ev[{in_size}];")
-        decl.append(f"static index_t {net}_in_n;")
+        counts.append(f"{net}_in_n")
         out = []
         events(in_spikes, in_size, f"{net}_in_ev", f"{net}_in_n", out)
         prev_ev, prev_n = f"{net}_in_ev", f"{net}_in_n"
         for i, name in enumerate(names):
-            state(name)
             linear(name, prev_ev, prev_n, out)
             if i < len(names) - 1:
-                size = L(name)["out_shape"][0]
-                decl.append(f"static index_t {cname(name)}_ev[{size}];")
-                decl.append(f"static index_t {cname(name)}_n;")
-                events(f"{cname(name)}_spk", size, f"{cname(name)}_ev", f"{cname(name)}_n", out)
-                prev_ev, prev_n = f"{cname(name)}_ev", f"{cname(name)}_n"
+                n = cname(name)
+                counts.append(f"{n}_n")
+                events(f"{n}_spk", L(name)["out_shape"][0], f"{n}_ev", f"{n}_n", out)
+                prev_ev, prev_n = f"{n}_ev", f"{n}_n"
         out.append(f"    fsvae::pick_latent<LATENT, K_SPIKES>({cname(names[-1])}_spk, rng, z);")
         return out
 
     body_gen = latent_net("prior", "z", C)
+    image_conv = ""
     if reconstruction:
         e0 = L("encoder.0")
-        cin, ih, iw = e0["in_shape"]
         cout0 = e0["out_shape"][0]
-        npos0 = e0["out_shape"][1] * e0["out_shape"][2]
-        decl += [f"static encoder_0_acc_t encoder_0_cur[{npos0}][{cout0}];",
-                 f"static encoder_0_mem_t encoder_0_mem[{npos0}][{cout0}];",
-                 f"static spike_t encoder_0_spk[{npos0}][{cout0}];",
-                 f"static index_t encoder_0_ev[{npos0 * cout0}];", "static index_t encoder_0_n;",
-                 f"static ap_int<8> image[{ih * iw}][{cin}];", f"static spike_t posterior_in[{2 * C}];"]
+        counts.append("encoder_0_n")
         body_rec.append(f"    fsvae::lif_conv_image<{cout0}, {e0['out_shape'][1]}, {e0['out_shape'][2]}, encoder_0_P>"
                         "(encoder_0_cur, encoder_0_mem, encoder_0_spk, encoder_0_mem_t(encoder_0_THRESHOLD), first, "
                         "encoder_0_ev, encoder_0_n);")
         prev_ev, prev_n = "encoder_0_ev", "encoder_0_n"
         for name in hw.names("encoder")[1:-1]:
             n, layer = cname(name), L(name)
-            state(name)
+            counts.append(f"{n}_n")
             body_rec.append(f"    fsvae::lif_conv_events<{_conv_dims(layer)}, {n}_P>({prev_ev}, {prev_n}, {n}_weight, "
                             f"{n}_bias, {n}_acc, {n}_mem, {n}_spk, {n}_mem_t({n}_THRESHOLD), first, {n}_ev, {n}_n);")
             prev_ev, prev_n = f"{n}_ev", f"{n}_n"
-        state("encoder_fc")
         linear("encoder_fc", prev_ev, prev_n, body_rec)
         body_rec += ["    POSTERIOR_IN:", f"    for (int c = 0; c < {C}; ++c) {{", "#pragma HLS PIPELINE II=1",
                      "        posterior_in[c] = encoder_fc_spk[c];", f"        posterior_in[{C} + c] = z[c];", "    }"]
         body_rec += latent_net("posterior", "posterior_in", 2 * C)
         image_conv = (f"    fsvae::conv_image<{_conv_dims(e0)}, encoder_0_P>(image, encoder_0_weight, encoder_0_bias, "
                       "encoder_0_cur);")
+    decl.append("static index_t " + ", ".join(counts) + ";")
+    loads = []
+    for m in mems:
+        if m.storage == "load":
+            rows, cout = m.dims
+            loads.append(f"    fsvae::load_weight_memory<{rows}, {cout}, {m.lanes}, {m.bits}>"
+                         f"(in_r, {m.name}, taken, progress);")
     src = (TEMPLATES / "fsvae_core.cpp.in").read_text()
     return (src.replace("@STATE@", "\n".join(decl))
                .replace("@DECODER_STEP@", "\n".join(body_dec))
                .replace("@PRIOR_STEP@", "\n".join(body_gen))
-               .replace("@ENCODER_POSTERIOR_STEP@", "\n".join(body_rec) if reconstruction else "")
-               .replace("@IMAGE_CONV@", image_conv if reconstruction else "")
-               .replace("@OUT_NPOS@", str(npos_out))
-               .replace("@STORAGE@", storage_pragmas(hw, board, reconstruction)))
+               .replace("@ENCODER_POSTERIOR_STEP@", "\n".join(body_rec))
+               .replace("@IMAGE_CONV@", image_conv)
+               .replace("@LOAD_WEIGHTS@", "\n".join(loads) or "    // no run-time weights")
+               .replace("@STORAGE@", storage_pragmas(mems)))
 
 
-def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir: str | Path | None = None) -> dict:
-    board = boards.board(board_name)
+def _status_bits(iface: dict) -> dict[str, int]:
+    regs = {r["name"]: r for r in iface["control"]["registers"]}
+    bits = regs["status"]["bits"]
+    need = {"weights_loaded", "error_mode", "error_no_weights", "has_generate", "has_reconstruct", "has_load_weights"}
+    if not need <= set(bits):
+        raise CodegenError(f"hw/interface.yaml: status needs the bits {sorted(need)}")
+    return bits
+
+
+def _copy_library(fw: Path) -> None:
+    lib = fw / "fsvae"
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    for f in LIBRARY:
+        shutil.copy2(HLS_DIR / "fsvae" / f, lib / f)
+
+
+def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir: str | Path | None = None,
+                  identity: int = 0, overrides: dict | None = None) -> dict:
+    """Write the Vitis HLS project for ``hw`` on ``board_name`` into ``out_dir``.  ``identity``:
+    the value of the identity register (hw/interface.yaml); ``overrides`` replaces board keys
+    (tests: e.g. weight_memory)."""
+    board = {**boards.board(board_name), **(overrides or {})}
+    iface = boards.interface()
+    if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
+        raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
+    if (hw.image_shape[1] * hw.image_shape[2]) % 4:
+        raise CodegenError(f"image {list(hw.image_shape)}: H*W must be a multiple of 4 (4 pixels per word)")
+    regs, offsets = scalar_registers(iface)
+    status_bits = _status_bits(iface)
+    modes = {r["name"]: r for r in regs}["mode"]["values"]
     # reconstruction mode (encoder + posterior) only where the board has room for it too
     reconstruction = bool(board["reconstruction"])
     if reconstruction:
         try:
-            check_fits(hw, board, True)
+            fit_blocks(hw, board, True)
         except CodegenError:
             reconstruction = False
-    fit = check_fits(hw, board, reconstruction)
+    mems, usage = fit_blocks(hw, board, reconstruction)
+    load = weight_load_memories(hw, board, usage["loaded_layers"])
+    load_words = sum(m["words"] for m in load)
+
     out_dir = Path(out_dir)
-    (out_dir / "firmware").mkdir(parents=True, exist_ok=True)
-    (out_dir / "tb").mkdir(parents=True, exist_ok=True)
     fw = out_dir / "firmware"
-    (fw / "parameters.h").write_text(parameters_h(hw, board, reconstruction))
-    (fw / "weights.h").write_text(weights_h(hw, reconstruction))
-    iface = boards.interface()
-    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10]
-    if [r["offset"] for r in regs] != [0x10 + 8 * i for i in range(len(regs))]:
-        raise CodegenError("hw/interface.yaml: argument registers must sit at 0x10, 0x18, ... in order")
-    if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
-        raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
-    modes = {r["name"]: r for r in regs}["mode"]["values"]
+    fw.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tb").mkdir(parents=True, exist_ok=True)
+    _copy_library(fw)
+    (fw / "parameters.h").write_text(parameters_h(hw, board, reconstruction, identity, load_words))
+    (fw / "weights.h").write_text(weights_h(hw, mems))
     header = (TEMPLATES / "fsvae_core.h.in").read_text()
-    for key, value in {"@MODE_GENERATE@": modes["generate"], "@MODE_RECONSTRUCT@": modes["reconstruct"],
-                       "@PIXELS_PER_WORD@": iface["pixels_per_word"]}.items():
+    subs = {"@MODE_GENERATE@": modes["generate"], "@MODE_RECONSTRUCT@": modes["reconstruct"],
+            "@MODE_LOAD_WEIGHTS@": modes["load_weights"], "@PIXELS_PER_WORD@": iface["pixels_per_word"],
+            "@TOP@": iface["top"],
+            "@SCALAR_ARGS@": ", ".join(f"ap_uint<32> {'&' if r['access'] == 'r' else ''}{r['name']}" for r in regs)}
+    subs.update({f"@STATUS_{k.upper()}@": v for k, v in status_bits.items()})
+    for key, value in subs.items():
         header = header.replace(key, str(value))
     (fw / "fsvae_core.h").write_text(header)
-    (fw / "fsvae_core.cpp").write_text(core_cpp(hw, reconstruction, board))
-    top = (TEMPLATES / "fsvae_top.cpp.in").read_text()
+    (fw / "fsvae_core.cpp").write_text(core_cpp(hw, reconstruction, board, mems))
     bundle = iface["control"]["bundle"]
+    top = (TEMPLATES / "fsvae_top.cpp.in").read_text()
     top = (top.replace("@TOP@", iface["top"])
-              .replace("@SCALAR_ARGS@", ", ".join(f"ap_uint<{r['width']}> {r['name']}" for r in regs))
+              .replace("@SCALAR_ARGS@", subs["@SCALAR_ARGS@"])
               .replace("@SCALAR_PRAGMAS@", "\n".join(f"#pragma HLS INTERFACE mode=s_axilite port={r['name']} "
                                                        f"bundle={bundle}" for r in regs))
+              .replace("@REGISTER_MAP@", "\n".join(f"//   0x{offsets[r['name']]:02x} {r['name']} ({'read-only' if r['access'] == 'r' else 'written by the host'})"
+                                                   for r in regs))
               .replace("@BUNDLE@", bundle))
     (fw / "fsvae_top.cpp").write_text(top)
-    tb = (TEMPLATES / "tb_fsvae.cpp.in").read_text()
+
+    tb = (TEMPLATES / "tb_fsvae.cpp.in").read_text().replace("@TOP@", iface["top"])
+    dst = out_dir / "vectors"
     if vectors_dir is not None:
-        import json
         index = json.loads((Path(vectors_dir) / "vectors.json").read_text())
         if index["image_shape"] != list(hw.image_shape):
             raise CodegenError("test vectors were made for another model (image shape differs)")
-        dst = out_dir / "vectors"
         if Path(vectors_dir).resolve() != dst.resolve():
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(vectors_dir, dst)
         tb = f"#define TB_N {index['n']}\n#define TB_SEED {index['seed']}u\n" + tb
+    dst.mkdir(parents=True, exist_ok=True)
+    blob = dst / "weights.bin"
+    if load:
+        from .rtl import write_weight_blob      # one writer of the blob for both back ends
+        write_weight_blob(hw, board, load, blob)
+    elif blob.exists():
+        blob.unlink()
     (out_dir / "tb" / "tb_fsvae.cpp").write_text(tb)
+
+    expected = " ".join(f"{r['name']} 0x{offsets[r['name']]:02x}" for r in regs)
     tcl = (TEMPLATES / "build_prj.tcl.in").read_text()
     for key, value in {"@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
                        "@PERIOD_NS@": f"{1000.0 / board['clock_mhz']:.3f}", "@RELEASE@": boards.vivado_release(),
-                       "@HLS_LIB@": str(HLS_DIR)}.items():
+                       "@TOP@": iface["top"], "@OFFSETS@": expected}.items():
         tcl = tcl.replace(key, value)
     (out_dir / "build_prj.tcl").write_text(tcl)
-    return {"out": str(out_dir), "board": board["name"], "reconstruction": reconstruction, "memory": fit}
+
+    table = [{"name": m.name, "layer": m.layer, "role": m.role, "storage": m.storage, "layout": m.layout,
+              "impl": m.impl, "banks_depth_width": list(m.geometry()), **m.blocks()} for m in mems]
+    (out_dir / "memory.json").write_text(json.dumps({"board": board["name"], "reconstruction": reconstruction,
+                                                     "usage": usage, "arrays": table}, indent=1) + "\n")
+    warnings = []
+    outs = [r for r in regs if r["access"] == "r"]
+    if len(outs) > 1 and outs[1]["offset"] - outs[0]["offset"] == 8:
+        warnings.append("hw/interface.yaml places the read-only registers 8 bytes apart; the driver headers of "
+                        "Vitis HLS 2020.2 and 2023.1 place output scalars 16 bytes apart (build_prj.tcl checks "
+                        "the real layout after csynth)")
+    return {"out": str(out_dir), "board": board["name"], "reconstruction": reconstruction,
+            "memory": {k: v for k, v in usage.items()},
+            "weight_load": {"blob": "vectors/weights.bin", "memories": load, "words": load_words} if load else None,
+            "warnings": warnings}

@@ -9,7 +9,10 @@ loop and step:
 * encoder conv, events (lif_conv_events):                    T (NPOS G + 2d) + E ceil(K/S)^2 G + NPOS G
 * encoder conv, image (conv_image once, lif_conv_image):     NPOS G CIN K^2 + T (NPOS G + d)
 * output layer (conv_transpose_currents + accumulate):       T (2 NPOS G + 2d) + E K^2 G
-* sampler: C (seeding) + T C (pick); image out: NPIX / 4 words
+* sampler: C (seeding) + C (z_{-1} = 0) + T C (pick); image out: NPIX / 4 words (4 pixels
+  a cycle: out_sum in 4 banks, the threshold table partitioned completely)
+* load_weights (once after power-up, where weights are loaded at run time): one cycle per
+  blob word (``load_cycles``)
 
 These are estimates from the code, not Vitis HLS reports: they assume II = 1 holds (see
 the engines' comments for when it may not) and that layers run one after another.
@@ -44,7 +47,13 @@ def image_cycles(hw: HwModel, board: dict, rows: list[dict]) -> dict:
     """rows: stats.layer_stats for one mode; returns per-layer and total cycles per image."""
     per_layer = {r["layer"]: layer_cycles(hw, board, r["layer"], r["input_events"] or 0.0) for r in rows}
     npix = hw.image_shape[0] * hw.image_shape[1] * hw.image_shape[2]
-    per_layer["sampler"] = hw.C * (1 + hw.T)
+    per_layer["sampler"] = hw.C * (2 + hw.T)
     per_layer["image io"] = npix / 4
     total = sum(per_layer.values())
     return {"per_layer": per_layer, "total": total, "images_per_s": board["clock_mhz"] * 1e6 / total}
+
+
+def load_cycles(words: int) -> int:
+    """Cycles of a load_weights run: one 32-bit blob word a cycle (fsvae/weight_load.h), plus
+    a pipeline depth per memory, which this leaves out."""
+    return words

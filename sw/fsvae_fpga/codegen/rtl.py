@@ -4,6 +4,8 @@
 with the engine instances of the model (hw/rtl/, one module per file) and writes::
 
     rtl/*.sv          the engine library (copied) and the generated top fsvae_top.sv
+    rtl/fsvae_core.v  plain-Verilog wrapper of the top with Vivado interface attributes
+                      (codegen/vivado.py), for a block-design module reference
     mem/*.hex         $readmemh images: weights and biases in the engines' layouts, the
                       output decay coefficients and pixel thresholds
     manifest.json     top name, source list in compile order, board, lanes and widths per
@@ -630,7 +632,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
             "OFF_IDENTITY": "identity", "OFF_STATUS": "status", "OFF_PROGRESS": "progress",
             "OFF_ENGINES_BUSY": "engines_busy"}
     addr_bits = int(iface["control"]["addr_bits"])
-    if max(offsets.values()) + 8 > 1 << addr_bits:
+    if boards.register_map_bytes() > 1 << addr_bits:
         raise CodegenError(f"hw/interface.yaml: registers up to {max(offsets.values()):#x} need more than "
                            f"control.addr_bits = {addr_bits}")
     axil_text = ",\n".join(f"        .{p}(32'h{offsets[r]:02x})" for p, r in axil.items())
@@ -682,5 +684,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
         "memory": fit,
     }
+    # the plain-Verilog wrapper with Vivado interface attributes (block designs cannot take a
+    # SystemVerilog top); not in `sources`, which the simulators and Yosys build from fsvae_top
+    from .vivado import write_wrapper
+    manifest["wrapper"] = str(write_wrapper(out_dir, manifest, board).relative_to(out_dir))
     (out_dir / MARKER).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
