@@ -683,6 +683,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "spike_streams": {name: writer.spike_streams(name) for name in hw.names("decoder")[1:]},
         "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
         "memory": fit,
+        "interface": iface,          # the port contract this design was generated with
     }
     # the plain-Verilog wrapper with Vivado interface attributes (block designs cannot take a
     # SystemVerilog top); not in `sources`, which the simulators and Yosys build from fsvae_top
