@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fsvae_fpga import boards
-from fsvae_fpga.codegen.estimate import RESOURCES, EstimateError, count_cells, estimate
+from fsvae_fpga.codegen.estimate import RESOURCES, EstimateError, count_cells, estimate, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 IN, OUT, P, W_BITS, B_BITS = 16, 8, 4, 8, 32
@@ -92,6 +92,23 @@ def test_estimate_counts_and_report(kv260_result):
     assert json.loads((out / "estimate.json").read_text()) == result
     assert (out / "yosys.log").stat().st_size > 0
     assert "synth_xilinx -family xcup" in (out / "synth.ys").read_text()
+
+
+def test_estimate_measures_logic_depth(kv260_result):
+    out, result = kv260_result
+    depth = result["logic_depth"]
+    assert depth["endpoints"] == sum(depth["histogram"]) > 0
+    assert depth["max_lut"] == depth["deepest"]["lut"] == len(depth["histogram"]) - 1 >= 1
+    assert depth["deepest"]["path"][0]["role"] == "start" and depth["deepest"]["path"][-1]["role"] == "end"
+    assert depth["combinational_loops"] == 0 and depth["unknown_cells"] == {}
+    board = depth["board"]
+    from fsvae_fpga.boards import board as board_of
+    assert board["clock_mhz"] == board_of("kv260")["clock_mhz"] and board["limit_levels"] >= 6
+    assert 0 < board["recommended_pl_clock_mhz"] <= board["supported_clock_mhz"]
+    assert "write_json -selected" in (out / "synth.ys").read_text()
+    assert not (out / "netlist.json").exists()           # large; kept only on request
+    table = format_table(result)
+    assert "Logic depth" in table and f"deepest path: {depth['deepest']['lut']} LUT levels" in table
 
 
 def test_over_capacity_names_the_resource(rtl_dir, kv260_result, tmp_path, monkeypatch, capsys):

@@ -156,7 +156,8 @@ def test_timing_failure_stops_the_script_without_a_bitstream(designs, hls_ip_dir
     problems, summary, rec = _check(designs, "kv260", "rtl", hls_ip_dir, env={"FSVAE_STUB_WNS": "-0.25"})
     assert rec["exit_code"] == 1
     assert any(s[0] == "report_timing" for s in rec["steps"])
-    assert "ERROR: [fsvae] timing not met at 250 MHz (WNS -0.25 ns" in summary["log"]
+    mhz = boards.board("kv260")["clock_mhz"]
+    assert f"ERROR: [fsvae] timing not met at {mhz:g} MHz (WNS -0.25 ns" in summary["log"]
     assert "the script leaves no fsvae.bit next to itself" not in problems     # only checked on success
     assert problems == ["the script stopped with status 1"]
 
@@ -176,15 +177,16 @@ def test_dma_length_register_must_cover_the_largest_transfer(designs, hls_ip_dir
 
 # Each: a board, a core, a line of the script and what it becomes (None: dropped), and what
 # the check must say.
+PZ2_MHZ, KV_MHZ = boards.board("pynq-z2")["clock_mhz"], boards.board("kv260")["clock_mhz"]
 BROKEN = [
     ("pynq-z2", "rtl", "connect_bd_intf_net [get_bd_intf_pins axi_dma_0/M_AXIS_MM2S] [get_bd_intf_pins fsvae_0/in_r]",
      None, "/fsvae_0/in_r is not connected"),
     ("zcu104", "hls", "CONFIG.c_m_axis_mm2s_tdata_width {32}", "CONFIG.c_m_axis_mm2s_tdata_width {64}",
      "stream /axi_dma_0/M_AXIS_MM2S (8 bytes) -> /fsvae_0/in_r (4 bytes): widths differ"),
-    ("pynq-z2", "rtl", "set clock_mhz  100", "set clock_mhz  50",
-     "PL clock 0 is set to 50 MHz (PCW_FPGA0_PERIPHERAL_FREQMHZ), board pynq-z2 runs at 100 MHz"),
+    ("pynq-z2", "rtl", f"set clock_mhz  {PZ2_MHZ}", "set clock_mhz  50",
+     f"PL clock 0 is set to 50 MHz (PCW_FPGA0_PERIPHERAL_FREQMHZ), board pynq-z2 runs at {PZ2_MHZ} MHz"),
     ("kv260", "rtl", "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clock_mhz", "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {200}",
-     "PL clock 0 is set to 200 MHz (PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ), board kv260 runs at 250 MHz"),
+     f"PL clock 0 is set to 200 MHz (PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ), board kv260 runs at {KV_MHZ} MHz"),
     ("kv260", "rtl", "    CONFIG.PSU__USE__M_AXI_GP1 {0} \\", None,
      "/zynq_ps/maxihpm1_fpd_aclk (clock input) is not connected"),
     ("pynq-z2", "rtl", "set_msg_config -id {Synth 8-4445} -new_severity ERROR", None,
@@ -224,8 +226,8 @@ def test_broken_script_is_caught(designs, hls_ip_dir, board, core, old, new, say
 
 WRAPPER_BROKEN = [
     ("POLARITY ACTIVE_LOW", "POLARITY ACTIVE_HIGH", "has active-high or unspecified pins ['/fsvae_0/ap_rst_n']"),
-    ("FREQ_HZ 100000000", "FREQ_HZ 125000000",
-     "/fsvae_0/ap_clk: FREQ_HZ 125000000 in the wrapper, board pynq-z2 runs at 100000000 Hz"),
+    (f"FREQ_HZ {round(PZ2_MHZ * 1e6)}", "FREQ_HZ 125000000",
+     f"/fsvae_0/ap_clk: FREQ_HZ 125000000 in the wrapper, board pynq-z2 runs at {round(PZ2_MHZ * 1e6)} Hz"),
     ("TDATA_NUM_BYTES 4", "TDATA_NUM_BYTES 8", "/fsvae_0/in_r: TDATA is 32 bits, TDATA_NUM_BYTES says 64"),
     ("ASSOCIATED_BUSIF s_axi_control:in_r:out_r", "ASSOCIATED_BUSIF s_axi_control:in_r",
      "ASSOCIATED_BUSIF ['in_r', 's_axi_control'], the core's interfaces are"),

@@ -67,56 +67,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     from cocotb.clock import Clock
     from cocotb.simtime import get_sim_time
     from cocotb.triggers import Event, First, RisingEdge, Timer
-
-    class AxiLite:
-        """s_axi_control master; Python wakes only during a transfer (as the top-level bench's)."""
-
-        def __init__(self, dut):
-            self.dut = dut
-            for name in ("AWVALID", "WVALID", "ARVALID", "BREADY", "RREADY", "AWADDR", "WDATA", "ARADDR"):
-                getattr(dut, f"s_axi_control_{name}").value = 0
-            dut.s_axi_control_WSTRB.value = 0xF
-            self.addr_bits = len(dut.s_axi_control_AWADDR)
-
-        def _addr(self, offset: int) -> int:
-            if offset >= 1 << self.addr_bits or offset % 4:
-                raise ValueError(f"s_axi_control offset 0x{offset:x} outside the {self.addr_bits}-bit map")
-            return offset
-
-        async def write(self, offset, value):
-            dut, clk = self.dut, self.dut.ap_clk
-            dut.s_axi_control_AWADDR.value = self._addr(offset)
-            dut.s_axi_control_WDATA.value = value & 0xFFFFFFFF
-            dut.s_axi_control_AWVALID.value = 1
-            dut.s_axi_control_WVALID.value = 1
-            dut.s_axi_control_BREADY.value = 1
-            aw = w = b = False
-            while not b:
-                await RisingEdge(clk)
-                if not aw and int(dut.s_axi_control_AWREADY.value):
-                    aw = True
-                    dut.s_axi_control_AWVALID.value = 0
-                if not w and int(dut.s_axi_control_WVALID.value) and int(dut.s_axi_control_WREADY.value):
-                    w = True
-                    dut.s_axi_control_WVALID.value = 0
-                b = int(dut.s_axi_control_BVALID.value) and w
-            dut.s_axi_control_BREADY.value = 0
-
-        async def read(self, offset):
-            dut, clk = self.dut, self.dut.ap_clk
-            dut.s_axi_control_ARADDR.value = self._addr(offset)
-            dut.s_axi_control_ARVALID.value = 1
-            dut.s_axi_control_RREADY.value = 1
-            ar = False
-            while True:
-                await RisingEdge(clk)
-                if not ar and int(dut.s_axi_control_ARREADY.value):
-                    ar = True
-                    dut.s_axi_control_ARVALID.value = 0
-                elif ar and int(dut.s_axi_control_RVALID.value):
-                    data = int(dut.s_axi_control_RDATA.value)
-                    dut.s_axi_control_RREADY.value = 0
-                    return data
+    from lean_axil import LeanAxiLite
 
     class Channel:
         """One AXI DMA channel in direct register mode (register map in the module docstring)."""
@@ -272,7 +223,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             self.clock_mhz = clock_mhz
             self.period_ps = 2 * round(1e6 / clock_mhz / 2)
             Clock(dut.ap_clk, self.period_ps, unit="ps").start()
-            self.axil = AxiLite(dut)
+            self.axil = LeanAxiLite(dut)
             self.has_keep = hasattr(dut, "in_r_TKEEP")
             self.has_idle = hasattr(dut, "ap_idle")
             dut.in_r_TVALID.value = 0
@@ -372,13 +323,13 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             if op == "read":
                 off = int(req["offset"])
                 if req["space"] == "core":
-                    return {"value": await self.axil.read(off)}, False
+                    return {"value": await self.axil.read_dword(off)}, False
                 ch = self.mm2s if off < 0x30 else self.s2mm
                 return {"value": ch.read(off if off < 0x30 else off - 0x30)}, False
             if op == "write":
                 off, value = int(req["offset"]), int(req["value"])
                 if req["space"] == "core":
-                    await self.axil.write(off, value)
+                    await self.axil.write_dword(off, value)
                 else:
                     ch = self.mm2s if off < 0x30 else self.s2mm
                     ch.write(off if off < 0x30 else off - 0x30, value, payload, bool(req.get("decode_error")))

@@ -57,6 +57,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
+    from lean_axil import LeanAxiLite
 
     from fsvae_fpga import golden, hwmodel
     from fsvae_fpga.boards import interface, mode_value, register_offsets
@@ -65,52 +66,6 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     AP_START, AP_DONE, AP_IDLE = 1 << 0, 1 << 1, 1 << 2
     STATUS = next(r for r in interface()["control"]["registers"] if r["name"] == "status")["bits"]
     PERIOD_NS = 4
-
-    class LeanAxiLite:
-        """A minimal s_axi_control master for long runs: Python wakes only during a transfer.
-        (cocotbext-axi's AxiLiteMaster samples its response channels every cycle, which
-        would bound a multi-million-cycle simulation by Python speed.)"""
-
-        def __init__(self, dut):
-            self.dut = dut
-            for name in ("AWVALID", "WVALID", "ARVALID", "BREADY", "RREADY", "AWADDR", "WDATA", "ARADDR"):
-                getattr(dut, f"s_axi_control_{name}").value = 0
-            dut.s_axi_control_WSTRB.value = 0xF
-
-        async def write_dword(self, addr, value):
-            dut, clk = self.dut, self.dut.ap_clk
-            dut.s_axi_control_AWADDR.value = addr
-            dut.s_axi_control_WDATA.value = value
-            dut.s_axi_control_AWVALID.value = 1
-            dut.s_axi_control_WVALID.value = 1
-            dut.s_axi_control_BREADY.value = 1
-            aw = w = b = False
-            while not b:
-                await RisingEdge(clk)              # values read now are those sampled at the edge
-                if not aw and int(dut.s_axi_control_AWREADY.value):
-                    aw = True
-                    dut.s_axi_control_AWVALID.value = 0
-                if not w and int(dut.s_axi_control_WVALID.value) and int(dut.s_axi_control_WREADY.value):
-                    w = True
-                    dut.s_axi_control_WVALID.value = 0
-                b = int(dut.s_axi_control_BVALID.value) and w
-            dut.s_axi_control_BREADY.value = 0
-
-        async def read_dword(self, addr):
-            dut, clk = self.dut, self.dut.ap_clk
-            dut.s_axi_control_ARADDR.value = addr
-            dut.s_axi_control_ARVALID.value = 1
-            dut.s_axi_control_RREADY.value = 1
-            ar = False
-            while True:
-                await RisingEdge(clk)
-                if not ar and int(dut.s_axi_control_ARREADY.value):
-                    ar = True
-                    dut.s_axi_control_ARVALID.value = 0
-                elif ar and int(dut.s_axi_control_RVALID.value):
-                    data = int(dut.s_axi_control_RDATA.value)
-                    dut.s_axi_control_RREADY.value = 0
-                    return data
 
     class FastSink:
         """out_r with TREADY held high; Python runs only while TVALID is high."""
@@ -480,40 +435,44 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
     pass with); memory files are found by absolute path from any working directory."""
     import diagnose
     import rtl_sim
-    from fsvae_fpga import hwmodel
+    from fsvae_fpga import golden, hwmodel
     hw_dir, rtl_dir, build_dir = small_rtl
-    from fsvae_fpga.codegen.rtl import write_rtl
-    bad = tmp_path / "bad"
-    write_rtl(hwmodel.load(hw_dir), "pynq-z2", bad)       # its own mem/ (read by absolute path)
-    weights = bad / "mem" / "decoder.1.weight.hex"
-    lines = weights.read_text().split()
-    lines[0] = format(int(lines[0], 16) ^ 0x7F, f"0{len(lines[0])}x")     # lane 0 of the first word
-    weights.write_text("\n".join(lines) + "\n")
-    rtl_sim.build(bad)
-    total, failed, _ = rtl_sim.simulate(bad, hw_dir, 2, 5, 0, testcase="run_images",
-                                        lean_axil=True, result=tmp_path / "r.json", plusargs=["+fsvae_trace"])
+    # the memory files are read when the simulation starts: change them in place for these
+    # runs (the Verilator build is reused) and put them back afterwards
+    weights, thresh = rtl_dir / "mem" / "decoder.1.weight.hex", rtl_dir / "mem" / "output.thresh.hex"
+    original = weights.read_text()
+    try:
+        lines = original.split()
+        lines[0] = format(int(lines[0], 16) ^ 0x7F, f"0{len(lines[0])}x")     # lane 0 of the first word
+        weights.write_text("\n".join(lines) + "\n")
+        total, failed, _ = rtl_sim.simulate(rtl_dir, hw_dir, 2, 5, 0, build_dir=build_dir, testcase="run_images",
+                                            lean_axil=True, result=tmp_path / "r.json", plusargs=["+fsvae_trace"])
+    finally:
+        weights.write_text(original)
     assert failed == 1, "a changed weight went unnoticed"
     result = json.loads((tmp_path / "r.json").read_text())
     assert not result["equal"]
     hw = hwmodel.load(hw_dir)
-    from fsvae_fpga import golden
     got, want = np.load(tmp_path / "r.npy"), golden.generate(hw, 2, 5)
     first_bad = int(np.flatnonzero((got != want).reshape(2, -1).any(axis=1))[0])
-    message = diagnose.first_difference(hw, bad / "fsvae_trace.txt", 5, first_bad)
+    message = diagnose.first_difference(hw, rtl_dir / "fsvae_trace.txt", 5, first_bad)
     assert "layer decoder.1 at time step" in message, message
 
-    text = (bad / "rtl" / "fsvae_top.sv").read_text()
-    assert f'"{(bad / "mem").resolve()}/decoder.1.weight.hex"' in text, "memory paths are not absolute"
-    (bad / "mem" / "output.thresh.hex").unlink()
+    text = (rtl_dir / "rtl" / "fsvae_top.sv").read_text()
+    assert f'"{(rtl_dir / "mem").resolve()}/decoder.1.weight.hex"' in text, "memory paths are not absolute"
+    hidden = thresh.with_name("output.thresh.hex.hidden")
+    thresh.rename(hidden)
     capfd.readouterr()
     try:
-        total, failed, _ = rtl_sim.simulate(bad, hw_dir, 1, 5, 0, testcase="run_zero_images", lean_axil=True)
+        total, failed, _ = rtl_sim.simulate(rtl_dir, hw_dir, 1, 5, 0, build_dir=build_dir, testcase="run_zero_images",
+                                            lean_axil=True)
         assert failed == 1, "the simulation ran on with a missing memory file"
     except RuntimeError:
         pass                                # the simulator stopped before writing results
+    finally:
+        hidden.rename(thresh)
     out = capfd.readouterr()
     assert "cannot open memory file" in out.out + out.err and "output.thresh.hex" in out.out + out.err
-
 
 
 def test_make_sim_rtl_vitis_without_exported_rtl_says_what_is_missing(tmp_path):

@@ -113,13 +113,23 @@ def _rtl_core(hw, board: str, rtl_dir: Path, log) -> tuple[Path, dict, Path | No
 
 
 def _hls_core(hw, board: str, hls_dir: Path, log) -> tuple[Path, dict, Path | None]:
+    """The Vitis HLS core.  Its overlay description (fsvae.json, weights.bin) is the generated
+    design's manifest (codegen rtl into <work>/descriptor: the same model, board, contract,
+    blob and identity value, which the HLS top reports too), with the HLS core's own modes and
+    no unit names (its engines_busy reads 0)."""
     from .cli import _held_out_int8
     from .codegen.hls import write_project
+    from .codegen.rtl import write_rtl
     from .vectors import write_vectors
+    desc_dir = hls_dir.parent / "descriptor"
+    manifest = write_rtl(hw, board, desc_dir)
     log(f"{PROG}: codegen hls -> {hls_dir}, then vitis_hls -f build_prj.tcl (C simulation, synthesis, "
         "co-simulation, IP export)")
     vectors = write_vectors(hw, _held_out_int8(hw, 4), 4, 0, hls_dir / "vectors_src")
-    write_project(hw, board, hls_dir, vectors_dir=vectors)
+    info = write_project(hw, board, hls_dir, vectors_dir=vectors, identity=manifest["identity"])
+    manifest.update({"core": "hls", "status_units": [],
+                     "modes": ["generate"] + (["reconstruct"] if info.get("reconstruction") else []) + ["load_weights"]})
+    (desc_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     with open(hls_dir / "vitis_hls.log", "w") as logf:
         rc = subprocess.run(["vitis_hls", "-f", "build_prj.tcl"], cwd=hls_dir, stdout=logf,
                             stderr=subprocess.STDOUT).returncode
@@ -127,10 +137,7 @@ def _hls_core(hw, board: str, hls_dir: Path, log) -> tuple[Path, dict, Path | No
     if rc != 0 or not (ip_dir / "component.xml").is_file():
         raise BitstreamError(f"vitis_hls failed (status {rc}) or exported no IP to {ip_dir}: see "
                              f"{hls_dir / 'vitis_hls.log'}", code=1)
-    iface, b = boards.interface(), boards.board(board)
-    manifest = {"top": iface["top"], "board": board, "clock_mhz": b["clock_mhz"], "sources": [],
-                "image_shape": list(hw.image_shape)}
-    return hls_dir, manifest, ip_dir
+    return desc_dir, manifest, ip_dir
 
 
 # --- 4-5. the build script, checked, then Vivado -------------------------------------------------

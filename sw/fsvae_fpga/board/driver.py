@@ -251,6 +251,11 @@ class FsvaeDriver:
             raise IdentityMismatch(f"{self.dir / FILES['manifest']} has no 'identity' field: it was written by a "
                                    "generator without the identity register; regenerate the RTL and the overlay")
         got = self._read("identity")
+        if got == 0 and int(want) != 0:
+            # an HLS core writes its output registers during a run (the RTL holds them from
+            # reset): start an empty one (n_images = 0) and read again
+            self._empty_run()
+            got = self._read("identity")
         if got != int(want):
             sha = self.manifest.get("identity_sha256", "")
             raise IdentityMismatch(
@@ -259,6 +264,19 @@ class FsvaeDriver:
                 "Use the overlay folder written together with this bitstream (fsvae.bit/.hwh, fsvae.json, weights.bin "
                 "and hwmodel/ from one build), or rebuild both")
         return got
+
+    def _empty_run(self) -> None:
+        """ap_start with n_images = 0: nothing is sent; the core only updates its registers."""
+        self._write("n_images", 0)
+        self._write("mode", self.mode_values["generate"])
+        self._write("CTRL", self._ctrl("ap_start"))
+        clock = self.backend.clock
+        deadline = clock.now() + max(self.backend.min_timeout_s, 1e-3)
+        while not self._read("CTRL") & self._ctrl("ap_done"):
+            if clock.now() >= deadline:
+                raise self._timeout("an empty run (n_images = 0) to read the identity register",
+                                    self.backend.min_timeout_s, None)
+            clock.pause(self.poll_s)
 
     # ------------------------------------------------------------------ timeouts and waits
     def expected_cycles_per_image(self) -> tuple[float, str]:

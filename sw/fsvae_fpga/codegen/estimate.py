@@ -276,6 +276,9 @@ def format_table(result: dict) -> str:
     else:
         over = ", ".join(f"{LABELS[r]} {res[r]['used']} > {res[r]['available']}" for r in result["over"])
         lines.append(f"DOES NOT FIT {result['board']}: {over}")
+    depth = result.get("logic_depth")
+    if depth:
+        lines.append(logic_depth.format_summary(depth, depth.get("board")))
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ carry cells, then DSP stages, then MUXFs (one linear pass over the cells in topo
 order, so the paper-model netlist takes seconds, not a path enumeration).
 
 Start points (depth 0): flip-flop and latch outputs, block RAM / UltraRAM outputs (a
-synchronous read: ``start_no_output_register`` flags a RAM whose output register is off,
+synchronous read; a path's start carries a ``note`` when the RAM's output register is off,
 DOA_REG/DOB_REG=0 or URAM OREG=FALSE, which adds about a LUT level of clock-to-out), DSP
 outputs behind a register, distributed-RAM contents, the top's input ports, constants.
 Endpoints: flip-flops and latches (D, CE, set/reset), block RAMs and UltraRAMs (every
@@ -40,12 +40,14 @@ Clock model (``supported_clock_mhz``): each family has a working limit, the LUT 
 clean design meets at one anchor clock: 6 levels at 250 MHz on UltraScale+ -2 / -2LV (K26),
 10 levels at 100 MHz on 7-series -1 (xc7z020).  A LUT level including its routing then
 costs anchor period / anchor levels (0.667 ns and 1.0 ns), a carry cell 0.15 of a level
-(the hop through a 4-bit carry block is ~0.1 ns, entering a chain more); the clock a path
-supports is 1 / (levels x cost), capped at a ceiling.  ZCU104's xczu7ev -2 uses the K26
-figures.  These are rules of thumb for planning, not a timing analysis: Vivado's placement
-decides.  Yosys's LUT mapping (ABC, delay-driven with per-pin LUT delays) is not
-level-optimal: a 36-input XOR comes out 3 levels deep and a 1296-input one 7, where 2 and 4
-suffice; wide reductions read deeper here than Vivado will make them.
+(the hop through a 4-bit carry block is ~0.1 ns, entering a chain more), a DSP stage
+without its register 3 levels (a multiply without MREG/PREG is 2-4 ns).  The clock a path
+supports is 1 / (levels x cost), capped at a ceiling; the slowest endpoint by that measure
+sets the design's.  ZCU104's xczu7ev -2 uses the K26 figures.  These are rules of thumb
+for planning, not a timing analysis: Vivado's placement decides.  Yosys's LUT mapping
+(ABC, delay-driven with per-pin LUT delays) is not level-optimal: a 36-input XOR comes
+out 3 levels deep and a 1296-input one 7, where 2 and 4 suffice; wide reductions and LUT
+ROMs read deeper here than Vivado will make them.
 """
 from __future__ import annotations
 
@@ -102,18 +104,20 @@ DSP_AB_CASCADE_OUT = {"ACOUT": "A", "BCOUT": "B"}
 # Working limits per Yosys family: LUT levels a clean design meets at the anchor clock on the
 # anchor part (with its routing, clock-to-out, setup and clock uncertainty folded in).
 # UltraScale+ parts of speed grade -2 or -2LV (KV260's xck26 -2LV, ZCU104's xczu7ev -2) share
-# the xcup anchor: the -2 at 0.85 V is at most a few per cent faster than the K26, which this
-# model does not claim.  Ceiling: no clock above it is suggested whatever the depth (clock
+# the xcup anchor: the ZCU104's -2 may be slightly faster than the K26, which this model does
+# not claim.  Ceiling: no clock above it is suggested whatever the depth (clock
 # network, block RAM and DSP limits of a design that is not pipelined for them).
 CLOCK_MODEL = {
     "xcup": {"anchor": "K26 -2LV", "anchor_mhz": 250.0, "anchor_levels": 6, "ceiling_mhz": 450.0},
     "xc7": {"anchor": "xc7z020 -1", "anchor_mhz": 100.0, "anchor_levels": 10, "ceiling_mhz": 250.0},
 }
 CARRY_LEVEL = 0.15          # a carry cell (CARRY4 as Yosys maps them) on the path, in LUT levels
+DSP_STAGE_LEVELS = 3.0      # a DSP48 stage passed through without a register, in LUT levels
 
-# PL clocks the processing system can make: a PLL output over two 6-bit dividers.  Zynq-7000:
-# the IO PLL at 1000 MHz (the PYNQ-Z2 setting); Zynq UltraScale+: the IOPLL at 1500 MHz or a
-# PLL at 1000 MHz (Vivado's clock wizard picks a PLL and the dividers).
+# PL clocks the processing system can make: a PLL output over two 6-bit dividers.  Assumed
+# PLL rates: Zynq-7000, the IO PLL at 1000 MHz (the PYNQ-Z2 setting); Zynq UltraScale+, a
+# PLL at 1500 MHz or 1000 MHz (Vivado's PS configuration picks the PLL and the dividers, and
+# shows the clock it actually gets).
 PL_PLL_MHZ = {"xc7": (1000.0,), "xcup": (1000.0, 1500.0)}
 
 
@@ -137,11 +141,18 @@ def levels_for_clock(board: str, mhz: float) -> int:
     return int(math.floor(m["anchor_levels"] * m["anchor_mhz"] / mhz + 1e-9))
 
 
-def supported_clock_mhz(board: str, lut_levels: float, carry_levels: float = 0) -> float:
-    """The highest clock (MHz) a path of ``lut_levels`` LUT levels and ``carry_levels`` carry
-    cells supports on ``board``'s part under the model above (capped at the family ceiling)."""
+def path_levels(lut_levels: float, carry_levels: float = 0, dsp_stages: float = 0) -> float:
+    """A path in LUT levels of delay: carry cells and unregistered DSP stages weighted."""
+    return lut_levels + CARRY_LEVEL * carry_levels + DSP_STAGE_LEVELS * dsp_stages
+
+
+def supported_clock_mhz(board: str, lut_levels: float, carry_levels: float = 0,
+                        dsp_stages: float = 0) -> float:
+    """The highest clock (MHz) a path of ``lut_levels`` LUT levels, ``carry_levels`` carry
+    cells and ``dsp_stages`` unregistered DSP stages supports on ``board``'s part under the
+    model above (capped at the family ceiling)."""
     m = CLOCK_MODEL[boards.board(board)["yosys_family"]]
-    levels = max(1.0, lut_levels + CARRY_LEVEL * carry_levels)
+    levels = max(1.0, path_levels(lut_levels, carry_levels, dsp_stages))
     ns = levels * 1000.0 / (m["anchor_mhz"] * m["anchor_levels"])
     return round(min(m["ceiling_mhz"], 1000.0 / ns), 1)
 
@@ -171,16 +182,22 @@ def _param(cell: dict, name: str, default=0):
         return default
     if isinstance(v, int):
         return v
-    s = str(v).strip()
-    if s and set(s) <= set("01") and len(s) >= 8:
-        return int(s, 2)
-    return s.strip('"')
+    s = str(v)
+    # write_json gives numbers as bit strings ("1", "0000...0001", x/z bits allowed) and
+    # strings that look like bits with a trailing space
+    if s and set(s) <= set("01xz"):
+        return int(s.replace("x", "0").replace("z", "0"), 2)
+    return s.strip()
 
 
 def _truthy(v) -> bool:
+    """A flag as write_json writes it: a number, a bit string or TRUE/FALSE."""
     if isinstance(v, int):
         return v != 0
-    return str(v).upper() in ("TRUE", "1", "YES")
+    s = str(v).strip()
+    if s and set(s) <= set("01xz"):
+        return "1" in s
+    return s.upper() in ("TRUE", "YES")
 
 
 def _rtl_src(attrs: dict) -> list[str]:
@@ -273,6 +290,28 @@ def _dsp(g: _Graph, name: str, cell: dict, conns: dict, dirs: dict) -> None:
             g.node(name, _DSP, alu_comb, bits)
 
 
+def _carry(g: _Graph, name: str, conns: dict) -> None:
+    """CARRY4/CARRY8 per output bit: CO[i] and O[i] depend on S/DI up to i and the carry-in
+    (a whole-cell node would make false loops where O[i] feeds S[j>i] through a LUT)."""
+    s, di = conns.get("S", []), conns.get("DI", [])
+    cin = conns.get("CI", []) + conns.get("CYINIT", []) + conns.get("CI_TOP", [])
+    co, o = conns.get("CO", []), conns.get("O", [])
+    for i in range(max(len(co), len(o))):
+        outs = ([co[i]] if i < len(co) else []) + ([o[i]] if i < len(o) else [])
+        g.node(name, _CARRY, cin + s[:i + 1] + di[:i + 1], outs)
+
+
+def _read_address(out_port: str, addr_ports: list[str]) -> list[str]:
+    """The address ports an asynchronous read output depends on: DOB <- ADDRB (RAM32M...),
+    DPO <- DPRA (dual-port RAMnX1D), otherwise A (single-port RAMs, SPO, shift registers)."""
+    if out_port.startswith("DO") and f"ADDR{out_port[2:3]}" in addr_ports:
+        return [f"ADDR{out_port[2:3]}"]
+    if out_port == "DPO":
+        return [p for p in addr_ports if p.startswith("DPRA")]
+    own = [p for p in addr_ports if re.match(r"^A\d*$", p)]
+    return own or addr_ports
+
+
 def build_graph(module: dict) -> tuple[_Graph, Counter]:
     g = _Graph()
     unknown: Counter = Counter()
@@ -286,6 +325,8 @@ def build_graph(module: dict) -> tuple[_Graph, Counter]:
         outs = [b for p, bits in conns.items() if dirs.get(p) == "output" for b in bits]
         if LUT_CELL.match(t):
             g.node(name, _LUT, ins, outs)
+        elif t in ("CARRY4", "CARRY8"):
+            _carry(g, name, conns)
         elif CARRY_CELL.match(t):
             g.node(name, _CARRY, ins, outs)
         elif MUXF_CELL.match(t):
@@ -313,11 +354,11 @@ def build_graph(module: dict) -> tuple[_Graph, Counter]:
         elif DSP_CELL.match(t):
             _dsp(g, name, cell, conns, dirs)
         elif LUTRAM_CELL.match(t) or SRL_CELL.match(t):
-            addr = [b for p, bits in conns.items() if dirs.get(p) == "input" and LUTRAM_ADDR_PORT.match(p)
-                    for b in bits]
-            read_outs = [b for p, bits in conns.items() if dirs.get(p) == "output" and p not in SRL_REG_OUT
-                         for b in bits]
-            g.node(name, _LUT, addr, read_outs)
+            addr_ports = [p for p in conns if dirs.get(p) == "input" and LUTRAM_ADDR_PORT.match(p)]
+            for p, bits in conns.items():
+                if dirs.get(p) != "output" or p in SRL_REG_OUT:
+                    continue
+                g.node(name, _LUT, [b for a in _read_address(p, addr_ports) for b in conns[a]], bits)
             srl = bool(SRL_CELL.match(t))
             g.endpoint(name, "SRL" if srl else "LUTRAM",
                        [b for p, bits in conns.items() if dirs.get(p) == "input" and p not in CLOCK_PORTS
@@ -336,70 +377,81 @@ def build_graph(module: dict) -> tuple[_Graph, Counter]:
 
 def longest_paths(g: _Graph) -> tuple[list[int], list[int], int]:
     """Key of the deepest path into each node's outputs and the input bit it came through;
-    iterative depth-first, linear in the edges.  Nodes on a combinational loop get the depth
-    seen when the loop closes; their number is returned."""
+    iterative depth-first in post-order, linear in the edges.  An input that closes a
+    combinational loop is left out (its node's depth is then a lower bound); the number of
+    such inputs is returned."""
     n = len(g.delta)
-    key = [-1] * n               # -1: not visited, -2: on the stack
+    key = [0] * n
     best_in = [-1] * n
-    driver = g.driver
+    state = bytearray(n)            # 0 new, 1 open (on the stack), 2 done
+    driver, inputs, delta = g.driver, g.inputs, g.delta
     loops = 0
     for root in range(n):
-        if key[root] != -1:
+        if state[root]:
             continue
-        stack = [root]
-        key[root] = -2
+        state[root] = 1
+        stack = [(root, 0)]
         while stack:
-            v = stack[-1]
-            pending = False
-            for b in g.inputs[v]:
-                u = driver.get(b)
-                if u is not None and key[u] == -1:
-                    key[u] = -2
-                    stack.append(u)
-                    pending = True
-            if pending:
+            v, i = stack[-1]
+            ins = inputs[v]
+            descended = False
+            while i < len(ins):
+                u = driver.get(ins[i])
+                i += 1
+                if u is not None and state[u] == 0:
+                    stack[-1] = (v, i)
+                    state[u] = 1
+                    stack.append((u, 0))
+                    descended = True
+                    break
+            if descended:
                 continue
             stack.pop()
-            k, arg = 0, -1
-            for b in g.inputs[v]:
+            k, arg = 0, (ins[0] if ins else -1)
+            for b in ins:
                 u = driver.get(b)
                 if u is None:
                     continue
-                ku = key[u]
-                if ku == -2:      # a loop back to a node still open
+                if state[u] == 1:
                     loops += 1
                     continue
-                if ku > k or arg < 0:
-                    k, arg = ku, b
-            if arg < 0 and g.inputs[v]:
-                arg = g.inputs[v][0]
-            key[v] = k + g.delta[v]
+                if key[u] > k:
+                    k, arg = key[u], b
+            key[v] = k + delta[v]
             best_in[v] = arg
+            state[v] = 2
     return key, best_in, loops
 
 
 # --- analysis ------------------------------------------------------------------------------
 def _names(module: dict, wanted: set) -> dict:
-    """bit -> (name, index, src, instance path) for the wanted bits; the public name deepest in
-    the hierarchy (a register's own name rather than the port names it is passed through)."""
-    best: dict = {}
+    """bit -> the names it has (public or not): [{net, instance, src, public, depth}]."""
+    found: dict = {}
     for name, net in module.get("netnames", {}).items():
         bits = net.get("bits", [])
         hits = [(i, b) for i, b in enumerate(bits) if b in wanted]
         if not hits:
             continue
-        hidden = bool(net.get("hide_name", 0))
         attrs = net.get("attributes", {})
         hdl = attrs.get("hdlname")
         parts = hdl.split(" ") if hdl else name.split(".")
-        rank = (0 if hidden else 1, len(parts), -len(name))
-        offset = int(net.get("offset", 0)) if isinstance(net.get("offset", 0), int) else 0
+        offset = net.get("offset", 0) if isinstance(net.get("offset", 0), int) else 0
         for i, b in hits:
-            if b not in best or rank > best[b][0]:
-                label = name if len(bits) == 1 else f"{name}[{i + offset}]"
-                best[b] = (rank, label, ".".join(parts[:-1]), _rtl_src(attrs))
-    return {b: {"net": v[1], "instance": v[2], "src": v[3], "public": v[0][0] == 1}
-            for b, v in best.items()}
+            found.setdefault(b, []).append({
+                "net": name if len(bits) == 1 else f"{name}[{i + offset}]",
+                "instance": ".".join(parts[:-1]), "src": _rtl_src(attrs),
+                "public": not net.get("hide_name", 0), "depth": len(parts)})
+    return found
+
+
+def _best_name(cands: list, cell_src: list[str]) -> dict:
+    """The name to show for a net: public; declared in the file of the cell that drives it
+    (a register's own name, not the port names it is passed through); deepest in the
+    hierarchy; shortest."""
+    files = {s.split(":")[0] for s in cell_src}
+    best = max(cands, key=lambda c: (c["public"], any(x.split(":")[0] in files for x in c["src"]),
+                                     c["depth"], -len(c["net"])), default=None)
+    return best if best and best["public"] else {}
 
 
 def _cells_driving(module: dict, wanted: set) -> dict:
@@ -434,19 +486,24 @@ def _trace(g: _Graph, best_in: list[int], bit) -> tuple[list, object]:
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def _pattern(name: str | None) -> str:
-    return _INDEX.sub("[*]", name) if name else "?"
+def _rtl_point(step: dict) -> str:
+    """A path end as RTL: 'file.sv: name inside the module' with indices as [*]."""
+    net = step.get("net") or step.get("pin_net")
+    inst = step.get("instance") or ""
+    if net and inst and net.startswith(inst + "."):
+        net = net[len(inst) + 1:]
+    name = _INDEX.sub("[*]", net) if net else step["type"]
+    files = [x.split(":")[0] for x in step.get("src", [])]
+    return f"{files[0].rsplit('/', 1)[-1]}: {name}" if files else name
 
 
-def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: int | None = None,
-            hotspots: int = 5) -> dict:
-    """Logic depth of a mapped netlist (``write_json`` output, a dict or a path).
+def _load(netlist: dict | str | Path) -> dict:
+    return netlist if isinstance(netlist, dict) else json.loads(Path(netlist).read_text())
 
-    ``limit_levels``: the working limit of the board, for the count of endpoints above it and
-    the RTL spots (``hotspots``) those endpoints belong to; default 10."""
-    if not isinstance(netlist, dict):
-        netlist = json.loads(Path(netlist).read_text())
-    top_name, module = _top_module(netlist, top)
+
+def _endpoint_depths(module: dict) -> tuple[_Graph, Counter, list[int], int, list]:
+    """The graph, the unknown cells, the node keys, the loop count and, per endpoint (cell,
+    or top output bit), the deepest of its pins as (key, endpoint, bit, extra)."""
     g, unknown = build_graph(module)
     for port in module.get("ports", {}).values():
         if port.get("direction") in ("output", "inout"):
@@ -455,30 +512,65 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
                     g.endpoints[f"<port>{i}:{b}"] = [(b, 0)]
                     g.endpoint_kind[f"<port>{i}:{b}"] = "output port"
     key, best_in, loops = longest_paths(g)
-
-    def bit_key(b):
-        v = g.driver.get(b) if isinstance(b, int) else None
-        return 0 if v is None else key[v]
-
-    # per endpoint cell: the deepest of its pins
-    ends = []                                   # (key, cell, bit, extra)
+    ends = []
     for cell, pins in g.endpoints.items():
         best = None
         for b, extra in pins:
-            k = bit_key(b) + extra
+            v = g.driver.get(b) if isinstance(b, int) else None
+            k = (0 if v is None else key[v]) + extra
             if best is None or k > best[0]:
                 best = (k, cell, b, extra)
-        if best is not None:
-            ends.append(best)
+        ends.append(best if best is not None else (0, cell, None, 0))   # constant inputs only
+    return g, unknown, best_in, loops, ends
+
+
+def register_depths(netlist: dict | str | Path, top: str | None = None) -> dict:
+    """Depth into each flip-flop, by the name of the net it drives (``u_core.count[3]``):
+    {name: {lut, carry, dsp, muxf}}; flip-flops whose output has no public name are left out."""
+    _, module = _top_module(_load(netlist), top)
+    g, _, _, _, ends = _endpoint_depths(module)
+    q_bits = {}
+    for k, cell, b, extra in ends:
+        if g.endpoint_kind[cell] == "FF":
+            c = module["cells"][cell]
+            q = [x for p, bits in c["connections"].items()
+                 if c.get("port_directions", {}).get(p) == "output" for x in bits if isinstance(x, int)]
+            if q:
+                q_bits[q[0]] = (k, _rtl_src(c.get("attributes", {})))
+    names = _names(module, set(q_bits))
+    out = {}
+    for bit, (k, src) in q_bits.items():
+        nm = _best_name(names.get(bit, []), src)
+        if nm:
+            out[nm["net"]] = unpack(k)
+    return out
+
+
+def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: int | None = None,
+            hotspots: int = 5) -> dict:
+    """Logic depth of a mapped netlist (``write_json`` output, a dict or a path).
+
+    ``limit_levels``: the working limit of the board, for the count of endpoints above it and
+    the RTL spots (``hotspots``) those endpoints belong to; default 10."""
+    top_name, module = _top_module(_load(netlist), top)
+    g, unknown, best_in, loops, ends = _endpoint_depths(module)
     limit = 10 if limit_levels is None else int(limit_levels)
     hist: Counter = Counter()
     by_kind: Counter = Counter()
     carry_max = dsp_ends = 0
+    costliest = {"lut": 0, "carry": 0, "dsp": 0}  # the most levels by path_levels
+    deepest_dsp = None                            # the deepest endpoint behind an unregistered DSP
     for k, cell, b, extra in ends:
         u = unpack(k)
         hist[u["lut"]] += 1
         carry_max = max(carry_max, u["carry"])
-        dsp_ends += u["dsp"] > 0
+        if u["dsp"]:
+            dsp_ends += 1
+            if deepest_dsp is None or k > deepest_dsp[0]:
+                deepest_dsp = (k, u)
+        c = costliest
+        if path_levels(u["lut"], u["carry"], u["dsp"]) > path_levels(c["lut"], c["carry"], c["dsp"]):
+            costliest = {"lut": u["lut"], "carry": u["carry"], "dsp": u["dsp"]}
         if u["lut"] >= limit:
             by_kind[g.endpoint_kind[cell]] += 1
     ends.sort(key=lambda e: e[0], reverse=True)
@@ -515,10 +607,8 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
         return cell_info[cname]
 
     def point(bit, cell=None, ctype=None, src=None) -> dict:
-        nm = names.get(bit, {}) if isinstance(bit, int) else {}
-        public = nm.get("public", False)
-        return {"cell": cell, "type": ctype, "net": nm.get("net") if public else None,
-                "instance": nm.get("instance") if public else None,
+        nm = _best_name(names.get(bit, []), src or []) if isinstance(bit, int) else {}
+        return {"cell": cell, "type": ctype, "net": nm.get("net"), "instance": nm.get("instance"),
                 "src": list(dict.fromkeys((src or []) + nm.get("src", [])))}
 
     def describe(e) -> dict:
@@ -548,8 +638,7 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
             end = point(end_out[cell], cell, t, src) if cell in end_out else \
                 {"cell": cell, "type": t, "net": None, "instance": None, "src": src}
         end["role"] = "end"
-        pin = names.get(b, {})
-        end["pin_net"] = pin.get("net") if pin.get("public") else None
+        end["pin_net"] = _best_name(names.get(b, []), []).get("net")
         steps.append(end)
         u = unpack(k)
         rtl = list(dict.fromkeys(s.split(":")[0] for st in steps for s in st["src"]))
@@ -558,31 +647,42 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
                 "endpoint_kind": kind, "rtl_files": rtl, "instances": instances, "path": steps}
 
     deepest = describe(ends[0]) if ends else None
-    # RTL spots: endpoints over the limit grouped by start and end register (indices dropped)
+    # RTL spots: the endpoints at or over the limit grouped by the RTL of their start and end
+    # points (file of the register's always block, its name inside the module, indices
+    # dropped), so that the replicas of one engine fall together
     spots: dict = {}
     for e in deep:
         if unpack(e[0])["lut"] < limit:
             continue
         d = describe(e)
         s, t = d["path"][0], d["path"][-1]
-        gk = (_pattern(s.get("net") or s.get("type")), _pattern(t.get("net") or t.get("type")))
+        gk = (_rtl_point(s), _rtl_point(t))
         spot = spots.get(gk)
         if spot is None:
-            spots[gk] = spot = {"start": gk[0], "end": gk[1], "endpoints": 0, "lut": d["lut"],
-                                "carry": d["carry"], "rtl_files": d["rtl_files"],
-                                "src": list(dict.fromkeys(x for st in d["path"] for x in st["src"]))[:8]}
+            spots[gk] = spot = {"start": gk[0], "end": gk[1], "endpoints": 0, "lut": -1, "carry": 0,
+                                "instances": [], "example": None, "rtl_files": [], "src": []}
         spot["endpoints"] += 1
-    worst_spots = sorted(spots.values(), key=lambda s: (s["lut"], s["carry"], s["endpoints"]), reverse=True)
-    hist_sorted = {int(k): v for k, v in sorted(hist.items())}
+        if (d["lut"], d["carry"]) > (spot["lut"], spot["carry"]):
+            spot.update(lut=d["lut"], carry=d["carry"], rtl_files=d["rtl_files"],
+                        src=list(dict.fromkeys(x for st in d["path"] for x in st["src"]))[:8],
+                        example=f"{s.get('net') or s['type']} -> {t.get('net') or t.get('pin_net') or t['type']}")
+        for inst in d["instances"]:
+            if inst not in spot["instances"]:
+                spot["instances"].append(inst)
+    worst_spots = sorted(spots.values(), key=lambda s: (s["lut"], s["endpoints"], s["carry"]), reverse=True)
+    # endpoints by LUT levels: histogram[n] endpoints have n levels (a list: JSON keeps it as is)
+    hist_list = [hist.get(n, 0) for n in range(max(hist) + 1 if hist else 0)]
     return {
         "top": top_name,
         "counting": "LUT levels: LUT1-6, INV and distributed-RAM/SRL reads; MUXF7/8 part of the "
                     "LUT level (counted apart); carry: CARRY4/CARRY8 cells; dsp: unregistered DSP stages",
         "endpoints": len(ends),
-        "histogram": hist_sorted,
+        "histogram": hist_list,
         "max_lut": max(hist) if hist else 0,
         "max_carry": carry_max,
         "endpoints_through_dsp": dsp_ends,
+        "deepest_through_dsp": deepest_dsp[1] if deepest_dsp else None,
+        "costliest": costliest,
         "limit_levels": limit,
         "endpoints_at_or_over_limit": sum(v for k, v in hist.items() if k >= limit),
         "endpoints_over_limit": sum(v for k, v in hist.items() if k > limit),
@@ -594,26 +694,29 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
     }
 
 
-def at_least(histogram: dict, levels: int) -> int:
-    return sum(v for k, v in histogram.items() if int(k) >= levels)
+def at_least(histogram: list[int], levels: int) -> int:
+    """Endpoints with ``levels`` LUT levels or more."""
+    return sum(histogram[max(0, levels):])
 
 
 def board_summary(depth: dict, board: str) -> dict:
-    """The board's working limit, the clock the deepest path supports, and the PL clock to use."""
+    """The board's working limit, the clock the measured depth supports (the endpoint with the
+    most levels by ``path_levels``), and the PL clock to use."""
     m = clock_model(board)
-    d = depth["deepest"] or {"lut": 0, "carry": 0}
-    mhz = supported_clock_mhz(board, d["lut"], d["carry"])
+    d = depth.get("costliest") or {"lut": 0, "carry": 0, "dsp": 0}
+    mhz = supported_clock_mhz(board, d["lut"], d["carry"], d["dsp"])
     return {
         "clock_mhz": m["clock_mhz"],
         "limit_levels": m["limit_levels"],
         "model": (f"{m['ns_per_level']} ns per LUT level incl. routing ({m['anchor_levels']} levels at "
                   f"{m['anchor_mhz']:g} MHz on the {m['anchor']}), a carry cell {CARRY_LEVEL:g} level, "
-                  f"ceiling {m['ceiling_mhz']:g} MHz"),
+                  f"an unregistered DSP stage {DSP_STAGE_LEVELS:g}, ceiling {m['ceiling_mhz']:g} MHz"),
         "ns_per_level": m["ns_per_level"],
+        "limiting_path": dict(d),
         "supported_clock_mhz": mhz,
         "recommended_pl_clock_mhz": pl_clock_mhz(board, mhz),
         "meets_clock": mhz >= m["clock_mhz"],
-        "endpoints_over_limit": sum(v for k, v in depth["histogram"].items() if int(k) > m["limit_levels"]),
+        "endpoints_over_limit": at_least(depth["histogram"], m["limit_levels"] + 1),
     }
 
 
@@ -627,25 +730,43 @@ def format_summary(depth: dict, summary: dict | None = None) -> str:
                  + (f", {d['dsp']} DSP stages" if d["dsp"] else "") + (f", {d['muxf']} MUXF" if d["muxf"] else "")
                  + f" into a {d['endpoint_kind']}")
     s, e = d["path"][0], d["path"][-1]
-    lines.append(f"    from {s.get('net') or s['type']}" + (f" ({s['note']})" if s.get("note") else ""))
-    lines.append(f"    to   {e.get('net') or e.get('pin_net') or e['type']}")
+
+    def where(step):
+        src = step["src"][0] if step["src"] else None
+        extra = [x for x in (src, step.get("note")) if x]
+        return f" ({', '.join([step['type']] + extra)})"
+    lines.append(f"    from {s.get('net') or s['type']}{where(s)}")
+    lines.append(f"    to   {e.get('net') or e.get('pin_net') or e['type']}{where(e)}")
+    carry_src = list(dict.fromkeys(x for st in d["path"][1:-1] for x in st["src"]))
+    if carry_src:
+        lines.append(f"    via  {', '.join(carry_src[:4])}")
     if d["instances"]:
         lines.append(f"    through {', '.join(d['instances'][:6])}")
     if d["rtl_files"]:
         lines.append(f"    RTL {', '.join(d['rtl_files'][:6])}")
     hist = depth["histogram"]
-    lines.append("  endpoints by LUT levels: " + ", ".join(f"{k}:{v}" for k, v in hist.items()))
+    lines.append("  endpoints by LUT levels: " + ", ".join(f"{k}:{v}" for k, v in enumerate(hist) if v))
     lines.append(f"  endpoints {depth['endpoints']}, at >= 10 levels {at_least(hist, 10)}, "
                  f"deepest carry chain {depth['max_carry']} cells")
+    if depth.get("deepest_through_dsp"):
+        x = depth["deepest_through_dsp"]
+        lines.append(f"  {depth['endpoints_through_dsp']} endpoints behind an unregistered DSP stage; deepest "
+                     f"{x['lut']} LUT + {x['carry']} carry + {x['dsp']} DSP stage(s)")
     if summary:
         lines.append(f"  working limit: {summary['limit_levels']} LUT levels at {summary['clock_mhz']:g} MHz "
                      f"({summary['model']}); {summary['endpoints_over_limit']} endpoints over it")
-        lines.append(f"  the deepest path supports about {summary['supported_clock_mhz']:g} MHz; "
+        lp = summary["limiting_path"]
+        lines.append(f"  the slowest path ({lp['lut']} LUT + {lp['carry']} carry"
+                     + (f" + {lp['dsp']} DSP" if lp.get("dsp") else "") + ") supports about "
+                     f"{summary['supported_clock_mhz']:g} MHz; "
                      f"PL clock to use before pipelining: {summary['recommended_pl_clock_mhz']:g} MHz"
                      + ("" if summary["meets_clock"] else f" (below the configured {summary['clock_mhz']:g} MHz)"))
-    for i, h in enumerate(depth["hotspots"][:3]):
-        lines.append(f"  spot {i + 1}: {h['lut']} LUT + {h['carry']} carry, {h['endpoints']} endpoints: "
-                     f"{h['start']} -> {h['end']}" + (f" [{', '.join(h['rtl_files'][:4])}]" if h["rtl_files"] else ""))
+    if depth["hotspots"]:
+        lines.append(f"  RTL spots with endpoints at >= {depth['limit_levels']} levels (deepest first):")
+    for i, h in enumerate(depth["hotspots"]):
+        lines.append(f"    {i + 1}. {h['lut']} LUT + {h['carry']} carry, {h['endpoints']} endpoints in "
+                     f"{len(h['instances'])} instance(s): {h['start']} -> {h['end']}")
     if depth["combinational_loops"]:
-        lines.append(f"  warning: {depth['combinational_loops']} combinational loop edges (depth there is a lower bound)")
+        lines.append(f"  warning: {depth['combinational_loops']} combinational loop edges "
+                     "(depth there is a lower bound)")
     return "\n".join(lines)

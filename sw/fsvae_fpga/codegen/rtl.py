@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import boards
 from ..hwmodel import HwModel, signed_bits
-from .hls import CodegenError, check_fits, cname, engine_bias, engine_weight, lanes, _types
+from .hls import CodegenError, check_fits, cname, engine_bias, engine_weight, lanes, weight_load_memories, _types
 
 ROOT = Path(__file__).resolve().parents[3]
 RTL_LIB = ROOT / "hw" / "rtl"
@@ -436,15 +436,8 @@ def _loader(hw: HwModel, board: dict, names: list[str]) -> tuple[str, list[dict]
     if not names:
         return ("    // no run-time weight memories on this board: load_weights is done at once\n"
                 "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;\n    assign load_word = 1'b0;"), []
-    mems, offset = [], 0
-    for n in names:
-        layer = hw.layer(n)
-        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
-        depth, width = hw.weights[n].size // p, p * w
-        chunks = (width + 31) // 32
-        mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
-                     "offset_words": offset, "words": depth * chunks})
-        offset += depth * chunks
+    mems = weight_load_memories(hw, board, names)
+    offset = sum(m["words"] for m in mems)
     wmax = max(m["width"] for m in mems)
     wbuf = 32 * max(m["words_per_entry"] for m in mems)
     amax = max(_bits(m["depth"]) for m in mems)
