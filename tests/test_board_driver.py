@@ -71,7 +71,8 @@ def test_self_test_passes(drv):
 def test_stalled_out_r_times_out_naming_channel_units_and_registers(drv):
     from fsvae_fpga.board import FsvaeTimeout
     drv.backend.inject_fault("stall_out_r", after_words=0)
-    saved, drv.timeout_s = drv.timeout_s, 0.0005
+    # long enough (in board cycles, whatever the clock) for image 0 to reach the output stage
+    saved, drv.timeout_s = drv.timeout_s, 150_000 / (drv.clock_mhz * 1e6)
     try:
         with pytest.raises(FsvaeTimeout) as err:
             drv.generate(1, 3)
@@ -119,7 +120,8 @@ def test_s2mm_that_never_starts_is_named(drv):
     from fsvae_fpga.board import FsvaeTimeout
     assert drv.backend.recvchannel.idle, "needs a finished S2MM transfer before (previous test)"
     drv.backend.inject_fault("drop_s2mm_start")
-    saved, drv.timeout_s = drv.timeout_s, 0.0005
+    # long enough (in board cycles, whatever the clock) for image 0 to reach the output stage
+    saved, drv.timeout_s = drv.timeout_s, 150_000 / (drv.clock_mhz * 1e6)
     try:
         with pytest.raises(FsvaeTimeout) as err:
             drv.generate(1, 5)

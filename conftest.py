@@ -1,0 +1,13 @@
+"""Test order for ``make test`` (pytest-xdist, one file per worker): the files that take longest
+(a Verilator build of a whole accelerator each) start first, so that the workers finish
+together instead of one worker running them at the end."""
+
+LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_board_driver.py", "tests/test_board_weights.py",
+                 "tests/test_hls_project.py", "tests/test_cli.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
+    items.sort(key=rank)          # stable: the order within each group is kept
