@@ -68,19 +68,26 @@ def test_self_test_passes(drv):
     assert "self-test passed" in str(result)
 
 
-def test_stalled_out_r_times_out_naming_channel_units_and_registers(drv):
+def _timeout_under_fault(drv, seed, fault, **params):
+    """generate(1, seed) with a fault injected into the simulated board: the FsvaeTimeout it
+    raises.  The timeout is long enough (in board cycles, whatever the clock) for image 0 to
+    reach the output stage; afterwards the fault is cleared and the board reset."""
     from fsvae_fpga.board import FsvaeTimeout
-    drv.backend.inject_fault("stall_out_r", after_words=0)
-    # long enough (in board cycles, whatever the clock) for image 0 to reach the output stage
+    drv.backend.inject_fault(fault, **params)
     saved, drv.timeout_s = drv.timeout_s, 150_000 / (drv.clock_mhz * 1e6)
     try:
         with pytest.raises(FsvaeTimeout) as err:
-            drv.generate(1, 3)
+            drv.generate(1, seed)
     finally:
         drv.timeout_s = saved
         drv.backend.clear_faults()
         drv.reset()
-    msg, e = str(err.value), err.value
+    return err.value
+
+
+def test_stalled_out_r_times_out_naming_channel_units_and_registers(drv):
+    e = _timeout_under_fault(drv, 3, "stall_out_r", after_words=0)
+    msg = str(e)
     assert "S2MM" in e.waiting_on and "membrane_output" in e.waiting_on, msg
     assert "DMA channel S2MM (out_r -> memory) not idle" in msg and "running, not idle" in msg
     assert "Core units still busy:" in msg and "membrane_output" in msg
@@ -117,19 +124,9 @@ def test_mid_run_reset_then_generate_equals_golden(drv, hw):
 def test_s2mm_that_never_starts_is_named(drv):
     """An S2MM length write that never takes (the channel reads idle from the last transfer)
     must not pass for a received image."""
-    from fsvae_fpga.board import FsvaeTimeout
     assert drv.backend.recvchannel.idle, "needs a finished S2MM transfer before (previous test)"
-    drv.backend.inject_fault("drop_s2mm_start")
-    # long enough (in board cycles, whatever the clock) for image 0 to reach the output stage
-    saved, drv.timeout_s = drv.timeout_s, 150_000 / (drv.clock_mhz * 1e6)
-    try:
-        with pytest.raises(FsvaeTimeout) as err:
-            drv.generate(1, 5)
-    finally:
-        drv.timeout_s = saved
-        drv.backend.clear_faults()
-        drv.reset()
-    assert "never started" in str(err.value) and "S2MM" in err.value.waiting_on
+    e = _timeout_under_fault(drv, 5, "drop_s2mm_start")
+    assert "never started" in str(e) and "S2MM" in e.waiting_on
 
 
 def test_identity_mismatch_is_refused(drv, board_sim, tmp_path):

@@ -78,11 +78,10 @@ def check_tools(core: str, release: str) -> None:
 # --- folders -------------------------------------------------------------------------------------
 def claim_out(out: Path) -> None:
     """The overlay folder: new, empty, a previous result of this flow or an overlay folder."""
+    from .overlay import foreign_entries
     if out.exists() and not out.is_dir():
         raise BitstreamError(f"--out {out} exists and is not a folder")
-    if not out.exists() or (out / OVERLAY_MARKER).is_file():
-        return
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in VIVADO_FILES)
+    foreign = foreign_entries(out)
     if foreign:
         raise BitstreamError(f"--out {out} holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''} "
                              f"and no {OVERLAY_MARKER}: it is not an overlay folder of this tool; choose a new folder")

@@ -47,13 +47,20 @@ class OverlayError(RuntimeError):
     pass
 
 
+def foreign_entries(out_dir: Path) -> list[str]:
+    """What in ``out_dir`` this tool did not write: nothing when the folder is new, holds the
+    overlay marker, or holds only the Vivado flow's fsvae.bit/fsvae.hwh (the one rule for both
+    this writer and ``fsvae-fpga bitstream``)."""
+    if not out_dir.exists() or (out_dir / MARKER).is_file():
+        return []
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in VIVADO_FILES)
+
+
 def _claim(out_dir: Path) -> None:
     """Refuse a folder this module did not create."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OverlayError(f"{out_dir} exists and is not a folder")
-    if not out_dir.exists() or (out_dir / MARKER).is_file():
-        return
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in VIVADO_FILES)
+    foreign = foreign_entries(out_dir)
     if foreign:
         raise OverlayError(f"{out_dir} was not written by write_overlay_files (no {MARKER}) and holds "
                            f"{', '.join(foreign[:8])}{' ...' if len(foreign) > 8 else ''}: refusing to write into it; "
