@@ -3,7 +3,8 @@
 together instead of one worker running them at the end."""
 
 LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_board_driver.py", "tests/test_board_weights.py",
-                 "tests/test_hls_project.py", "tests/test_cli.py")
+                 "tests/test_hls_project.py", "tests/test_cli.py", "tests/test_cli_outputs.py",
+                 "tests/test_cli_errors.py", "tests/test_hwmodel_tamper.py", "tests/test_cli_fuzz.py")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -28,6 +28,7 @@ for _p in (ROOT / "sim", ROOT / "sim" / "fsvae_top", ROOT / "sw"):
 import numpy as np  # noqa: E402
 
 import rtl_sim  # noqa: E402
+from fsvae_fpga import cli_args  # noqa: E402
 from fsvae_fpga import boards, hwmodel, stats  # noqa: E402
 from fsvae_fpga.export import export_shipped  # noqa: E402
 
@@ -111,15 +112,13 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=None, help="default: the board's default_config (hw/boards.yaml), "
                                                     "configs/mnist.yaml without --board")
     ap.add_argument("--board", default=None, help="default: kv260 for the paper config, pynq-z2 for the small one")
-    ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=cli_args.images, default=16)
+    ap.add_argument("--seed", type=cli_args.seed, default=0, help="sampler seed, 0..2^32-1")
     ap.add_argument("--out", default=str(ROOT / "build" / "sim"))
     ap.add_argument("--waves", action="store_true", help="write an FST waveform (slow for full-size runs)")
     ap.add_argument("--rtl", choices=["generated", "vitis"], default="generated")
     ap.add_argument("--vitis-rtl", default=None)
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error("--n must be at least 1")
     if args.config is None:
         args.config = boards.board(args.board)["default_config"] if args.board else "configs/mnist.yaml"
     board = args.board or ("pynq-z2" if "small" in args.config else "kv260")

@@ -5,6 +5,7 @@ line what is missing; it refuses folders it did not make; and with a stand-in `v
 the PATH (hw/vivado/stubs.tcl under tclsh) the whole flow runs to an overlay folder, or
 stops with status 1 when timing is not met.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -95,6 +96,10 @@ def test_whole_flow_with_a_stand_in_vivado(tmp_path, monkeypatch, capsys):
     assert {"timing_summary.rpt", "utilization.rpt", "results.json"} <= {p.name for p in (out / "reports").iterdir()}
     assert (out / bitstream.OVERLAY_MARKER).is_file()      # overlay.write_overlay_files ran
     assert (work / "rtl" / "rtl" / "fsvae_core.v").is_file()
+    # the identity the bitstream reports is the overlay's hardware model's
+    from fsvae_fpga import hwmodel
+    manifest, hw = json.loads((out / "fsvae.json").read_text()), hwmodel.load(out / "hwmodel")
+    assert manifest["identity"] == hw.identity32 and manifest["hwmodel_identity"] == hw.identity
     log = capsys.readouterr().out
     mhz = boards.board("pynq-z2")["clock_mhz"]
     made_hz = round(1e9 / round(1e9 / (mhz * 1e6)))       # the Zynq-7000 IO PLL (1 GHz) / an integer

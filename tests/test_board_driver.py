@@ -25,7 +25,7 @@ TIMEOUT_S = 0.004            # board seconds per wait: 400k cycles, ~4x the firs
 @pytest.fixture(scope="module")
 def board_sim():
     """Hardware model, RTL, Verilator build and simulated overlay folder (incremental: a rerun
-    reuses the build while the design identity is unchanged)."""
+    reuses the build while the design's sha256 is unchanged)."""
     import run_notebook
     return run_notebook.prepare(BOARD, work=ROOT / "build" / "board-sim" / f"test-{BOARD}", n_selftest=2)
 

@@ -211,7 +211,7 @@ class Backend:
 @pytest.fixture
 def overlay(tmp_path):
     manifest = {"board": "pynq-z2", "clock_mhz": 100, "image_shape": list(SHAPE), "identity": IDENTITY,
-                "identity_sha256": "ab" * 32, "modes": ["generate", "load_weights"], "status_units": UNITS,
+                "hwmodel_identity": "ab" * 32, "design_sha256": "cd" * 32, "modes": ["generate", "load_weights"], "status_units": UNITS,
                 "weight_load": {"blob": "mem/weights.bin", "words": WORDS}, "cycles_per_image": 1000}
     (tmp_path / "fsvae.json").write_text(json.dumps(manifest))
     (tmp_path / "interface.json").write_text(json.dumps(boards.interface()))
@@ -258,8 +258,24 @@ def test_timeout_names_the_channel_and_busy_units(overlay):
 def test_identity_mismatch_names_both_values(overlay):
     board = Board()
     board.regs["identity"] = 0xDEADBEEF
-    with pytest.raises(D.IdentityMismatch, match="0xdeadbeef.*0x1234abcd.*different builds"):
+    with pytest.raises(D.IdentityMismatch, match="0xdeadbeef.*0x1234abcd.*hardware model abababababab.*different builds"):
         D.FsvaeDriver(Backend(board), overlay)
+
+
+def test_an_overlay_mixing_two_hardware_models_is_refused(overlay):
+    """fsvae.json names the hardware model it was generated from: hwmodel/ (the golden model
+    the notebook compares with) and selftest/ must be that model."""
+    (overlay / "hwmodel").mkdir()
+    (overlay / "hwmodel" / "hwmodel.json").write_text(json.dumps({"identity": "ef" * 32}))
+    with pytest.raises(D.IdentityMismatch, match="hwmodel is hardware model efefefefefef, but fsvae.json was "
+                                                 "generated from abababababab"):
+        D.FsvaeDriver(Backend(Board()), overlay)
+    (overlay / "hwmodel" / "hwmodel.json").write_text(json.dumps({"identity": "ab" * 32}))
+    drv = D.FsvaeDriver(Backend(Board()), overlay)
+    (overlay / "selftest").mkdir()
+    (overlay / "selftest" / "vectors.json").write_text(json.dumps({"cases": [], "hwmodel_identity": "ef" * 32}))
+    with pytest.raises(D.FsvaeError, match="golden vectors of hardware model efefefefefef"):
+        drv.self_test()
 
 
 def test_dmasr_decoding():

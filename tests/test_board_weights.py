@@ -33,7 +33,7 @@ def design():
     rtl_dir, build_dir = work / "rtl", work / "sim_build"
     m = rtl_dir / "manifest.json"
     board = {**boards.board(BOARD), **OVERRIDES}
-    if not m.is_file() or json.loads(m.read_text()).get("identity_sha256") != rtl.design_identity(hw, board):
+    if not m.is_file() or json.loads(m.read_text()).get("design_sha256") != rtl.design_sha256(hw, board):
         rtl.write_rtl(hw, BOARD, rtl_dir, overrides=OVERRIDES)
     launch.ensure_build(rtl_dir, build_dir)
     write_overlay_files(work / "overlay", rtl_dir, hw_dir, BOARD, 1, sim_build_dir=build_dir, board_overrides=OVERRIDES)

@@ -16,7 +16,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
     cfg["train"].update(epochs=2, float_epochs=1, batch_size=64)
-    config = out / "cfg.yaml"
+    config = tmp_path_factory.mktemp("cfg") / "cfg.yaml"
     config.write_text(yaml.safe_dump(cfg))
     assert main(["train", "--config", str(config), "--out", str(out), "--no-progress"]) == 0
     return out
@@ -69,10 +69,10 @@ def test_ann_vae_trains_through_the_same_command(tmp_path, capsys):
     cfg["train"].update(epochs=1, float_epochs=1)
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    assert main(["train", "--config", str(config), "--model", "ann-vae", "--out", str(tmp_path),
+    assert main(["train", "--config", str(config), "--model", "ann-vae", "--out", str(tmp_path / "run"),
                  "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--ckpt", str(tmp_path / "last.pt"), "--json", "--limit", "32",
+    assert main(["evaluate", "--ckpt", str(tmp_path / "run" / "last.pt"), "--json", "--limit", "32",
                  "--samples", "32"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "ann-vae" and 0 < result["reconstruction_mse"] < 2
@@ -104,6 +104,7 @@ def test_missing_dataset_is_explained(tmp_path, capsys):
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err and "nothing" in err
+    assert not (tmp_path / "o").exists()          # the run folder it made is gone again
 
 
 def test_set_overrides_are_validated(tmp_path, capsys):

@@ -147,10 +147,28 @@ def test_csim_without_run_time_weights(small_hw, tmp_path):
     vec = _vectors(small_hw, 2, 11, tmp_path / "vectors")
     info = write_project(small_hw, "pynq-z2", tmp_path / "prj", vectors_dir=vec)
     assert info["weight_load"] is None and not (tmp_path / "prj" / "vectors" / "weights.bin").exists()
+    # no identity given: the register reports the hardware model's, as the RTL's does
+    params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    assert f"#define FSVAE_IDENTITY 0x{small_hw.identity32:08x}u" in params
     ok, log = run_csim(tmp_path / "prj", images=1)
     assert ok, log
     assert "load_weights (no run-time weights): status 0x701, nothing sent" in log
     assert "generate: 1 images, 0 pixels differ" in log and "reconstruct: 1 images, 0 pixels differ" in log
+
+
+def test_vectors_of_another_model_are_refused(small_hw, tmp_path):
+    """Vectors follow one hardware model (vectors.json hwmodel_identity): an edited model,
+    identity recomputed, is another model."""
+    vec = _vectors(small_hw, 1, 5, tmp_path / "vectors")
+    other = tmp_path / "other"
+    shutil.copytree(small_hw.path, other)
+    desc = json.loads((other / "hwmodel.json").read_text())
+    desc["output"]["decay_frac_bits"] += 1
+    desc["identity"] = hwmodel.identity(desc)
+    (other / "hwmodel.json").write_text(json.dumps(desc))
+    with pytest.raises(CodegenError, match=f"made from hardware model {small_hw.identity[:12]}, not "
+                                           f"{hwmodel.identity(desc)[:12]}.*regenerate them"):
+        write_project(hwmodel.load(other), "pynq-z2", tmp_path / "prj", vectors_dir=vec)
 
 
 def test_generated_code_passes_static_checks(small_hw, tmp_path):

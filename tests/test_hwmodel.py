@@ -22,9 +22,13 @@ def copy(exported, tmp_path):
     return dst
 
 
-def edit_json(path, fn):
+def edit_json(path, fn, reidentify=True):
+    """Apply ``fn`` to hwmodel.json; ``reidentify``: recompute the identity too, as a deliberate
+    editor would, so that the check behind the identity is the one that answers."""
     desc = json.loads((path / "hwmodel.json").read_text())
     fn(desc)
+    if reidentify and isinstance(desc, dict):
+        desc["identity"] = hwmodel.identity(desc)
     (path / "hwmodel.json").write_text(json.dumps(desc))
 
 
@@ -39,6 +43,41 @@ def test_valid_model_loads_with_documented_fields(exported):
         assert layer["overflow"] == "impossible"
         assert layer["current_bits"] == signed_bits(*layer["current_range"])
     assert len(d["output"]["pixel_thresholds"]) == 255
+    assert hw.identity == d["identity"] == hwmodel.identity(d) and len(hw.identity) == 64
+    assert hw.identity32 == int.from_bytes(bytes.fromhex(hw.identity)[:4], "little")
+
+
+def test_identity_is_of_the_content_not_the_formatting(copy, exported):
+    desc = json.loads((copy / "hwmodel.json").read_text())
+    (copy / "hwmodel.json").write_text(json.dumps(dict(reversed(desc.items())), indent=4))
+    assert hwmodel.load(copy).identity == hwmodel.load(exported).identity
+
+
+def test_an_edited_value_is_named_as_an_edit(copy):
+    edit_json(copy, lambda d: d["layers"][1].update(threshold=d["layers"][1]["threshold"] + 1), reidentify=False)
+    with pytest.raises(HwModelError, match=r"hwmodel.json was edited after export: its identity [0-9a-f]{12} "
+                                           r"differs from the content's [0-9a-f]{12}; re-export"):
+        hwmodel.load(copy)
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, r"no identity \(exported by an older version\); re-export"),
+    (12, "identity must be 64 lowercase hex digits"),
+    ("AB" * 32, "identity must be 64 lowercase hex digits"),
+])
+def test_missing_or_malformed_identity(copy, value, message):
+    edit_json(copy, lambda d: d.pop("identity") if value is None else d.update(identity=value), reidentify=False)
+    with pytest.raises(HwModelError, match=message):
+        hwmodel.load(copy)
+
+
+def test_write_fills_the_given_folder(trained_small_model, tmp_path):
+    from fsvae_fpga.export import build
+    desc, arrays = build(trained_small_model)
+    hwmodel.write(tmp_path, desc, arrays)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*arrays, "hwmodel.json"])
+    assert desc["identity"] == hwmodel.load(tmp_path).identity
+    assert list(json.loads((tmp_path / "hwmodel.json").read_text()))[:3] == ["format", "version", "identity"]
 
 
 @pytest.mark.parametrize("mutate, message", [

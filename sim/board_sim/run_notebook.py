@@ -5,7 +5,7 @@
 
 Steps (each skipped when its output is up to date, so a rerun costs only the simulation):
 export the board's default model (hw/boards.yaml default_config, or --config) -> WORK/hwmodel;
-codegen rtl -> WORK/rtl (regenerated when the design identity changes); Verilator build ->
+codegen rtl -> WORK/rtl (regenerated when the design's sha256 changes); Verilator build ->
 WORK/sim_build; the overlay folder without bitstream -> WORK/overlay; then the notebook in a
 fresh kernel with FSVAE_SIMULATED=1 and FSVAE_OVERLAY_DIR=WORK/overlay, the image counts
 injected after its "parameters" cell.  Writes the executed notebook (outputs included) to
@@ -40,10 +40,10 @@ def _rtl_up_to_date(rtl_dir: Path, hw, board: str) -> bool:
     from fsvae_fpga import boards
     from fsvae_fpga.codegen import rtl
     path = rtl_dir / "manifest.json"
-    if not path.is_file() or not hasattr(rtl, "design_identity"):
+    if not path.is_file():
         return False
     m = json.loads(path.read_text())
-    return (m.get("identity_sha256") == rtl.design_identity(hw, boards.board(board))
+    return (m.get("design_sha256") == rtl.design_sha256(hw, boards.board(board))
             and m.get("mem_dir") in (None, str(rtl_dir / "mem")))
 
 

@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import boards
+from . import boards, cli_args
 
 PROG = "fsvae-fpga bitstream"
 WORK_MARKER = ".fsvae-bitstream-work"
@@ -186,7 +186,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="configuration whose shipped model to build (default: the board's default_config)")
     p.add_argument("--out", help="overlay folder to copy to the board (default build/overlay/<board>)")
     p.add_argument("--work", help="work folder: model, core, Vivado project (default build/bitstream/<board>-<core>)")
-    p.add_argument("--jobs", type=int, help="Vivado jobs (default: the CPU count)")
+    p.add_argument("--jobs", type=cli_args.count(1, 1024, "--jobs"), help="Vivado jobs (default: the CPU count)")
 
 
 def build(args: argparse.Namespace, log=print) -> Path:

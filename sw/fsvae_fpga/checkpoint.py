@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import torch
 
 from .config import ConfigError, validate
+from .outputs import atomic_file
 
 FORMAT = "fsvae-fpga-checkpoint"
 VERSION = 1
@@ -33,19 +35,12 @@ class CheckpointError(Exception):
 
 
 def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to a temporary file, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    """torch.save to a hidden temporary file, fsync, then rename over ``path``."""
+    with atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def save_checkpoint(path, *, config, stage, epoch, model_state, optimizer_state=None, history=(),
@@ -84,14 +79,19 @@ def _unpack_weights(ckpt: dict, path: Path) -> None:
 def read_checkpoint(path: str | Path) -> dict:
     """Load and validate a checkpoint dict (no model is built here)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the .pt file (for a run: <run>/last.pt)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes); retrain, or resume from an earlier checkpoint")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():     # torch warns about pickle protocols on foreign files
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, random bytes, pickled code: all refused here
-        raise CheckpointError(
-            f"checkpoint {path} is corrupt, truncated or not a checkpoint ({type(err).__name__}: "
-            f"{str(err).splitlines()[0][:200]}); retrain, or resume from an earlier checkpoint") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt, truncated or not a checkpoint "
+                              f"({_load_reason(err)}); retrain, or resume from an earlier checkpoint") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an fsvae-fpga checkpoint (no format tag {FORMAT!r})")
     if ckpt.get("version") != VERSION:
@@ -99,6 +99,15 @@ def read_checkpoint(path: str | Path) -> dict:
     missing = {"config", "stage", "epoch", "model"} - set(ckpt)
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {sorted(missing)}")
+    if ckpt["stage"] not in ("float", "quant"):
+        raise CheckpointError(f"{path}: stage {ckpt['stage']!r} is not 'float' or 'quant'")
+    if isinstance(ckpt["epoch"], bool) or not isinstance(ckpt["epoch"], int) or ckpt["epoch"] < 0:
+        raise CheckpointError(f"{path}: epoch {ckpt['epoch']!r} is not a count of completed epochs")
+    if not isinstance(ckpt["model"], dict) or not all(isinstance(k, str) and torch.is_tensor(v)
+                                                      for k, v in ckpt["model"].items()):
+        raise CheckpointError(f"{path}: 'model' is not a state dict of named tensors")
+    if not isinstance(ckpt.get("history", []), list) or not isinstance(ckpt.get("optimizer") or {}, dict):
+        raise CheckpointError(f"{path}: 'history' or 'optimizer' is malformed")
     _unpack_weights(ckpt, path)
     try:
         ckpt["config"] = validate(ckpt["config"])
@@ -128,10 +137,39 @@ def load_model(path: str | Path | None = None):
                                   "pass --ckpt or train one with `fsvae-fpga train`")
     ckpt = read_checkpoint(path)
     model = build_model(ckpt["config"], ckpt["stage"])
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not match the config inside it: "
-                              f"{str(err).splitlines()[0]}") from None
+    load_weights(model, ckpt["model"], path)
     model.eval()
     return model, ckpt
+
+
+def _load_reason(err: Exception) -> str:
+    """torch's reason in a few words, without its advice to load with weights_only=False
+    (that advice runs the file's code)."""
+    if isinstance(err, EOFError):
+        return "the file ends early"
+    text = " ".join(str(err).split())
+    if "weights_only" in text or "Unpickl" in type(err).__name__:
+        return "it holds Python objects other than tensors and plain data, which are never loaded"
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+
+
+def load_weights(model, state: dict, path) -> None:
+    """model.load_state_dict(state), or CheckpointError naming every tensor that does not fit."""
+    want = model.state_dict()
+    missing = sorted(set(want) - set(state))
+    extra = sorted(set(state) - set(want))
+    shapes = sorted(f"{k} {list(state[k].shape)} (the config needs {list(want[k].shape)})"
+                    for k in set(want) & set(state) if state[k].shape != want[k].shape)
+
+    def some(names):
+        return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    problems = ([f"missing {some(missing)}"] if missing else []) + ([f"unexpected {some(extra)}"] if extra else []) \
+        + ([f"wrong shape: {some(shapes)}"] if shapes else [])
+    if problems:
+        raise CheckpointError(f"{path}: weights do not fit the config inside it ({'; '.join(problems)}); "
+                              "use the config the checkpoint was trained with")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: weights do not fit the config inside it "
+                              f"({' '.join(str(err).split())[:300]})") from None

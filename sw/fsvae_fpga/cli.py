@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+from . import cli_args
+from .outputs import OutputError, atomic_file, check_dir_target, check_file_target, output_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mnist.yaml"
 
@@ -18,11 +22,23 @@ def _load(ckpt):
     return load_model(ckpt)
 
 
-def _check_out(path: str, suffixes: tuple[str, ...]) -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise UsageError(f"--out {path}: the file name must end in {' or '.join(suffixes)}")
-    return out
+def _sampler(model, choice):
+    """--sampler, checked against the model kind before any work."""
+    from .inference import default_sampler
+    if choice == "hardware" and default_sampler(model) != "hardware":
+        raise UsageError("--sampler hardware draws FSVAE latent indices; the ANN VAE's Gaussian latent "
+                         "uses --sampler torch")
+    return choice or default_sampler(model)
+
+
+def _held_out(data: dict, n: int, what: str):
+    """The first n held-out images of the checkpoint's dataset; fewer is an error, not a surprise."""
+    from .data import load_images
+    test = load_images(data["dataset"], "test", data["image_size"], data["root"])
+    if n > test.images.shape[0]:
+        raise UsageError(f"{what} {n}: {data['dataset']} has only {test.images.shape[0]} held-out images; "
+                         f"ask for at most {test.images.shape[0]}")
+    return test.images[:n]
 
 
 def cmd_train(args):
@@ -31,24 +47,24 @@ def cmd_train(args):
     from .train import train
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
-    import yaml
+    from .config import parse_value
     overrides = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise UsageError(f"--set {item}: expected KEY=VALUE, e.g. train.float_epochs=20")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key.strip()] = parse_value(value.strip())
     if args.resume and (args.model or "model" in overrides):
         raise UsageError("--model cannot change when resuming: the checkpoint holds that model's weights")
+    if args.resume and args.config:
+        raise UsageError("--config cannot be used with --resume: the checkpoint holds its config; "
+                         "change values with --set KEY=VALUE")
     cfg = None
     if not args.resume:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config or DEFAULT_CONFIG)
         if args.model:
             overrides["model"] = args.model
-        try:
-            cfg = with_overrides(cfg, **overrides)
-        except KeyError as err:
-            raise UsageError(f"--set: unknown key {err}") from None
+        cfg = with_overrides(cfg, **overrides)
         overrides = {}
     torch.manual_seed((cfg or {}).get("train", {}).get("seed", 0))
     last = train(cfg, args.out, epochs=args.epochs, resume=args.resume, device=args.device,
@@ -57,55 +73,55 @@ def cmd_train(args):
 
 
 def cmd_sample(args):
+    out = check_file_target(args.out, (".png", ".npy"))
     from .images import save_grid
     from .inference import generate
-    out = _check_out(args.out, (".png", ".npy"))
-    if args.n < 1:
-        raise UsageError("--n must be at least 1")
     model, _ = _load(args.ckpt)
-    pixels = generate(model, args.n, args.seed, progress=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    sampler = _sampler(model, args.sampler)
+    pixels = generate(model, args.n, args.seed, progress=True, sampler=sampler)
     if out.suffix.lower() == ".png":
         save_grid(pixels, out)
     else:
         import numpy as np
-        tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_file(out) as tmp, open(tmp, "wb") as f:
             np.save(f, pixels.numpy().astype(np.uint8))
-        tmp.replace(out)
-    print(json.dumps({"images": args.n, "seed": args.seed, "out": str(out)}))
+    print(json.dumps({"images": args.n, "seed": args.seed, "sampler": sampler, "out": str(out)}))
 
 
 def cmd_reconstruct(args):
-    from .data import load_images
+    out = check_file_target(args.out, (".png",))
     from .images import save_pairs, to_pixels
     from .inference import reconstruct
-    out = _check_out(args.out, (".png",))
     model, ckpt = _load(args.ckpt)
-    data = ckpt["config"]["data"]
-    test = load_images(data["dataset"], "test", data["image_size"], data["root"], limit=args.n)
-    save_pairs(to_pixels(test.images), reconstruct(model, test.images, args.seed), out)
-    print(json.dumps({"images": test.images.shape[0], "out": str(out)}))
+    sampler = _sampler(model, args.sampler)
+    images = _held_out(ckpt["config"]["data"], args.n, "--n")
+    save_pairs(to_pixels(images), reconstruct(model, images, args.seed, sampler=sampler), out)
+    print(json.dumps({"images": images.shape[0], "seed": args.seed, "sampler": sampler, "out": str(out)}))
 
 
 def cmd_evaluate(args):
     from .data import load_images
     from .inference import reconstruction_mse, sample_quality
     model, ckpt = _load(args.ckpt)
+    sampler = _sampler(model, args.sampler)
     data = ckpt["config"]["data"]
     test = load_images(data["dataset"], "test", data["image_size"], data["root"], limit=args.limit)
     result = {
         "checkpoint": str(args.ckpt or "shipped"),
         "model": ckpt["config"]["model"], "stage": ckpt["stage"], "epochs": ckpt["epoch"],
-        "dataset": data["dataset"], "held_out_images": int(test.images.shape[0]),
-        "reconstruction_mse": round(reconstruction_mse(model, test.images, seed=args.seed, progress=True), 5),
+        "dataset": data["dataset"], "held_out_images": int(test.images.shape[0]), "seed": args.seed,
+        "sampler": sampler,
+        "reconstruction_mse": round(reconstruction_mse(model, test.images, seed=args.seed, progress=True,
+                                                       sampler=sampler), 5),
     }
-    fd = sample_quality(model, test.images, args.samples, args.seed, data["dataset"], progress=True)
+    fd = sample_quality(model, test.images, args.samples, args.seed, data["dataset"], progress=True,
+                        sampler=sampler)
     result["frechet_distance"] = None if fd is None else round(fd, 4)
     result["frechet_note"] = (f"Frechet distance of {args.samples} samples to the held-out images in the "
                               "feature space of the project's shipped feature net; not the paper's "
                               "Inception FID" if fd is not None else
-                              f"no shipped feature net for {data['dataset']}: run `fsvae-fpga featurenet`")
+                              f"no shipped feature net for {data['dataset']}: make one with "
+                              "`fsvae-fpga featurenet --out <path>` and ship it")
     if args.json:
         print(json.dumps(result))
     else:
@@ -117,7 +133,7 @@ def cmd_featurenet(args):
     from .config import load_config
     from .data import load_images
     from .featurenet import accuracy, save_feature_net, train_feature_net
-    from .inference import featurenet_path
+    out = check_file_target(args.out, (".pt",))
     cfg = load_config(args.config)
     data = cfg["data"]
     train_set = load_images(data["dataset"], "train", data["image_size"], data["root"])
@@ -126,13 +142,13 @@ def cmd_featurenet(args):
         raise UsageError(f"{data['dataset']} has no labels: the feature net is a classifier")
     net = train_feature_net(train_set.images, train_set.labels, epochs=args.epochs, seed=args.seed)
     acc = accuracy(net, test_set.images, test_set.labels)
-    out = Path(args.out) if args.out else featurenet_path(data["dataset"])
     save_feature_net(net, out, {"dataset": data["dataset"], "image_size": data["image_size"],
                                 "epochs": args.epochs, "seed": args.seed, "held_out_accuracy": acc})
     print(json.dumps({"out": str(out), "held_out_accuracy": round(acc, 4)}))
 
 
 def cmd_export(args):
+    check_dir_target(args.out, "hwmodel")
     from .export import export
     model, ckpt = _load(args.ckpt)
     out = export(model, args.out)
@@ -151,24 +167,21 @@ def cmd_export(args):
                       "latent_dim": hw.C, "weight_bytes": int(sum(w.size for w in hw.weights.values()))}))
 
 
-def _held_out_int8(hw, n, config=None):
+def _held_out_int8(hw, n, what="--n"):
     """n held-out images of the embedded dataset, in the hardware's int8 input format."""
-    from .data import load_images
     from .golden import quantize_images
     c, size, _ = hw.image_shape
-    dataset = "mnist-embedded" if c == 1 else None
-    if dataset is None:
+    if c != 1:
         raise UsageError("vectors/stats need held-out images; only 1-channel models use the embedded MNIST")
-    images = load_images(dataset, "test", size, limit=n).images.numpy()
+    images = _held_out({"dataset": "mnist-embedded", "image_size": size, "root": None}, n, what).numpy()
     return quantize_images(images, hw.desc["input"]["frac_bits"])
 
 
 def cmd_vectors(args):
     from .hwmodel import load
     from .vectors import write_vectors
+    check_dir_target(args.out, "vectors")
     hw = load(args.hwmodel)
-    if args.n < 1:
-        raise UsageError("--n must be at least 1")
     out = write_vectors(hw, _held_out_int8(hw, args.n), args.n, args.seed, args.out, traces=args.traces)
     print(json.dumps({"out": str(out), "n": args.n, "seed": args.seed, "traces": args.traces}))
 
@@ -212,27 +225,33 @@ def cmd_codegen(args):
     from .codegen.csim import run_csim, static_check
     from .codegen.hls import HLS_DIR, CodegenError, write_project
     from .hwmodel import load
-    hw = load(args.hwmodel)
     out = Path(args.out)
+    check_dir_target(out, f"codegen-{args.backend}")
+    hw = load(args.hwmodel)
     if args.backend == "rtl":
         from .codegen.rtl import write_rtl
-        try:
+        from .outputs import mark_dir
+        try:       # in place: the RTL names its memory files by absolute path
             manifest = write_rtl(hw, args.board, out)
         except CodegenError as err:
             raise UsageError(str(err)) from None
+        mark_dir(out, "codegen-rtl")
         for e in manifest["engines"]:
             print(f"  {e['instance']:<12}{e['module']:<28}lanes {e['lanes']:>3}  acc {e['acc_bits']} bits")
         print(json.dumps({"out": str(out), "board": manifest["board"], "top": manifest["top"],
                           "sources": len(manifest["sources"]), "modes": manifest["modes"]}))
         return
-    vectors = args.vectors
-    if vectors is None:   # golden test vectors for the generated testbench
-        from .vectors import write_vectors
-        vectors = write_vectors(hw, _held_out_int8(hw, args.n), args.n, args.seed, out / "vectors")
-    try:
-        info = write_project(hw, args.board, out, vectors_dir=vectors)
-    except CodegenError as err:
-        raise UsageError(str(err)) from None
+    images = _held_out_int8(hw, args.n)
+    with output_dir(out, "codegen-hls") as tmp:   # the project appears whole, or not at all
+        vectors = args.vectors
+        if vectors is None:   # golden test vectors for the generated testbench
+            from .vectors import write_vectors
+            vectors = write_vectors(hw, images, args.n, args.seed, tmp / "vectors")
+        try:
+            info = write_project(hw, args.board, tmp, vectors_dir=vectors)
+        except CodegenError as err:
+            raise UsageError(str(err)) from None
+    info["out"] = str(out)
     problems = static_check(sorted((out / "firmware").glob("*.cpp")) + sorted((HLS_DIR / "fsvae").glob("*.h")))
     if problems:
         raise UsageError("static checks failed:\n  " + "\n  ".join(problems))
@@ -261,13 +280,13 @@ def cmd_codegen(args):
 
 
 def _shipped_hwmodel():
-    """Export the shipped model once into build/hwmodel and load it."""
+    """The shipped model exported into a temporary folder (stats writes nothing of its own)."""
+    import tempfile
     from .export import export
     from .hwmodel import load
-    out = Path("build") / "hwmodel"
     model, _ = _load(None)
-    export(model, out)
-    return load(out)
+    with tempfile.TemporaryDirectory(prefix="fsvae-hwmodel-") as tmp:
+        return load(export(model, Path(tmp) / "hwmodel"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,10 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     ckpt_help = "checkpoint to use (default: the shipped MNIST model)"
 
     p = sub.add_parser("train", help="train an FSVAE (or the ANN VAE) from a YAML config")
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config (default: configs/mnist.yaml)")
-    p.add_argument("--epochs", type=int, help="total epochs (overrides train.epochs)")
+    p.add_argument("--config", help="YAML config (default: configs/mnist.yaml; not with --resume)")
+    p.add_argument("--epochs", type=cli_args.epochs, help="total epochs (overrides train.epochs); with "
+                   "--resume, more than the checkpoint has done")
     p.add_argument("--resume", help="continue from this checkpoint (its config is used)")
-    p.add_argument("--out", default="runs/train", help="output folder (checkpoints, log, PNGs)")
+    p.add_argument("--out", default="runs/train", help="run folder (checkpoints, log, PNGs): new or empty, "
+                   "or the folder of the --resume checkpoint")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--model", choices=["fsvae", "ann-vae"], help="override the config's model")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -290,31 +311,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="generate images from the prior")
     p.add_argument("--ckpt", help=ckpt_help)
-    p.add_argument("--n", type=int, required=True, help="number of images")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the latent sampler")
+    p.add_argument("--n", type=cli_args.images, required=True, help="number of images (1..65536)")
+    p.add_argument("--seed", type=cli_args.seed, default=0, help="latent sampler seed, 0..2^32-1 (the same images as the golden model and the hardware)")
     p.add_argument("--out", required=True, help=".png: an image grid; .npy: uint8 (N, C, H, W)")
+    p.add_argument("--sampler", choices=["hardware", "torch"],
+                   help="latent indices from the hardware sampler (default for the FSVAE: the images the golden "
+                        "model, RTL and board make for this seed) or torch's generator")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("reconstruct", help="held-out images beside their reconstructions")
     p.add_argument("--ckpt", help=ckpt_help)
-    p.add_argument("--n", type=int, default=32, help="number of held-out images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=cli_args.images, default=32, help="number of held-out images")
+    p.add_argument("--seed", type=cli_args.seed, default=0)
     p.add_argument("--out", required=True, help="output .png")
+    p.add_argument("--sampler", choices=["hardware", "torch"],
+                   help="latent indices from the hardware sampler (default for the FSVAE: the images the golden "
+                        "model, RTL and board make for this seed) or torch's generator")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("evaluate", help="held-out reconstruction MSE and a sample-quality score")
     p.add_argument("--ckpt", help=ckpt_help)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--samples", type=int, default=500, help="generated images for the Frechet distance")
-    p.add_argument("--limit", type=int, help="use only the first N held-out images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=cli_args.images, default=500, help="generated images for the Frechet distance")
+    p.add_argument("--limit", type=cli_args.count(1, 10 ** 7, "--limit"), help="use only the first N held-out images")
+    p.add_argument("--seed", type=cli_args.seed, default=0)
+    p.add_argument("--sampler", choices=["hardware", "torch"],
+                   help="latent indices from the hardware sampler (default for the FSVAE: the images the golden "
+                        "model, RTL and board make for this seed) or torch's generator")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("featurenet", help="train the classifier whose features score sample quality")
     p.add_argument("--config", default=str(DEFAULT_CONFIG))
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output file (default: the shipped feature net of the dataset)")
+    p.add_argument("--epochs", type=cli_args.epochs, default=8)
+    p.add_argument("--seed", type=cli_args.seed, default=0)
+    p.add_argument("--out", required=True, help="output .pt file (to ship it: sw/fsvae_fpga/shipped/featurenet/<dataset>.pt)")
     p.set_defaults(func=cmd_featurenet)
     p = sub.add_parser("export", help="write the integer hardware model (weights + hwmodel.json)")
     p.add_argument("--ckpt", help=ckpt_help)
@@ -323,16 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("vectors", help="write golden test vectors for the HLS and RTL testbenches")
     p.add_argument("--hwmodel", required=True, help="hardware model directory (from export)")
-    p.add_argument("--n", type=int, default=8, help="images per mode")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (32-bit)")
+    p.add_argument("--n", type=cli_args.images, default=8, help="images per mode")
+    p.add_argument("--seed", type=cli_args.seed, default=0, help="sampler seed, 0..2^32-1")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--traces", action="store_true", help="also write per-layer spike trains")
     p.set_defaults(func=cmd_vectors)
 
     p = sub.add_parser("stats", help="per-layer event statistics (the hardware's lower bound)")
     p.add_argument("--hwmodel", help="hardware model directory (default: export the shipped model)")
-    p.add_argument("--n", type=int, default=16, help="images to average over")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=cli_args.images, default=16, help="images to average over")
+    p.add_argument("--seed", type=cli_args.seed, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
     p = sub.add_parser("estimate", help="Yosys synth_xilinx resource estimate of the generated RTL for a board")
@@ -348,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="kv260", help="board from hw/boards.yaml (default kv260)")
     p.add_argument("--out", required=True, help="output project directory")
     p.add_argument("--vectors", help="test vectors for the testbench (default: make n=--n of them)")
-    p.add_argument("--n", type=int, default=4, help="images per mode in the generated test vectors")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=cli_args.images, default=4, help="images per mode in the generated test vectors")
+    p.add_argument("--seed", type=cli_args.seed, default=0)
     p.add_argument("--csim", action="store_true", help="also compile with g++ and run the C testbench")
     p.set_defaults(func=cmd_codegen)
 
@@ -362,19 +392,56 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _one_line(err) -> str:
+    return "; ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+
+
+def _os_error(err: OSError) -> str:
+    """A file-system failure (read-only, full disk, a folder where a file should be...) in one line."""
+    what = err.strerror or str(err)
+    name = f"{err.filename}: " if err.filename else ""
+    hint = {28: "free some space", 30: "choose a writable location", 13: "choose a writable location",
+            21: "give a file name, not a folder", 20: "a path component is a file, not a folder"}.get(err.errno,
+                                                                                                 "check the path")
+    return f"{name}{what}; {hint}"
+
+
+# the exceptions that report a user mistake, by module: looked up only in modules already
+# imported (an error cannot come from a module that never loaded), so that a bad argument
+# does not first pay for importing torch
+_USER_ERRORS = {"fsvae_fpga.checkpoint": "CheckpointError", "fsvae_fpga.config": "ConfigError",
+                "fsvae_fpga.data": "DatasetError", "fsvae_fpga.boards": "BoardError",
+                "fsvae_fpga.codegen.csim": "CsimError", "fsvae_fpga.hwmodel": "HwModelError"}
+
+
+def _user_errors() -> tuple:
+    found = tuple(getattr(sys.modules[m], n) for m, n in _USER_ERRORS.items() if m in sys.modules)
+    return (UsageError, OutputError, ValueError) + found
+
+
 def main(argv=None) -> int:
+    """Run one command.  Exit 0 on success, 2 for any user mistake (one line on stderr, never a
+    traceback), 130 on Ctrl-C (outputs are written whole or not at all), 1 for a bug in this
+    tool (one line; FSVAE_FPGA_DEBUG=1 shows the traceback)."""
     args = build_parser().parse_args(argv)
-    from .checkpoint import CheckpointError
-    from .config import ConfigError
-    from .data import DatasetError
-    from .boards import BoardError
-    from .codegen.csim import CsimError
-    from .hwmodel import HwModelError
+    prefix = f"fsvae-fpga {args.command}"
     try:
         args.func(args)
-    except (UsageError, ConfigError, CheckpointError, DatasetError, HwModelError, BoardError, CsimError) as err:
-        print(f"fsvae-fpga {args.command}: error: {err}", file=sys.stderr)
+    except _user_errors() as err:
+        print(f"{prefix}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"{prefix}: error: {_os_error(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{prefix}: interrupted; outputs are complete or absent, never half-written", file=sys.stderr)
+        return 130
+    except Exception as err:      # a bug, not a user mistake: say so in one line
+        if os.environ.get("FSVAE_FPGA_DEBUG"):
+            raise
+        print(f"{prefix}: internal error: {type(err).__name__}: {_one_line(err)[:300]} (a bug in fsvae-fpga; "
+              "rerun with FSVAE_FPGA_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 1
     return 0
 
 

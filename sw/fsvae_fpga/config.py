@@ -6,10 +6,13 @@ range raises ConfigError naming the key path (for example ``network.k``).
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .sampler import SEED_MAX   # the hardware sampler's 32-bit seed: the project's one range
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 MODELS = ("fsvae", "ann-vae")
@@ -35,6 +38,8 @@ def _float(lo=None, hi=None):
     def check(path, v):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {v!r}")
+        if not math.isfinite(v):
+            raise ConfigError(f"{path}: expected a finite number, got {v!r}")
         if lo is not None and v < lo or hi is not None and v > hi:
             raise ConfigError(f"{path}: {v} is outside [{lo}, {hi}]")
         return float(v)
@@ -95,7 +100,7 @@ SCHEMA: dict[str, Any] = {
         "float_epochs": _int(0, 100000),
         "scheduled_sampling": _prob_range,
         "scheduled_from_step": _int(0, 64),
-        "seed": _int(0, 2**31 - 1),
+        "seed": _int(0, SEED_MAX),
     },
 }
 
@@ -148,9 +153,31 @@ def with_overrides(cfg: dict, **overrides) -> dict:
     """Return a validated copy with dotted-key overrides, e.g. {'train.epochs': 3}."""
     cfg = copy.deepcopy(cfg)
     for dotted, value in overrides.items():
-        node = cfg
+        node, schema = cfg, SCHEMA
         *parents, leaf = dotted.split(".")
+        for i, p in enumerate(parents + [leaf]):
+            if not isinstance(schema, dict) or p not in schema:
+                where = ".".join(parents[:i])
+                raise ConfigError(f"unknown key {dotted}" + (f" ({where} has no key {p!r}; valid: {sorted(schema)})"
+                                                             if isinstance(schema, dict) and where else ""))
+            schema = schema[p]
+        if isinstance(schema, dict):
+            raise ConfigError(f"{dotted} is a section, not a value; set one of its keys, e.g. {dotted}.{next(iter(schema))}")
         for p in parents:
             node = node[p]
         node[leaf] = value
     return validate(cfg)
+
+
+def parse_value(text: str):
+    """A --set value: integers and numbers as such (YAML alone reads 1e-3 as a string),
+    anything else (true, [0.5, 0], null, names) as YAML."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

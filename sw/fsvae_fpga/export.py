@@ -105,13 +105,17 @@ def build(model: FSVAE) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def export(model: FSVAE, out_dir: str | Path) -> Path:
+    from .outputs import output_dir
     desc, arrays = build(model)
-    return hwmodel.write(out_dir, desc, arrays)
+    with output_dir(out_dir, "hwmodel") as tmp:
+        hwmodel.write(tmp, desc, arrays)
+    return Path(out_dir)
 
 
 def export_shipped(config: str, out_dir: str | Path) -> Path:
     """The shipped model for a configuration file (checkpoint.SHIPPED_BY_CONFIG), exported to
-    out_dir unless an export newer than the checkpoint is already there."""
+    out_dir unless a valid export newer than the checkpoint is already there (an export this
+    code cannot load, e.g. one from before the model identity, is made again)."""
     from .checkpoint import SHIPPED_BY_CONFIG, load_model
     key = Path(config).as_posix()
     if key not in SHIPPED_BY_CONFIG:
@@ -119,6 +123,10 @@ def export_shipped(config: str, out_dir: str | Path) -> Path:
     ckpt, out_dir = SHIPPED_BY_CONFIG[key], Path(out_dir)
     done = out_dir / "hwmodel.json"
     if done.is_file() and done.stat().st_mtime >= ckpt.stat().st_mtime:
-        return out_dir
+        try:
+            hwmodel.load(out_dir)
+            return out_dir
+        except hwmodel.HwModelError:
+            pass
     model, _ = load_model(ckpt)
     return export(model, out_dir)

@@ -9,6 +9,14 @@ A hardware model is a directory::
 ``hwmodel.json`` (format ``fsvae-fpga-hwmodel``, version 1)::
 
     format, version
+    identity     sha256 (hex) of this description without its "identity" key, as canonical
+                 JSON (json.dumps(sort_keys=True, separators=(",", ":"))); the description
+                 holds every array's sha256, so this one value names the whole model, JSON
+                 and arrays.  Golden vectors (vectors.json hwmodel_identity), the RTL and HLS
+                 identity register (its first 4 bytes, little-endian: ``identity32``) and the
+                 board driver all check it.  It is a checksum against accidents (an edited
+                 value, a file from another export), not a signature: whoever edits the model
+                 can recompute it, and then every consumer sees a different model.
     time_steps T, k, latent_dim C, image_shape [C_img, H, W]
     input        {"bits": 8, "frac_bits": 7}   image pixels as signed fixed point:
                  x_int = clamp(round_half_even(x * 2^7), -128, 127) for x in [-1, 1]
@@ -48,8 +56,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -105,46 +111,53 @@ def membrane_range(cur_lo: int, cur_hi: int, threshold: int, steps: int) -> tupl
     u_hi = max(cur_hi, (hi_carry >> LEAK_SHIFT) + cur_hi)
     u_lo, lo = 0, 0
     for _ in range(steps):
-        u_lo = (min(u_lo, 0) >> LEAK_SHIFT) + cur_lo
+        prev, u_lo = u_lo, (min(u_lo, 0) >> LEAK_SHIFT) + cur_lo
         lo = min(lo, u_lo)
+        if u_lo == prev:          # a fixed point: later steps change nothing (and a huge T costs nothing)
+            break
     return int(min(lo, cur_lo, 0)), int(max(u_hi, 0))
 
 
 # --- writing -------------------------------------------------------------------------
+def identity(desc: dict) -> str:
+    """The model's identity: sha256 (hex) of the canonical JSON of ``desc`` without its own
+    "identity" key.  Covers the arrays too, through their sha256 in the description."""
+    body = {key: value for key, value in desc.items() if key != "identity"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def identity32(sha: str) -> int:
+    """The identity register's value: the first 4 bytes of ``sha``, little-endian."""
+    return int.from_bytes(bytes.fromhex(sha)[:4], "little")
+
+
 def write(directory: str | Path, description: dict, arrays: dict[str, np.ndarray]) -> Path:
-    """Write a hardware model atomically: into a temporary sibling, validated, then renamed."""
+    """Write a hardware model into ``directory``, a new empty folder the caller made (export
+    uses outputs.output_dir, which moves it into place), and validate it there.
+    Fills in each array's sha256 and the identity in ``description``."""
     directory = Path(directory)
-    tmp = directory.with_name(directory.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        for name, arr in arrays.items():
-            np.save(tmp / name, arr, allow_pickle=False)
-        for layer in description["layers"]:
-            for part in ("weight", "bias"):
-                layer[part]["sha256"] = sha256(tmp / layer[part]["file"])
-        (tmp / JSON_NAME).write_text(json.dumps(description, indent=1))
-        load(tmp)                                       # never publish an invalid model
-        if directory.exists():
-            old = directory.with_name(directory.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-            os.replace(tmp, directory)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for name, arr in arrays.items():
+        np.save(directory / name, arr, allow_pickle=False)
+    for layer in description["layers"]:
+        for part in ("weight", "bias"):
+            layer[part]["sha256"] = sha256(directory / layer[part]["file"])
+    description["identity"] = identity(description)
+    # identity right after format and version, where a reader looks for it
+    head = {key: description[key] for key in ("format", "version", "identity")}
+    (directory / JSON_NAME).write_text(json.dumps({**head, **description}, indent=1))
+    load(directory)                                     # never hand on an invalid model
     return directory
 
 
 # --- loading and validation -------------------------------------------------------------
 class HwModel:
-    """A validated hardware model: ``desc`` (the JSON) and the integer arrays per layer."""
+    """A validated hardware model: ``desc`` (the JSON) and the integer arrays per layer.
+    ``identity``: the model's sha256 identity (hex); ``identity32``: the identity register's value."""
 
     def __init__(self, desc: dict, weights: dict[str, np.ndarray], biases: dict[str, np.ndarray], path: Path):
         self.desc, self.weights, self.biases, self.path = desc, weights, biases, path
+        self.identity = desc["identity"]
+        self.identity32 = identity32(self.identity)
         self.T, self.k, self.C = desc["time_steps"], desc["k"], desc["latent_dim"]
         self.image_shape = tuple(desc["image_shape"])
         self.layers = {layer["name"]: layer for layer in desc["layers"]}
@@ -169,10 +182,26 @@ def _int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _load_array(directory: Path, spec: dict, where: str) -> np.ndarray:
+def _same(a, b) -> bool:
+    """Equal in value and in JSON type: 1, 1.0 and true are three different values here."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _int_list(v, length=None, minimum=None):
+    return (isinstance(v, list) and (length is None or len(v) == length)
+            and all(_int(x) and (minimum is None or x >= minimum) for x in v))
+
+
+def _load_array(directory: Path, spec, where: str, dtype: str) -> np.ndarray:
+    _require(isinstance(spec, dict), directory, f"{where}: must be an object with file, shape, dtype, bits, sha256")
     fname = spec.get("file")
     _require(isinstance(fname, str) and "/" not in fname and "\\" not in fname and fname.endswith(".npy"),
              directory, f"{where}: bad file name {fname!r}")
+    _require(spec.get("dtype") == dtype, directory, f"{where}: dtype {spec.get('dtype')!r}, expected {dtype!r}")
+    shape = spec.get("shape")
+    _require(_int_list(shape, minimum=0), directory, f"{where}: shape must be a list of integers")
+    bits = spec.get("bits")
+    _require(_int(bits) and 2 <= bits <= np.dtype(dtype).itemsize * 8, directory, f"{where}: bits {bits!r} invalid")
     fpath = directory / fname
     _require(fpath.is_file(), directory, f"{where}: file {fname} is missing")
     _require(sha256(fpath) == spec.get("sha256"), directory,
@@ -180,13 +209,10 @@ def _load_array(directory: Path, spec: dict, where: str) -> np.ndarray:
     try:
         arr = np.load(fpath, allow_pickle=False)
     except Exception as err:
-        _fail(directory, f"{where}: {fname} is not a valid .npy file ({err})")
-    _require(arr.dtype == np.dtype(spec.get("dtype")), directory,
-             f"{where}: {fname} has dtype {arr.dtype}, expected {spec.get('dtype')}")
-    _require(list(arr.shape) == list(spec.get("shape", [])), directory,
-             f"{where}: {fname} has shape {list(arr.shape)}, expected {spec.get('shape')}")
-    bits = spec.get("bits")
-    _require(_int(bits) and 2 <= bits <= 32, directory, f"{where}: bits {bits!r} invalid")
+        _fail(directory, f"{where}: {fname} is not a valid .npy file ({(str(err).splitlines() or [type(err).__name__])[0]})")
+    _require(isinstance(arr, np.ndarray) and arr.dtype == np.dtype(dtype), directory,
+             f"{where}: {fname} has dtype {getattr(arr, 'dtype', type(arr).__name__)}, expected {dtype}")
+    _require(list(arr.shape) == shape, directory, f"{where}: {fname} has shape {list(arr.shape)}, expected {shape}")
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     _require(arr.size == 0 or (int(arr.min()) >= lo and int(arr.max()) <= hi), directory,
              f"{where}: values outside the signed {bits}-bit range [{lo}, {hi}]")
@@ -209,6 +235,18 @@ def _expected_out_hw(layer):
     return (h - 1) * s - 2 * p + K + layer["output_padding"]
 
 
+def _check_identity(desc: dict, directory: Path) -> None:
+    """The identity names the content: any edit to the JSON (or to an array's sha256) shows."""
+    stored = desc.get("identity")
+    _require(stored is not None, directory, "no identity (exported by an older version); re-export")
+    _require(isinstance(stored, str) and len(stored) == 64 and all(c in "0123456789abcdef" for c in stored),
+             directory, f"identity must be 64 lowercase hex digits, not {str(stored)[:20]!r}; re-export")
+    actual = identity(desc)
+    _require(stored == actual, directory,
+             f"{JSON_NAME} was edited after export: its identity {stored[:12]} differs from the content's "
+             f"{actual[:12]}; re-export with `fsvae-fpga export`")
+
+
 def load(directory: str | Path) -> HwModel:
     """Load and validate a hardware model; any inconsistency raises HwModelError naming it."""
     directory = Path(directory)
@@ -216,27 +254,43 @@ def load(directory: str | Path) -> HwModel:
     _require(jpath.is_file(), directory, f"{JSON_NAME} not found (export one with `fsvae-fpga export`)")
     try:
         desc = json.loads(jpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        _fail(directory, f"{JSON_NAME} is not valid JSON ({err})")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        _fail(directory, f"{JSON_NAME} is not valid JSON ({type(err).__name__}: {str(err)[:200]})")
     _require(isinstance(desc, dict) and desc.get("format") == FORMAT, directory, f"not a {FORMAT} description")
-    _require(desc.get("version") == VERSION, directory,
+    _require(_same(desc.get("version"), VERSION), directory,
              f"format version {desc.get('version')!r}; this code reads version {VERSION}")
+    try:
+        _check_identity(desc, directory)            # first: an edited file is named as such
+        weights, biases = _validate(desc, directory)
+        return HwModel(desc, weights, biases, directory)
+    except HwModelError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError) as err:
+        # a structure the explicit checks below did not foresee: still one line, never a traceback
+        what = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+        _fail(directory, f"{JSON_NAME} is malformed ({what}); re-export")
+
+
+def _validate(desc: dict, directory: Path) -> tuple[dict, dict]:
+    """Every field of the description against the arrays and the bound analysis."""
     for key in ("time_steps", "k", "latent_dim"):
         _require(_int(desc.get(key)) and desc[key] > 0, directory, f"{key} must be a positive integer")
     T, k, C = desc["time_steps"], desc["k"], desc["latent_dim"]
-    _require(k <= 256, directory, "k must be at most 256 (sampler index width)")
+    from .sampler import MAX_CHANNELS, MAX_K, SPEC
+    _require(k <= MAX_K, directory, f"k must be at most {MAX_K} (sampler index width)")
+    _require(C <= MAX_CHANNELS, directory, f"latent_dim must be at most {MAX_CHANNELS} (sampler key)")
     img = desc.get("image_shape")
-    _require(isinstance(img, list) and len(img) == 3 and all(_int(v) and v > 0 for v in img), directory,
-             "image_shape must be [C, H, W]")
-    inp = desc.get("input", {})
-    _require(inp.get("bits") == 8 and _int(inp.get("frac_bits")), directory, "input must be 8-bit fixed point")
-    from .sampler import SPEC
-    _require(desc.get("sampler") == json.loads(json.dumps(SPEC)), directory,
+    _require(_int_list(img, 3, 1), directory, "image_shape must be [C, H, W]")
+    inp = desc.get("input")
+    _require(isinstance(inp, dict) and _same(inp.get("bits"), 8) and _int(inp.get("frac_bits")), directory,
+             "input must be 8-bit fixed point ({\"bits\": 8, \"frac_bits\": F})")
+    _require(_same(desc.get("sampler"), SPEC), directory,
              f"sampler spec differs from this code's ({SPEC['name']} v{SPEC['version']})")
     layers = desc.get("layers")
     _require(isinstance(layers, list) and layers, directory, "layers must be a non-empty list")
     weights, biases, seen = {}, {}, set()
-    for layer in layers:
+    for i, layer in enumerate(layers):
+        _require(isinstance(layer, dict), directory, f"layers[{i}] must be an object, not {type(layer).__name__}")
         name = layer.get("name")
         where = f"layer {name!r}"
         _require(isinstance(name, str) and name not in seen, directory, f"{where}: missing or duplicate name")
@@ -245,38 +299,41 @@ def load(directory: str | Path) -> HwModel:
         _require(layer.get("kind") in KINDS, directory, f"{where}: kind must be one of {KINDS}")
         for key in ("in_shape", "out_shape"):
             shp = layer.get(key)
-            _require(isinstance(shp, list) and len(shp) in (1, 3) and all(_int(v) and v > 0 for v in shp),
-                     directory, f"{where}: {key} must be [F] or [C, H, W]")
+            _require(_int_list(shp, minimum=1) and len(shp) in (1, 3), directory, f"{where}: {key} must be [F] or [C, H, W]")
         if layer["kind"] == "linear":
             _require(len(layer["in_shape"]) == 1 and len(layer["out_shape"]) == 1, directory,
                      f"{where}: a linear layer has flat shapes")
         else:
             for key in ("kernel_size", "stride", "padding", "output_padding"):
                 _require(_int(layer.get(key)) and layer[key] >= 0, directory, f"{where}: {key} must be an integer >= 0")
+            _require(layer["kernel_size"] > 0 and layer["stride"] > 0, directory,
+                     f"{where}: kernel_size and stride must be positive")
             _require(len(layer["in_shape"]) == 3 and len(layer["out_shape"]) == 3, directory,
                      f"{where}: a convolution has [C, H, W] shapes")
             _require(_expected_out_hw(layer) == layer["out_shape"][1], directory,
                      f"{where}: out_shape {layer['out_shape']} does not follow from in_shape, kernel, stride, padding")
-        w = _load_array(directory, layer.get("weight", {}), f"{where} weight")
-        b = _load_array(directory, layer.get("bias", {}), f"{where} bias")
+        w = _load_array(directory, layer.get("weight"), f"{where} weight", "int8")
+        b = _load_array(directory, layer.get("bias"), f"{where} bias", "int32")
         _require(list(w.shape) == _expected_weight_shape(layer), directory,
                  f"{where}: weight shape {list(w.shape)} does not match in/out shapes (expected {_expected_weight_shape(layer)})")
         _require(list(b.shape) == [layer["out_shape"][0]], directory, f"{where}: bias shape {list(b.shape)} wrong")
         _require(layer.get("input") in ("spikes", "image"), directory, f"{where}: input must be spikes or image")
         in_frac = inp["frac_bits"] if layer["input"] == "image" else 0
-        _require(layer.get("membrane_frac_bits") == layer.get("weight_frac_bits", -999) + in_frac, directory,
+        _require(_int(layer.get("weight_frac_bits")), directory, f"{where}: weight_frac_bits must be an integer")
+        _require(_same(layer.get("membrane_frac_bits"), layer["weight_frac_bits"] + in_frac), directory,
                  f"{where}: membrane_frac_bits must equal weight_frac_bits + input frac bits")
         in_lo, in_hi = (-(1 << 7), (1 << 7) - 1) if layer["input"] == "image" else (0, 1)
         lo, hi = current_range(layer["kind"], w, b.astype(np.int64), in_lo, in_hi)
-        _require(layer.get("current_range") == [lo, hi], directory,
+        _require(_same(layer.get("current_range"), [lo, hi]), directory,
                  f"{where}: current_range {layer.get('current_range')} differs from the bound analysis [{lo}, {hi}]")
-        _require(layer.get("current_bits") == signed_bits(lo, hi), directory, f"{where}: current_bits wrong")
-        if layer.get("spiking"):
-            _require(_int(layer.get("threshold")) and layer.get("leak_shift") == LEAK_SHIFT
+        _require(_same(layer.get("current_bits"), signed_bits(lo, hi)), directory, f"{where}: current_bits wrong")
+        _require(isinstance(layer.get("spiking"), bool), directory, f"{where}: spiking must be true or false")
+        if layer["spiking"]:
+            _require(_int(layer.get("threshold")) and _same(layer.get("leak_shift"), LEAK_SHIFT)
                      and layer.get("reset") == "hard-zero", directory, f"{where}: LIF parameters invalid")
             mlo, mhi = membrane_range(lo, hi, layer["threshold"], T)
-            _require(layer.get("membrane_range") == [mlo, mhi], directory, f"{where}: membrane_range wrong")
-            _require(layer.get("membrane_bits") == signed_bits(mlo, mhi), directory, f"{where}: membrane_bits wrong")
+            _require(_same(layer.get("membrane_range"), [mlo, mhi]), directory, f"{where}: membrane_range wrong")
+            _require(_same(layer.get("membrane_bits"), signed_bits(mlo, mhi)), directory, f"{where}: membrane_bits wrong")
             _require(max(-mlo, mhi) < FLOAT32_EXACT, directory, f"{where}: membrane exceeds 2^24 (float32 exactness)")
         _require(layer.get("overflow") == "impossible", directory, f"{where}: overflow policy must be 'impossible'")
         weights[name], biases[name] = w, b
@@ -284,20 +341,21 @@ def load(directory: str | Path) -> HwModel:
     expected = _expected_names(desc)
     _require(names == expected, directory, f"layers must be, in order, {expected}; got {names}")
     _check_chain(desc, directory)
-    out = desc.get("output", {})
+    out = desc.get("output")
+    _require(isinstance(out, dict) and out.get("layer") == "output", directory,
+             "output must be an object for layer \"output\"")
     coef, thr = out.get("decay_coefficients"), out.get("pixel_thresholds")
-    _require(isinstance(coef, list) and len(coef) == T and all(_int(c) and c >= 0 for c in coef), directory,
-             "output.decay_coefficients must be T non-negative integers")
-    _require(isinstance(thr, list) and len(thr) == 255 and all(_int(t) for t in thr)
-             and all(a <= b for a, b in zip(thr, thr[1:])), directory,
+    _require(_int_list(coef, T, 0), directory, "output.decay_coefficients must be T non-negative integers")
+    _require(_int(out.get("decay_frac_bits")) and out["decay_frac_bits"] >= 0, directory,
+             "output.decay_frac_bits must be an integer >= 0")
+    _require(_int_list(thr, 255) and all(a <= b for a, b in zip(thr, thr[1:])), directory,
              "output.pixel_thresholds must be 255 non-decreasing integers")
     olayer = desc["layers"][-1]
-    _require(not olayer.get("spiking"), directory, "the output layer does not spike")
     peak = max(-olayer["current_range"][0], olayer["current_range"][1])
     srange = out.get("sum_range")
-    _require(srange == [-peak * sum(coef), peak * sum(coef)] and out.get("sum_bits") == signed_bits(*srange),
+    _require(_same(srange, [-peak * sum(coef), peak * sum(coef)]) and _same(out.get("sum_bits"), signed_bits(*srange)),
              directory, "output.sum_range / sum_bits differ from the bound analysis")
-    return HwModel(desc, weights, biases, directory)
+    return weights, biases
 
 
 def _expected_names(desc):
@@ -319,7 +377,7 @@ def _check_chain(desc, directory):
         return math.prod(shape)
     _require(L["encoder.0"]["in_shape"] == img and L["encoder.0"]["input"] == "image", directory,
              "encoder.0 must take the image")
-    chain = [n for n in names if n.startswith("encoder")] 
+    chain = [n for n in names if n.startswith("encoder")]
     for a, b in zip(chain, chain[1:]):
         _require(size(L[a]["out_shape"]) == size(L[b]["in_shape"]), directory, f"{a} -> {b}: shapes do not connect")
     _require(L["encoder_fc"]["out_shape"] == [C], directory, "encoder_fc must output latent_dim")
@@ -337,4 +395,4 @@ def _check_chain(desc, directory):
     _require(L["output"]["out_shape"] == img, directory, "output must produce the image shape")
     for n in names:
         _require(L[n]["input"] == ("image" if n == "encoder.0" else "spikes"), directory, f"{n}: wrong input kind")
-        _require(bool(L[n].get("spiking")) == (n != "output"), directory, f"{n}: wrong spiking flag")
+        _require(L[n]["spiking"] == (n != "output"), directory, f"{n}: wrong spiking flag")

@@ -1,4 +1,10 @@
-"""Sampling, reconstruction and evaluation for any model kind (FSVAE or ANN VAE), batched."""
+"""Sampling, reconstruction and evaluation for any model kind (FSVAE or ANN VAE), batched.
+
+Randomness: an FSVAE draws its latent indices from the hardware sampler by default
+(``sampler="hardware"``, sampler.py), so a seed gives the same images here as in the golden
+model, the RTL and the board; ``sampler="torch"`` uses torch's generator instead (training
+does).  The ANN VAE's Gaussian latent always uses torch's generator.
+"""
 from __future__ import annotations
 
 import sys
@@ -8,24 +14,38 @@ import torch
 from tqdm import tqdm
 
 from .fsvae import FSVAE, pixels_to_unit
-from .latent import TorchIndexSource
+from .latent import LfsrIndexSource, TorchIndexSource
 
 FEATURENET_DIR = Path(__file__).resolve().parent / "shipped" / "featurenet"
 
 
-def _randomness(model, seed: int):
+SAMPLERS = ("hardware", "torch")
+
+
+def default_sampler(model) -> str:
+    return "hardware" if isinstance(model, FSVAE) else "torch"
+
+
+def _randomness(model, seed: int, sampler: str | None):
+    sampler = sampler or default_sampler(model)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     if isinstance(model, FSVAE):
-        return TorchIndexSource(seed)
+        return LfsrIndexSource(seed) if sampler == "hardware" else TorchIndexSource(seed)
+    if sampler == "hardware":
+        raise ValueError("the hardware sampler draws FSVAE latent indices; the ANN VAE's Gaussian latent "
+                         "uses --sampler torch")
     g = torch.Generator()
     g.manual_seed(seed)
     return g
 
 
 @torch.no_grad()
-def generate(model, n: int, seed: int, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+def generate(model, n: int, seed: int, batch_size: int = 64, progress: bool = False,
+             sampler: str | None = None) -> torch.Tensor:
     """n images from the prior as uint8 pixels (n, C, H, W); reproducible for a seed."""
     model.eval()
-    rnd = _randomness(model, seed)
+    rnd = _randomness(model, seed, sampler)
     batches = tqdm(range(0, n, batch_size), desc="generate", unit="batch", file=sys.stderr,
                    disable=not progress or n <= batch_size, leave=False)
     parts = [model.generate(min(batch_size, n - i), rnd) for i in batches]
@@ -34,19 +54,21 @@ def generate(model, n: int, seed: int, batch_size: int = 64, progress: bool = Fa
 
 @torch.no_grad()
 def reconstruct(model, images: torch.Tensor, seed: int, batch_size: int = 64,
-                progress: bool = False) -> torch.Tensor:
+                progress: bool = False, sampler: str | None = None) -> torch.Tensor:
     """Images in [-1, 1] -> reconstructions as uint8 pixels."""
     model.eval()
-    rnd = _randomness(model, seed)
+    rnd = _randomness(model, seed, sampler)
     batches = tqdm(range(0, images.shape[0], batch_size), desc="reconstruct", unit="batch", file=sys.stderr,
                    disable=not progress or images.shape[0] <= batch_size, leave=False)
     return torch.cat([model.reconstruct(images[i:i + batch_size], rnd) for i in batches])
 
 
 @torch.no_grad()
-def reconstruction_mse(model, images: torch.Tensor, seed: int = 0, progress: bool = False) -> float:
+def reconstruction_mse(model, images: torch.Tensor, seed: int = 0, progress: bool = False,
+                       sampler: str | None = None) -> float:
     """Mean squared error on the [-1, 1] scale (the paper's measure) of the 8-bit output."""
-    return float(torch.mean((pixels_to_unit(reconstruct(model, images, seed, progress=progress)) - images) ** 2))
+    rec = reconstruct(model, images, seed, progress=progress, sampler=sampler)
+    return float(torch.mean((pixels_to_unit(rec) - images) ** 2))
 
 
 def featurenet_path(dataset: str) -> Path:
@@ -55,7 +77,7 @@ def featurenet_path(dataset: str) -> Path:
 
 @torch.no_grad()
 def sample_quality(model, real_images: torch.Tensor, n: int, seed: int, dataset: str,
-                   progress: bool = False) -> float | None:
+                   progress: bool = False, sampler: str | None = None) -> float | None:
     """Fréchet distance between n generated images and real held-out images, in the feature
     space of the project's shipped feature net for the dataset (None if there is none)."""
     from .featurenet import frechet_score, load_feature_net
@@ -63,5 +85,5 @@ def sample_quality(model, real_images: torch.Tensor, n: int, seed: int, dataset:
     if not path.is_file():
         return None
     net, _ = load_feature_net(path)
-    fake = pixels_to_unit(generate(model, n, seed, progress=progress))
+    fake = pixels_to_unit(generate(model, n, seed, progress=progress, sampler=sampler))
     return frechet_score(net, real_images, fake)

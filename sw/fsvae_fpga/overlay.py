@@ -74,15 +74,17 @@ def _replace_dir(src: Path, dst: Path, ignore=None) -> None:
 
 
 def _check_current(manifest: dict, hw: hwmodel.HwModel, board: dict, rtl_dir: Path) -> None:
-    """interface.json is written from hw/interface.yaml now: refuse RTL generated from other
-    sources (another register map, model or generator), whose registers it might not describe."""
+    """The overlay's hwmodel/ and golden vectors must be the model the RTL was generated from,
+    and interface.json is written from hw/interface.yaml now: refuse RTL generated from other
+    sources (another model, register map or generator), whose registers it might not describe."""
     from .codegen import rtl
-    sha = manifest.get("identity_sha256")
-    if not sha or not hasattr(rtl, "design_identity"):
-        return
-    if rtl.design_identity(hw, board) != sha:
-        raise OverlayError(f"{rtl_dir} was generated from other sources than the current hardware model, "
-                           "hw/interface.yaml, board settings or generator (its identity_sha256 differs): "
+    got = manifest.get("hwmodel_identity")
+    if got != hw.identity:
+        raise OverlayError(f"{rtl_dir} was generated from hardware model {str(got)[:12]}, not {hw.identity[:12]} "
+                           f"({hw.path}): regenerate the RTL (and the bitstream) from this model")
+    if manifest.get("design_sha256") != rtl.design_sha256(hw, board):
+        raise OverlayError(f"{rtl_dir} was generated from other sources than the current hw/interface.yaml, "
+                           "board settings or generator (its design_sha256 differs): "
                            "regenerate the RTL (and the bitstream) so that the overlay describes it")
 
 
@@ -114,7 +116,7 @@ def write_overlay_files(out_dir: Path, rtl_dir: Path, hwmodel_dir: Path, board: 
     out_dir.mkdir(parents=True, exist_ok=True)
     marker = {"format": "fsvae-overlay", "version": 1, "written_by": "fsvae_fpga.overlay.write_overlay_files",
               "board": board, "identity": manifest.get("identity"),
-              "identity_sha256": manifest.get("identity_sha256"),
+              "hwmodel_identity": manifest.get("hwmodel_identity"), "design_sha256": manifest.get("design_sha256"),
               "simulation": {"rtl_dir": str(rtl_dir),
                              "build_dir": str(Path(sim_build_dir).resolve() if sim_build_dir else rtl_dir / "sim_build"),
                              "launcher": str(LAUNCHER), "python": sys.executable}}
@@ -148,7 +150,8 @@ def write_overlay_files(out_dir: Path, rtl_dir: Path, hwmodel_dir: Path, board: 
         name = f"seed_{seed}_from_{base}.npy"
         np.save(sel / name, images, allow_pickle=False)
         cases.append({"seed": seed, "image_base": base, "n": int(images.shape[0]), "file": name})
-    (sel / "vectors.json").write_text(json.dumps({"cases": cases, "image_shape": list(hw.image_shape),
+    (sel / "vectors.json").write_text(json.dumps({"cases": cases, "hwmodel_identity": hw.identity,
+                                                  "image_shape": list(hw.image_shape),
                                                   "dtype": "uint8"}, indent=1) + "\n")
     files.append("selftest/")
 

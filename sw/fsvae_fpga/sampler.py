@@ -98,6 +98,7 @@ SHIFTS = (13, 17, 5)
 MAX_K = 256
 MAX_CHANNELS = 1 << 16
 MAX_IMAGES = 1 << 16
+SEED_MAX = MASK32     # the project's one seed range, [0, SEED_MAX]: every command enforces it
 
 SPEC: dict = {
     "name": "xorshift32-per-channel",
@@ -132,7 +133,7 @@ def _check_int(name: str, value, lo: int, hi: int, what: str) -> int:
 
 
 def _check_seed(seed) -> int:
-    return _check_int("seed", seed, 0, MASK32, "in [0, 2**32)")
+    return _check_int("seed", seed, 0, SEED_MAX, "in [0, 2**32)")
 
 
 def _check_k(k) -> int:

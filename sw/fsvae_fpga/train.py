@@ -5,10 +5,16 @@ into the weights, the model switches to fixed point (quant.py) and training cont
 with a fresh AdamW.  ``float_epochs = 0`` is quantization-aware training from the start
 (no batch norm ever).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
 PNGs of samples, reconstructions and the loss curves; ``float.pt`` keeps the float model.
+
+A run folder holds one run.  A new run needs a new or empty folder; ``--resume DIR/last.pt``
+continues the run in DIR (its ``log.jsonl`` is rewritten from the checkpoint's history, so
+the log never mixes two runs or repeats an epoch); a run folder holding another run is
+refused.  A folder this command created is removed again if no epoch completed.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,7 +23,8 @@ import torch
 from tqdm import tqdm
 
 from .config import ConfigError, with_overrides
-from .checkpoint import build_model, read_checkpoint, save_checkpoint
+from .checkpoint import build_model, load_weights, read_checkpoint, save_checkpoint
+from .outputs import MARKER, OutputError, atomic_file, check_dir_target, mark_dir
 from .data import load_images
 from .images import save_curves, save_grid, save_pairs, to_pixels
 from .inference import generate, reconstruct, reconstruction_mse
@@ -37,34 +44,90 @@ def _scheduled_p(cfg, epoch: int, total: int) -> float:
     return p0 + (p1 - p0) * (epoch / max(1, total - 1))
 
 
+RUN_KIND = "train-run"
+
+
+def check_run_dir(out_dir: Path, resume: str | None) -> None:
+    """Refuse a folder that holds another run or foreign files (see the module docstring)."""
+    last = out_dir / "last.pt"
+    if last.exists():
+        if resume and Path(resume).resolve() == last.resolve():
+            return
+        if resume:
+            raise OutputError(f"--out {out_dir} holds another run (its last.pt); resume that run with "
+                              f"--resume {last}, or give a new --out folder for this one")
+        raise OutputError(f"--out {out_dir} already holds a run; continue it with --resume {last} "
+                          "(and --epochs above its count), or give a new --out folder")
+    if out_dir.is_dir() and any(p.name != MARKER for p in out_dir.iterdir()):
+        raise OutputError(f"--out {out_dir} exists and holds no run of this tool; give a new or empty folder")
+    check_dir_target(out_dir, RUN_KIND)
+
+
+def _plan(cfg, epochs, ckpt, resume):
+    """(config with the run's total epochs, total); refuses a run with nothing to do."""
+    tcfg = cfg["train"]
+    total = tcfg["epochs"] if epochs is None else epochs
+    done = ckpt["epoch"] if ckpt else 0
+    if total <= done:
+        if ckpt:
+            raise ConfigError(f"{resume} has already done {done} of {tcfg['epochs']} epochs; ask for more "
+                              f"with --epochs N (N > {done})")
+        raise ConfigError("train.epochs is 0: nothing to train; set --epochs N (N >= 1)")
+    if total != tcfg["epochs"]:  # remember the new length so a resume continues the same schedule
+        cfg = with_overrides(cfg, **{"train.epochs": total,
+                                     "train.float_epochs": min(tcfg["float_epochs"], total)})
+    return cfg, total
+
+
 def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str | None = None,
           device: str = "cpu", progress: bool = True, log=print, overrides: dict | None = None) -> Path:
     """Train (or resume) and return the path of the last checkpoint."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    history, start, ckpt = [], 0, None
+    history, ckpt = [], None
     if resume:
         ckpt = read_checkpoint(resume)
-        cfg, start, history = ckpt["config"], ckpt["epoch"], ckpt.get("history", [])
+        cfg, history = ckpt["config"], ckpt.get("history", [])
         if overrides:
-            try:
-                cfg = with_overrides(cfg, **overrides)
-            except KeyError as err:
-                raise ConfigError(f"--set: unknown key {err}") from None
-    tcfg = cfg["train"]
-    total = tcfg["epochs"] if epochs is None else epochs
-    if total != tcfg["epochs"]:  # remember the new length so a resume continues the same schedule
-        cfg = with_overrides(cfg, **{"train.epochs": total,
-                                     "train.float_epochs": min(tcfg["float_epochs"], total)})
-        tcfg = cfg["train"]
-    is_fsvae = cfg["model"] == "fsvae"
+            cfg = with_overrides(cfg, **overrides)
+    cfg, total = _plan(cfg, epochs, ckpt, resume)
+    check_run_dir(out_dir, resume)
+    created = not out_dir.exists()
     model = build_model(cfg, ckpt["stage"] if ckpt else "float").to(device)
     opt = _optimizer(model, cfg)
     if ckpt:
-        model.load_state_dict(ckpt["model"])
+        load_weights(model, ckpt["model"], resume)
         if ckpt.get("optimizer") is not None:
-            opt.load_state_dict(ckpt["optimizer"])
-        log(json.dumps({"resumed": str(resume), "epoch": start, "stage": ckpt["stage"]}))
+            try:
+                opt.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError, RuntimeError) as err:
+                raise ConfigError(f"{resume}: its optimizer state does not fit the model ({err}); "
+                                  "resume with the config it was trained with") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        mark_dir(out_dir, RUN_KIND)
+        if ckpt:
+            _write_log(out_dir, history)          # the log is the checkpoint's history, nothing more
+            log(json.dumps({"resumed": str(resume), "epoch": ckpt["epoch"], "stage": ckpt["stage"]}))
+        return _epochs(cfg, model, opt, out_dir, ckpt["epoch"] if ckpt else 0, total, history, device,
+                       progress, log)
+    except BaseException:
+        if not (out_dir / "last.pt").exists():              # no epoch of this run completed
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)  # leave no empty run folder behind
+            else:
+                for name in (MARKER, "log.jsonl"):
+                    (out_dir / name).unlink(missing_ok=True)
+        raise
+
+
+def _write_log(out_dir: Path, history: list) -> None:
+    with atomic_file(out_dir / "log.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
+
+
+def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, log) -> Path:
+    tcfg = cfg["train"]
+    is_fsvae = cfg["model"] == "fsvae"
 
     data = cfg["data"]
     train_set = load_images(data["dataset"], "train", data["image_size"], data["root"])
@@ -108,14 +171,13 @@ def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str
         record = {"epoch": epoch + 1, "stage": getattr(model, "stage", "float"),
                   **{k: v / max(1, n_batches) for k, v in sums.items()},
                   "reg_name": "mmd" if is_fsvae else "kld", "scheduled_p": round(p, 4),
-                  "test_mse": reconstruction_mse(model, x_test, seed=0),
+                  "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
                   "seconds": round(time.time() - t0, 1)}
         history.append(record)
         log(json.dumps(record))
         save_checkpoint(out_dir / "last.pt", config=cfg, stage=record["stage"], epoch=epoch + 1,
                         model_state=model.state_dict(), optimizer_state=opt.state_dict(), history=history)
-        with open(out_dir / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        _write_log(out_dir, history)
         save_grid(generate(model, PREVIEW, seed=0), out_dir / "samples.png", nrow=8)
         save_pairs(to_pixels(x_test[:32]), reconstruct(model, x_test[:32], seed=0),
                    out_dir / "reconstructions.png")

@@ -1,8 +1,8 @@
 """Test vectors for the HLS and RTL testbenches: raw little-endian arrays plus a JSON index.
 
-Directory layout (format ``fsvae-fpga-vectors``, version 1)::
+Directory layout (format ``fsvae-fpga-vectors``, version 2)::
 
-    vectors.json          {"format", "version", "hwmodel_sha256", "seed", "n", "image_shape",
+    vectors.json          {"format", "version", "hwmodel_identity", "seed", "n", "image_shape",
                            "time_steps", "files": {name: {"file", "dtype", "shape"}}}
     gen_expected.bin      uint8 (n, C, H, W): generate(hw, n, seed)
     rec_inputs.bin        int8  (n, C, H, W): held-out images in input fixed point
@@ -16,31 +16,43 @@ Each ``.bin`` is the array's bytes in C order with no header, so C++ reads it wi
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from . import golden
-from .hwmodel import JSON_NAME, HwModel
+from .hwmodel import HwModel
+from .outputs import output_dir
 
 FORMAT = "fsvae-fpga-vectors"
-VERSION = 1
+VERSION = 2              # 2: hwmodel_identity (the model's identity) replaces hwmodel_sha256
 
 
 def hwmodel_digest(hw: HwModel) -> str:
-    return hashlib.sha256((hw.path / JSON_NAME).read_bytes()).hexdigest()
+    """The hardware model these vectors follow: its identity (JSON and arrays, hwmodel.py)."""
+    return hw.identity
+
+
+def check_model(index: dict, hw: HwModel, directory: str | Path) -> None:
+    """Refuse vectors made from another hardware model (or an edited one)."""
+    got = index.get("hwmodel_identity")
+    if got != hw.identity:
+        raise ValueError(f"{directory}: test vectors were made from hardware model {str(got)[:12]}, not "
+                         f"{hw.identity[:12]} ({hw.path}); regenerate them with `fsvae-fpga vectors`")
 
 
 def write_vectors(hw: HwModel, images_int8: np.ndarray, n: int, seed: int, out_dir: str | Path,
                   traces: bool = False) -> Path:
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with output_dir(out_dir, "vectors") as tmp:
+        _write(hw, images_int8, n, seed, tmp, traces)
+    return out_dir
+
+
+def _write(hw: HwModel, images_int8: np.ndarray, n: int, seed: int, tmp: Path, traces: bool) -> None:
+    if not 1 <= n <= images_int8.shape[0]:
+        raise ValueError(f"{n} images asked for, {images_int8.shape[0]} input images given")
     files = {}
 
     def put(name, arr):
@@ -57,19 +69,19 @@ def write_vectors(hw: HwModel, images_int8: np.ndarray, n: int, seed: int, out_d
         for layer, info in (trace or {}).items():
             if info.get("spikes") is not None:
                 put(f"{prefix}_trace_{layer}", info["spikes"].astype(np.uint8))
-    index = {"format": FORMAT, "version": VERSION, "hwmodel_sha256": hwmodel_digest(hw), "seed": seed,
+    index = {"format": FORMAT, "version": VERSION, "hwmodel_identity": hwmodel_digest(hw), "seed": seed,
              "n": n, "image_shape": list(hw.image_shape), "time_steps": hw.T, "files": files}
     (tmp / "vectors.json").write_text(json.dumps(index, indent=1))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
-    return out_dir
 
 
-def read_vectors(directory: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+def read_vectors(directory: str | Path, hw: HwModel | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The index and arrays; with ``hw``, vectors of any other hardware model are refused."""
     directory = Path(directory)
     index = json.loads((directory / "vectors.json").read_text())
     if index.get("format") != FORMAT or index.get("version") != VERSION:
         raise ValueError(f"{directory}: not {FORMAT} version {VERSION}")
+    if hw is not None:
+        check_model(index, hw, directory)
     arrays = {}
     for name, spec in index["files"].items():
         arr = np.fromfile(directory / spec["file"], dtype=np.dtype(spec["dtype"]))

@@ -245,11 +245,17 @@ class FsvaeDriver:
 
     # ------------------------------------------------------------------ identity
     def check_identity(self) -> int:
-        """Refuse a bitstream whose identity register differs from fsvae.json's ``identity``."""
+        """Refuse a bitstream whose identity register differs from fsvae.json's ``identity`` (the
+        hardware model's identity, first 4 bytes), and an overlay whose hwmodel/ is another model."""
         want = self.manifest.get("identity")
         if want is None:
             raise IdentityMismatch(f"{self.dir / FILES['manifest']} has no 'identity' field: it was written by a "
                                    "generator without the identity register; regenerate the RTL and the overlay")
+        model = self.manifest.get("hwmodel_identity")
+        if self._hw_desc is not None and model is not None and self._hw_desc.get("identity") != model:
+            raise IdentityMismatch(f"{self.dir / FILES['hwmodel']} is hardware model "
+                                   f"{str(self._hw_desc.get('identity'))[:12]}, but {FILES['manifest']} was generated "
+                                   f"from {str(model)[:12]}: copy the overlay folder of one build, or rebuild it")
         got = self._read("identity")
         if got == 0 and int(want) != 0:
             # an HLS core writes its output registers during a run (the RTL holds them from
@@ -257,10 +263,10 @@ class FsvaeDriver:
             self._empty_run()
             got = self._read("identity")
         if got != int(want):
-            sha = self.manifest.get("identity_sha256", "")
             raise IdentityMismatch(
                 f"identity register reads 0x{got:08x}, but {self.dir / FILES['manifest']} says 0x{int(want):08x} "
-                f"(identity_sha256 {sha[:16]}...): the bitstream and the overlay files come from different builds. "
+                f"(hardware model {str(model or '?')[:12]}): the bitstream and the overlay files come from different "
+                "builds (another or an edited hardware model). "
                 "Use the overlay folder written together with this bitstream (fsvae.bit/.hwh, fsvae.json, weights.bin "
                 "and hwmodel/ from one build), or rebuild both")
         return got
@@ -575,6 +581,10 @@ class FsvaeDriver:
         """Replay the golden vectors of the overlay folder (selftest/vectors.json)."""
         folder = self.dir / FILES["selftest"]
         spec = json.loads((folder / "vectors.json").read_text())
+        model = self.manifest.get("hwmodel_identity")
+        if spec.get("hwmodel_identity", model) != model:
+            raise FsvaeError(f"{folder} holds golden vectors of hardware model {str(spec['hwmodel_identity'])[:12]}, "
+                             f"but {FILES['manifest']} was generated from {str(model)[:12]}: rewrite the overlay folder")
         cases, first = [], None
         for case in spec["cases"]:
             want = np.load(folder / case["file"], allow_pickle=False)

@@ -19,10 +19,12 @@ at generation time), so simulators and Vivado find them from any working directo
 missing file stops the simulation (fsvae_file_check) and, through the generated Tcl, the
 synthesis.  Move the folder and you must regenerate it.
 
-The design's identity (manifest ``identity_sha256``; its low 32 bits are the read-only
-``identity`` register) hashes the hardware model (its whole description, which holds the
-sha256 of every array), the board settings and the generator (engine library and template
-texts), so that a driver can refuse a bitstream built from anything else.
+The read-only ``identity`` register (manifest ``identity``) is the hardware model's identity
+(manifest ``hwmodel_identity``, hwmodel.py), its first 4 bytes little-endian: the one value the
+golden vectors, the HLS core and the driver check too, so that a driver refuses a bitstream
+built from another (or an edited) model.  The design's hash (manifest ``design_sha256``:
+the model, the board settings and the generator's texts) tells build caches and the overlay
+writer whether a folder was generated from exactly the current sources.
 """
 from __future__ import annotations
 
@@ -558,9 +560,9 @@ def _prepare_out_dir(out_dir: Path) -> tuple[Path, Path]:
     return rtl_dir, mem_dir
 
 
-def design_identity(hw: HwModel, board: dict) -> str:
+def design_sha256(hw: HwModel, board: dict) -> str:
     """sha256 (hex) of the hardware model's description (which holds every array's sha256),
-    the board settings and the generator's texts: what the identity register reports."""
+    the board settings and the generator's texts: whether generated files are current."""
     h = hashlib.sha256()
     h.update(json.dumps({"hwmodel": hw.desc, "board": board, "fifo_depth": FIFO_DEPTH,
                          "interface": boards.interface()}, sort_keys=True, default=str).encode())
@@ -617,8 +619,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         flags = flags[:31] + [f"({' || '.join(flags[31:])})"]
         units = units[:31] + ["+".join(units[31:])]
     busy_text = "{" + ", ".join([f"{32 - len(flags)}'d0"] * (len(flags) < 32) + flags[::-1]) + "}"
-    identity_sha = design_identity(hw, board)
-    identity = int.from_bytes(bytes.fromhex(identity_sha)[:4], "little")
+    identity = hw.identity32            # the register names the hardware model (hwmodel.py)
     offsets = boards.register_offsets()
     axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
             "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base",
@@ -663,7 +664,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in LIBRARY] + [f"rtl/{top}.sv"],
         "mem_dir": mem,
-        "identity": identity, "identity_sha256": identity_sha,
+        "identity": identity, "hwmodel_identity": hw.identity, "design_sha256": design_sha256(hw, board),
         "modes": ["generate", "load_weights"],
         "weights_at_power_up": not load_mems,
         "weight_load": {"blob": "mem/weights.bin", "memories": load_mems,
