@@ -332,8 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="held-out reconstruction MSE and a sample-quality score")
     p.add_argument("--ckpt", help=ckpt_help)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--samples", type=cli_args.images, default=500, help="generated images for the Frechet distance")
-    p.add_argument("--limit", type=cli_args.count(1, 10 ** 7, "--limit"), help="use only the first N held-out images")
+    p.add_argument("--samples", type=cli_args.count(2, 65536, "--samples"), default=500, help="generated images for the Frechet distance")
+    p.add_argument("--limit", type=cli_args.count(2, 10 ** 7, "--limit"), help="use only the first N held-out images")
     p.add_argument("--seed", type=cli_args.seed, default=0)
     p.add_argument("--sampler", choices=["hardware", "torch"],
                    help="latent indices from the hardware sampler (default for the FSVAE: the images the golden "

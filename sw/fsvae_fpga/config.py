@@ -137,12 +137,16 @@ def validate(raw: Any) -> dict:
 
 def load_config(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a folder; give a YAML file such as configs/mnist.yaml")
     if not path.is_file():
         raise ConfigError(f"config file {path} not found (shipped configs: {sorted(p.name for p in CONFIG_DIR.glob('*.yaml'))})")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file; give a YAML config such as configs/mnist.yaml") from None
     try:
         return validate(raw)
     except ConfigError as err:
