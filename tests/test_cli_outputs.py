@@ -112,12 +112,17 @@ def test_ctrl_c_exits_130_and_leaves_files_consistent(tmp_path):
     """SIGINT while a long command runs: one line, exit 130, no temporary, no half-made run folder."""
     for args, target in [(("sample", "--ckpt", SMALL, "--n", 65536, "--out", "s.npy"), "s.npy"),
                          (("train", "--config", SMALL_CFG, "--out", "run", "--no-progress"), "run")]:
+        # a shell's background job starts with SIGINT ignored; a user's terminal delivers it
         proc = subprocess.Popen([sys.executable, "-m", "fsvae_fpga.cli", *map(str, args)], cwd=tmp_path, env=ENV,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         time.sleep(12)                                  # past the imports, into the work
         assert proc.poll() is None, "finished before the interrupt: make the command longer"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        try:
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
         assert proc.returncode == 130, err
         assert "Traceback" not in err
         assert err.strip().splitlines()[-1].startswith(f"fsvae-fpga {args[0]}: interrupted")

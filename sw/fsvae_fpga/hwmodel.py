@@ -50,6 +50,41 @@ A hardware model is a directory::
     latent       posterior input is [encoder_fc spikes (C), z_{t-1} (C)], prior input z_{t-1};
                  z_{-1} = 0; the latent bit of channel c is spike c*k + index of the last
                  posterior/prior layer's output (index from the sampler)
+
+Semantics: enough to re-implement the golden model (golden.py) without reading its code.
+All arithmetic is on integers; t = 0 .. T-1 is the time step, n the image.
+
+* Synapse current, every layer and step: I = W x + b.  The bias is part of the current,
+  in LIF layers and in the output layer's sum alike.  x is 0/1 spikes, or for encoder.0 the
+  int8 image (the same at every step, so its current is the same at every step).
+  - linear: I[o] = sum_i W[o, i] x[i] + b[o].
+  - conv (stride s, padding p, zeros outside): I[o, y, x] = b[o] +
+    sum_{c, ky, kx} W[o, c, ky, kx] in[c, y*s - p + ky, x*s - p + kx].
+  - convT (stride s, padding p, output padding q; weight (in, out, K, K)): output size
+    H_out = (H_in - 1) s - 2p + K + q.  Each input (c, y, x) adds W[c, o, ky, kx] * in[c, y, x]
+    to output (o, y*s - p + ky, x*s - p + kx) when that lies inside [0, H_out) x [0, W_out);
+    the rest is dropped; then b[o] is added once.  (The q extra rows/columns at the bottom
+    and right receive only the taps that reach them.)
+* LIF: u_0 = I_0 (membranes start at u = 0 with no spike, o = 0);
+  u_t = (u_{t-1} >> 2) * (1 - o_{t-1}) + I_t with >> an arithmetic shift (floor);
+  o_t = 1 if u_t > threshold else 0 (strictly greater).
+* Flattening: a [C, H, W] layer feeding a linear layer is flattened in (C, H, W) order
+  (index c*H*W + y*W + x), as torch does; decoder_fc's F = C0*H0*W0 outputs are reshaped
+  back the same way to decoder.0's in_shape [C0, H0, W0] (output f = c*H0*W0 + y*W0 + x).
+* Order within a step: the latent networks run step by step (posterior/prior at step t see
+  z_{t-1}); decoder_fc at step t takes z_t of the same step t; the decoder and output layers
+  are feed-forward in t, so they may run after all T latent steps.
+* Output: m = sum_t decay_coefficients[t] * I_t over output's currents (bias included at
+  every step), pixel = #{p in 1..255 : m >= pixel_thresholds[p-1]} (0..255), image in
+  [C_img, H, W] order.
+* Tables and their rounding (written by export; consumers read the integers, never
+  recompute them): decay_coefficients[t] = round_half_even(0.8^(T-1-t) * 2^D);
+  pixel_thresholds[p-1] = ceil(artanh((p - 0.5)/127.5 - 1) / (s_out * 2^-D)), the smallest
+  m whose pixel value (tanh(m s_out 2^-D) + 1) * 127.5 reaches p - 0.5: a value exactly on
+  a half rounds up; threshold = round(0.2 / s) (s a power of two, so 0.2/s is never a half).
+* Sampler image numbers: a run of n images numbers them 0..n-1 (sampler.py); `vectors`
+  uses images 0..n-1 for generation and, as a separate run, 0..n-1 for reconstruction,
+  both with the given seed.
 """
 from __future__ import annotations
 

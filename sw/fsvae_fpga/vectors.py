@@ -12,7 +12,10 @@ Directory layout (format ``fsvae-fpga-vectors``, version 2)::
 
 Each ``.bin`` is the array's bytes in C order with no header, so C++ reads it with one
 ``fread`` and Python with ``numpy.fromfile``.  Convolution traces are channel-last
-(T, n, H, W, C), the order the hardware streams them; linear ones (T, n, F).
+(T, n, H, W, C), the order the hardware streams them; linear ones (T, n, F).  Image arrays
+are (n, C, H, W).  Sampler image numbers: generation is one run of images 0..n-1 with
+``seed``, reconstruction another run of images 0..n-1 with the same seed (rec_inputs[i]
+is image i); the trace of layer "latent" holds the picked latent bits z (T, n, C).
 """
 from __future__ import annotations
 
