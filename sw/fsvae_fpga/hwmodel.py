@@ -203,6 +203,12 @@ class HwModel:
     def names(self, group: str) -> list[str]:
         return [layer["name"] for layer in self.desc["layers"] if layer["group"] == group]
 
+    def mode_layers(self, mode: str) -> list[str]:
+        """The layers one image passes through, in order: "generate" (prior, decoder_fc,
+        decoder, output) or "reconstruct" (encoder, posterior, decoder_fc, decoder, output)."""
+        head = {"generate": ("prior",), "reconstruct": ("encoder", "posterior")}[mode]
+        return [n for g in head for n in self.names(g)] + self.names("decoder") + self.names("output")
+
 
 def _fail(path, msg):
     raise HwModelError(f"hardware model {path}: {msg}")

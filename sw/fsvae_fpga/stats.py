@@ -70,11 +70,9 @@ def layer_stats(hw: HwModel, mode: str, n: int, seed: int, images_int8: np.ndarr
     trace: dict = {}
     if mode == "generate":
         golden.generate(hw, n, seed, trace=trace)
-        names = hw.names("prior") + ["decoder_fc"] + hw.names("decoder")[1:] + ["output"]
     else:
         golden.reconstruct(hw, images_int8[:n], seed, trace=trace)
-        names = (hw.names("encoder") + hw.names("posterior") + ["decoder_fc"]
-                 + hw.names("decoder")[1:] + ["output"])
+    names = hw.mode_layers(mode)
     rows = []
     for name in names:
         layer = hw.layer(name)

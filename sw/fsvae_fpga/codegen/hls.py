@@ -38,81 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import boards
-from ..hwmodel import HwModel, signed_bits
+from ..hwmodel import HwModel
+from .design import (CodegenError, clipped_pixel_thresholds, cname, design_names, engine_bias, engine_weight,
+                     lanes, layer_widths, loadable_layers, threshold_sum_bits, weight_load_memories)
 
 HLS_DIR = Path(__file__).resolve().parents[3] / "hls"
 TEMPLATES = HLS_DIR / "templates"
 LIBRARY = ["types.h", "event_list.h", "lif_linear.h", "lif_conv_transpose.h", "conv_encoder.h", "sampler.h",
            "membrane_output.h", "weight_load.h"]
-
-
-class CodegenError(ValueError):
-    pass
-
-
-def cname(layer_name: str) -> str:
-    return layer_name.replace(".", "_")
-
-
-def lanes(board: dict, cout: int) -> int:
-    """P for a layer: the board's lane count, reduced to divide the layer's output width."""
-    return math.gcd(board["lanes"], cout)
-
-
-# --- weight layouts --------------------------------------------------------------------------
-def engine_weight(hw: HwModel, name: str) -> np.ndarray:
-    """The layer's weights in the layout its engine reads (one event -> P consecutive outputs)."""
-    layer, w = hw.layer(name), hw.weights[name].astype(np.int64)
-    if layer["kind"] == "conv":                       # (O, C, K, K) -> [C*K*K][O]
-        return w.transpose(1, 2, 3, 0).reshape(-1, w.shape[0])
-    if layer["kind"] == "convT":                      # (C, O, K, K) -> [C*K*K][O]
-        return w.transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
-    w = w.T                                           # linear (out, in) -> [in][out]
-    if name == "encoder_fc":                          # inputs arrive channel-last from encoder.3
-        c, h, x = hw.layer(hw.names("encoder")[-2])["out_shape"]
-        w = w.reshape(c, h, x, -1).transpose(1, 2, 0, 3).reshape(c * h * x, -1)
-    if name == "decoder_fc":                          # emit channel-last for decoder.0
-        c, h, x = hw.layer("decoder.0")["in_shape"]
-        w = w.reshape(-1, c, h, x).transpose(0, 2, 3, 1).reshape(-1, c * h * x)
-    return w
-
-
-def engine_bias(hw: HwModel, name: str) -> np.ndarray:
-    b = hw.biases[name].astype(np.int64)
-    if name == "decoder_fc":
-        c, h, x = hw.layer("decoder.0")["in_shape"]
-        b = b.reshape(c, h, x).transpose(1, 2, 0).reshape(-1)
-    return b
-
-
-# --- memory budget in bits (the RTL writer's check) -----------------------------------------
-def memory_bits(hw: HwModel, board: dict, reconstruction: bool) -> dict[str, int]:
-    """On-chip bits: weights and biases, plus accumulator, membrane and spike state."""
-    used = {"weights": 0, "state": 0}
-    for layer in hw.desc["layers"]:
-        if layer["group"] in ("encoder", "posterior") and not reconstruction:
-            continue
-        name = layer["name"]
-        used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
-        n = int(np.prod(layer["out_shape"]))
-        used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
-    return used
-
-
-def check_fits(hw: HwModel, board: dict, reconstruction: bool) -> dict:
-    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
-    (``fit_blocks``)."""
-    used = memory_bits(hw, board, reconstruction)
-    budget = int(boards.onchip_bits(board) * board["memory_budget"])
-    total = sum(used.values())
-    if total > budget:
-        raise CodegenError(
-            f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
-            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
-            f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
-            f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
-            f"larger board; weight streaming from DDR is not implemented")
-    return {"used_bits": total, "budget_bits": budget, **used}
 
 
 # --- memories: one description per array, rendered as pragmas and counted in blocks ----------
@@ -196,21 +129,13 @@ class Memory:
 
 
 def design_layers(hw: HwModel, reconstruction: bool) -> list[dict]:
-    return [layer for layer in hw.desc["layers"]
-            if reconstruction or layer["group"] not in ("encoder", "posterior")]
+    return [hw.layer(n) for n in design_names(hw, reconstruction)]
 
 
 def loaded_layers(hw: HwModel, board: dict) -> list[str]:
-    """Layers whose weights mode load_weights writes: the RTL writer's rule (rtl.loadable_layers,
-    generation layers of at least weight_memory.loadable_min_bits), in its order, so that the
-    blob is the same bytes for both back ends."""
-    from .rtl import loadable_layers      # rtl.py imports this module: import when called
+    """Layers whose weights mode load_weights writes: design.loadable_layers, so that the blob
+    is the same bytes for both back ends."""
     return loadable_layers(hw, board)
-
-
-def _out_sum_bits(hw: HwModel) -> int:
-    srange = hw.desc["output"]["sum_range"]
-    return signed_bits(srange[0], srange[1] + 1)
 
 
 def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
@@ -227,7 +152,7 @@ def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
         mems.append(Memory(*args, **kw))
 
     for layer in design_layers(hw, reconstruction):
-        name, n, t = layer["name"], cname(layer["name"]), _types(layer)
+        name, n, t = layer["name"], cname(layer["name"]), layer_widths(layer)
         cout = layer["out_shape"][0]
         p = lanes(board, cout)
         rows = hw.weights[name].size // cout
@@ -249,7 +174,7 @@ def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
     # event lists and latent state between the engines
     C, F = hw.C, L("decoder_fc")["out_shape"][0]
     o = L("output")
-    add("out_sum", "out_sum_t", (o["out_shape"][1] * o["out_shape"][2], o["out_shape"][0]), _out_sum_bits(hw),
+    add("out_sum", "out_sum_t", (o["out_shape"][1] * o["out_shape"][2], o["out_shape"][0]), threshold_sum_bits(hw),
         "state", "ram", 4, 1, "core", "output")
     add("z_ev", idx, (C,), 16, "events", "ram")
     add("fc_ev", idx, (F,), 16, "events", "ram")
@@ -363,20 +288,6 @@ def fit_blocks(hw: HwModel, board: dict, reconstruction: bool) -> tuple[list[Mem
         f"smaller configuration (configs/small.yaml) or a larger board")
 
 
-def weight_load_memories(hw: HwModel, board: dict, names: list[str]) -> list[dict]:
-    """The load_weights blob's memories, as the RTL writer lists them (manifest weight_load)."""
-    mems, offset = [], 0
-    for n in names:
-        layer = hw.layer(n)
-        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
-        depth, width = hw.weights[n].size // p, p * w
-        chunks = (width + 31) // 32
-        mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
-                     "offset_words": offset, "words": depth * chunks})
-        offset += depth * chunks
-    return mems
-
-
 # --- the register map ------------------------------------------------------------------------
 # Vitis HLS places a top function's s_axilite scalars in argument order from 0x10: an input
 # takes 8 bytes (data word, reserved word).  An output takes its data word and its ap_vld
@@ -419,16 +330,6 @@ def _array(values: np.ndarray) -> str:
     return "{\n" + ",\n".join("    " + _array(row) for row in values) + "\n}"
 
 
-def _types(layer: dict) -> dict[str, int]:
-    """ap_int widths: the bound analysis, widened so that the threshold is representable."""
-    acc = layer["current_bits"]
-    mem = layer.get("membrane_bits", acc)
-    if layer.get("spiking"):
-        t = signed_bits(layer["threshold"], layer["threshold"])
-        acc, mem = max(acc, t), max(mem, t)
-    return {"w": layer["weight"]["bits"], "b": layer["bias"]["bits"], "acc": acc, "mem": mem}
-
-
 def _c_int(bits: int) -> str:
     return {8: "signed char", 16: "short", 32: "int"}.get(bits, f"ap_int<{bits}>")
 
@@ -452,7 +353,7 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool, identity: int |
              "// 32-bit words of the load_weights blob (vectors/weights.bin); 0: no run-time weights",
              f"#define FSVAE_WEIGHT_WORDS {load_words}", ""]
     for layer in design_layers(hw, reconstruction):
-        n, t = cname(layer["name"]), _types(layer)
+        n, t = cname(layer["name"]), layer_widths(layer)
         lines.append(f"// {layer['name']}: {layer['kind']} {layer['in_shape']} -> {layer['out_shape']}, "
                      f"current {layer['current_range']}, membrane {layer.get('membrane_range', '-')}")
         # 8/16/32-bit constants as plain C integers: identical in hardware, and the
@@ -467,9 +368,8 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool, identity: int |
         if layer.get("spiking"):
             lines.append(f"static const int {n}_THRESHOLD = {layer['threshold']};")
         lines.append("")
-    srange = out["sum_range"]
-    thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
-    lines += [f"typedef ap_int<{_out_sum_bits(hw)}> out_sum_t;   // membrane-output sum, {out['sum_range']}",
+    thr = clipped_pixel_thresholds(hw)
+    lines += [f"typedef ap_int<{threshold_sum_bits(hw)}> out_sum_t;   // membrane-output sum, {out['sum_range']}",
               f"static const coef_t OUTPUT_COEF[T_STEPS] = {_array(np.asarray(out['decay_coefficients']))};",
               "// pixel thresholds, clamped to the sum range (same pixels: outside it they never or always hold)",
               f"static const out_sum_t PIXEL_THRESHOLDS[255] = {_array(thr)};", "", "#endif"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from ..hwmodel import HwModel
-from .hls import lanes
+from .design import lanes
 
 DEPTH = 3
 

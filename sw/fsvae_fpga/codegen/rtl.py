@@ -12,8 +12,8 @@ with the engine instances of the model (hw/rtl/, one module per file) and writes
                       layer (read by the testbench, make sim and make estimate)
 
 The design shares its microarchitecture with the HLS back end (codegen/hls.py): the same
-engines, weight layouts (``hls.engine_weight``), widths (``hls._types``) and lanes
-(``hls.lanes`` from hw/boards.yaml); the register map and stream formats come from
+engines, weight layouts (``design.engine_weight``), widths (``design.layer_widths``) and lanes
+(``design.lanes`` from hw/boards.yaml); the register map and stream formats come from
 hw/interface.yaml.  Memory files are named by absolute path (the output folder, resolved
 at generation time), so simulators and Vivado find them from any working directory; a
 missing file stops the simulation (fsvae_file_check) and, through the generated Tcl, the
@@ -36,8 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import boards
-from ..hwmodel import HwModel, signed_bits
-from .hls import CodegenError, check_fits, cname, engine_bias, engine_weight, lanes, weight_load_memories, _types
+from ..hwmodel import HwModel
+from .design import (CodegenError, check_fits, clipped_pixel_thresholds, cname, design_names, engine_bias,
+                     engine_weight, lanes, layer_widths, loadable_layers, threshold_sum_bits,
+                     weight_load_memories)
 
 ROOT = Path(__file__).resolve().parents[3]
 RTL_LIB = ROOT / "hw" / "rtl"
@@ -74,17 +76,6 @@ def _write_hex(path: Path, words: list[str]) -> None:
 def _bits(n: int) -> int:
     """Index width for a range of n values (as the engines compute it)."""
     return max(1, (n - 1).bit_length())
-
-
-def loadable_layers(hw: HwModel, board: dict) -> list[str]:
-    """Layers whose weights are loaded at run time (board key weight_memory.loadable_min_bits):
-    the large ones, so that they can be UltraRAM, which has no initial contents."""
-    wm = board.get("weight_memory") or {}
-    if "loadable_min_bits" not in wm:
-        return []
-    names = hw.names("prior") + ["decoder_fc"] + hw.names("decoder")[1:] + ["output"]
-    return [n for n in names
-            if hw.weights[n].size * hw.layer(n)["weight"]["bits"] >= int(wm["loadable_min_bits"])]
 
 
 class _Writer:
@@ -152,7 +143,7 @@ class _Writer:
 
     # --- engines -------------------------------------------------------------------------
     def common_params(self, name: str, p: int, spiking: bool, bias_file: str | None = None) -> list[str]:
-        layer, t = self.hw.layer(name), _types(self.hw.layer(name))
+        layer, t = self.hw.layer(name), layer_widths(self.hw.layer(name))
         mem = t["mem"] if spiking else t["acc"] + 1
         load = []
         wm = self.board.get("weight_memory") or {}
@@ -178,7 +169,7 @@ class _Writer:
         spiking = layer["kind"] == "linear"
         assert spiking == (dst is not None), f"{name}: spikes out of linear layers only"
         nin, nout = int(np.prod(layer["in_shape"])), int(np.prod(layer["out_shape"]))
-        t = _types(layer)
+        t = layer_widths(layer)
         self.sequencer(n)
         if layer["kind"] == "linear":
             module = "fsvae_lif_linear"
@@ -244,7 +235,7 @@ class _Writer:
             raise CodegenError(f"{name}: replicas ({R}) must be a multiple of the input spike streams ({ns})")
         per = R // ns
         layer = self.hw.layer(name)
-        p, acc = lanes(self.board, layer["out_shape"][0]), _types(layer)["acc"]
+        p, acc = lanes(self.board, layer["out_shape"][0]), layer_widths(layer)["acc"]
         in_w = _bits(int(np.prod(layer["in_shape"])))
         self.emit(f"    logic [{p * acc - 1}:0] {cur}_tdata;", f"    logic {cur}_tvalid, {cur}_tready, {cur}_tlast;")
         if R == 1:
@@ -298,7 +289,7 @@ class _Writer:
         """The LIF neurons of a transposed-conv layer, after its current engines; one output
         stream per name in dsts."""
         n, layer = cname(name), self.hw.layer(name)
-        t = _types(layer)
+        t = layer_widths(layer)
         p = lanes(self.board, layer["out_shape"][0])
         npos = layer["out_shape"][1] * layer["out_shape"][2]
         nw = npos * layer["out_shape"][0] // p
@@ -520,17 +511,17 @@ def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) ->
 def _membrane_output(hw: HwModel, board: dict, mem: str) -> tuple[str, dict]:
     mem_dir = Path(mem)
     out, layer = hw.desc["output"], hw.layer("output")
-    srange = out["sum_range"]
-    thr = np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), srange[0], srange[1] + 1)
+    thr = clipped_pixel_thresholds(hw)
     coef = np.asarray(out["decay_coefficients"], dtype=np.int64)
     coef_bits = max(1, int(coef.max()).bit_length())
-    # at least one product wide (coef x current), so that no product bit is left unused
-    sum_bits = max(signed_bits(srange[0], srange[1] + 1), coef_bits + 1 + _types(layer)["acc"])
+    # the RTL accumulates full coef x current products: at least one product wide, so that
+    # no product bit is dropped (the HLS core keeps the sum width: every partial sum fits it)
+    sum_bits = max(threshold_sum_bits(hw), coef_bits + 1 + layer_widths(layer)["acc"])
     _write_hex(mem_dir / "output.coef.hex", [f"{int(c):x}" for c in coef])
     _write_hex(mem_dir / "output.thresh.hex", pack_words(thr, 1, sum_bits))
     p = lanes(board, layer["out_shape"][0])
     npos = int(np.prod(layer["out_shape"]))
-    params = {"T": hw.T, "NPOS": npos, "LANES": p, "CUR_BITS": _types(layer)["acc"], "SUM_BITS": sum_bits,
+    params = {"T": hw.T, "NPOS": npos, "LANES": p, "CUR_BITS": layer_widths(layer)["acc"], "SUM_BITS": sum_bits,
               "COEF_BITS": coef_bits, "THR_BITS": sum_bits}
     text = ",\n".join(f"        .{k}({v})" for k, v in params.items())
     text += f',\n        .COEF_FILE("{mem}/output.coef.hex"),\n        .THRESH_FILE("{mem}/output.thresh.hex")'
@@ -591,10 +582,8 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         raise CodegenError(f"{mem}: a path with quotes or backslashes cannot be a Verilog string; choose another --out")
 
     # memory images
-    for layer in hw.desc["layers"]:
-        if layer["group"] in ("encoder", "posterior"):
-            continue
-        name, t = layer["name"], _types(layer)
+    for name in design_names(hw, reconstruction=False):
+        layer, t = hw.layer(name), layer_widths(hw.layer(name))
         p = lanes(board, layer["out_shape"][0])
         _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), p, t["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), p, t["b"]))
@@ -602,7 +591,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         layer = hw.layer(name)
         _write_hex(mem_dir / f"{name}.bias_zero.hex",
                    pack_words(np.zeros_like(engine_bias(hw, name)), lanes(board, layer["out_shape"][0]),
-                              _types(layer)["b"]))
+                              layer_widths(layer)["b"]))
     memout_text, memout = _membrane_output(hw, board, mem)
 
     writer = _Writer(hw, board, mem)

@@ -1,0 +1,142 @@
+"""The accelerator as data, shared by both back ends (hls.py and rtl.py render it).
+
+One place for the facts about a layer on a board that both writers, the fit check and the
+cycle model need: which layers a design holds, lanes per layer, the integer widths of its
+datapath, the weight layout its engine reads, which memories are loaded at run time and in
+what order (the load_weights blob), the on-chip bit budget, and the output table.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import boards
+from ..hwmodel import HwModel, signed_bits
+
+
+class CodegenError(ValueError):
+    pass
+
+
+def cname(layer_name: str) -> str:
+    return layer_name.replace(".", "_")
+
+
+def lanes(board: dict, cout: int) -> int:
+    """P for a layer: the board's lane count, reduced to divide the layer's output width."""
+    return math.gcd(board["lanes"], cout)
+
+
+# --- weight layouts --------------------------------------------------------------------------
+def engine_weight(hw: HwModel, name: str) -> np.ndarray:
+    """The layer's weights in the layout its engine reads (one event -> P consecutive outputs)."""
+    layer, w = hw.layer(name), hw.weights[name].astype(np.int64)
+    if layer["kind"] == "conv":                       # (O, C, K, K) -> [C*K*K][O]
+        return w.transpose(1, 2, 3, 0).reshape(-1, w.shape[0])
+    if layer["kind"] == "convT":                      # (C, O, K, K) -> [C*K*K][O]
+        return w.transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+    w = w.T                                           # linear (out, in) -> [in][out]
+    if name == "encoder_fc":                          # inputs arrive channel-last from encoder.3
+        c, h, x = hw.layer(hw.names("encoder")[-2])["out_shape"]
+        w = w.reshape(c, h, x, -1).transpose(1, 2, 0, 3).reshape(c * h * x, -1)
+    if name == "decoder_fc":                          # emit channel-last for decoder.0
+        c, h, x = hw.layer("decoder.0")["in_shape"]
+        w = w.reshape(-1, c, h, x).transpose(0, 2, 3, 1).reshape(-1, c * h * x)
+    return w
+
+
+def engine_bias(hw: HwModel, name: str) -> np.ndarray:
+    b = hw.biases[name].astype(np.int64)
+    if name == "decoder_fc":
+        c, h, x = hw.layer("decoder.0")["in_shape"]
+        b = b.reshape(c, h, x).transpose(1, 2, 0).reshape(-1)
+    return b
+
+
+def design_names(hw: HwModel, reconstruction: bool) -> list[str]:
+    """The layers a design holds, in data-flow order: generation (prior, decoder, output),
+    plus encoder and posterior where it also reconstructs."""
+    if reconstruction:
+        return [layer["name"] for layer in hw.desc["layers"]]
+    return hw.mode_layers("generate")
+
+
+def layer_widths(layer: dict) -> dict[str, int]:
+    """Datapath widths (weight, bias, accumulator, membrane): the bound analysis, widened so
+    that the threshold is representable."""
+    acc = layer["current_bits"]
+    mem = layer.get("membrane_bits", acc)
+    if layer.get("spiking"):
+        t = signed_bits(layer["threshold"], layer["threshold"])
+        acc, mem = max(acc, t), max(mem, t)
+    return {"w": layer["weight"]["bits"], "b": layer["bias"]["bits"], "acc": acc, "mem": mem}
+
+
+# --- memory budget in bits (the RTL writer's check) ---------------------------------------------
+def memory_bits(hw: HwModel, board: dict, reconstruction: bool) -> dict[str, int]:
+    """On-chip bits: weights and biases, plus accumulator, membrane and spike state."""
+    used = {"weights": 0, "state": 0}
+    for name in design_names(hw, reconstruction):
+        layer = hw.layer(name)
+        used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
+        n = int(np.prod(layer["out_shape"]))
+        used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
+    return used
+
+
+def check_fits(hw: HwModel, board: dict, reconstruction: bool) -> dict:
+    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
+    (``fit_blocks``)."""
+    used = memory_bits(hw, board, reconstruction)
+    budget = int(boards.onchip_bits(board) * board["memory_budget"])
+    total = sum(used.values())
+    if total > budget:
+        raise CodegenError(
+            f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
+            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
+            f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
+            f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
+            f"larger board; weight streaming from DDR is not implemented")
+    return {"used_bits": total, "budget_bits": budget, **used}
+
+
+# --- run-time loaded weights: one rule, one order, the same blob for both back ends ---------
+def loadable_layers(hw: HwModel, board: dict) -> list[str]:
+    """Layers whose weights are loaded at run time (board key weight_memory.loadable_min_bits):
+    the large ones, so that they can be UltraRAM, which has no initial contents."""
+    wm = board.get("weight_memory") or {}
+    if "loadable_min_bits" not in wm:
+        return []
+    names = hw.mode_layers("generate")
+    return [n for n in names
+            if hw.weights[n].size * hw.layer(n)["weight"]["bits"] >= int(wm["loadable_min_bits"])]
+
+
+def weight_load_memories(hw: HwModel, board: dict, names: list[str]) -> list[dict]:
+    """The load_weights blob's memories, as the RTL writer lists them (manifest weight_load)."""
+    mems, offset = [], 0
+    for n in names:
+        layer = hw.layer(n)
+        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        depth, width = hw.weights[n].size // p, p * w
+        chunks = (width + 31) // 32
+        mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
+                     "offset_words": offset, "words": depth * chunks})
+        offset += depth * chunks
+    return mems
+
+
+# --- the output table -------------------------------------------------------------------------
+def threshold_sum_bits(hw: HwModel) -> int:
+    """Signed width of the membrane-output sum once the thresholds are clipped to its range."""
+    lo, hi = hw.desc["output"]["sum_range"]
+    return signed_bits(lo, hi + 1)
+
+
+def clipped_pixel_thresholds(hw: HwModel) -> np.ndarray:
+    """The pixel thresholds clamped to [min sum, max sum + 1]: the same pixels (outside that
+    range a threshold always or never holds), and every value fits threshold_sum_bits."""
+    out = hw.desc["output"]
+    lo, hi = out["sum_range"]
+    return np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), lo, hi + 1)
