@@ -76,7 +76,7 @@ SIM_N     = $(if $(filter command line environment,$(origin N)),$(N),16)
 SIM_BOARD = $(if $(filter command line environment,$(origin BOARD)),--board $(BOARD),)
 RTL      ?= generated
 sim: $(STAMP)
-	$(PY) sim/make_sim.py $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
+	$(CLI) sim $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --n $(SIM_N) --seed $(SEED) $(SIM_BOARD) --rtl $(RTL) \
 		$(if $(filter 1,$(WAVES)),--waves,) $(if $(VITIS_RTL),--vitis-rtl $(VITIS_RTL),)
 
 CORE ?= rtl

@@ -1,5 +1,5 @@
 """Build and run the generated accelerator top (sim/fsvae_top) with Verilator through cocotb's
-Python runner: shared by the pytest bench and by ``make sim`` (sim/make_sim.py).
+Python runner: shared by the pytest bench and by ``make sim`` (fsvae_fpga.flows.simulate).
 
 The simulator runs with the generated folder as its working directory, so the $readmemh
 paths "mem/*.hex" of the generated RTL resolve there.

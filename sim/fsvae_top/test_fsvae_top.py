@@ -6,7 +6,7 @@ unchanged on the RTL that Vitis HLS exports.  What only the generated RTL has is
 present: the perf_* counters (report), queues_empty (nothing left in any FIFO) and the
 +fsvae_trace plusarg (sim/fsvae_top/diagnose.py names the first differing layer and step).
 
-Configuration comes from the environment (set by the pytest wrapper below or sim/make_sim.py):
+Configuration comes from the environment (set by the pytest wrapper below or flows.simulate):
   FSVAE_HWMODEL  hardware model folder (the golden model's input)
   FSVAE_N, FSVAE_SEED, FSVAE_BASE   images, sampler seed, first image index
   FSVAE_RESULT   JSON file for the received images, counters and times
@@ -477,7 +477,7 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
 
 def test_make_sim_rtl_vitis_without_exported_rtl_says_what_is_missing(tmp_path):
     import subprocess
-    res = subprocess.run([sys.executable, str(ROOT / "sim" / "make_sim.py"), "--config", "configs/small.yaml",
+    res = subprocess.run([sys.executable, "-m", "fsvae_fpga.cli", "sim", "--config", "configs/small.yaml",
                           "--rtl", "vitis", "--vitis-rtl", str(tmp_path / "none"), "--out", str(tmp_path / "out"),
                           "--n", "1"], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2, res.stdout + res.stderr

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import cli_args
-from .outputs import OutputError, atomic_file, check_dir_target, check_file_target, output_dir
+from .outputs import OutputError, atomic_file, check_dir_target, check_file_target, mark_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mnist.yaml"
 
@@ -203,80 +203,41 @@ def cmd_stats(args):
 
 def cmd_estimate(args):
     """Shipped model for the board's configuration -> codegen rtl -> Yosys estimate."""
-    from .boards import board as board_info
-    from .codegen.estimate import EstimateError, estimate
-    from .codegen.hls import CodegenError
-    from .codegen.rtl import write_rtl
-    from .export import export_shipped
-    from .hwmodel import load
-    config = args.config or board_info(args.board)["default_config"]
-    try:
-        hw_dir = export_shipped(config, Path(args.out) / f"hwmodel-{Path(config).stem}")
-        rtl_dir = Path(args.out) / "rtl" / args.board
-        write_rtl(load(hw_dir), args.board, rtl_dir)
-        result = estimate(rtl_dir, args.board, Path(args.out) / "estimate" / args.board)
-    except (KeyError, CodegenError, EstimateError) as err:
-        raise UsageError(str(err.args[0] if isinstance(err, KeyError) else err)) from None
-    if not result["fits"]:
-        raise UsageError(f"the {config} design does not fit {args.board}: over on {', '.join(result['over'])}")
+    from . import flows
+    flows.estimate(args.board, args.config, args.out)
 
 
 def cmd_codegen(args):
-    from .codegen.csim import run_csim, static_check
-    from .codegen.hls import HLS_DIR, CodegenError, write_project
+    from . import flows
     from .hwmodel import load
     out = Path(args.out)
     check_dir_target(out, f"codegen-{args.backend}")
     hw = load(args.hwmodel)
     if args.backend == "rtl":
-        from .codegen.rtl import write_rtl
-        from .outputs import mark_dir
-        try:       # in place: the RTL names its memory files by absolute path
-            manifest = write_rtl(hw, args.board, out)
-        except CodegenError as err:
-            raise UsageError(str(err)) from None
+        manifest = flows.codegen_rtl(hw, args.board, out)
         mark_dir(out, "codegen-rtl")
-        for e in manifest["engines"]:
-            print(f"  {e['instance']:<12}{e['module']:<28}lanes {e['lanes']:>3}  acc {e['acc_bits']} bits")
         print(json.dumps({"out": str(out), "board": manifest["board"], "top": manifest["top"],
                           "sources": len(manifest["sources"]), "modes": manifest["modes"]}))
         return
-    images = _held_out_int8(hw, args.n)
-    with output_dir(out, "codegen-hls") as tmp:   # the project appears whole, or not at all
-        vectors = args.vectors
-        if vectors is None:   # golden test vectors for the generated testbench
-            from .vectors import write_vectors
-            vectors = write_vectors(hw, images, args.n, args.seed, tmp / "vectors")
-        try:
-            info = write_project(hw, args.board, tmp, vectors_dir=vectors)
-        except CodegenError as err:
-            raise UsageError(str(err)) from None
-    info["out"] = str(out)
-    problems = static_check(sorted((out / "firmware").glob("*.cpp")) + sorted((HLS_DIR / "fsvae").glob("*.h")))
-    if problems:
-        raise UsageError("static checks failed:\n  " + "\n  ".join(problems))
-    info["static_checks"] = "passed"
-    from .boards import board as board_info
-    from .codegen.latency import image_cycles
-    from .stats import layer_stats
-    latency = {}
-    for mode in ("generate", "reconstruct") if info["reconstruction"] else ("generate",):
-        rows = layer_stats(hw, mode, args.n, args.seed, _held_out_int8(hw, args.n))
-        latency[mode] = image_cycles(hw, board_info(args.board), rows)
-        print(f"== {mode}: cycles per image implied by the loop structure (II = 1), board {args.board}")
-        for name, cycles in latency[mode]["per_layer"].items():
-            print(f"  {name:<13}{cycles:>14,.0f}")
-        print(f"  {'total':<13}{latency[mode]['total']:>14,.0f}  -> {latency[mode]['images_per_s']:,.0f} images/s")
-    (out / "latency.json").write_text(json.dumps(latency, indent=1))
-    info["cycles_per_image"] = {m: round(v["total"]) for m, v in latency.items()}
-    if args.csim:
-        ok, log = run_csim(out)
-        print(log, end="")
-        info["csim"] = "passed" if ok else "FAILED"
-        if not ok:
-            print(json.dumps(info))
-            raise UsageError("C simulation differs from the golden model")
+    info = flows.codegen_hls(hw, args.board, out, _held_out_int8(hw, args.n), args.n, args.seed,
+                             vectors=args.vectors, csim=args.csim)
     print(json.dumps(info))
+
+
+def cmd_sim(args):
+    """make sim: the shipped model's images in Verilator-simulated RTL, against the golden model."""
+    from . import flows
+    if args.out:            # a folder of the user's: refused unless new, empty or an earlier sim's
+        check_dir_target(args.out, "sim")
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        mark_dir(args.out, "sim")
+    try:
+        flows.simulate(args.config, args.board, args.n, args.seed, args.out or Path("build") / "sim",
+                       waves=args.waves, rtl=args.rtl, vitis_rtl=args.vitis_rtl,
+                       log=lambda *a, **k: print(*a, **k, flush=True))
+    except flows.SimulationMismatch as err:   # a hardware bug, not a user mistake: exit 1
+        print(f"fsvae-fpga sim: {_one_line(err)}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _shipped_hwmodel():
@@ -383,6 +344,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csim", action="store_true", help="also compile with g++ and run the C testbench")
     p.set_defaults(func=cmd_codegen)
 
+    p = sub.add_parser("sim", help="images from the shipped model in Verilator-simulated RTL, bit-exact against "
+                                   "the golden model, with a performance report (make sim)")
+    p.add_argument("--config", help="configuration whose shipped model to use (default: the board's default_config; "
+                                    "configs/mnist.yaml without --board)")
+    p.add_argument("--board", help="board from hw/boards.yaml (default: kv260 for the paper config, pynq-z2 for small)")
+    p.add_argument("--n", type=cli_args.images, default=16, help="images (default 16)")
+    p.add_argument("--seed", type=cli_args.seed, default=0, help="sampler seed, 0..2^32-1")
+    p.add_argument("--out", help="output folder (default build/sim): samples.png, report.json, the RTL and its build")
+    p.add_argument("--waves", action="store_true", help="write an FST waveform (slow for full-size runs)")
+    p.add_argument("--rtl", choices=["generated", "vitis"], default="generated",
+                   help="the generated RTL, or Vitis HLS-exported RTL (--vitis-rtl DIR)")
+    p.add_argument("--vitis-rtl", help="folder of Vitis-exported .v files "
+                                       "(default build/hls/<board>/fsvae_prj/solution1/impl/verilog)")
+    p.set_defaults(func=cmd_sim)
+
     from . import bitstream
     p = sub.add_parser("bitstream", help="build the PYNQ overlay for a board with Vivado (fsvae.bit, fsvae.hwh, "
                                          "driver, notebook) -> build/overlay/<board>",
@@ -411,7 +387,8 @@ def _os_error(err: OSError) -> str:
 # does not first pay for importing torch
 _USER_ERRORS = {"fsvae_fpga.checkpoint": "CheckpointError", "fsvae_fpga.config": "ConfigError",
                 "fsvae_fpga.data": "DatasetError", "fsvae_fpga.boards": "BoardError",
-                "fsvae_fpga.codegen.csim": "CsimError", "fsvae_fpga.hwmodel": "HwModelError"}
+                "fsvae_fpga.codegen.csim": "CsimError", "fsvae_fpga.hwmodel": "HwModelError",
+                "fsvae_fpga.flows": "FlowError"}
 
 
 def _user_errors() -> tuple:

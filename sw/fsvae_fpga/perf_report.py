@@ -1,0 +1,71 @@
+"""The measured performance report of a simulated run (``make sim``): per layer, cycles the
+engines were busy, input events, the event-driven lower bound and lane utilisation, from the
+design's performance counters and the golden model's event statistics."""
+from __future__ import annotations
+
+
+def lower_bounds(manifest: dict, rows: list[dict]) -> dict:
+    """Per layer: (event accumulates + neuron updates) / lanes, in cycles per image; the lanes
+    of all of a layer's engine copies count."""
+    lanes = {}
+    for e in manifest["engines"]:
+        lanes[e["layer"]] = lanes.get(e["layer"], 0) + e["lanes"]
+    return {r["layer"]: {"lanes": lanes[r["layer"]], "event_accumulates": r["event_accumulates"],
+                         "lower_bound": (r["event_accumulates"] + r["neuron_updates"]) / lanes[r["layer"]]}
+            for r in rows}
+
+
+def report(manifest: dict, result: dict, rows: list[dict], build_s: float, run_s: float) -> dict:
+    n, c = result["n"], result["counters"]
+    clock = manifest["clock_mhz"] * 1e6
+    lb = lower_bounds(manifest, rows)
+    layers = []
+    for name, b in lb.items():
+        insts = [e["instance"] for e in manifest["engines"] if e["layer"] == name]
+        busy = sum(c[f"perf_{i}_busy"] for i in insts) / len(insts) / n
+        events = sum(c[f"perf_{i}_events"] for i in insts) / n
+        layers.append({"layer": name, "instances": len(insts), "lanes": b["lanes"],
+                       "busy_cycles_per_image": busy, "input_events_per_image": events,
+                       "event_accumulates_per_image": b["event_accumulates"],
+                       "lower_bound_cycles": b["lower_bound"], "lane_utilisation": b["lower_bound"] / busy})
+    cycles = c["perf_run_cycles"] / n
+    bound = max(x["lower_bound_cycles"] for x in layers)
+    total_acc = sum(x["event_accumulates_per_image"] for x in layers)
+    total_lanes = sum(x["lanes"] for x in layers)
+    return {
+        "board": manifest["board"], "clock_mhz": manifest["clock_mhz"], "images": n, "seed": result["seed"],
+        "bit_exact": result["equal"], "build_s": round(build_s, 1), "run_s": round(run_s, 1),
+        "sim_cycles_per_s": round(c["perf_run_cycles"] / max(run_s, 1e-9)),
+        "definitions": {
+            "busy_cycles_per_image": "cycles the layer's engine(s) spend inside a time step (start to done, "
+                                     "including waits for input events and output backpressure), per image",
+            "input_events_per_image": "spikes the layer's engines took in, per image",
+            "lower_bound_cycles": "event accumulates / lanes + neuron updates / lanes (golden-model traffic)",
+            "lane_utilisation": "lower bound / busy cycles (per layer); total: the slowest layer's bound / "
+                                "measured cycles per image, since the layers run concurrently",
+            "all_lanes_utilisation": "all event accumulates / (all lanes x cycles per image)",
+            "projected_images_per_s": "board clock / measured cycles per image (images overlap)",
+        },
+        "layers": layers,
+        "total": {
+            "cycles_per_image": cycles,
+            "projected_images_per_s": clock / cycles,
+            # the layers run concurrently: the design's bound is its slowest layer's bound
+            "lower_bound_cycles": bound,
+            "lane_utilisation": bound / cycles,
+            # every lane of every engine, over the whole image time
+            "all_lanes_utilisation": total_acc / (total_lanes * cycles),
+        },
+    }
+
+
+def print_report(rep: dict) -> None:
+    print(f"\n{'layer':<12}{'inst':>5}{'lanes':>6}{'cycles/img':>12}{'events/img':>12}{'bound':>10}{'util':>7}")
+    for x in rep["layers"]:
+        print(f"{x['layer']:<12}{x['instances']:>5}{x['lanes']:>6}{x['busy_cycles_per_image']:>12,.0f}"
+              f"{x['input_events_per_image']:>12,.0f}{x['lower_bound_cycles']:>10,.0f}{x['lane_utilisation']:>7.0%}")
+    t = rep["total"]
+    print(f"{'total':<23}{t['cycles_per_image']:>12,.0f}{'':>12}{t['lower_bound_cycles']:>10,.0f}"
+          f"{t['lane_utilisation']:>7.0%}")
+    print(f"projected {t['projected_images_per_s']:,.0f} images/s on {rep['board']} at {rep['clock_mhz']} MHz; "
+          f"Verilator build {rep['build_s']} s, run {rep['run_s']} s ({rep['sim_cycles_per_s']:,} cycles/s)")
