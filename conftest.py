@@ -2,6 +2,16 @@
 (a Verilator build of a whole accelerator each) start first, so that the workers finish
 together instead of one worker running them at the end."""
 
+import sys
+from pathlib import Path
+
+# the one place that puts the project's folders on the import path: the package (also
+# installed by make setup), the bench helpers and the simulated board
+ROOT = Path(__file__).resolve().parent
+for _p in (ROOT / "sw", ROOT / "sim", ROOT / "sim" / "board_sim"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
 LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_board_driver.py", "tests/test_board_weights.py",
                  "tests/test_hls_project.py", "tests/test_cli.py", "tests/test_cli_outputs.py",
                  "tests/test_cli_errors.py", "tests/test_hwmodel_tamper.py", "tests/test_cli_fuzz.py")

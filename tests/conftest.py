@@ -1,11 +1,9 @@
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "sw"))
+ROOT = Path(__file__).resolve().parents[1]      # import paths: the root conftest.py
 torch.set_num_threads(2)
 
 

@@ -14,9 +14,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT / "sim" / "board_sim", ROOT / "sim", ROOT / "sw"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
 
 BOARD = "pynq-z2"
 TIMEOUT_S = 0.004            # board seconds per wait: 400k cycles, ~4x the first image's latency

@@ -4,17 +4,15 @@ rails and images/s per watt, refused starts; plus run splitting and DMA status d
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "sw"))
 
-from fsvae_fpga import boards  # noqa: E402
-from fsvae_fpga.board import driver as D  # noqa: E402
+from fsvae_fpga import boards
+from fsvae_fpga.board import driver as D
 
 SHAPE = (1, 8, 8)
 IMG = int(np.prod(SHAPE))

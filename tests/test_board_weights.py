@@ -5,16 +5,12 @@ A second Verilator build (about 1-2 minutes), shared by the tests of this module
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT / "sim" / "board_sim", ROOT / "sim", ROOT / "sw"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
 
 BOARD = "kv260"
 OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}

@@ -7,7 +7,6 @@ import gzip
 import os
 import pickle
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-try:
-    from fsvae_fpga import data
-except ImportError:  # running without the package installed / pythonpath configured
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sw"))
-    from fsvae_fpga import data
+from fsvae_fpga import data
 
 from fsvae_fpga.data import DatasetError, ImageSet, image_shape, load_images
 

@@ -1,18 +1,14 @@
 """Tests for fsvae_fpga.featurenet: Fréchet distance, feature-net training and checkpoints."""
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-_SW = Path(__file__).resolve().parents[1] / "sw"
-if str(_SW) not in sys.path:
-    sys.path.insert(0, str(_SW))
 
-from fsvae_fpga.featurenet import (  # noqa: E402
+from fsvae_fpga.featurenet import (
     FeatureNet,
     FeatureNetError,
     accuracy,

@@ -4,7 +4,6 @@ Same sampler draws (LfsrIndexSource), then `==` on every layer's spike trains at
 time step and on the output pixels: on a trained small model, on random configurations
 (hypothesis), on adversarial weights that push the bounds, and on the shipped model.
 """
-import json
 
 import numpy as np
 import pytest

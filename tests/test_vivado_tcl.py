@@ -9,7 +9,6 @@ purpose are caught, each by name.
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -86,7 +85,6 @@ def test_wrapper_refuses_a_top_whose_ports_differ_from_the_contract(designs, tmp
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_wrapper_lints_clean_with_the_generated_rtl(designs, board):
-    sys.path.insert(0, str(ROOT / "sim"))
     from runner import lint
     out, manifest = designs[board]
     wrapper = out / "rtl" / f"{boards.interface()['wrapper']}.v"
