@@ -52,3 +52,15 @@ def test_file_errors_name_the_file(tmp_path):
     wrong.write_text(yaml.safe_dump({"model": "fsvae"}))
     with pytest.raises(ConfigError, match="wrong.yaml: missing key data"):
         load_config(wrong)
+
+
+def test_threshold_rule_defaults_to_round_for_configs_written_before_it():
+    from conftest import ROOT
+    cfg = load_config(ROOT / "configs" / "small.yaml")
+    assert cfg["quant"]["threshold"] == "floor"
+    old = copy.deepcopy(cfg)
+    del old["quant"]["threshold"]
+    assert validate(old)["quant"]["threshold"] == "round"
+    old["quant"]["threshold"] = "ceil"
+    with pytest.raises(ConfigError, match="quant.threshold"):
+        validate(old)

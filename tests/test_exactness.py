@@ -69,10 +69,10 @@ def check_model_is_integer_exact(model, images, seed):
         assert torch.equal(cur_int.view(current.shape), cur_units.to(torch.int64)), f"{name}: current differs"
         if spikes is None:
             continue
-        _, membranes = lif_sequence_with_membranes(current, s)
+        _, membranes = lif_sequence_with_membranes(current, s, syn.threshold_rule)
         mem_units = membranes.double() / s
         assert torch.equal(mem_units, torch.round(mem_units)), f"{name}: membrane off the grid"
-        expected = integer_lif(cur_int.view(current.shape), threshold_int(s))
+        expected = integer_lif(cur_int.view(current.shape), threshold_int(s, syn.threshold_rule))
         assert torch.equal(expected, spikes.to(torch.int64)), f"{name}: spikes differ from integer LIF"
         rates[name] = float(spikes.mean())
     return rates, trace

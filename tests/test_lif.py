@@ -5,7 +5,7 @@ import torch
 from fsvae_fpga.lif import (lif_sequence, lif_sequence_with_membranes, lif_step,
                             quantized_threshold, threshold_int)
 
-S = 1 / 16           # membrane unit; threshold round(0.2 * 16) = 3 units
+S = 1 / 16           # membrane unit; threshold floor(0.2 * 16) = 3 units
 
 
 def run_int(currents):
@@ -15,11 +15,21 @@ def run_int(currents):
     return spikes.view(-1).int().tolist(), (mem.view(-1) / S).tolist()
 
 
-def test_threshold_is_rounded_to_the_grid():
+def test_threshold_fires_exactly_when_the_real_membrane_is_above_0_2():
+    """theta = floor(0.2 / s): u > theta  <=>  u * s > 0.2, for every integer u (the paper's
+    rule on the grid; round(0.2 / s) fired at u >= 27 = 0.211 for s = 2^-7)."""
+    from fractions import Fraction
     assert threshold_int(S) == 3
     assert quantized_threshold(S) == 3 * S
     assert threshold_int(2 ** -8) == 51          # 0.2 * 256 = 51.2
+    assert threshold_int(2 ** -7) == 25          # 0.2 * 128 = 25.6: fires at u >= 26 = 0.203
     assert quantized_threshold(None) == 0.2
+    assert threshold_int(2 ** -7, "round") == 26  # the rule of checkpoints from before quant.threshold
+    for f in range(0, 31):
+        s = 2.0 ** -f
+        theta = threshold_int(s)
+        for u in range(theta - 3, theta + 4):
+            assert (u > theta) == (Fraction(u) * Fraction(s) > Fraction(1, 5)), (f, u)
 
 
 @pytest.mark.parametrize("currents, spikes, membranes", [

@@ -73,6 +73,13 @@ def _prob_range(path, v):
     return [lo, hi]
 
 
+class Optional:
+    """A key that may be missing: ``default`` then stands in (configs written before it existed)."""
+
+    def __init__(self, rule, default):
+        self.rule, self.default = rule, default
+
+
 SCHEMA: dict[str, Any] = {
     "model": _choice(*MODELS),
     "data": {
@@ -91,6 +98,9 @@ SCHEMA: dict[str, Any] = {
         "bias_bits": _int(8, 32),
         "input_bits": _int(2, 16),
         "output_decay_bits": _int(2, 16),
+        # how the 0.2 threshold meets the membrane grid (lif.threshold_int): "floor" fires
+        # exactly above 0.2; checkpoints from before this key trained with "round"
+        "threshold": Optional(_choice("floor", "round"), "round"),
     },
     "train": {
         "epochs": _int(0, 100000),
@@ -115,9 +125,13 @@ def _validate(schema: dict, raw: Any, path: str) -> dict:
     out = {}
     for key, rule in schema.items():
         full = f"{path}.{key}" if path else key
-        if key not in raw:
+        if isinstance(rule, Optional):
+            rule, value = rule.rule, raw.get(key, rule.default)
+        elif key not in raw:
             raise ConfigError(f"missing key {full}")
-        out[key] = _validate(rule, raw[key], full) if isinstance(rule, dict) else rule(full, raw[key])
+        else:
+            value = raw[key]
+        out[key] = _validate(rule, value, full) if isinstance(rule, dict) else rule(full, value)
     return out
 
 

@@ -78,7 +78,7 @@ def build(model: FSVAE) -> tuple[dict, dict[str, np.ndarray]]:
         spiking = name != "output"
         layer["spiking"] = spiking
         if spiking:
-            theta = threshold_int(s)
+            theta = threshold_int(s, syn.threshold_rule)
             mlo, mhi = hwmodel.membrane_range(lo, hi, theta, model.T)
             layer.update(threshold=theta, leak_shift=LEAK_SHIFT, reset="hard-zero",
                          membrane_range=[mlo, mhi], membrane_bits=hwmodel.signed_bits(mlo, mhi))

@@ -56,7 +56,7 @@ class LatentNet(nn.Module):
         for i, syn in enumerate(self.layers):
             u_prev, o_prev = state[i] if state is not None else (None, None)
             current = syn(h)
-            h, u = lif_step(current, u_prev, o_prev, syn.membrane_scale())
+            h, u = lif_step(current, u_prev, o_prev, syn.membrane_scale(), syn.threshold_rule)
             new_state.append((u, h))
             if trace is not None:
                 trace.setdefault(f"{prefix}{i}", []).append((inputs if i == 0 else new_state[i - 1][1], current, u, h))
@@ -75,7 +75,7 @@ class FSVAE(nn.Module):
         chans = list(net["encoder_channels"])
         self.hw = size // 2 ** len(chans)
         self.input_bits, self.decay_bits = q["input_bits"], q["output_decay_bits"]
-        sargs = dict(weight_bits=q["weight_bits"], bias_bits=q["bias_bits"])
+        sargs = dict(weight_bits=q["weight_bits"], bias_bits=q["bias_bits"], threshold_rule=q["threshold"])
         conv = dict(kernel_size=3, stride=2, padding=1)
 
         self.encoder = nn.ModuleList()
@@ -154,7 +154,7 @@ class FSVAE(nn.Module):
         T, B = x.shape[:2]
         current = syn(x.reshape(T * B, *x.shape[2:]))
         current = current.view(T, B, *current.shape[1:])
-        spikes = lif_sequence(current, syn.membrane_scale())
+        spikes = lif_sequence(current, syn.membrane_scale(), syn.threshold_rule)
         self._record(name, x, current, spikes)
         return spikes
 
@@ -189,7 +189,7 @@ class FSVAE(nn.Module):
         first = self.encoder[0]
         current = first(x)           # the image does not change over time: compute once
         current = current.unsqueeze(0).expand(self.T, *current.shape)
-        h = lif_sequence(current, first.membrane_scale())
+        h = lif_sequence(current, first.membrane_scale(), first.threshold_rule)
         self._record("encoder.0", x.unsqueeze(0), current, h)
         for i, syn in enumerate(self.encoder[1:], start=1):
             h = self._spiking(f"encoder.{i}", syn, h)

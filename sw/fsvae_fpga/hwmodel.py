@@ -81,7 +81,8 @@ All arithmetic is on integers; t = 0 .. T-1 is the time step, n the image.
   recompute them): decay_coefficients[t] = round_half_even(0.8^(T-1-t) * 2^D);
   pixel_thresholds[p-1] = ceil(artanh((p - 0.5)/127.5 - 1) / (s_out * 2^-D)), the smallest
   m whose pixel value (tanh(m s_out 2^-D) + 1) * 127.5 reaches p - 0.5: a value exactly on
-  a half rounds up; threshold = round(0.2 / s) (s a power of two, so 0.2/s is never a half).
+  a half rounds up; threshold = floor(0.2 / s) (config quant.threshold "floor": u > threshold
+  exactly when u s > 0.2), or round(0.2 / s) for models trained before that key ("round").
 * Sampler image numbers: a run of n images numbers them 0..n-1 (sampler.py); `vectors`
   uses images 0..n-1 for generation and, as a separate run, 0..n-1 for reconstruction,
   both with the given seed.

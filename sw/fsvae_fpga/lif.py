@@ -4,7 +4,8 @@ One step, in integer membrane units (the layer's fixed-point scale ``s``)::
 
     u[t] = (u[t-1] >> 2) * (1 - o[t-1]) + I[t]      # leak tau = 0.25 is an arithmetic shift:
                                                     # floor, also for negative membranes
-    o[t] = u[t] > theta                             # theta = round(0.2 / s), integer
+    o[t] = u[t] > theta                             # theta = floor(0.2 / s), integer:
+                                                    # u > theta exactly when u * s > 0.2
     u[0] = 0, o[0] = 0                              # hard reset: a spike zeroes the next leak
 
 The torch model computes the same thing on real values that are exact multiples of ``s``
@@ -17,6 +18,9 @@ floor of the leak is passed straight through (gradient 0.25).
 """
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import torch
 
 TAU = 0.25          # membrane leak factor; 0.25 = shift right by 2 in hardware
@@ -25,15 +29,27 @@ THRESHOLD = 0.2     # firing threshold in real units
 SURROGATE_HALF_WIDTH = 0.5
 
 
-def quantized_threshold(scale: float | None) -> float:
-    """The threshold actually used: 0.2 rounded to the membrane's fixed-point grid."""
+THRESHOLD_RULES = ("floor", "round")
+
+
+def quantized_threshold(scale: float | None, rule: str = "floor") -> float:
+    """The threshold actually used, on the membrane's grid.  "floor" (the default): the
+    largest grid value not above 0.2, so that a membrane on the grid spikes exactly when it
+    exceeds 0.2, the paper's rule.  "round": round(0.2 / s), which fires late (u >= 27 units
+    = 0.211 for s = 2^-7); models trained before config key quant.threshold use it."""
     if scale is None:
         return THRESHOLD
-    return round(THRESHOLD / scale) * scale
+    return threshold_int(scale, rule) * scale
 
 
-def threshold_int(scale: float) -> int:
-    return int(round(THRESHOLD / scale))
+def threshold_int(scale: float, rule: str = "floor") -> int:
+    """The integer threshold, in exact rational arithmetic (0.2 has no exact binary value)."""
+    exact = Fraction(1, 5) / Fraction(scale)
+    if rule == "floor":
+        return math.floor(exact)
+    if rule == "round":
+        return int(round(exact))                    # never a tie: 0.2 / 2^-f is not a half
+    raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
 
 
 def leak(u: torch.Tensor, scale: float | None) -> torch.Tensor:
@@ -63,10 +79,10 @@ def spike(u: torch.Tensor, theta: float) -> torch.Tensor:
     return _SpikeFn.apply(u, theta)
 
 
-def lif_step(current, u_prev, o_prev, scale: float | None):
+def lif_step(current, u_prev, o_prev, scale: float | None, rule: str = "floor"):
     """One time step for stepped (autoregressive) networks; returns (spikes, u)."""
     u = current if u_prev is None else leak(u_prev, scale) * (1.0 - o_prev) + current
-    return spike(u, quantized_threshold(scale)), u
+    return spike(u, quantized_threshold(scale, rule)), u
 
 
 class _LIFSequence(torch.autograd.Function):
@@ -77,8 +93,8 @@ class _LIFSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, scale):
-        theta = quantized_threshold(scale)
+    def forward(ctx, current, scale, rule):
+        theta = quantized_threshold(scale, rule)
         u_all = torch.empty_like(current)
         o_all = torch.empty_like(current)
         u = o = None
@@ -108,17 +124,17 @@ class _LIFSequence(torch.autograd.Function):
                 du = du + du_next * TAU * (1.0 - o)
             grad_current[t] = du
             du_next = du
-        return grad_current, None
+        return grad_current, None, None
 
 
-def lif_sequence(current: torch.Tensor, scale: float | None) -> torch.Tensor:
+def lif_sequence(current: torch.Tensor, scale: float | None, rule: str = "floor") -> torch.Tensor:
     """Spikes (T, ...) of a LIF layer driven by input currents (T, ...)."""
-    return _LIFSequence.apply(current, scale)
+    return _LIFSequence.apply(current, scale, rule)
 
 
-def lif_sequence_with_membranes(current: torch.Tensor, scale: float | None):
+def lif_sequence_with_membranes(current: torch.Tensor, scale: float | None, rule: str = "floor"):
     """Forward only (no gradient): spikes and membranes (T, ...), for traces and tests."""
-    theta = quantized_threshold(scale)
+    theta = quantized_threshold(scale, rule)
     spikes, membranes = [], []
     u = o = None
     with torch.no_grad():

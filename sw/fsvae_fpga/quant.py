@@ -40,13 +40,15 @@ class Synapse(nn.Module):
 
     def __init__(self, kind: str, in_features: int, out_features: int, *, batch_norm: bool,
                  weight_bits: int = 8, bias_bits: int = 16, input_scale: float = 1.0,
-                 kernel_size: int = 3, stride: int = 1, padding: int = 0, output_padding: int = 0):
+                 kernel_size: int = 3, stride: int = 1, padding: int = 0, output_padding: int = 0,
+                 threshold_rule: str = "floor"):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.stride, self.padding, self.output_padding = kind, stride, padding, output_padding
         self.in_features, self.out_features, self.kernel_size = in_features, out_features, kernel_size
         self.weight_bits, self.bias_bits, self.input_scale = weight_bits, bias_bits, input_scale
+        self.threshold_rule = threshold_rule        # lif.threshold_int: how 0.2 meets the grid
         quant = dict(bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=weight_bits)
         if kind == "linear":
             self.layer = QuantLinear(in_features, out_features, **quant)
