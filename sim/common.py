@@ -1,13 +1,29 @@
 """Helpers shared by the cocotb benches (sim/<module>/test_<module>.py).
 
 The $readmemh word format is the generator's (fsvae_fpga.codegen.rtl.pack_words), so the
-benches and the generated designs cannot drift apart.
+benches and the generated designs cannot drift apart.  The TB classes hold the scaffolding
+every stream bench repeats (clock, stream models, idle and backpressure, reset); the engine
+benches add their data and checks on top.
 """
 from __future__ import annotations
 
 import itertools
+import random
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from fsvae_fpga.codegen.rtl import pack_words  # noqa: F401  (re-exported for the benches)
+
+RTL = Path(__file__).resolve().parents[1] / "hw" / "rtl"
+
+
+def rtl(*modules: str) -> list[Path]:
+    """The source files of hw/rtl/ modules, in the given order."""
+    return [RTL / f"{m}.sv" for m in modules]
 
 
 def cycle_pause():
@@ -15,7 +31,104 @@ def cycle_pause():
     return itertools.cycle([1, 1, 1, 0])
 
 
+def random_pause(p_pause: float = 0.7, seed: int = 7):
+    """A pause generator: paused with probability p_pause, reproducibly."""
+    rng = random.Random(seed)
+    while True:
+        yield rng.random() < p_pause
+
+
 def to_signed(v: int, bits: int) -> int:
     """The two's-complement value of the low `bits` bits of v."""
     v &= (1 << bits) - 1
     return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def unpack_lanes(word: int, lanes: int, bits: int) -> list[int]:
+    """A memory or stream word -> its signed lanes, lane 0 in the low bits."""
+    return [to_signed(word >> (p * bits), bits) for p in range(lanes)]
+
+
+def event_frame(events) -> AxiStreamFrame:
+    """One step's events as the engines take them: the indices, or the single empty beat."""
+    if len(events):
+        return AxiStreamFrame(tdata=[int(e) for e in events], tuser=0)
+    return AxiStreamFrame(tdata=[0], tuser=1)
+
+
+def spike_indices(frame) -> list[int]:
+    """One step's spike frame -> its indices ([] for the empty beat, which must come alone)."""
+    tuser = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser or 0] * len(frame.tdata)
+    if any(tuser):
+        assert tuser == [1] and frame.tdata == [0], f"empty marker must be alone: {frame}"
+        return []
+    return list(frame.tdata)
+
+
+class StreamTB:
+    """A module with clk, rst, one AXI-stream input and one output (cocotbext-axi models):
+    the clock, the idle (input) and backpressure (output) generators, reset."""
+
+    def __init__(self, dut, source: str, sink: str):
+        self.dut = dut
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, source), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, sink), dut.clk, dut.rst, byte_lanes=1)
+
+    def set_idle_generator(self, generator=None):
+        if generator:
+            self.source.set_pause_generator(generator())
+
+    def set_backpressure_generator(self, generator=None):
+        if generator:
+            self.sink.set_pause_generator(generator())
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+
+class EngineTB(StreamTB):
+    """An event-driven layer engine: start / busy / done / cycles, events in on s_axis_event,
+    its output on `sink`.  Counts done pulses; `step` runs one time step."""
+
+    def __init__(self, dut, sink: str):
+        super().__init__(dut, "s_axis_event", sink)
+        self.done_count = 0
+        dut.start.value = 0
+        cocotb.start_soon(self._count_done())
+
+    async def _count_done(self):
+        while True:
+            await RisingEdge(self.dut.clk)
+            if int(self.dut.done.value):
+                self.done_count += 1
+
+    async def reset(self):
+        """Reset, then wait for the accumulator clearing to end."""
+        await super().reset()
+        await self.wait_idle()
+
+    async def wait_idle(self):
+        await RisingEdge(self.dut.clk)
+        while int(self.dut.busy.value):
+            await RisingEdge(self.dut.clk)
+
+    async def start(self, events, **inputs):
+        """Queue the events (before start: the producer may run ahead), set the other inputs
+        (e.g. first_step) and pulse start."""
+        await self.source.send(event_frame(events))
+        for name, value in inputs.items():
+            getattr(self.dut, name).value = int(value)
+        self.dut.start.value = 1
+        await RisingEdge(self.dut.clk)
+        self.dut.start.value = 0
+
+    async def step(self, events, **inputs):
+        """One time step: start, collect the output frame, wait until busy drops."""
+        await self.start(events, **inputs)
+        frame = await self.sink.recv()
+        await self.wait_idle()
+        return frame

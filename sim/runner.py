@@ -50,3 +50,28 @@ def lint(sources: list[str | Path], toplevel: str, parameters: dict | None = Non
     args += [f"-G{k}={v}" for k, v in (parameters or {}).items()]
     res = subprocess.run(args + [str(s) for s in sources], capture_output=True, text=True)
     return (res.stdout + res.stderr).strip() if res.returncode else ""
+
+
+def run_bench(toplevel: str, sources: list[str | Path], params: dict, test_dir: str | Path | None = None,
+              extra_env: dict | None = None, strings: dict | None = None) -> None:
+    """The usual bench: ``verilator --lint-only -Wall`` clean, then the cocotb tests of
+    ``test_<toplevel>`` with the parameters, which the cocotb side reads as FSVAE_<name>.
+    ``strings``: string parameters (file names), passed quoted.  One build per parameter set."""
+    assert lint(sources, toplevel, params) == ""
+    build_name = toplevel + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+    env = {**{f"FSVAE_{k}": str(v) for k, v in params.items()}, **(extra_env or {})}
+    run(toplevel, sources, f"test_{toplevel}", test_dir or BUILD / build_name,
+        parameters={**params, **{k: f'"{v}"' for k, v in (strings or {}).items()}},
+        extra_env=env, build_name=build_name)
+
+
+def run_cases(toplevel: str, sources: list[str | Path], params: dict, cases, write_files,
+              strings: dict | None = None) -> None:
+    """run_bench once per case (FSVAE_CASE), in build/sim/<build>/run_<case>, where
+    ``write_files(folder, case)`` first writes the case's memory files."""
+    build_name = toplevel + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+    for case in cases:
+        test_dir = BUILD / build_name / f"run_{case}"
+        test_dir.mkdir(parents=True, exist_ok=True)
+        write_files(test_dir, case)
+        run_bench(toplevel, sources, params, test_dir, {"FSVAE_CASE": case}, strings)

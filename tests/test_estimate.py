@@ -15,6 +15,9 @@ from fsvae_fpga.codegen.estimate import RESOURCES, EstimateError, count_cells, e
 
 ROOT = Path(__file__).resolve().parents[1]
 IN, OUT, P, W_BITS, B_BITS = 16, 8, 4, 8, 32
+# fsvae_lif_linear and the modules it instantiates
+LINEAR_SOURCES = ["fsvae_file_check.sv", "fsvae_weight_mem.sv", "fsvae_engine_ctrl.sv", "fsvae_current_acc.sv",
+                  "fsvae_lif_datapath.sv", "fsvae_spike_emitter.sv", "fsvae_lif_linear.sv"]
 G = OUT // P
 
 WRAPPER = f"""\
@@ -59,15 +62,14 @@ def rtl_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("rtl")
     (d / "rtl").mkdir()
     (d / "mem").mkdir()
-    shutil.copy(ROOT / "hw" / "rtl" / "fsvae_lif_linear.sv", d / "rtl")
-    shutil.copy(ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv", d / "rtl")
-    shutil.copy(ROOT / "hw" / "rtl" / "fsvae_file_check.sv", d / "rtl")
+    for f in LINEAR_SOURCES:
+        shutil.copy(ROOT / "hw" / "rtl" / f, d / "rtl")
     (d / "rtl" / "est_top.sv").write_text(WRAPPER)
     rng = random.Random(0)
     (d / "mem" / "layer.weight.hex").write_text(hex_lines(IN * G, P * W_BITS, rng))
     (d / "mem" / "layer.bias.hex").write_text(hex_lines(G, P * B_BITS, rng))
     (d / "manifest.json").write_text(json.dumps(
-        {"top": "est_top", "board": "kv260", "sources": ["rtl/fsvae_file_check.sv", "rtl/fsvae_weight_mem.sv", "rtl/fsvae_lif_linear.sv", "rtl/est_top.sv"]}))
+        {"top": "est_top", "board": "kv260", "sources": [f"rtl/{f}" for f in LINEAR_SOURCES] + ["rtl/est_top.sv"]}))
     return d
 
 

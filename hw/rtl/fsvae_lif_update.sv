@@ -1,5 +1,5 @@
 // LIF update and spike emission as a stage of its own: the currents of a layer (from one
-// fsvae_lif_conv_transpose with SPIKING = 0, or R of them summed by fsvae_current_join) in,
+// fsvae_lif_conv_transpose, or R of them summed by fsvae_current_join) in,
 // the layer's spikes out.  Bit-exact with golden.LIFState.step (sw/fsvae_fpga/golden.py):
 //
 //   u = first_step ? I : (u >>> 2) * (1 - s) + I      (>>> = floor);   s = u > THRESHOLD
@@ -23,13 +23,13 @@
 //
 // Microarchitecture
 //   update: a word is accepted (its state read from the membrane and spike RAMs, synchronous
-//     read), computed and written back in the next cycle, and its spike mask pushed into the
-//     mask FIFO (MASK_DEPTH entries of {end of step, w, mask}) when it has a spike or ends
-//     the step.  s_cur_tready = room in the FIFO for the word in flight and this one.  With
+//     read), computed (fsvae_lif_datapath) and written back in the next cycle, and its spike
+//     mask pushed into the mask FIFO (MASK_DEPTH entries of {end of step, w, mask}) when it
+//     has a spike or ends the step.  s_cur_tready = room in the FIFO for the word in flight and this one.  With
 //     NW = 1 the same word is read at the edge that writes it: forwarded, as in the engines.
-//   emitter: one FIFO entry is loaded per cycle when idle, then one spike per cycle, lowest
-//     lane first.  One spike is held back until the next one or the end of the step is
-//     known, so tlast is exact.  Output registered: m_spike_tready never reaches the RAMs.
+//   emitter: fsvae_spike_emitter with REG_OUT = 1: one FIFO entry is taken per cycle when
+//     idle, then one spike per cycle, lowest lane first, one held back so that tlast is
+//     exact.  Output registered: m_spike_tready never reaches the RAMs.
 // Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, mask FIFO MASK_DEPTH x (P + log2 NW
 // + 1), P adders and comparators.
 // Synchronous active-high reset (the RAMs need no clearing: step 0 ignores them).
@@ -67,9 +67,6 @@ module fsvae_lif_update #(
     localparam int W_W      = (NW > 1) ? $clog2(NW) : 1;
     localparam int T_W      = (T > 1) ? $clog2(T) : 1;
     localparam int MD_W     = $clog2(MASK_DEPTH);
-    localparam int CMP_BITS = (MEM_BITS > 32) ? MEM_BITS : 32;
-    localparam int P_W      = (P > 1) ? $clog2(P) : 1;
-    localparam logic signed [CMP_BITS-1:0] THR = CMP_BITS'(THRESHOLD);
     localparam int E_W      = 1 + W_W + P;      // FIFO entry: {end, w, mask}
 
     if (MASK_DEPTH < 4 || (1 << MD_W) != MASK_DEPTH) begin : g_bad_depth
@@ -114,28 +111,11 @@ module fsvae_lif_update #(
         end
     end
 
-    logic signed [MEM_BITS-1:0] u_old, u_shift, u_leak, u_val;
-    logic                       s_old;
-    always_comb begin
-        b_u_new = '0;
-        b_s_new = '0;
-        u_old   = '0;
-        u_shift = '0;
-        u_leak  = '0;
-        u_val   = '0;
-        s_old   = 1'b0;
-        for (int p = 0; p < P; p++) begin
-            u_old  = b_fwd ? b_u_fwd[p*MEM_BITS +: MEM_BITS] : b_u_ram[p*MEM_BITS +: MEM_BITS];
-            s_old  = b_fwd ? b_s_fwd[p] : b_s_ram[p];
-            // shift on its own: occupied `c ? '0 : u >>> 2` the unsigned '0 would make the
-            // whole expression unsigned and >>> a logical shift
-            u_shift = u_old >>> 2;
-            u_leak  = (b_first || s_old) ? '0 : u_shift;
-            u_val  = u_leak + MEM_BITS'(signed'(b_cur[p*ACC_BITS +: ACC_BITS]));
-            b_u_new[p*MEM_BITS +: MEM_BITS] = u_val;
-            b_s_new[p] = CMP_BITS'(u_val) > THR;
-        end
-    end
+    fsvae_lif_datapath #(.P(P), .CUR_BITS(ACC_BITS), .MEM_BITS(MEM_BITS), .THRESHOLD(THRESHOLD)) u_lif (
+        .first(b_first), .cur(b_cur),
+        .u_old(b_fwd ? b_u_fwd : b_u_ram), .s_old(b_fwd ? b_s_fwd : b_s_ram),
+        .u_new(b_u_new), .s_new(b_s_new)
+    );
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -165,7 +145,7 @@ module fsvae_lif_update #(
         logic [E_W-1:0]  f_mem [MASK_DEPTH];
         logic [MD_W-1:0] f_wr, f_rd;
         logic [MD_W:0]   f_count;
-        logic            f_push, f_pop, mine;
+        logic            f_push, f_pop, mine, e_ready;
         logic [E_W-1:0]  f_head;
 
         assign room[e] = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
@@ -190,72 +170,23 @@ module fsvae_lif_update #(
             end
         end
 
-        // emitter: one entry loaded per cycle when idle, then one spike per cycle, lowest
-        // lane first, one spike held back until the next one or the step's end is known
-        logic             c_v, c_end;
-        logic [W_W-1:0]   c_w;
-        logic [P-1:0]     c_mask;
-        logic             h_v;
-        logic [OUT_W-1:0] h_idx;
-        logic             adv;
-        logic [P_W-1:0]   low;
-        logic [OUT_W-1:0] n_idx;
-        logic             o_v, o_last, o_user;
-        logic [OUT_W-1:0] o_idx;
+        // emitter: one entry taken per cycle when idle, then one spike per cycle
+        logic             e_end;
+        logic [W_W-1:0]   e_w;
+        logic [P-1:0]     e_mask;
+        logic             e_busy;
 
-        always_comb begin
-            low = '0;
-            for (int p = P - 1; p >= 0; p--)
-                if (c_mask[p]) low = P_W'(p);
-        end
-        assign n_idx = OUT_W'(c_w) * OUT_W'(P) + OUT_W'(low);
-        assign adv   = !o_v || m_spike_tready[e];
-        assign f_pop = adv && !c_v && (f_count != '0);
-        assign m_spike_tvalid[e]                  = o_v;
-        assign m_spike_tdata[e * OUT_W +: OUT_W]  = o_idx;
-        assign m_spike_tlast[e]                   = o_last;
-        assign m_spike_tuser[e]                   = o_user;
-        assign occupied[e] = (f_count != '0) || c_v || h_v || o_v;
-
-        always_ff @(posedge clk) begin
-            if (rst) begin
-                c_v    <= 1'b0;
-                c_end  <= 1'b0;
-                c_w    <= '0;
-                c_mask <= '0;
-                h_v    <= 1'b0;
-                h_idx  <= '0;
-                o_v    <= 1'b0;
-                o_idx  <= '0;
-                o_last <= 1'b0;
-                o_user <= 1'b0;
-            end else if (adv) begin
-                o_v <= 1'b0;
-                if (f_pop) begin
-                    {c_end, c_w, c_mask} <= f_head;
-                    c_v <= 1'b1;
-                end else if (c_v && c_mask != '0) begin
-                    if (h_v) begin              // the held spike was not the step's last
-                        o_v    <= 1'b1;
-                        o_idx  <= h_idx;
-                        o_last <= 1'b0;
-                        o_user <= 1'b0;
-                    end
-                    h_v    <= 1'b1;
-                    h_idx  <= n_idx;
-                    c_mask <= c_mask & ~(P'(1) << low);
-                    if ((c_mask & ~(P'(1) << low)) == '0 && !c_end)
-                        c_v <= 1'b0;
-                end else if (c_v) begin         // c_mask empty: the end of the step
-                    o_v    <= 1'b1;
-                    o_idx  <= h_v ? h_idx : '0;
-                    o_last <= 1'b1;
-                    o_user <= !h_v;
-                    h_v    <= 1'b0;
-                    c_v    <= 1'b0;
-                end
-            end
-        end
+        assign {e_end, e_w, e_mask} = f_head;
+        fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(1)) u_emitter (
+            .clk, .rst,
+            .s_mask(e_mask), .s_base(OUT_W'(e_w) * OUT_W'(P)), .s_last(e_end),
+            .s_valid(f_count != '0), .s_ready(e_ready),
+            .m_spike_tdata(m_spike_tdata[e * OUT_W +: OUT_W]), .m_spike_tvalid(m_spike_tvalid[e]),
+            .m_spike_tready(m_spike_tready[e]), .m_spike_tlast(m_spike_tlast[e]),
+            .m_spike_tuser(m_spike_tuser[e]), .busy(e_busy)
+        );
+        assign f_pop       = e_ready && (f_count != '0);
+        assign occupied[e] = (f_count != '0) || e_busy;
     end
 
     assign busy = b_v || (|occupied);

@@ -26,12 +26,10 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import cycle_pause, pack_words  # noqa: E402
+from common import EngineTB, cycle_pause, pack_words, rtl, spike_indices, unpack_lanes  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
-from cocotb.clock import Clock  # noqa: E402
-from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
+from cocotb.triggers import ClockCycles  # noqa: E402
 
 from fsvae_fpga import golden  # noqa: E402
 from fsvae_fpga.hwmodel import current_range, membrane_range, signed_bits  # noqa: E402
@@ -117,69 +115,20 @@ def expected_cycles(n_events, spikes, n_out, p):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-class TB:
+class TB(EngineTB):
     def __init__(self, dut):
-        self.dut = dut
+        super().__init__(dut, "m_axis_spike")
         env = os.environ
         self.IN, self.OUT, self.P = int(env["FSVAE_IN"]), int(env["FSVAE_OUT"]), int(env["FSVAE_P"])
         self.G = self.OUT // self.P
         self.B_BITS, self.THRESHOLD = int(env["FSVAE_B_BITS"]), int(env["FSVAE_THRESHOLD"])
         self.ACC_BITS, self.MEM_BITS = int(env["FSVAE_ACC_BITS"]), int(env["FSVAE_MEM_BITS"])
         self.case = env["FSVAE_CASE"]
-        self.done_count = 0
-
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_event"), dut.clk, dut.rst,
-                                      byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_spike"), dut.clk, dut.rst,
-                                  byte_lanes=1)
-        dut.start.value = 0
         dut.first_step.value = 0
         dut.dbg_group.value = 0
-        cocotb.start_soon(self._count_done())
 
-    def set_idle_generator(self, generator=None):
-        if generator:
-            self.source.set_pause_generator(generator())
-
-    def set_backpressure_generator(self, generator=None):
-        if generator:
-            self.sink.set_pause_generator(generator())
-
-    async def _count_done(self):
-        while True:
-            await RisingEdge(self.dut.clk)
-            if int(self.dut.done.value):
-                self.done_count += 1
-
-    async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await self.wait_idle()
-
-    async def wait_idle(self):
-        await RisingEdge(self.dut.clk)
-        while int(self.dut.busy.value):
-            await RisingEdge(self.dut.clk)
-
-    async def step(self, events, first):
-        """Queue the events (before start: the producer may run ahead), start, collect."""
-        if events:
-            await self.source.send(AxiStreamFrame(tdata=list(events), tuser=0))
-        else:
-            await self.source.send(AxiStreamFrame(tdata=[0], tuser=1))
-        self.dut.first_step.value = int(first)
-        self.dut.start.value = 1
-        await RisingEdge(self.dut.clk)
-        self.dut.start.value = 0
-        frame = await self.sink.recv()
-        await self.wait_idle()
-        tuser = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser or 0] * len(frame.tdata)
-        if any(tuser):
-            assert tuser == [1] and frame.tdata == [0], f"empty marker must be alone: {frame}"
-            return []
-        return list(frame.tdata)
+    async def spikes(self, events, first):
+        return spike_indices(await self.step(events, first_step=first))
 
     async def read_membranes(self):
         """Through the debug port (busy low): all OUT membranes, signed."""
@@ -187,10 +136,7 @@ class TB:
         for g in range(self.G):
             self.dut.dbg_group.value = g
             await ClockCycles(self.dut.clk, 2)
-            word = int(self.dut.dbg_membrane.value)
-            for p in range(self.P):
-                v = (word >> (p * self.MEM_BITS)) & ((1 << self.MEM_BITS) - 1)
-                u.append(v - (1 << self.MEM_BITS) if v >> (self.MEM_BITS - 1) else v)
+            u += unpack_lanes(int(self.dut.dbg_membrane.value), self.P, self.MEM_BITS)
         return np.array(u, dtype=np.int64)
 
     def data(self):
@@ -219,7 +165,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
 
     for t, ((events, first), (spikes, u, _)) in enumerate(zip(steps, expected)):
         done_before = tb.done_count
-        got = await tb.step(events, first)
+        got = await tb.spikes(events, first)
         membranes = await tb.read_membranes()
         assert got == spikes, f"step {t}: spikes {got} != golden {spikes} (membranes {membranes} vs {u})"
         assert np.array_equal(membranes, u), f"step {t}: membranes {membranes} != golden {u}"
@@ -240,24 +186,18 @@ async def run_reset_mid_step(dut):
     tb = TB(dut)
     await tb.reset()
     w, b, steps, expected, _ = tb.data()
-    events = list(range(tb.IN))
-    await tb.source.send(AxiStreamFrame(tdata=events, tuser=0))
-    dut.first_step.value = 1
-    dut.start.value = 1
-    await RisingEdge(dut.clk)
-    dut.start.value = 0
+    await tb.start(list(range(tb.IN)), first_step=1)
     await ClockCycles(dut.clk, 1 + (tb.IN * tb.G) // 2)
     await tb.reset()                                    # clears the source, sink and engine
     for t in range(3):
-        got = await tb.step(*steps[t])
+        got = await tb.spikes(*steps[t])
         assert got == expected[t][0], f"after reset, step {t}: {got} != {expected[t][0]}"
     assert np.array_equal(await tb.read_membranes(), expected[2][1])
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-FILE_CHECK = ROOT / "hw" / "rtl" / "fsvae_file_check.sv"
-RTL = ROOT / "hw" / "rtl" / "fsvae_lif_linear.sv"
-WEIGHT_MEM = ROOT / "hw" / "rtl" / "fsvae_weight_mem.sv"
+SOURCES = rtl("fsvae_file_check", "fsvae_weight_mem", "fsvae_engine_ctrl", "fsvae_current_acc", "fsvae_lif_datapath",
+              "fsvae_spike_emitter", "fsvae_lif_linear")
 
 
 @pytest.mark.parametrize("IN,OUT,P", list(CONFIGS))
@@ -267,15 +207,7 @@ def test_fsvae_lif_linear(IN, OUT, P):
     acc_bits, mem_bits = widths(IN, OUT, cfg["B_BITS"], cfg["THRESHOLD"])
     params = {"IN": IN, "OUT": OUT, "P": P, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
               "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"]}
-    assert runner.lint([FILE_CHECK, RTL, WEIGHT_MEM], "fsvae_lif_linear", params) == ""
-    build_name = "fsvae_lif_linear" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
-    for case in CASES:
-        w, b, _ = make_case(IN, OUT, cfg["B_BITS"], case)
-        test_dir = runner.BUILD / build_name / f"run_{case}"
-        test_dir.mkdir(parents=True, exist_ok=True)
-        write_memory_files(test_dir, w, b, P, cfg["B_BITS"])
-        env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
-        env["FSVAE_CASE"] = case
-        runner.run("fsvae_lif_linear", [FILE_CHECK, RTL, WEIGHT_MEM], "test_fsvae_lif_linear", test_dir,
-                   parameters={**params, "WEIGHT_FILE": f'"{WEIGHT_FILE}"', "BIAS_FILE": f'"{BIAS_FILE}"'},
-                   extra_env=env, build_name=build_name)
+    runner.run_cases("fsvae_lif_linear", SOURCES, params, CASES,
+                     lambda d, case: write_memory_files(d, *make_case(IN, OUT, cfg["B_BITS"], case)[:2], P,
+                                                        cfg["B_BITS"]),
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})

@@ -21,7 +21,6 @@ test resets the module in the middle of a step and then checks a full run.
 from __future__ import annotations
 
 import os
-import random
 import sys
 from pathlib import Path
 
@@ -32,12 +31,11 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import cycle_pause  # noqa: E402
+from common import StreamTB, cycle_pause, pack_words, random_pause, rtl, spike_indices  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
-from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
+from cocotbext.axi import AxiStreamFrame  # noqa: E402
 
 from fsvae_fpga import golden  # noqa: E402
 from fsvae_fpga.hwmodel import membrane_range, signed_bits  # noqa: E402
@@ -110,41 +108,19 @@ def make_case(c: dict, seed: int = 1):
     return steps, spikes, np.concatenate(membranes), floor_cases
 
 
-def pack_words(values: np.ndarray, lanes: int, bits: int) -> list[int]:
-    """Rows of `lanes` signed values -> words, lane 0 in the low bits."""
-    mask = (1 << bits) - 1
-    return [sum((int(v) & mask) << (p * bits) for p, v in enumerate(row))
-            for row in values.reshape(-1, lanes)]
-
-
 # --- cocotb side ---------------------------------------------------------------------------
 def heavy_pause():
-    rng = random.Random(7)
-    while True:
-        yield rng.random() < 0.7
+    return random_pause(0.7, 7)
 
 
-class TB:
+class TB(StreamTB):
     def __init__(self, dut):
-        self.dut = dut
+        super().__init__(dut, "s_cur", "m_spike")
         self.cfg = {k: int(os.environ[f"FSVAE_{k}"]) for k in KEYS}
         self.MEM_BITS = int(os.environ["FSVAE_MEM_BITS"])
         self.accepted = 0                   # input words taken
         self.stalled = 0                    # cycles with s_cur_tvalid and not s_cur_tready
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_cur"), dut.clk, dut.rst,
-                                      byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_spike"), dut.clk, dut.rst,
-                                  byte_lanes=1)
         cocotb.start_soon(self._monitor())
-
-    def set_idle_generator(self, generator=None):
-        if generator:
-            self.source.set_pause_generator(generator())
-
-    def set_backpressure_generator(self, generator=None):
-        if generator:
-            self.sink.set_pause_generator(generator())
 
     async def _monitor(self):
         while True:
@@ -155,23 +131,13 @@ class TB:
                 else:
                     self.stalled += 1
 
-    async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
-
     async def send(self, steps):
         for _, cur in steps:
-            await self.source.send(AxiStreamFrame(tdata=pack_words(cur, self.cfg["P"], self.cfg["ACC_BITS"])))
+            words = [int(h, 16) for h in pack_words(cur, self.cfg["P"], self.cfg["ACC_BITS"])]
+            await self.source.send(AxiStreamFrame(tdata=words))
 
     async def recv_step(self) -> list[int]:
-        frame = await self.sink.recv()
-        tuser = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser or 0] * len(frame.tdata)
-        if any(tuser):
-            assert tuser == [1] and frame.tdata == [0], f"empty marker must be alone: {frame}"
-            return []
-        return list(frame.tdata)
+        return spike_indices(await self.sink.recv())
 
     async def run_and_check(self, steps, expected):
         await self.send(steps)                      # every step queued: steps overlap inside
@@ -234,16 +200,11 @@ async def run_reset_mid_step(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_lif_update.sv"
+SOURCES = rtl("fsvae_lif_datapath", "fsvae_spike_emitter", "fsvae_lif_update")
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
 def test_fsvae_lif_update(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH):
     import runner
     c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH)))
-    params = {**c, "MEM_BITS": mem_bits(c)}
-    assert runner.lint([RTL], "fsvae_lif_update", params) == ""
-    build_name = "fsvae_lif_update" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
-    env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
-    runner.run("fsvae_lif_update", [RTL], "test_fsvae_lif_update", runner.BUILD / build_name,
-               parameters=params, extra_env=env, build_name=build_name)
+    runner.run_bench("fsvae_lif_update", SOURCES, {**c, "MEM_BITS": mem_bits(c)})

@@ -49,9 +49,10 @@ MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_
 
 # compile order: leaves first, the generated top last
 LIBRARY = ["fsvae_file_check.sv", "fsvae_stream_fifo.sv", "fsvae_step_sequencer.sv", "fsvae_event_list.sv", "fsvae_sampler.sv",
-           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_lif_update.sv",
-           "fsvae_weight_mem.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
-           "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv"]
+           "fsvae_latent_pick.sv", "fsvae_event_split.sv", "fsvae_current_join.sv", "fsvae_weight_mem.sv",
+           "fsvae_engine_ctrl.sv", "fsvae_current_acc.sv", "fsvae_lif_datapath.sv", "fsvae_spike_emitter.sv",
+           "fsvae_lif_update.sv", "fsvae_lif_linear.sv", "fsvae_lif_conv_transpose.sv",
+           "fsvae_membrane_output.sv", "fsvae_axil_ctrl.sv", "fsvae_weight_loader.sv", "fsvae_run_counters.sv"]
 
 
 def pack_lanes(row, bits: int) -> int:
@@ -108,8 +109,9 @@ class _Writer:
 
     def sequencer(self, n: str) -> None:
         T = self.hw.T
-        self.emit(f"    logic {n}_start, {n}_first, {n}_busy, {n}_done, {n}_finished;",
-                  "    /* verilator lint_off UNUSEDSIGNAL */   // read by the simulation trace only",
+        self.emit(f"    logic {n}_start, {n}_busy, {n}_done, {n}_finished;",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // step, image: read by the simulation trace only",
+                  f"    logic {n}_first;                        // not read by current engines",
                   f"    logic [{_bits(T + 1) - 1}:0] {n}_step;",
                   f"    logic [31:0] {n}_image;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
@@ -144,15 +146,14 @@ class _Writer:
     # --- engines -------------------------------------------------------------------------
     def common_params(self, name: str, p: int, spiking: bool, bias_file: str | None = None) -> list[str]:
         layer, t = self.hw.layer(name), layer_widths(self.hw.layer(name))
-        mem = t["mem"] if spiking else t["acc"] + 1
         load = []
         wm = self.board.get("weight_memory") or {}
         if name in self.loadable:
             load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
         elif self.hw.weights[name].size * layer["weight"]["bits"] <= int(wm.get("lut_rom_max_bits", 0)):
             load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
-        return load + [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
-                f".MEM_BITS({mem})", f".THRESHOLD({layer['threshold'] if spiking else 0})",
+        lif = [f".MEM_BITS({t['mem']})", f".THRESHOLD({layer['threshold']})"] if spiking else []
+        return load + [f".P({p})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})", *lif,
                 f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")',
                 f'.BIAS_FILE("{bias_file or f"{self.mem}/{name}.bias.hex"}")']
 
@@ -160,7 +161,7 @@ class _Writer:
                bias_file: str | None = None) -> None:
         """One layer engine reading events from stream src: a linear layer (fsvae_lif_linear)
         writes its spikes to stream dst; a transposed convolution is always a current engine
-        (fsvae_lif_conv_transpose, SPIKING = 0) writing stream `cur`, its neurons being a
+        (fsvae_lif_conv_transpose) writing stream `cur`, its neurons being a
         separate fsvae_lif_update (see current_engines / lif_update)."""
         hw, layer = self.hw, self.hw.layer(name)
         n = inst or cname(name)
@@ -180,16 +181,14 @@ class _Writer:
             module = "fsvae_lif_conv_transpose"
             cin, ih, iw = layer["in_shape"]
             params = [f".CIN({cin})", f".COUT({cout})", f".IH({ih})", f".IW({iw})", f".K({layer['kernel_size']})",
-                      f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})",
-                      ".SPIKING(0)"] + self.common_params(name, p, False, bias_file)
-            dbg = [f".dbg_addr('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
-            dbg_decl = [f"    logic [{p * (t['acc'] + 1) - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;",
-                        f"    logic [{_bits(nout) - 1}:0] {n}_spk_tdata;",    # tied off when SPIKING = 0
-                        f"    logic {n}_spk_tvalid, {n}_spk_tlast, {n}_spk_tuser;"]
+                      f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})"
+                      ] + self.common_params(name, p, False, bias_file)
+            dbg, dbg_decl = [], []
         self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl,
                   "    /* verilator lint_on UNUSEDSIGNAL */")
         ports = [".clk, .rst",
-                 f".start({n}_start), .first_step({n}_first), .busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
+                 f".start({n}_start), " + (f".first_step({n}_first), " if spiking else "")
+                 + f".busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
                  f".s_axis_event_tdata({src}_tdata), .s_axis_event_tvalid({src}_tvalid), "
                  f".s_axis_event_tready({src}_tready), .s_axis_event_tlast({src}_tlast), "
                  f".s_axis_event_tuser({src}_tuser)"]
@@ -198,9 +197,6 @@ class _Writer:
                          f".m_axis_spike_tready({dst}_tready), .m_axis_spike_tlast({dst}_tlast), "
                          f".m_axis_spike_tuser({dst}_tuser)")
         else:
-            ports.append(f".m_axis_spike_tdata({n}_spk_tdata), .m_axis_spike_tvalid({n}_spk_tvalid), "
-                         f".m_axis_spike_tready(1'b0), .m_axis_spike_tlast({n}_spk_tlast), "
-                         f".m_axis_spike_tuser({n}_spk_tuser)")
             ports.append(f".m_axis_cur_tdata({cur}_tdata), .m_axis_cur_tvalid({cur}_tvalid), "
                          f".m_axis_cur_tready({cur}_tready), .m_axis_cur_tlast({cur}_tlast)")
         if name in self.loadable:
@@ -226,8 +222,8 @@ class _Writer:
         return max(1, int((self.board.get("spike_streams") or {}).get(name, 1)))
 
     def current_engines(self, name: str, srcs: list[str], cur: str, prev_layer: str) -> None:
-        """A transposed-conv layer's scatter as R copies of fsvae_lif_conv_transpose with
-        SPIKING = 0, R / len(srcs) per input stream, fed round robin by fsvae_event_split,
+        """A transposed-conv layer's scatter as R copies of fsvae_lif_conv_transpose,
+        R / len(srcs) per input stream, fed round robin by fsvae_event_split,
         their currents summed by fsvae_current_join into stream `cur` (bias in copy 0 only).
         The input events (prev_layer's spikes) are traced at each copy's input, in its step."""
         R, n, ns = self.replicas(name), cname(name), len(srcs)
@@ -430,70 +426,25 @@ def _loader(hw: HwModel, board: dict, names: list[str]) -> tuple[str, list[dict]
         return ("    // no run-time weight memories on this board: load_weights is done at once\n"
                 "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;\n    assign load_word = 1'b0;"), []
     mems = weight_load_memories(hw, board, names)
-    offset = sum(m["words"] for m in mems)
+    n, amax = len(mems), max(_bits(m["depth"]) for m in mems)
     wmax = max(m["width"] for m in mems)
-    wbuf = 32 * max(m["words_per_entry"] for m in mems)
-    amax = max(_bits(m["depth"]) for m in mems)
-    kmax = max(1, _bits(max(m["words_per_entry"] for m in mems)))
-    mw = max(1, _bits(len(mems)))
-    cases = "\n".join(f"            {i}: begin ld_last_a = {amax}'d{m['depth'] - 1}; "
-                      f"ld_last_k = {kmax}'d{m['words_per_entry'] - 1}; end" for i, m in enumerate(mems))
+
+    def table(key: str) -> str:          # memory 0 in the low bits: listed last
+        return "{" + ", ".join(f"32'd{m[key]}" for m in reversed(mems)) + "}"
     text = f"""    // ------------------------------------------------------------------ weight loader
-    // mode load_weights: {offset} in_r words -> {len(mems)} memories ({', '.join(names)})
-    localparam int NLOAD = {len(mems)};
-    logic [{mw - 1}:0] ld_m;
-    logic [{amax - 1}:0] ld_a, ld_last_a;
-    logic [{kmax - 1}:0] ld_k, ld_last_k;
-    logic [{wbuf - 1}:0] ld_buf, ld_next;
-    logic [NLOAD-1:0] wl_en;
+    // mode load_weights: {sum(m['words'] for m in mems)} in_r words -> {n} memories ({', '.join(names)})
+    logic [{n - 1}:0] wl_en;
     logic [{amax - 1}:0] wl_addr;
-    /* verilator lint_off UNUSEDSIGNAL */   // the top bits of the widest word when not a multiple of 32
-    logic [{wbuf - 1}:0] wl_data_buf;
-    /* verilator lint_on UNUSEDSIGNAL */
     logic [{wmax - 1}:0] wl_data;
-    logic ld_hs, ld_entry_done;
-    assign in_r_TREADY = (cstate == C_LOAD);
-    assign ld_hs = in_r_TVALID && in_r_TREADY;
-    assign wl_data = wl_data_buf[{wmax - 1}:0];
-    always_comb begin
-        ld_last_a = '0;
-        ld_last_k = '0;
-        case (ld_m)
-{cases}
-            default: ;
-        endcase
-        ld_next = ld_buf;
-        ld_next[ld_k * 32 +: 32] = in_r_TDATA;
-    end
-    assign ld_entry_done = ld_hs && (ld_k == ld_last_k);
-    // done after the last word of the last memory: TLAST is ignored, so the blob may come in
-    // any number of DMA transfers (a short blob leaves the core waiting; progress counts words)
-    assign load_done = ld_entry_done && ld_a == ld_last_a && ld_m == {mw}'(NLOAD - 1);
-    assign load_word = ld_hs;
-    always_ff @(posedge clk) begin
-        wl_en <= '0;
-        if (rst || cstate != C_LOAD) begin
-            ld_m <= '0;
-            ld_a <= '0;
-            ld_k <= '0;
-        end else if (ld_hs) begin
-            ld_buf <= ld_next;
-            if (ld_entry_done) begin
-                wl_en[ld_m]  <= 1'b1;
-                wl_addr      <= ld_a;
-                wl_data_buf  <= ld_next;
-                ld_k         <= '0;
-                if (ld_a == ld_last_a) begin
-                    ld_a <= '0;
-                    ld_m <= ld_m + 1'b1;
-                end else begin
-                    ld_a <= ld_a + 1'b1;
-                end
-            end else begin
-                ld_k <= ld_k + 1'b1;
-            end
-        end
-    end"""
+    fsvae_weight_loader #(.N({n}), .ADDR_W({amax}), .DATA_W({wmax}),
+        .DEPTHS({table('depth')}),
+        .WIDTHS({table('width')})
+    ) u_weight_loader (
+        .clk, .rst, .active(cstate == C_LOAD),
+        .s_axis_tdata(in_r_TDATA), .s_axis_tvalid(in_r_TVALID), .s_axis_tready(in_r_TREADY),
+        .word_taken(load_word), .done(load_done),
+        .wl_en, .wl_addr, .wl_data
+    );"""
     return text, mems
 
 
@@ -619,15 +570,6 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         raise CodegenError(f"hw/interface.yaml: registers up to {max(offsets.values()):#x} need more than "
                            f"control.addr_bits = {addr_bits}")
     axil_text = ",\n".join(f"        .{p}(32'h{offsets[r]:02x})" for p, r in axil.items())
-    perf = ["    // ------------------------------------------------------------------ run counters",
-            "    logic [31:0] perf_run_cycles, perf_images;",
-            "    always_ff @(posedge clk) begin",
-            "        if (rst) begin perf_run_cycles <= '0; perf_images <= '0; end",
-            "        else begin",
-            "            if (!ap_idle) perf_run_cycles <= perf_run_cycles + 1'b1;",
-            "            if (image_done) perf_images <= perf_images + 1'b1;",
-            "        end",
-            "    end"]
     top = iface["top"]
     text = TEMPLATE.read_text()
     for key, value in {"@TOP@": top, "@MODEL@": f"T={hw.T} C={hw.C} k={hw.k} image {list(hw.image_shape)}",
@@ -640,7 +582,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
                        "@ENGINES_BUSY@": busy_text,
                        "@BODY@": body, "@MEMOUT_PARAMS@": memout_text,
                        "@ALL_FINISHED@": " && ".join(f"{s}_finished" for s in seqs),
-                       "@PERF@": "\n".join(perf), "@LOADER@": loader_text,
+                       "@LOADER@": loader_text,
                        "@MODE_LOAD@": str(boards.mode_value("load_weights")),
                        "@MODE_GENERATE@": str(boards.mode_value("generate")),
                        "@HAS_LOADER@": "1'b1" if load_mems else "1'b0"}.items():

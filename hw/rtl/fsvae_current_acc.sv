@@ -1,0 +1,152 @@
+// A layer's currents, the part the event-driven engines share (fsvae_lif_linear,
+// fsvae_lif_conv_transpose): the weight memory (fsvae_weight_mem), the bias memory and the
+// accumulator RAM, one word = P lanes.  The engine decides the addresses; this module does
+// the scatter's read-add-write and the update's acc + bias.
+//
+//   I[word][p] = bias[bword][p] + sum of the weight words added to word   (modulo 2^ACC_BITS)
+//
+// Interface (synchronous; add_en and rd_en are never high together)
+//   add_en / add_waddr / add_aaddr: scatter: add weight word add_waddr, lane by lane, to
+//     accumulator word add_aaddr; read in this cycle, written at the end of the next, one
+//     per cycle back to back.
+//   rd_en / rd_aaddr / rd_baddr -> cur: update: accumulator word rd_aaddr plus bias word
+//     rd_baddr, valid from the next cycle and held until the next add_en or rd_en.
+//   clr_en / clr_addr: write zeros to accumulator word clr_addr at the end of this cycle
+//     (after reset: every word; in the update: each word once read), unless a scatter write
+//     lands at the same edge (the engines never ask for both).
+//   wl_*: the weight memory's load port (WEIGHT_LOAD = 1).
+//   Memory files: as the engines document them (WEIGHT_FILE: ROWS words of P*W_BITS,
+//   BIAS_FILE: BWORDS words of P*B_BITS).
+//
+// Widths: the accumulators hold the weight sum alone and the bias is added in the update,
+// all modulo 2^ACC_BITS: exact when ACC_BITS holds the layer's current_range, since every
+// partial sum lies in it too (hwmodel.py).  Bits of a weight or bias above ACC_BITS are
+// not needed.
+//
+// Read-during-write: the RAM read is synchronous (issue in cycle t, data in t+1, sum written
+// at the end of t+1), so an access to the word written at the same edge (the next event on
+// the same word in a 1-word scatter, the last scatter write against the first update read)
+// would see the old value.  The read port therefore records, at each read, whether the
+// write port writes the same word at that edge, and if so takes the written value instead
+// of the RAM output (read-first and write-first RAMs both work).
+// Cost: weight ROM ROWS x P*W_BITS, bias ROM BWORDS x P*B_BITS, accumulator RAM WORDS x
+// P*ACC_BITS (one read + one write port, synchronous read), 2P adders.
+
+`default_nettype none
+
+module fsvae_current_acc #(
+    parameter int P            = 4,
+    parameter int W_BITS       = 8,
+    parameter int B_BITS       = 32,
+    parameter int ACC_BITS     = 24,
+    parameter int ROWS         = 16,           // weight words
+    parameter int WORDS        = 4,            // accumulator words
+    parameter int BWORDS       = 4,            // bias words
+    parameter     WEIGHT_FILE  = "weights.hex",
+    parameter int WEIGHT_LOAD  = 0,
+    parameter int WEIGHT_STYLE = 0,
+    parameter     BIAS_FILE    = "bias.hex",
+    parameter int WA_W = (ROWS > 1) ? $clog2(ROWS) : 1,
+    parameter int AA_W = (WORDS > 1) ? $clog2(WORDS) : 1,
+    parameter int BA_W = (BWORDS > 1) ? $clog2(BWORDS) : 1
+) (
+    input  wire logic                  clk,
+    input  wire logic                  rst,
+
+    input  wire logic                  add_en,
+    input  wire logic [WA_W-1:0]       add_waddr,
+    input  wire logic [AA_W-1:0]       add_aaddr,
+
+    input  wire logic                  rd_en,
+    input  wire logic [AA_W-1:0]       rd_aaddr,
+    input  wire logic [BA_W-1:0]       rd_baddr,
+    output logic      [P*ACC_BITS-1:0] cur,
+
+    input  wire logic                  clr_en,
+    input  wire logic [AA_W-1:0]       clr_addr,
+
+    input  wire logic                  wl_en,
+    input  wire logic [WA_W-1:0]       wl_addr,
+    input  wire logic [P*W_BITS-1:0]   wl_data
+);
+
+    logic [P*B_BITS-1:0]   b_mem   [BWORDS];
+    logic [P*ACC_BITS-1:0] acc_mem [WORDS];
+
+    initial begin
+        $readmemh(BIAS_FILE, b_mem);
+    end
+    fsvae_file_check #(.FILE(BIAS_FILE)) u_bias_file_check ();
+
+    logic                  addb_v;     // stage B of a scatter add: its sum is written now
+    logic [AA_W-1:0]       addb_a;
+    logic                  acc_re, acc_we, fwd_sel;
+    logic [AA_W-1:0]       acc_ra, acc_wa;
+    logic [P*ACC_BITS-1:0] acc_wd, acc_q, acc_sum, fwd_data;
+    logic [P*W_BITS-1:0]   w_q;
+    logic [P*B_BITS-1:0]   b_q;
+
+    assign acc_re = add_en || rd_en;
+    assign acc_ra = add_en ? add_aaddr : rd_aaddr;
+    assign acc_we = addb_v || clr_en;
+    assign acc_wa = addb_v ? addb_a : clr_addr;
+    assign acc_wd = addb_v ? acc_sum : '0;
+
+    fsvae_weight_mem #(.DEPTH(ROWS), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
+                       .STYLE(WEIGHT_STYLE)) u_weights (
+        .clk, .rd_en(add_en), .rd_addr(add_waddr), .rd_data(w_q),
+        .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
+    );
+
+    always_ff @(posedge clk) begin
+        if (rd_en) begin
+            b_q <= b_mem[rd_baddr];
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (acc_we) begin
+            acc_mem[acc_wa] <= acc_wd;
+        end
+        if (acc_re) begin
+            acc_q <= acc_mem[acc_ra];
+        end
+    end
+
+    // Read-during-write forwarding (see header): held together with acc_q between reads.
+    always_ff @(posedge clk) begin
+        if (acc_re) begin
+            fwd_sel  <= acc_we && (acc_wa == acc_ra);
+            fwd_data <= acc_wd;
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        addb_v <= add_en;
+        addb_a <= add_aaddr;
+        if (rst) begin
+            addb_v <= 1'b0;
+        end
+    end
+
+    for (genvar p = 0; p < P; p++) begin : g_lane
+        logic signed [ACC_BITS-1:0] acc_op, w_ext, b_ext;
+        // Bits above ACC_BITS of a wider weight or bias are not needed (modular sum).
+        /* verilator lint_off UNUSEDSIGNAL */
+        logic signed [W_BITS-1:0]   w;
+        logic signed [B_BITS-1:0]   b;
+        /* verilator lint_on UNUSEDSIGNAL */
+
+        assign acc_op = fwd_sel ? fwd_data[p*ACC_BITS +: ACC_BITS] : acc_q[p*ACC_BITS +: ACC_BITS];
+        assign w      = w_q[p*W_BITS +: W_BITS];
+        assign w_ext  = ACC_BITS'(w);          // sign-extend (or wrap: exact modulo 2^ACC_BITS)
+        assign acc_sum[p*ACC_BITS +: ACC_BITS] = acc_op + w_ext;
+
+        assign b      = b_q[p*B_BITS +: B_BITS];
+        assign b_ext  = ACC_BITS'(b);
+        assign cur[p*ACC_BITS +: ACC_BITS] = acc_op + b_ext;
+    end
+
+endmodule
+
+`default_nettype wire

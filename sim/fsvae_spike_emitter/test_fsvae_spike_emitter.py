@@ -1,0 +1,176 @@
+"""cocotb bench of hw/rtl/fsvae_spike_emitter.sv: spike words in, spike indices out.
+
+Steps of words (ascending bases, not always adjacent, like fsvae_lif_update's FIFO entries;
+densities from empty to full words, steps without any spike, single-word steps) stream back
+to back.  Per step the output frame must equal the Python model (``==``): the ascending
+indices base + p of the set bits, tlast on the last, or the single empty beat (tuser = 1,
+tdata = 0).  Without idle and backpressure the handshake cycles must follow the header's
+contract: REG_OUT = 0: word i+1 taken max(k_i, 1) cycles after word i (k_i its spikes), the
+end beat k + 1 cycles after the step's last word; REG_OUT = 1: k_i + 1 cycles between words,
+the end beat k + 2 cycles after the last word; both: the next step's first word k + 2
+cycles after the last word.  Input idle and output backpressure
+(regular and random) are swept by cocotb; a second test resets in the middle of a step.
+P and REG_OUT are swept by pytest.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run conftest.py
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from common import cycle_pause, random_pause, rtl, spike_indices  # noqa: E402
+import cocotb  # noqa: E402
+import pytest  # noqa: E402
+from cocotb.clock import Clock  # noqa: E402
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge  # noqa: E402
+from cocotbext.axi import AxiStreamBus, AxiStreamSink  # noqa: E402
+
+TIMEOUT_US = 100
+KEYS = ("P", "OUT_W", "REG_OUT")
+CONFIGS = [(4, 7, 0), (3, 7, 1), (1, 5, 0)]
+MAX_WORD = 24                       # bases below MAX_WORD * P < 2^OUT_W
+
+
+def make_steps(p: int, n_steps: int, seed: int = 1):
+    """Steps as lists of (mask, base, last) words."""
+    rng = random.Random(seed)
+    steps = [[(0, 0, 1)], [((1 << p) - 1, p * (MAX_WORD - 1), 1)]]       # empty step; full last word
+    for _ in range(n_steps):
+        n_words = rng.randint(1, 6)
+        bases = sorted(rng.sample(range(MAX_WORD), n_words))
+        density = rng.choice([0.0, 0.2, 0.5, 1.0])
+        words = [(sum(1 << i for i in range(p) if rng.random() < density), w * p, 0) for w in bases]
+        words[-1] = (words[-1][0], words[-1][1], 1)
+        steps.append(words)
+    return steps
+
+
+def model(words) -> list[int]:
+    return [base + i for mask, base, _ in words for i in range(len(bin(mask))) if (mask >> i) & 1]
+
+
+class TB:
+    def __init__(self, dut):
+        self.dut = dut
+        self.P, self.OUT_W, self.REG_OUT = (int(os.environ[f"FSVAE_{k}"]) for k in KEYS)
+        self.idle = None
+        self.cycle = 0
+        self.takes: list[int] = []          # cycles in which a word was taken
+        self.ends: list[int] = []           # cycles in which a step's last beat left
+        dut.s_valid.value = 0
+        dut.s_mask.value = 0
+        dut.s_base.value = 0
+        dut.s_last.value = 0
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_spike"), dut.clk, dut.rst, byte_lanes=1)
+        cocotb.start_soon(self._monitor())
+
+    def set_idle_generator(self, generator=None):
+        self.idle = generator() if generator else None
+
+    def set_backpressure_generator(self, generator=None):
+        if generator:
+            self.sink.set_pause_generator(generator())
+
+    async def _monitor(self):
+        dut = self.dut
+        while True:
+            await FallingEdge(dut.clk)      # mid-cycle: everything settled
+            if int(dut.s_valid.value) and int(dut.s_ready.value):
+                self.takes.append(self.cycle)
+            if int(dut.m_spike_tvalid.value) and int(dut.m_spike_tready.value) and int(dut.m_spike_tlast.value):
+                self.ends.append(self.cycle)
+            await RisingEdge(dut.clk)
+            self.cycle += 1
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def send(self, steps):
+        """Offer the words in order, each held until taken; idle cycles from the generator."""
+        dut = self.dut
+        for mask, base, last in (w for words in steps for w in words):
+            while self.idle is not None and next(self.idle):
+                dut.s_valid.value = 0
+                await RisingEdge(dut.clk)
+            dut.s_mask.value, dut.s_base.value, dut.s_last.value, dut.s_valid.value = mask, base, last, 1
+            while True:
+                await FallingEdge(dut.clk)
+                taken = int(dut.s_ready.value)
+                await RisingEdge(dut.clk)
+                if taken:
+                    break
+        dut.s_valid.value = 0
+
+    def check_timing(self, steps, first_take: int):
+        """The header's cycle contract, without idle or backpressure."""
+        takes, ends, t, extra = [], [], first_take, self.REG_OUT
+        for words in steps:
+            for mask, _, last in words:
+                takes.append(t)
+                k = bin(mask).count("1")
+                if last:                    # the end beat, then the next step's first word
+                    ends.append(t + k + 1 + extra)
+                    t += k + 2
+                else:
+                    t += k + 1 if self.REG_OUT else max(k, 1)
+        assert (self.takes, self.ends) == (takes, ends), (
+            f"takes {self.takes} ends {self.ends}, contract {takes} {ends}")
+
+
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
+@cocotb.parametrize(idle_inserter=[None, cycle_pause, random_pause],
+                    backpressure_inserter=[None, cycle_pause, random_pause])
+async def run_test(dut, idle_inserter, backpressure_inserter):
+    tb = TB(dut)
+    tb.set_idle_generator(idle_inserter)
+    tb.set_backpressure_generator(backpressure_inserter)
+    await tb.reset()
+    steps = make_steps(tb.P, 40)
+    assert any(not model(s) for s in steps) and any(len(model(s)) > tb.P for s in steps)
+    cocotb.start_soon(tb.send(steps))
+    for n, words in enumerate(steps):
+        got = spike_indices(await tb.sink.recv())
+        assert got == model(words), f"step {n}: {got} != model {model(words)} (words {words})"
+    await ClockCycles(dut.clk, 4)
+    assert tb.sink.empty() and not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    if idle_inserter is None and backpressure_inserter is None:
+        tb.check_timing(steps, tb.takes[0])
+
+
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
+async def run_reset_mid_step(dut):
+    """A reset with a word half emitted and the end pending: the next steps are exact."""
+    tb = TB(dut)
+    await tb.reset()
+    tb.sink.pause = True
+    sender = cocotb.start_soon(tb.send([[((1 << tb.P) - 1, 0, 0), ((1 << tb.P) - 1, tb.P, 1)]]))
+    await ClockCycles(dut.clk, 3)
+    assert int(dut.busy.value)
+    sender.cancel()
+    dut.s_valid.value = 0
+    await tb.reset()
+    tb.sink.pause = False
+    tb.sink.clear()
+    assert not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    steps = make_steps(tb.P, 8, seed=2)
+    cocotb.start_soon(tb.send(steps))
+    for n, words in enumerate(steps):
+        got = spike_indices(await tb.sink.recv())
+        assert got == model(words), f"after reset, step {n}: {got} != model {model(words)}"
+
+
+# --- pytest wrapper ----------------------------------------------------------------------------
+@pytest.mark.parametrize(",".join(KEYS), CONFIGS)
+def test_fsvae_spike_emitter(P, OUT_W, REG_OUT):
+    import runner
+    runner.run_bench("fsvae_spike_emitter", rtl("fsvae_spike_emitter"), dict(zip(KEYS, (P, OUT_W, REG_OUT))))
