@@ -129,7 +129,7 @@ def _out_of(args):
     return "runs/train" if args[0] == "train" else None
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(args=command_lines())
 def test_generated_command_lines(sandbox, args):

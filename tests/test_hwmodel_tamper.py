@@ -9,6 +9,7 @@ overlays of the original do not accept it.
 """
 import copy as copylib
 import json
+import os
 import random
 import shutil
 
@@ -272,7 +273,8 @@ json_values = st.recursive(
     max_leaves=10)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_mutations_load_or_raise_hwmodel_error(exported, work, data):
     desc = read_desc(exported)
