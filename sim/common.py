@@ -69,11 +69,21 @@ class StreamTB:
     """A module with clk, rst, one AXI-stream input and one output (cocotbext-axi models):
     the clock, the idle (input) and backpressure (output) generators, reset."""
 
-    def __init__(self, dut, source: str, sink: str):
+    def __init__(self, dut, source: str, sink: str, sink_bytes: int = 1):
         self.dut = dut
+        self.done_count = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, source), dut.clk, dut.rst, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, sink), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, sink), dut.clk, dut.rst, byte_lanes=sink_bytes)
+
+    def count_done(self):
+        """Count the module's `done` pulses in ``done_count`` from now on."""
+        async def count():
+            while True:
+                await RisingEdge(self.dut.clk)
+                if int(self.dut.done.value):
+                    self.done_count += 1
+        cocotb.start_soon(count())
 
     def set_idle_generator(self, generator=None):
         if generator:
@@ -96,15 +106,8 @@ class EngineTB(StreamTB):
 
     def __init__(self, dut, sink: str):
         super().__init__(dut, "s_axis_event", sink)
-        self.done_count = 0
         dut.start.value = 0
-        cocotb.start_soon(self._count_done())
-
-    async def _count_done(self):
-        while True:
-            await RisingEdge(self.dut.clk)
-            if int(self.dut.done.value):
-                self.done_count += 1
+        self.count_done()
 
     async def reset(self):
         """Reset, then wait for the accumulator clearing to end."""

@@ -24,12 +24,13 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import cycle_pause  # noqa: E402
+from common import StreamTB, cycle_pause, random_pause  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
-from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
+from cocotbext.axi import AxiStreamFrame  # noqa: E402
+
+from fsvae_fpga.codegen.rtl import pack_lanes  # noqa: E402
 
 from fsvae_fpga.hwmodel import signed_bits  # noqa: E402
 
@@ -92,47 +93,25 @@ def write_memory_files(directory: Path, coef, thr, sum_bits):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-def random_pause(seed=5):
-    rng = np.random.default_rng(seed)
-    while True:
-        yield int(rng.random() < 0.4)
+def stalls():
+    """Backpressure: the sink pauses 40 % of cycles."""
+    return random_pause(0.4, 5)
 
 
-class TB:
+class TB(StreamTB):
     def __init__(self, dut):
-        self.dut = dut
+        super().__init__(dut, "s_axis_cur", "m_axis_pix", sink_bytes=4)
         env = os.environ
         self.T, self.NPOS, self.LANES = int(env["FSVAE_T"]), int(env["FSVAE_NPOS"]), int(env["FSVAE_LANES"])
         self.SUM_BITS = int(env["FSVAE_SUM_BITS"])
-        self.done_count = 0
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_cur"), dut.clk, dut.rst,
-                                      byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_pix"), dut.clk, dut.rst,
-                                  byte_lanes=4)
-        cocotb.start_soon(self._count_done())
-
-    async def _count_done(self):
-        while True:
-            await RisingEdge(self.dut.clk)
-            if int(self.dut.done.value):
-                self.done_count += 1
+        self.count_done()
 
     async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await ClockCycles(self.dut.clk, 2)
+        await super().reset()
+        await RisingEdge(self.dut.clk)
 
     def beats(self, cur_step):
-        mask = (1 << CUR_BITS) - 1
-        words = []
-        for row in np.asarray(cur_step).reshape(-1, self.LANES):
-            w = 0
-            for lane, v in enumerate(row):
-                w |= (int(v) & mask) << (lane * CUR_BITS)
-            words.append(w)
-        return words
+        return [pack_lanes(row, CUR_BITS) for row in np.asarray(cur_step).reshape(-1, self.LANES)]
 
     async def send_image(self, cur):
         for t in range(self.T):
@@ -140,7 +119,7 @@ class TB:
 
 
 @cocotb.test()
-@cocotb.parametrize(idle_inserter=[None, cycle_pause], backpressure_inserter=[None, random_pause])
+@cocotb.parametrize(idle_inserter=[None, cycle_pause], backpressure_inserter=[None, stalls])
 async def run_test(dut, idle_inserter, backpressure_inserter):
     tb = TB(dut)
     if idle_inserter:
