@@ -20,14 +20,14 @@ def main():
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from fsvae_fpga import golden, hwmodel
-    from fsvae_fpga.checkpoint import load_model
+    from fsvae_fpga.contract import golden, hwmodel
+    from fsvae_fpga.training.checkpoint import load_model
     from fsvae_fpga.data import load_images
-    from fsvae_fpga.export import export
-    from fsvae_fpga.featurenet import frechet_score, load_feature_net
-    from fsvae_fpga.fsvae import pixels_to_unit
-    from fsvae_fpga.inference import featurenet_path, generate
-    from fsvae_fpga.latent import LfsrIndexSource
+    from fsvae_fpga.contract.export import export
+    from fsvae_fpga.evaluation.featurenet import frechet_score, load_feature_net
+    from fsvae_fpga.model.fsvae import pixels_to_unit
+    from fsvae_fpga.evaluation.inference import featurenet_path, generate
+    from fsvae_fpga.model.latent import LfsrIndexSource
     model, ckpt = load_model(args.ckpt)
     data = ckpt["config"]["data"]
     real = load_images(data["dataset"], "test", data["image_size"], data["root"]).images

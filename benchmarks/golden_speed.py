@@ -13,14 +13,14 @@ import numpy as np
 
 
 def paper_hwmodel(tmp: Path):
-    from fsvae_fpga.checkpoint import SHIPPED_MODEL, load_model
-    from fsvae_fpga.export import export
+    from fsvae_fpga.training.checkpoint import SHIPPED_MODEL, load_model
+    from fsvae_fpga.contract.export import export
     if SHIPPED_MODEL.is_file():
         model, _ = load_model(None)
     else:
         import torch
         from fsvae_fpga.config import CONFIG_DIR, load_config
-        from fsvae_fpga.fsvae import FSVAE
+        from fsvae_fpga.model.fsvae import FSVAE
         torch.manual_seed(0)
         model = FSVAE(load_config(CONFIG_DIR / "mnist.yaml")).eval().to_fixed_point()
     return export(model, tmp / "hw")
@@ -31,7 +31,7 @@ def main():
     ap.add_argument("--hwmodel")
     ap.add_argument("--n", type=int, default=64)
     args = ap.parse_args()
-    from fsvae_fpga import golden, hwmodel
+    from fsvae_fpga.contract import golden, hwmodel
     with tempfile.TemporaryDirectory() as tmp:
         hw = hwmodel.load(args.hwmodel or paper_hwmodel(Path(tmp)))
         print(f"model: T={hw.T} k={hw.k} latent={hw.C} image={hw.image_shape}")

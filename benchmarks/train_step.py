@@ -10,9 +10,9 @@ import time
 import torch
 
 from fsvae_fpga.config import load_config
-from fsvae_fpga.fsvae import FSVAE
-from fsvae_fpga.latent import TorchIndexSource
-from fsvae_fpga.losses import fsvae_loss
+from fsvae_fpga.model.fsvae import FSVAE
+from fsvae_fpga.model.latent import TorchIndexSource
+from fsvae_fpga.model.losses import fsvae_loss
 
 PAPER_CODE_SECONDS_PER_STEP = 8.8
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from fsvae_fpga.checkpoint import SHIPPED_DIR, load_model, pack_fixed_point_weights, save_checkpoint
+from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model, pack_fixed_point_weights, save_checkpoint
 
 
 def main():

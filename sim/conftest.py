@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def small_hwmodel(tmp_path_factory):
     """The shipped small-configuration model, exported (the PYNQ-Z2 default)."""
-    from fsvae_fpga.checkpoint import SHIPPED_DIR, load_model
-    from fsvae_fpga.export import export
+    from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model
+    from fsvae_fpga.contract.export import export
     model, _ = load_model(SHIPPED_DIR.parent / "small" / "model.pt")
     return export(model, tmp_path_factory.mktemp("hwmodel") / "small")

@@ -17,9 +17,9 @@ def small_cfg():
 def trained_small_model(small_cfg):
     """A small FSVAE trained for a few steps, BN folded and quantized (realistic activity)."""
     from fsvae_fpga.data import load_images
-    from fsvae_fpga.fsvae import FSVAE
-    from fsvae_fpga.latent import TorchIndexSource
-    from fsvae_fpga.losses import fsvae_loss
+    from fsvae_fpga.model.fsvae import FSVAE
+    from fsvae_fpga.model.latent import TorchIndexSource
+    from fsvae_fpga.model.losses import fsvae_loss
     torch.manual_seed(0)
     model = FSVAE(small_cfg)
     x = load_images("mnist-embedded", "train", 32, limit=64).images

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from fsvae_fpga import bitstream, boards
+from fsvae_fpga.toolchain import bitstream
+from fsvae_fpga.codegen import boards
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = boards.vivado_release()
@@ -33,7 +34,7 @@ def test_without_vivado_exits_2_at_once_with_one_line(tmp_path):
     empty.mkdir()
     env = {**os.environ, "PATH": str(empty), "PYTHONPATH": str(ROOT / "sw")}
     t0 = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "fsvae_fpga.bitstream", "--board", "pynq-z2"],
+    res = subprocess.run([sys.executable, "-m", "fsvae_fpga.toolchain.bitstream", "--board", "pynq-z2"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert time.monotonic() - t0 < 15
     assert res.returncode == 2
@@ -97,7 +98,7 @@ def test_whole_flow_with_a_stand_in_vivado(tmp_path, monkeypatch, capsys):
     assert (out / bitstream.OVERLAY_MARKER).is_file()      # overlay.write_overlay_files ran
     assert (work / "rtl" / "rtl" / "fsvae_core.v").is_file()
     # the identity the bitstream reports is the overlay's hardware model's
-    from fsvae_fpga import hwmodel
+    from fsvae_fpga.contract import hwmodel
     manifest, hw = json.loads((out / "fsvae.json").read_text()), hwmodel.load(out / "hwmodel")
     assert manifest["identity"] == hw.identity32 and manifest["hwmodel_identity"] == hw.identity
     log = capsys.readouterr().out

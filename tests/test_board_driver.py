@@ -29,7 +29,7 @@ def board_sim():
 
 @pytest.fixture(scope="module")
 def hw(board_sim):
-    from fsvae_fpga import hwmodel
+    from fsvae_fpga.contract import hwmodel
     return hwmodel.load(board_sim["hwmodel"])
 
 
@@ -45,7 +45,7 @@ def drv(board_sim):
 
 
 def test_generate_equals_golden_two_seeds_and_split_runs(drv, hw):
-    from fsvae_fpga import golden
+    from fsvae_fpga.contract import golden
     assert drv.images_per_run == 2
     got = drv.generate(3, 2 ** 32 - 5)                     # runs of 2 + 1 images
     assert drv.last_times.runs == 2
@@ -97,7 +97,7 @@ def test_stalled_out_r_times_out_naming_channel_units_and_registers(drv):
 def test_mid_run_reset_then_generate_equals_golden(drv, hw):
     """A run stopped half way (core busy, S2MM waiting for image 1): reset(), then the next
     generate gives the golden images again."""
-    from fsvae_fpga import golden
+    from fsvae_fpga.contract import golden
     be, r, img = drv.backend, drv.reg, drv.image_bytes
     with be.allocate((3 * img,), np.uint8) as buf:
         for name, value in (("seed", 11), ("n_images", 3), ("image_base", 0), ("mode", drv.mode_values["generate"])):
@@ -170,7 +170,7 @@ def test_board_side_modules_import_only_stdlib_numpy_and_pynq(board_sim):
         before = set(sys.modules)
         import fsvae_fpga.board.driver, fsvae_fpga.board.simulated, fsvae_fpga.board.pynq_backend
         import fsvae_fpga.board.show, fsvae_fpga.board.wire
-        import fsvae_fpga.golden, fsvae_fpga.hwmodel, fsvae_fpga.sampler
+        import fsvae_fpga.contract.golden, fsvae_fpga.contract.hwmodel, fsvae_fpga.contract.sampler
         assert fsvae_fpga.__file__.startswith({str(board_sim["overlay"])!r}), fsvae_fpga.__file__
         new = {{m.split(".")[0] for m in set(sys.modules) - before}}
         extra = sorted(m for m in new if m not in sys.stdlib_module_names and m not in ("numpy", "fsvae_fpga", "cython_runtime")
@@ -183,7 +183,7 @@ def test_board_side_modules_import_only_stdlib_numpy_and_pynq(board_sim):
 
 
 def test_overlay_writer_never_takes_a_foreign_folder(board_sim, tmp_path):
-    from fsvae_fpga.overlay import OverlayError, write_overlay_files
+    from fsvae_fpga.toolchain.overlay import OverlayError, write_overlay_files
     args = (board_sim["rtl"], board_sim["hwmodel"], BOARD)
     foreign = tmp_path / "foreign"
     foreign.mkdir()

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from fsvae_fpga import boards
+from fsvae_fpga.codegen import boards
 from fsvae_fpga.board import driver as D
 
 SHAPE = (1, 8, 8)

@@ -19,10 +19,11 @@ OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}
 @pytest.fixture(scope="module")
 def design():
     import launch
-    from fsvae_fpga import boards, hwmodel
+    from fsvae_fpga.codegen import boards
+    from fsvae_fpga.contract import hwmodel
     from fsvae_fpga.codegen import rtl
-    from fsvae_fpga.export import export_shipped
-    from fsvae_fpga.overlay import write_overlay_files
+    from fsvae_fpga.contract.export import export_shipped
+    from fsvae_fpga.toolchain.overlay import write_overlay_files
     work = ROOT / "build" / "board-sim" / f"test-{BOARD}-weights"
     hw_dir = Path(export_shipped("configs/small.yaml", work / "hwmodel"))
     hw = hwmodel.load(hw_dir)
@@ -37,13 +38,13 @@ def design():
 
 
 def test_weights_load_in_several_transfers_and_survive_a_reset(design):
-    from fsvae_fpga import golden
+    from fsvae_fpga.contract import golden
     from fsvae_fpga.board import FsvaeError, open_overlay
     hw, overlay = design
     manifest = json.loads((overlay / "fsvae.json").read_text())
     words = manifest["weight_load"]["words"]
     with open_overlay(overlay, simulated=True, load_weights=False, timeout_s=0.004, max_transfer_bytes=4096) as drv:
-        from fsvae_fpga import boards
+        from fsvae_fpga.codegen import boards
         assert drv.clock_mhz == boards.board("kv260")["clock_mhz"] and not drv.status()["weights_loaded"]
         with pytest.raises(FsvaeError, match="weights are not loaded"):
             drv.generate(1, 3)

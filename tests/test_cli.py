@@ -120,7 +120,7 @@ def test_set_overrides_are_validated(tmp_path, capsys):
 
 
 def test_featurenet_command_writes_a_loadable_net(tmp_path, capsys):
-    from fsvae_fpga.featurenet import load_feature_net
+    from fsvae_fpga.evaluation.featurenet import load_feature_net
     out = tmp_path / "fn.pt"
     assert main(["featurenet", "--config", "configs/small.yaml", "--epochs", "1", "--out", str(out)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

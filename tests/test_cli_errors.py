@@ -41,8 +41,8 @@ def test_one_seed_range_everywhere(tmp_path, seed, hwmodel):
 def test_a_seed_gives_the_golden_models_images(tmp_path, hwmodel):
     """`sample` uses the hardware sampler by default: the golden model's (and so the RTL's and
     the board's) images for the same seed; --sampler torch is the other generator."""
-    from fsvae_fpga import golden
-    from fsvae_fpga.hwmodel import load
+    from fsvae_fpga.contract import golden
+    from fsvae_fpga.contract.hwmodel import load
     seed = 2 ** 32 - 1
     assert cli("sample", "--ckpt", SMALL, "--n", 6, "--seed", seed, "--out", "hw.npy", cwd=tmp_path).returncode == 0
     assert cli("sample", "--ckpt", SMALL, "--n", 6, "--seed", seed, "--sampler", "torch", "--out", "t.npy",

@@ -1,4 +1,4 @@
-"""Resource estimate (codegen/estimate.py): Yosys synth_xilinx on a small RTL folder.
+"""Resource estimate (toolchain/estimate.py): Yosys synth_xilinx on a small RTL folder.
 
 The first Yosys call on a machine compiles the WebAssembly build (about 75 s, cached under
 ~/.cache/YoWASP); later runs of this file take a few seconds per synthesis.
@@ -9,15 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rtl_sources import sources
 
-from fsvae_fpga import boards
-from fsvae_fpga.codegen.estimate import RESOURCES, EstimateError, count_cells, estimate, format_table
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.toolchain.estimate import RESOURCES, EstimateError, count_cells, estimate, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 IN, OUT, P, W_BITS, B_BITS = 16, 8, 4, 8, 32
-# fsvae_lif_linear and the modules it instantiates
-LINEAR_SOURCES = ["fsvae_file_check.sv", "fsvae_weight_mem.sv", "fsvae_engine_ctrl.sv", "fsvae_current_acc.sv",
-                  "fsvae_lif_datapath.sv", "fsvae_spike_emitter.sv", "fsvae_lif_linear.sv"]
+# fsvae_lif_linear and the modules it instantiates (hw/rtl/sources.yaml), in compile order
+LINEAR_SOURCES = [p.name for p in sources("fsvae_lif_linear")]
 G = OUT // P
 
 WRAPPER = f"""\
@@ -104,7 +104,7 @@ def test_estimate_measures_logic_depth(kv260_result):
     assert depth["deepest"]["path"][0]["role"] == "start" and depth["deepest"]["path"][-1]["role"] == "end"
     assert depth["combinational_loops"] == 0 and depth["unknown_cells"] == {}
     board = depth["board"]
-    from fsvae_fpga.boards import board as board_of
+    from fsvae_fpga.codegen.boards import board as board_of
     assert board["clock_mhz"] == board_of("kv260")["clock_mhz"] and board["limit_levels"] >= 6
     assert 0 < board["recommended_pl_clock_mhz"] <= board["supported_clock_mhz"]
     assert "write_json -selected" in (out / "synth.ys").read_text()

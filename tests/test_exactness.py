@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fsvae_fpga.checkpoint import SHIPPED_MODEL, load_model
+from fsvae_fpga.training.checkpoint import SHIPPED_MODEL, load_model
 from fsvae_fpga.data import load_images
-from fsvae_fpga.latent import TorchIndexSource
-from fsvae_fpga.lif import lif_sequence_with_membranes, threshold_int
-from fsvae_fpga.quant import Synapse
+from fsvae_fpga.model.latent import TorchIndexSource
+from fsvae_fpga.model.lif import lif_sequence_with_membranes, threshold_int
+from fsvae_fpga.model.quant import Synapse
 
 
 def integer_current(syn: Synapse, x_int: torch.Tensor) -> torch.Tensor:
@@ -105,7 +105,7 @@ def test_output_pixels_follow_the_threshold_table(trained_small_model):
 
 
 def test_eval_is_deterministic_and_generation_uses_the_sampler(trained_small_model):
-    from fsvae_fpga.inference import generate
+    from fsvae_fpga.evaluation.inference import generate
     a, b = generate(trained_small_model, 8, seed=4), generate(trained_small_model, 8, seed=4)
     assert torch.equal(a, b)
     assert not torch.equal(a, generate(trained_small_model, 8, seed=5))

@@ -1,4 +1,4 @@
-"""Tests for fsvae_fpga.featurenet: Fréchet distance, feature-net training and checkpoints."""
+"""Tests for fsvae_fpga.evaluation.featurenet: Fréchet distance, feature-net training and checkpoints."""
 
 import os
 from pathlib import Path
@@ -8,17 +8,7 @@ import pytest
 import torch
 
 
-from fsvae_fpga.featurenet import (
-    FeatureNet,
-    FeatureNetError,
-    accuracy,
-    extract_features,
-    frechet_distance,
-    frechet_score,
-    load_feature_net,
-    save_feature_net,
-    train_feature_net,
-)
+from fsvae_fpga.evaluation.featurenet import (FeatureNet, FeatureNetError, accuracy, extract_features, frechet_distance, frechet_score, load_feature_net, save_feature_net, train_feature_net)
 
 torch.set_num_threads(1)
 

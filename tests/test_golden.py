@@ -11,13 +11,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fsvae_fpga import golden, hwmodel
-from fsvae_fpga.checkpoint import SHIPPED_MODEL, load_model
+from fsvae_fpga.contract import golden, hwmodel
+from fsvae_fpga.training.checkpoint import SHIPPED_MODEL, load_model
 from fsvae_fpga.config import with_overrides
 from fsvae_fpga.data import load_images
-from fsvae_fpga.export import export
-from fsvae_fpga.fsvae import FSVAE
-from fsvae_fpga.latent import LfsrIndexSource
+from fsvae_fpga.contract.export import export
+from fsvae_fpga.model.fsvae import FSVAE
+from fsvae_fpga.model.latent import LfsrIndexSource
 
 
 def torch_traces(model, images, seed, mode):
@@ -134,14 +134,14 @@ def test_golden_module_does_not_import_torch():
     import subprocess
     import sys
     code = ("import sys; sys.modules['torch'] = None; "
-            "import fsvae_fpga.golden, fsvae_fpga.hwmodel, fsvae_fpga.sampler; print('ok')")
+            "import fsvae_fpga.contract.golden, fsvae_fpga.contract.hwmodel, fsvae_fpga.contract.sampler; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(__import__("conftest").ROOT / "sw")})
     assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_vectors_round_trip(small_hw, tmp_path):
-    from fsvae_fpga.vectors import read_vectors, write_vectors
+    from fsvae_fpga.contract.vectors import read_vectors, write_vectors
     x = golden.quantize_images(load_images("mnist-embedded", "test", 32, limit=3).images.numpy())
     write_vectors(small_hw, x, 3, 9, tmp_path / "v", traces=True)
     index, arrays = read_vectors(tmp_path / "v")
@@ -153,7 +153,7 @@ def test_vectors_round_trip(small_hw, tmp_path):
 
 
 def test_stats_are_consistent(small_hw):
-    from fsvae_fpga.stats import layer_stats
+    from fsvae_fpga.contract.stats import layer_stats
     x = golden.quantize_images(load_images("mnist-embedded", "test", 32, limit=4).images.numpy())
     for mode in ("generate", "reconstruct"):
         rows = layer_stats(small_hw, mode, 4, 0, x)

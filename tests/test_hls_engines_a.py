@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fsvae_fpga import golden, hwmodel, sampler
+from fsvae_fpga.contract import golden, hwmodel, sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 HLS = ROOT / "hls"

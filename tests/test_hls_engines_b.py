@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fsvae_fpga import golden
-from fsvae_fpga.hwmodel import current_range, membrane_range, signed_bits
+from fsvae_fpga.contract import golden
+from fsvae_fpga.contract.hwmodel import current_range, membrane_range, signed_bits
 
 ROOT = Path(__file__).resolve().parents[1]
 HLS = ROOT / "hls"

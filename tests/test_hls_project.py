@@ -10,14 +10,15 @@ import subprocess
 import pytest
 
 from conftest import ROOT
-from fsvae_fpga import boards, hwmodel
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract import hwmodel
 from fsvae_fpga.codegen import hls
-from fsvae_fpga.codegen.csim import run_csim, static_check
+from fsvae_fpga.toolchain.csim import run_csim, static_check
 from fsvae_fpga.codegen.hls import CodegenError, write_project
-from fsvae_fpga.export import export
-from fsvae_fpga.golden import quantize_images
+from fsvae_fpga.contract.export import export
+from fsvae_fpga.contract.golden import quantize_images
 from fsvae_fpga.data import load_images
-from fsvae_fpga.vectors import write_vectors
+from fsvae_fpga.contract.vectors import write_vectors
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is needed for C simulation")
 
@@ -259,7 +260,7 @@ def test_reconstruction_is_dropped_where_only_generation_fits(small_hw, tmp_path
 
 @pytest.fixture(scope="module")
 def paper_hw(tmp_path_factory):
-    from fsvae_fpga.export import export_shipped
+    from fsvae_fpga.contract.export import export_shipped
     return hwmodel.load(export_shipped("configs/mnist.yaml", tmp_path_factory.mktemp("hw") / "mnist"))
 
 

@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from fsvae_fpga import hwmodel
-from fsvae_fpga.export import export
-from fsvae_fpga.hwmodel import HwModelError, current_range, membrane_range, sha256, signed_bits
+from fsvae_fpga.contract import hwmodel
+from fsvae_fpga.contract.export import export
+from fsvae_fpga.contract.hwmodel import HwModelError, current_range, membrane_range, sha256, signed_bits
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_missing_or_malformed_identity(copy, value, message):
 
 
 def test_write_fills_the_given_folder(trained_small_model, tmp_path):
-    from fsvae_fpga.export import build
+    from fsvae_fpga.contract.export import build
     desc, arrays = build(trained_small_model)
     hwmodel.write(tmp_path, desc, arrays)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*arrays, "hwmodel.json"])
@@ -138,7 +138,7 @@ def test_missing_files_and_bad_json(copy, tmp_path):
 
 
 def test_export_refuses_a_float_model(small_cfg, tmp_path):
-    from fsvae_fpga.fsvae import FSVAE
+    from fsvae_fpga.model.fsvae import FSVAE
     with pytest.raises(HwModelError, match="only a fixed-point FSVAE"):
         export(FSVAE(small_cfg), tmp_path / "x")
     assert not (tmp_path / "x").exists()

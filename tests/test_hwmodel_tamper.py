@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fsvae_fpga import boards, hwmodel
-from fsvae_fpga.export import export
-from fsvae_fpga.hwmodel import HwModelError, membrane_range, sha256, signed_bits
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract import hwmodel
+from fsvae_fpga.contract.export import export
+from fsvae_fpga.contract.hwmodel import HwModelError, membrane_range, sha256, signed_bits
 
 THRESHOLD_SAMPLE = 50            # of the 255 pixel thresholds, for the per-leaf walks
 
@@ -247,7 +248,7 @@ def test_a_consistent_edit_loads_but_is_another_model(work, original):
     assert edited.layer("encoder.1")["threshold"] == original.layer("encoder.1")["threshold"] + 1
     assert edited.identity != original.identity and edited.identity32 != original.identity32
     # what was generated from the original refuses the edited model
-    from fsvae_fpga.vectors import check_model
+    from fsvae_fpga.contract.vectors import check_model
     with pytest.raises(ValueError, match="test vectors were made from hardware model .*regenerate"):
         check_model({"hwmodel_identity": original.identity}, edited, "vectors")
     check_model({"hwmodel_identity": edited.identity}, edited, "vectors")
@@ -255,7 +256,7 @@ def test_a_consistent_edit_loads_but_is_another_model(work, original):
 
 def test_an_overlay_refuses_rtl_of_another_model(work, original, tmp_path):
     from fsvae_fpga.codegen import rtl
-    from fsvae_fpga.overlay import OverlayError, write_overlay_files
+    from fsvae_fpga.toolchain.overlay import OverlayError, write_overlay_files
     rtl_dir = tmp_path / "rtl"
     rtl.write_rtl(original, "pynq-z2", rtl_dir)
     desc = read_desc(work)

@@ -3,8 +3,8 @@ import math
 
 import torch
 
-from fsvae_fpga.latent import TorchIndexSource, bernoulli_probability, pick_one_of_k
-from fsvae_fpga.losses import mmd_loss, psp
+from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability, pick_one_of_k
+from fsvae_fpga.model.losses import mmd_loss, psp
 
 
 def test_pick_selects_the_indexed_spike_and_passes_gradient():

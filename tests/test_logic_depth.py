@@ -1,4 +1,4 @@
-"""Logic depth (codegen/logic_depth.py) on netlists of known depth.
+"""Logic depth (toolchain/logic_depth.py) on netlists of known depth.
 
 Two kinds of check: hand-built netlists (no Yosys) for the walker's rules, and small Verilog
 designs of known depth synthesised together by one Yosys synth_xilinx run (about 10 s after
@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from fsvae_fpga.codegen import logic_depth as ld
-from fsvae_fpga.codegen.estimate import yosys_command
+from fsvae_fpga.toolchain import logic_depth as ld
+from fsvae_fpga.toolchain.estimate import yosys_command
 
 STAGES = 8          # LUT6 stages of the chain design
 

@@ -1,13 +1,12 @@
-"""Tests of the hardware random source spec (fsvae_fpga.sampler, xorshift32-per-channel v1)."""
+"""Tests of the hardware random source spec (fsvae_fpga.contract.sampler, xorshift32-per-channel v1)."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from fsvae_fpga import sampler
-from fsvae_fpga.sampler import (SPEC, LatentSampler, fmix32, index_from_state, indices,
-                                initial_states, xorshift32)
+from fsvae_fpga.contract import sampler
+from fsvae_fpga.contract.sampler import (SPEC, LatentSampler, fmix32, index_from_state, indices, initial_states, xorshift32)
 
 M32 = 0xFFFFFFFF
 

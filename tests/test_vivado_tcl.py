@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fsvae_fpga import boards
+from fsvae_fpga.codegen import boards
 from fsvae_fpga.codegen import vivado
 from fsvae_fpga.codegen.hls import CodegenError
 
@@ -25,10 +25,10 @@ needs_tclsh = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is
 @pytest.fixture(scope="module")
 def designs(tmp_path_factory):
     """The shipped small model's RTL and wrapper for every board: board -> (folder, manifest)."""
-    from fsvae_fpga.checkpoint import SHIPPED_DIR, load_model
+    from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model
     from fsvae_fpga.codegen.rtl import write_rtl
-    from fsvae_fpga.export import export
-    from fsvae_fpga.hwmodel import load
+    from fsvae_fpga.contract.export import export
+    from fsvae_fpga.contract.hwmodel import load
     base = tmp_path_factory.mktemp("vivado")
     model, _ = load_model(SHIPPED_DIR.parent / "small" / "model.pt")
     hw = load(export(model, base / "hwmodel"))
@@ -109,7 +109,7 @@ def test_wrapper_reads_in_yosys_as_plain_verilog(designs):
     """The wrapper as Verilog (no -sv) around the SystemVerilog top as a black box: every port
     connection must name a port of the top.  (Paths relative to the RTL folder: the WebAssembly
     Yosys cannot see /tmp.)"""
-    from fsvae_fpga.codegen.estimate import yosys_command
+    from fsvae_fpga.toolchain.estimate import yosys_command
     out, manifest = designs["pynq-z2"]
     script = (f"read_verilog -sv -lib rtl/{manifest['top']}.sv; read_verilog rtl/fsvae_core.v; "
               f"hierarchy -check -top fsvae_core; select -assert-count 1 fsvae_core/t:{manifest['top']}")

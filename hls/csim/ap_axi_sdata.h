@@ -1,5 +1,5 @@
 // A stand-in for the vendor header ap_axi_sdata.h, for the g++ C simulation only
-// (codegen/csim.py puts this folder on the include path).  The vendor header ships with
+// (toolchain/csim.py puts this folder on the include path).  The vendor header ships with
 // Vitis HLS, not with the hls4ml wheel; Vitis compiles the generated project with its own.
 // It declares just what the generated design and testbench use: the TDATA, TKEEP, TSTRB and
 // TLAST fields of ap_axiu<D, 0, 0, 0> (no TUSER, TID, TDEST).

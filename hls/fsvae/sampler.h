@@ -1,4 +1,4 @@
-// Latent random source: xorshift32-per-channel, spec version 1 (sw/fsvae_fpga/sampler.py).
+// Latent random source: xorshift32-per-channel, spec version 1 (sw/fsvae_fpga/contract/sampler.py).
 #ifndef FSVAE_SAMPLER_H
 #define FSVAE_SAMPLER_H
 

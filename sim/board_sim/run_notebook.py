@@ -37,7 +37,7 @@ def _log(msg: str) -> None:
 
 
 def _rtl_up_to_date(rtl_dir: Path, hw, board: str) -> bool:
-    from fsvae_fpga import boards
+    from fsvae_fpga.codegen import boards
     from fsvae_fpga.codegen import rtl
     path = rtl_dir / "manifest.json"
     if not path.is_file():
@@ -49,10 +49,11 @@ def _rtl_up_to_date(rtl_dir: Path, hw, board: str) -> bool:
 
 def prepare(board: str, config: str | None = None, work: Path | None = None, n_selftest: int = 4) -> dict:
     """hardware model, RTL, Verilator build and simulated overlay folder for ``board``."""
-    from fsvae_fpga import boards, hwmodel
+    from fsvae_fpga.codegen import boards
+    from fsvae_fpga.contract import hwmodel
     from fsvae_fpga.codegen.rtl import write_rtl
-    from fsvae_fpga.export import export_shipped
-    from fsvae_fpga.overlay import write_overlay_files
+    from fsvae_fpga.contract.export import export_shipped
+    from fsvae_fpga.toolchain.overlay import write_overlay_files
     config = config or boards.board(board)["default_config"]
     work = Path(work or ROOT / "build" / "board-sim" / board).resolve()
     work.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp  # noqa: E402
 
-from fsvae_fpga.boards import interface, register_offsets  # noqa: E402
+from fsvae_fpga.codegen.boards import interface, register_offsets  # noqa: E402
 
 REG = register_offsets()
 SCALARS = ("seed", "n_images", "mode", "image_base")

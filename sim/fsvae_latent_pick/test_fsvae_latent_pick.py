@@ -40,7 +40,7 @@ from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource  # noqa: E402
 
-from fsvae_fpga.sampler import indices  # noqa: E402
+from fsvae_fpga.contract.sampler import indices  # noqa: E402
 
 TIMEOUT_US = 2000  # a lost beat fails the test instead of hanging it
 KEYS = ("T", "C", "K", "W")

@@ -32,8 +32,8 @@ import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles  # noqa: E402
 
-from fsvae_fpga import golden  # noqa: E402
-from fsvae_fpga.hwmodel import current_range, signed_bits  # noqa: E402
+from fsvae_fpga.contract import golden  # noqa: E402
+from fsvae_fpga.contract.hwmodel import current_range, signed_bits  # noqa: E402
 
 W_BITS = 8
 DENSITIES = [0.5, 1.0, 0.0, 0.1, 1.0, 0.0, 0.5, 1.0, 0.1]    # of the steps: 0 %, 10 %, 50 %, 100 %

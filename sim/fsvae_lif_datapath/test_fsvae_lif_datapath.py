@@ -28,7 +28,7 @@ import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import Timer  # noqa: E402
 
-from fsvae_fpga import golden  # noqa: E402
+from fsvae_fpga.contract import golden  # noqa: E402
 
 KEYS = ("P", "CUR_BITS", "MEM_BITS", "THRESHOLD")
 CONFIGS = [(4, 8, 9, 20), (1, 12, 14, -5), (3, 33, 35, 100000)]

@@ -37,8 +37,8 @@ import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiStreamFrame  # noqa: E402
 
-from fsvae_fpga import golden  # noqa: E402
-from fsvae_fpga.hwmodel import membrane_range, signed_bits  # noqa: E402
+from fsvae_fpga.contract import golden  # noqa: E402
+from fsvae_fpga.contract.hwmodel import membrane_range, signed_bits  # noqa: E402
 
 TIMEOUT_US = 200  # a lost beat fails the test instead of hanging it
 KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH")

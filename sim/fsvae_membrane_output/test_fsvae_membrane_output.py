@@ -32,7 +32,7 @@ from cocotbext.axi import AxiStreamFrame  # noqa: E402
 
 from fsvae_fpga.codegen.rtl import pack_lanes  # noqa: E402
 
-from fsvae_fpga.hwmodel import signed_bits  # noqa: E402
+from fsvae_fpga.contract.hwmodel import signed_bits  # noqa: E402
 
 CUR_BITS = 12
 FRAC = 8                      # decay coefficients in 1/256

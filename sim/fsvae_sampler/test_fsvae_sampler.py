@@ -1,4 +1,4 @@
-"""cocotb bench of hw/rtl/fsvae_sampler.sv against the golden model sw/fsvae_fpga/sampler.py.
+"""cocotb bench of hw/rtl/fsvae_sampler.sv against the golden model sw/fsvae_fpga/contract/sampler.py.
 
 Every draw of every channel is compared with ``sampler.indices`` (whole (T, C) arrays, ``==``)
 for several seeds (0 and 0xFFFFFFFF included) and image indices, under random backpressure
@@ -25,7 +25,7 @@ import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge  # noqa: E402
 
-from fsvae_fpga.sampler import KEY_XOR, ZERO_STATE_REPLACEMENT, fmix32, indices, initial_states  # noqa: E402,E501
+from fsvae_fpga.contract.sampler import KEY_XOR, ZERO_STATE_REPLACEMENT, fmix32, indices, initial_states  # noqa: E402,E501
 
 T_STEPS = 5
 INIT_LATENCY = 5      # start -> ready: C + INIT_LATENCY cycles (header of fsvae_sampler.sv)

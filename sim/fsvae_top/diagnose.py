@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fsvae_fpga import golden
-from fsvae_fpga.hwmodel import HwModel
+from fsvae_fpga.contract import golden
+from fsvae_fpga.contract.hwmodel import HwModel
 
 
 def read_trace(path: str | Path) -> dict:

@@ -59,8 +59,8 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink, AxiStreamSource
     from lean_axil import LeanAxiLite
 
-    from fsvae_fpga import golden, hwmodel
-    from fsvae_fpga.boards import interface, mode_value, register_offsets
+    from fsvae_fpga.contract import golden, hwmodel
+    from fsvae_fpga.codegen.boards import interface, mode_value, register_offsets
 
     REG = register_offsets()
     AP_START, AP_DONE, AP_IDLE = 1 << 0, 1 << 1, 1 << 2
@@ -400,7 +400,7 @@ import pytest  # noqa: E402
 def small_rtl(request, small_hwmodel, tmp_path_factory):
     """(hwmodel dir, generated RTL dir) for the board in request.param, built once."""
     import rtl_sim
-    from fsvae_fpga import hwmodel
+    from fsvae_fpga.contract import hwmodel
     from fsvae_fpga.codegen.rtl import write_rtl
     import runner
     out = tmp_path_factory.mktemp(f"rtl-{request.param}")
@@ -435,7 +435,7 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
     pass with); memory files are found by absolute path from any working directory."""
     import diagnose
     import rtl_sim
-    from fsvae_fpga import golden, hwmodel
+    from fsvae_fpga.contract import golden, hwmodel
     hw_dir, rtl_dir, build_dir = small_rtl
     # the memory files are read when the simulation starts: change them in place for these
     # runs (the Verilator build is reused) and put them back afterwards

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_args
-from .outputs import OutputError, atomic_file, check_dir_target, check_file_target, mark_dir
+from fsvae_fpga import cli_args
+from fsvae_fpga.outputs import OutputError, atomic_file, check_dir_target, check_file_target, mark_dir
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mnist.yaml"
 
@@ -18,13 +18,13 @@ class UsageError(Exception):
 
 
 def _load(ckpt):
-    from .checkpoint import load_model
+    from fsvae_fpga.training.checkpoint import load_model
     return load_model(ckpt)
 
 
 def _sampler(model, choice):
     """--sampler, checked against the model kind before any work."""
-    from .inference import default_sampler
+    from fsvae_fpga.evaluation.inference import default_sampler
     if choice == "hardware" and default_sampler(model) != "hardware":
         raise UsageError("--sampler hardware draws FSVAE latent indices; the ANN VAE's Gaussian latent "
                          "uses --sampler torch")
@@ -33,7 +33,7 @@ def _sampler(model, choice):
 
 def _held_out(data: dict, n: int, what: str):
     """The first n held-out images of the checkpoint's dataset; fewer is an error, not a surprise."""
-    from .data import load_images
+    from fsvae_fpga.data import load_images
     test = load_images(data["dataset"], "test", data["image_size"], data["root"])
     if n > test.images.shape[0]:
         raise UsageError(f"{what} {n}: {data['dataset']} has only {test.images.shape[0]} held-out images; "
@@ -43,11 +43,11 @@ def _held_out(data: dict, n: int, what: str):
 
 def cmd_train(args):
     import torch
-    from .config import load_config, with_overrides
-    from .train import train
+    from fsvae_fpga.config import load_config, with_overrides
+    from fsvae_fpga.training.train import train
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
-    from .config import parse_value
+    from fsvae_fpga.config import parse_value
     overrides = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
@@ -74,8 +74,8 @@ def cmd_train(args):
 
 def cmd_sample(args):
     out = check_file_target(args.out, (".png", ".npy"))
-    from .images import save_grid
-    from .inference import generate
+    from fsvae_fpga.evaluation.images import save_grid
+    from fsvae_fpga.evaluation.inference import generate
     model, _ = _load(args.ckpt)
     sampler = _sampler(model, args.sampler)
     pixels = generate(model, args.n, args.seed, progress=True, sampler=sampler)
@@ -90,8 +90,8 @@ def cmd_sample(args):
 
 def cmd_reconstruct(args):
     out = check_file_target(args.out, (".png",))
-    from .images import save_pairs, to_pixels
-    from .inference import reconstruct
+    from fsvae_fpga.evaluation.images import save_pairs, to_pixels
+    from fsvae_fpga.evaluation.inference import reconstruct
     model, ckpt = _load(args.ckpt)
     sampler = _sampler(model, args.sampler)
     images = _held_out(ckpt["config"]["data"], args.n, "--n")
@@ -100,8 +100,8 @@ def cmd_reconstruct(args):
 
 
 def cmd_evaluate(args):
-    from .data import load_images
-    from .inference import reconstruction_mse, sample_quality
+    from fsvae_fpga.data import load_images
+    from fsvae_fpga.evaluation.inference import reconstruction_mse, sample_quality
     model, ckpt = _load(args.ckpt)
     sampler = _sampler(model, args.sampler)
     data = ckpt["config"]["data"]
@@ -130,9 +130,9 @@ def cmd_evaluate(args):
 
 
 def cmd_featurenet(args):
-    from .config import load_config
-    from .data import load_images
-    from .featurenet import accuracy, save_feature_net, train_feature_net
+    from fsvae_fpga.config import load_config
+    from fsvae_fpga.data import load_images
+    from fsvae_fpga.evaluation.featurenet import accuracy, save_feature_net, train_feature_net
     out = check_file_target(args.out, (".pt",))
     cfg = load_config(args.config)
     data = cfg["data"]
@@ -149,10 +149,10 @@ def cmd_featurenet(args):
 
 def cmd_export(args):
     check_dir_target(args.out, "hwmodel")
-    from .export import export
+    from fsvae_fpga.contract.export import export
     model, ckpt = _load(args.ckpt)
     out = export(model, args.out)
-    from .hwmodel import load
+    from fsvae_fpga.contract.hwmodel import load
     hw = load(out)
     print(f"{'layer':<13}{'kind':<7}{'weight bits':>12}{'current':>22}{'bits':>6}{'membrane':>22}{'bits':>6}{'threshold':>10}")
     for layer in hw.desc["layers"]:
@@ -169,7 +169,7 @@ def cmd_export(args):
 
 def _held_out_int8(hw, n, what="--n"):
     """n held-out images of the embedded dataset, in the hardware's int8 input format."""
-    from .golden import quantize_images
+    from fsvae_fpga.contract.golden import quantize_images
     c, size, _ = hw.image_shape
     if c != 1:
         raise UsageError("vectors/stats need held-out images; only 1-channel models use the embedded MNIST")
@@ -178,8 +178,8 @@ def _held_out_int8(hw, n, what="--n"):
 
 
 def cmd_vectors(args):
-    from .hwmodel import load
-    from .vectors import write_vectors
+    from fsvae_fpga.contract.hwmodel import load
+    from fsvae_fpga.contract.vectors import write_vectors
     check_dir_target(args.out, "vectors")
     hw = load(args.hwmodel)
     out = write_vectors(hw, _held_out_int8(hw, args.n), args.n, args.seed, args.out, traces=args.traces)
@@ -187,8 +187,8 @@ def cmd_vectors(args):
 
 
 def cmd_stats(args):
-    from .hwmodel import load
-    from .stats import format_table, layer_stats, totals
+    from fsvae_fpga.contract.hwmodel import load
+    from fsvae_fpga.contract.stats import format_table, layer_stats, totals
     hw = load(args.hwmodel) if args.hwmodel else _shipped_hwmodel()
     result = {}
     for mode in ("generate", "reconstruct"):
@@ -203,13 +203,13 @@ def cmd_stats(args):
 
 def cmd_estimate(args):
     """Shipped model for the board's configuration -> codegen rtl -> Yosys estimate."""
-    from . import flows
+    from fsvae_fpga import flows
     flows.estimate(args.board, args.config, args.out)
 
 
 def cmd_codegen(args):
-    from . import flows
-    from .hwmodel import load
+    from fsvae_fpga import flows
+    from fsvae_fpga.contract.hwmodel import load
     out = Path(args.out)
     check_dir_target(out, f"codegen-{args.backend}")
     hw = load(args.hwmodel)
@@ -226,7 +226,7 @@ def cmd_codegen(args):
 
 def cmd_sim(args):
     """make sim: the shipped model's images in Verilator-simulated RTL, against the golden model."""
-    from . import flows
+    from fsvae_fpga import flows
     if args.out:            # a folder of the user's: refused unless new, empty or an earlier sim's
         check_dir_target(args.out, "sim")
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -243,8 +243,8 @@ def cmd_sim(args):
 def _shipped_hwmodel():
     """The shipped model exported into a temporary folder (stats writes nothing of its own)."""
     import tempfile
-    from .export import export
-    from .hwmodel import load
+    from fsvae_fpga.contract.export import export
+    from fsvae_fpga.contract.hwmodel import load
     model, _ = _load(None)
     with tempfile.TemporaryDirectory(prefix="fsvae-hwmodel-") as tmp:
         return load(export(model, Path(tmp) / "hwmodel"))
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(default build/hls/<board>/fsvae_prj/solution1/impl/verilog)")
     p.set_defaults(func=cmd_sim)
 
-    from . import bitstream
+    from fsvae_fpga.toolchain import bitstream
     p = sub.add_parser("bitstream", help="build the PYNQ overlay for a board with Vivado (fsvae.bit, fsvae.hwh, "
                                          "driver, notebook) -> build/overlay/<board>",
                        description=bitstream.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -385,9 +385,9 @@ def _os_error(err: OSError) -> str:
 # the exceptions that report a user mistake, by module: looked up only in modules already
 # imported (an error cannot come from a module that never loaded), so that a bad argument
 # does not first pay for importing torch
-_USER_ERRORS = {"fsvae_fpga.checkpoint": "CheckpointError", "fsvae_fpga.config": "ConfigError",
-                "fsvae_fpga.data": "DatasetError", "fsvae_fpga.boards": "BoardError",
-                "fsvae_fpga.codegen.csim": "CsimError", "fsvae_fpga.hwmodel": "HwModelError",
+_USER_ERRORS = {"fsvae_fpga.training.checkpoint": "CheckpointError", "fsvae_fpga.config": "ConfigError",
+                "fsvae_fpga.data": "DatasetError", "fsvae_fpga.codegen.boards": "BoardError",
+                "fsvae_fpga.toolchain.csim": "CsimError", "fsvae_fpga.contract.hwmodel": "HwModelError",
                 "fsvae_fpga.flows": "FlowError"}
 
 

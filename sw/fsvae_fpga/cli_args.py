@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .sampler import MAX_IMAGES, SEED_MAX
+from fsvae_fpga.contract.sampler import MAX_IMAGES, SEED_MAX
 
 
 def _integer(text: str, what: str) -> int:

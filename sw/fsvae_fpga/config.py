@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .sampler import SEED_MAX   # the hardware sampler's 32-bit seed: the project's one range
+from fsvae_fpga.contract.sampler import SEED_MAX  # the hardware sampler's 32-bit seed: the project's one range
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 MODELS = ("fsvae", "ann-vae")

@@ -9,7 +9,7 @@
                      against the golden model, performance report (``make sim``)
 
 The CLI (cli.py) parses arguments and calls these; the Makefile calls the CLI.  Writers
-(codegen/) make files; tool runners (codegen/csim.py: g++, codegen/estimate.py: Yosys,
+(codegen/) make files; tool runners (toolchain/csim.py: g++, toolchain/estimate.py: Yosys,
 sim/rtl_sim.py: Verilator, bitstream.py: Vivado) run tools; a flow strings them together.
 Each flow raises FlowError with a one-line reason.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import boards
+from fsvae_fpga.codegen import boards
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ class SimulationMismatch(FlowError):
 
 def hardware_model(config: str, build: str | Path = "build") -> Path:
     """The shipped model of ``config`` exported into build/hwmodel-<config stem>."""
-    from .export import export_shipped
+    from fsvae_fpga.contract.export import export_shipped
     try:
         return export_shipped(config, Path(build) / f"hwmodel-{Path(config).stem}")
     except KeyError as err:
@@ -43,8 +43,8 @@ def hardware_model(config: str, build: str | Path = "build") -> Path:
 
 
 def codegen_rtl(hw, board: str, out: Path, log=print) -> dict:
-    from .codegen.design import CodegenError
-    from .codegen.rtl import write_rtl
+    from fsvae_fpga.codegen.design import CodegenError
+    from fsvae_fpga.codegen.rtl import write_rtl
     try:       # in place: the RTL names its memory files by absolute path
         manifest = write_rtl(hw, board, out)
     except CodegenError as err:
@@ -57,15 +57,15 @@ def codegen_rtl(hw, board: str, out: Path, log=print) -> dict:
 def codegen_hls(hw, board: str, out: Path, images_int8, n: int, seed: int, vectors=None, csim: bool = False,
                 log=print) -> dict:
     """The HLS project, whole or not at all (outputs.output_dir), then its checks."""
-    from .codegen.csim import run_csim, static_check
-    from .codegen.design import CodegenError
-    from .codegen.hls import HLS_DIR, write_project
-    from .codegen.latency import image_cycles
-    from .outputs import output_dir
-    from .stats import layer_stats
+    from fsvae_fpga.toolchain.csim import run_csim, static_check
+    from fsvae_fpga.codegen.design import CodegenError
+    from fsvae_fpga.codegen.hls import HLS_DIR, write_project
+    from fsvae_fpga.codegen.latency import image_cycles
+    from fsvae_fpga.outputs import output_dir
+    from fsvae_fpga.contract.stats import layer_stats
     with output_dir(out, "codegen-hls") as tmp:
         if vectors is None:   # golden test vectors for the generated testbench
-            from .vectors import write_vectors
+            from fsvae_fpga.contract.vectors import write_vectors
             vectors = write_vectors(hw, images_int8, n, seed, tmp / "vectors")
         try:
             info = write_project(hw, board, tmp, vectors_dir=vectors)
@@ -98,10 +98,10 @@ def codegen_hls(hw, board: str, out: Path, images_int8, n: int, seed: int, vecto
 
 def estimate(board: str, config: str | None, build: str | Path = "build") -> dict:
     """Shipped model for the board's configuration -> codegen rtl -> Yosys estimate."""
-    from .codegen.design import CodegenError
-    from .codegen.estimate import EstimateError, estimate as yosys_estimate
-    from .codegen.rtl import write_rtl
-    from .hwmodel import load
+    from fsvae_fpga.codegen.design import CodegenError
+    from fsvae_fpga.toolchain.estimate import EstimateError, estimate as yosys_estimate
+    from fsvae_fpga.codegen.rtl import write_rtl
+    from fsvae_fpga.contract.hwmodel import load
     config = config or boards.board(board)["default_config"]
     build = Path(build)
     try:
@@ -147,9 +147,9 @@ def simulate(config: str | None, board: str | None, n: int, seed: int, out: str 
     Returns the report; raises FlowError on a difference (after naming the first differing
     layer and step from a traced re-run of the first bad image)."""
     import numpy as np
-    from . import golden, stats
-    from .hwmodel import load
-    from .perf_report import print_report, report
+    from fsvae_fpga.contract import golden, stats
+    from fsvae_fpga.contract.hwmodel import load
+    from fsvae_fpga.toolchain.perf_report import print_report, report
     _sim_paths()
     import rtl_sim
     if config is None:
@@ -184,7 +184,7 @@ def simulate(config: str | None, board: str | None, n: int, seed: int, out: str 
     result = json.loads(result_file.read_text())
     got = np.load(result_file.with_suffix(".npy"))
     import torch
-    from .images import save_grid
+    from fsvae_fpga.evaluation.images import save_grid
     save_grid(torch.from_numpy(got), out / "samples.png")
     if not result["equal"]:
         want = golden.generate(hw, n, seed)

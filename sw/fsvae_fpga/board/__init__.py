@@ -1,7 +1,7 @@
 """Board side: the driver for the accelerator on a PYNQ board, and the simulated board.
 
 Runs on the board's Python (standard library, numpy and pynq only); the overlay folder
-carries a copy of this package (fsvae_fpga.overlay.write_overlay_files).
+carries a copy of this package (fsvae_fpga.toolchain.overlay.write_overlay_files).
 
     from fsvae_fpga.board import open_overlay
     fsvae = open_overlay("/home/xilinx/jupyter_notebooks/fsvae")          # on the board

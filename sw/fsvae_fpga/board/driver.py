@@ -23,7 +23,7 @@ provides:
                   why power is missing, in words;  clock.description: "100 MHz board clock"...
     close()
 
-The overlay folder (written by fsvae_fpga.overlay.write_overlay_files) holds what the driver
+The overlay folder (written by fsvae_fpga.toolchain.overlay.write_overlay_files) holds what the driver
 reads: fsvae.json (the RTL manifest), interface.json (the port contract), weights.bin,
 hwmodel/ and selftest/.
 
@@ -697,7 +697,7 @@ def open_overlay(overlay_dir: str | Path, simulated: bool = False, *, load_weigh
     overlay_dir = Path(overlay_dir)
     if not (overlay_dir / FILES["manifest"]).is_file():
         raise FileNotFoundError(f"{overlay_dir / FILES['manifest']} not found: not an overlay folder "
-                                "(fsvae_fpga.overlay.write_overlay_files writes one)")
+                                "(fsvae_fpga.toolchain.overlay.write_overlay_files writes one)")
     if simulated:
         from .simulated import SimulatedBackend
         backend = SimulatedBackend(overlay_dir, **(backend_options or {}))

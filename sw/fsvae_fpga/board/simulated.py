@@ -4,7 +4,7 @@ register accesses, DMA transfers, reset and simulated time over a local socket.
 Standard library and numpy only, so that any Python process (a notebook kernel too) can use it.
 
 Start: ``SimulatedBackend(overlay_dir)`` reads ``fsvae-overlay.json`` (written by
-fsvae_fpga.overlay.write_overlay_files): the RTL folder, its Verilator build folder and the
+fsvae_fpga.toolchain.overlay.write_overlay_files): the RTL folder, its Verilator build folder and the
 server's launcher, starts the server as a subprocess in its own process group and connects
 to its Unix socket.  ``SimulatedBackend(overlay_dir, address="/path/board.sock")`` (or the
 environment variable FSVAE_BOARD_SOCKET) connects to a server started by hand instead

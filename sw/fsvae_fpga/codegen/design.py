@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from .. import boards
-from ..hwmodel import HwModel, signed_bits
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract.hwmodel import HwModel, signed_bits
 
 
 class CodegenError(ValueError):

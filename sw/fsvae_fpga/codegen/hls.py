@@ -37,10 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import boards
-from ..hwmodel import HwModel
-from .design import (CodegenError, clipped_pixel_thresholds, cname, design_names, engine_bias, engine_weight,
-                     lanes, layer_widths, loadable_layers, threshold_sum_bits, weight_load_memories)
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract.hwmodel import HwModel
+from fsvae_fpga.codegen.design import (CodegenError, clipped_pixel_thresholds, cname, design_names, engine_bias, engine_weight, lanes, layer_widths, loadable_layers, threshold_sum_bits, weight_load_memories)
 
 HLS_DIR = Path(__file__).resolve().parents[3] / "hls"
 TEMPLATES = HLS_DIR / "templates"
@@ -577,7 +576,7 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     dst = out_dir / "vectors"
     if vectors_dir is not None:
         index = json.loads((Path(vectors_dir) / "vectors.json").read_text())
-        from ..vectors import check_model
+        from fsvae_fpga.contract.vectors import check_model
         try:
             check_model(index, hw, vectors_dir)
         except ValueError as err:
@@ -589,7 +588,7 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     dst.mkdir(parents=True, exist_ok=True)
     blob = dst / "weights.bin"
     if load:
-        from .rtl import write_weight_blob      # one writer of the blob for both back ends
+        from fsvae_fpga.codegen.rtl import write_weight_blob  # one writer of the blob for both back ends
         write_weight_blob(hw, board, load, blob)
     elif blob.exists():
         blob.unlink()

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 
-from ..hwmodel import HwModel
-from .design import lanes
+from fsvae_fpga.contract.hwmodel import HwModel
+from fsvae_fpga.codegen.design import lanes
 
 DEPTH = 3
 

@@ -35,11 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import boards
-from ..hwmodel import HwModel
-from .design import (CodegenError, check_fits, clipped_pixel_thresholds, cname, design_names, engine_bias,
-                     engine_weight, lanes, layer_widths, loadable_layers, threshold_sum_bits,
-                     weight_load_memories)
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract.hwmodel import HwModel
+from fsvae_fpga.codegen.design import (CodegenError, check_fits, clipped_pixel_thresholds, cname, design_names, engine_bias, engine_weight, lanes, layer_widths, loadable_layers, threshold_sum_bits, weight_load_memories)
 
 ROOT = Path(__file__).resolve().parents[3]
 RTL_LIB = ROOT / "hw" / "rtl"
@@ -612,7 +610,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     }
     # the plain-Verilog wrapper with Vivado interface attributes (block designs cannot take a
     # SystemVerilog top); not in `sources`, which the simulators and Yosys build from fsvae_top
-    from .vivado import write_wrapper
+    from fsvae_fpga.codegen.vivado import write_wrapper
     manifest["wrapper"] = str(write_wrapper(out_dir, manifest, board).relative_to(out_dir))
     (out_dir / MARKER).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

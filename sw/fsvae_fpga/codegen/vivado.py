@@ -30,8 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import boards
-from .hls import CodegenError
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.codegen.hls import CodegenError
 
 ROOT = Path(__file__).resolve().parents[3]
 VIVADO_DIR = ROOT / "hw" / "vivado"

@@ -13,7 +13,7 @@ simulated board (sim/board_sim/run_notebook.py), which uses the folder without t
     hwmodel/             the hardware model (golden model input on the board)
     selftest/            vectors.json + seed_<seed>.npy: golden images the self-test replays
     fsvae_fpga/          the board-side driver package and the numpy-only golden modules
-                         (__init__, hwmodel, sampler, golden), so the notebook can compute
+                         (contract/: hwmodel, sampler, golden), so the notebook can compute
                          golden images on the board
     generate.ipynb       the notebook (notebooks/generate.ipynb)
 
@@ -30,15 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boards, golden, hwmodel
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.contract import golden, hwmodel
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]
 ROOT = PACKAGE.parents[1]
 NOTEBOOK = ROOT / "notebooks" / "generate.ipynb"
 LAUNCHER = ROOT / "sim" / "board_sim" / "launch.py"
 MARKER = "fsvae-overlay.json"
 VIVADO_FILES = ("fsvae.bit", "fsvae.hwh")
-GOLDEN_MODULES = ("__init__.py", "hwmodel.py", "sampler.py", "golden.py")
+GOLDEN_MODULES = ("__init__.py", "contract/__init__.py", "contract/hwmodel.py", "contract/sampler.py",
+                  "contract/golden.py")
 BOARD_MODULES = ("__init__.py", "driver.py", "pynq_backend.py", "simulated.py", "wire.py", "show.py")
 SELFTEST_SEEDS = ((1, 0), (2024, 3))          # (seed, first image): the second exercises image_base
 
@@ -77,7 +79,7 @@ def _check_current(manifest: dict, hw: hwmodel.HwModel, board: dict, rtl_dir: Pa
     """The overlay's hwmodel/ and golden vectors must be the model the RTL was generated from,
     and interface.json is written from hw/interface.yaml now: refuse RTL generated from other
     sources (another model, register map or generator), whose registers it might not describe."""
-    from .codegen import rtl
+    from fsvae_fpga.codegen import rtl
     got = manifest.get("hwmodel_identity")
     if got != hw.identity:
         raise OverlayError(f"{rtl_dir} was generated from hardware model {str(got)[:12]}, not {hw.identity[:12]} "
@@ -114,7 +116,7 @@ def write_overlay_files(out_dir: Path, rtl_dir: Path, hwmodel_dir: Path, board: 
     _check_current(manifest, hw, {**boards.board(board), **(board_overrides or {})}, rtl_dir)
     _claim(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    marker = {"format": "fsvae-overlay", "version": 1, "written_by": "fsvae_fpga.overlay.write_overlay_files",
+    marker = {"format": "fsvae-overlay", "version": 1, "written_by": "fsvae_fpga.toolchain.overlay.write_overlay_files",
               "board": board, "identity": manifest.get("identity"),
               "hwmodel_identity": manifest.get("hwmodel_identity"), "design_sha256": manifest.get("design_sha256"),
               "simulation": {"rtl_dir": str(rtl_dir),
@@ -159,6 +161,7 @@ def write_overlay_files(out_dir: Path, rtl_dir: Path, hwmodel_dir: Path, board: 
     if pkg.exists():
         shutil.rmtree(pkg)
     (pkg / "board").mkdir(parents=True)
+    (pkg / "contract").mkdir()
     for name in GOLDEN_MODULES:
         shutil.copy2(PACKAGE / name, pkg / name)
     for name in BOARD_MODULES:

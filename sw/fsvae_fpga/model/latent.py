@@ -56,7 +56,7 @@ class LfsrIndexSource:
         self._sampler, self._step = None, None
 
     def draw(self, step, batch, channels, k, device):
-        from .sampler import LatentSampler
+        from fsvae_fpga.contract.sampler import LatentSampler
         if step == 0:
             self._sampler = LatentSampler(self.seed, channels, k, first_image=self.next_image, n_images=batch)
             self.next_image += batch

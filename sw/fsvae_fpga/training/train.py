@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .config import ConfigError, with_overrides
-from .checkpoint import build_model, load_weights, read_checkpoint, save_checkpoint
-from .outputs import MARKER, OutputError, atomic_file, check_dir_target, mark_dir
-from .data import load_images
-from .images import save_curves, save_grid, save_pairs, to_pixels
-from .inference import generate, reconstruct, reconstruction_mse
-from .latent import TorchIndexSource
-from .losses import fsvae_loss
+from fsvae_fpga.config import ConfigError, with_overrides
+from fsvae_fpga.training.checkpoint import build_model, load_weights, read_checkpoint, save_checkpoint
+from fsvae_fpga.outputs import MARKER, OutputError, atomic_file, check_dir_target, mark_dir
+from fsvae_fpga.data import load_images
+from fsvae_fpga.evaluation.images import save_curves, save_grid, save_pairs, to_pixels
+from fsvae_fpga.evaluation.inference import generate, reconstruct, reconstruction_mse
+from fsvae_fpga.model.latent import TorchIndexSource
+from fsvae_fpga.model.losses import fsvae_loss
 
 PREVIEW = 64
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .images import to_pixels
+from fsvae_fpga.evaluation.images import to_pixels
 
 KLD_WEIGHT = 0.00025
 
@@ -23,7 +23,7 @@ class AnnVAE(nn.Module):
 
     def __init__(self, cfg: dict):
         super().__init__()
-        from .data import image_shape
+        from fsvae_fpga.data import image_shape
         net = cfg["network"]
         self.cfg = cfg
         self.C = net["latent_dim"]

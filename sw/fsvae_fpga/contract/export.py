@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import hwmodel
-from .fsvae import FSVAE
-from .latent import TorchIndexSource
-from .lif import LEAK_SHIFT, threshold_int
-from .sampler import SPEC
+from fsvae_fpga.contract import hwmodel
+from fsvae_fpga.model.fsvae import FSVAE
+from fsvae_fpga.model.latent import TorchIndexSource
+from fsvae_fpga.model.lif import LEAK_SHIFT, threshold_int
+from fsvae_fpga.contract.sampler import SPEC
 
 GROUPS = {"encoder": "encoder", "posterior": "posterior", "prior": "prior", "decoder": "decoder",
           "output": "output"}
@@ -105,7 +105,7 @@ def build(model: FSVAE) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def export(model: FSVAE, out_dir: str | Path) -> Path:
-    from .outputs import output_dir
+    from fsvae_fpga.outputs import output_dir
     desc, arrays = build(model)
     with output_dir(out_dir, "hwmodel") as tmp:
         hwmodel.write(tmp, desc, arrays)
@@ -116,7 +116,7 @@ def export_shipped(config: str, out_dir: str | Path) -> Path:
     """The shipped model for a configuration file (checkpoint.SHIPPED_BY_CONFIG), exported to
     out_dir unless a valid export newer than the checkpoint is already there (an export this
     code cannot load, e.g. one from before the model identity, is made again)."""
-    from .checkpoint import SHIPPED_BY_CONFIG, load_model
+    from fsvae_fpga.training.checkpoint import SHIPPED_BY_CONFIG, load_model
     key = Path(config).as_posix()
     if key not in SHIPPED_BY_CONFIG:
         raise KeyError(f"no shipped model for CONFIG={config}; shipped: {sorted(SHIPPED_BY_CONFIG)}")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError, validate
-from .outputs import atomic_file
+from fsvae_fpga.config import ConfigError, validate
+from fsvae_fpga.outputs import atomic_file
 
 FORMAT = "fsvae-fpga-checkpoint"
 VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent / "shipped" / "mnist"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "shipped" / "mnist"
 SHIPPED_MODEL = SHIPPED_DIR / "model.pt"
 # the shipped checkpoint for each configuration (make sim / make estimate pick by CONFIG)
 SHIPPED_BY_CONFIG = {"configs/mnist.yaml": SHIPPED_MODEL,
@@ -57,7 +57,7 @@ def pack_fixed_point_weights(model) -> dict:
     """The fixed-point synapse weights as int8 plus power-of-two exponent: {state key: {"q",
     "frac_bits"}}.  A shipped checkpoint stores these instead of the float parameters (4x
     smaller); q * 2^-frac_bits quantizes back to the same q, so the model is unchanged."""
-    from .quant import Synapse
+    from fsvae_fpga.model.quant import Synapse
     packed = {}
     for name, module in model.named_modules():
         if isinstance(module, Synapse):
@@ -119,9 +119,9 @@ def read_checkpoint(path: str | Path) -> dict:
 def build_model(config: dict, stage: str = "float"):
     """The model a config describes, in the given stage."""
     if config["model"] == "ann-vae":
-        from .ann_vae import AnnVAE
+        from fsvae_fpga.model.ann_vae import AnnVAE
         return AnnVAE(config)
-    from .fsvae import FSVAE
+    from fsvae_fpga.model.fsvae import FSVAE
     model = FSVAE(config)
     if stage == "quant":
         model.set_stage("quant")

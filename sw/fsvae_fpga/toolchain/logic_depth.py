@@ -57,7 +57,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .. import boards
+from fsvae_fpga.codegen import boards
 
 # --- cell classes ---------------------------------------------------------------------------
 LUT_CELL = re.compile(r"^(LUT[1-6](_2)?|INV)$")

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hwmodel import HwModel
-from .sampler import indices as sampler_indices
+from fsvae_fpga.contract.hwmodel import HwModel
+from fsvae_fpga.contract.sampler import indices as sampler_indices
 
 
 # --- synapses (integer in, int64 out) ---------------------------------------------------

@@ -318,7 +318,7 @@ def _validate(desc: dict, directory: Path) -> tuple[dict, dict]:
     for key in ("time_steps", "k", "latent_dim"):
         _require(_int(desc.get(key)) and desc[key] > 0, directory, f"{key} must be a positive integer")
     T, k, C = desc["time_steps"], desc["k"], desc["latent_dim"]
-    from .sampler import MAX_CHANNELS, MAX_K, SPEC
+    from fsvae_fpga.contract.sampler import MAX_CHANNELS, MAX_K, SPEC
     _require(k <= MAX_K, directory, f"k must be at most {MAX_K} (sampler index width)")
     _require(C <= MAX_CHANNELS, directory, f"latent_dim must be at most {MAX_CHANNELS} (sampler key)")
     img = desc.get("image_shape")

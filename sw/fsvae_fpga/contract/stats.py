@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import golden
-from .hwmodel import HwModel
+from fsvae_fpga.contract import golden
+from fsvae_fpga.contract.hwmodel import HwModel
 
 
 def _reach_map(layer: dict) -> np.ndarray:

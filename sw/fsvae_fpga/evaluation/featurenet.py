@@ -245,7 +245,7 @@ def save_feature_net(net: FeatureNet, path, meta: dict) -> None:
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
         "meta": meta,
     }
-    from .checkpoint import atomic_save   # the project's one atomic writer
+    from fsvae_fpga.training.checkpoint import atomic_save  # the project's one atomic writer
     atomic_save(payload, path)
 
 

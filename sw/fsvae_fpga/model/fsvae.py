@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .latent import IndexSource, bernoulli_probability, pick_one_of_k
-from .lif import lif_sequence, lif_step
-from .quant import Synapse, quantize_input_image
+from fsvae_fpga.model.latent import IndexSource, bernoulli_probability, pick_one_of_k
+from fsvae_fpga.model.lif import lif_sequence, lif_step
+from fsvae_fpga.model.quant import Synapse, quantize_input_image
 
 OUTPUT_DECAY = 0.8
 STAGES = ("float", "quant")
@@ -66,7 +66,7 @@ class LatentNet(nn.Module):
 class FSVAE(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
-        from .data import image_shape
+        from fsvae_fpga.data import image_shape
         net, q = cfg["network"], cfg["quant"]
         self.cfg = cfg
         self.T, self.C, self.k = net["time_steps"], net["latent_dim"], net["k"]

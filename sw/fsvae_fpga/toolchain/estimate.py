@@ -41,7 +41,7 @@ cascade paths), flip-flop, DSP and block RAM counts come close.  Yosys maps a me
 an initial value ($readmemh) to block RAM or LUTs, never to URAM: URAM288 has no initial
 contents, on the device as in Yosys.
 
-Command line (``python -m fsvae_fpga.codegen.estimate --help``); exit status 0 when the
+Command line (``python -m fsvae_fpga.toolchain.estimate --help``); exit status 0 when the
 design fits, 1 when it does not, 2 on an error.
 """
 from __future__ import annotations
@@ -56,8 +56,8 @@ import threading
 import time
 from pathlib import Path
 
-from .. import boards
-from . import logic_depth
+from fsvae_fpga.codegen import boards
+from fsvae_fpga.toolchain import logic_depth
 
 RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
 LABELS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
@@ -186,7 +186,7 @@ def yosys_script(sources: list[str], top: str, family: str, uram: bool, stat_jso
     # -defer: elaborate each module only with the parameters it is instantiated with; read
     # eagerly, every module would also be elaborated with its defaults, whose memory files
     # (weights.hex, ...) do not exist.
-    lines = ["# Resource estimate (fsvae_fpga.codegen.estimate); run in the RTL folder.",
+    lines = ["# Resource estimate (fsvae_fpga.toolchain.estimate); run in the RTL folder.",
              "read_verilog -defer -sv " + " ".join(sources)]
     if map_memory:
         lines += [f"{synth} -run :map_memory",
@@ -354,7 +354,7 @@ def estimate(rtl_dir: Path, board: str, out: Path | None = None, log=print,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m fsvae_fpga.codegen.estimate",
+        prog="python -m fsvae_fpga.toolchain.estimate",
         description="Resource estimate of a generated RTL folder with Yosys synth_xilinx (no "
                     "Vivado): LUT, FF, DSP, BRAM36 and URAM against the board's capacity. Exit "
                     "status 0 when the design fits, 1 when it does not, 2 on an error.")

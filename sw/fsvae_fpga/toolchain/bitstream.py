@@ -30,7 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import boards, cli_args
+from fsvae_fpga.codegen import boards
+from fsvae_fpga import cli_args
 
 PROG = "fsvae-fpga bitstream"
 WORK_MARKER = ".fsvae-bitstream-work"
@@ -78,7 +79,7 @@ def check_tools(core: str, release: str) -> None:
 # --- folders -------------------------------------------------------------------------------------
 def claim_out(out: Path) -> None:
     """The overlay folder: new, empty, a previous result of this flow or an overlay folder."""
-    from .overlay import foreign_entries
+    from fsvae_fpga.toolchain.overlay import foreign_entries
     if out.exists() and not out.is_dir():
         raise BitstreamError(f"--out {out} exists and is not a folder")
     foreign = foreign_entries(out)
@@ -100,8 +101,8 @@ def claim_work(work: Path) -> None:
 
 # --- 2-3. model and core -------------------------------------------------------------------------
 def _rtl_core(hw, board: str, rtl_dir: Path, log) -> tuple[Path, dict, Path | None]:
-    from .codegen.rtl import write_rtl
-    from .codegen.vivado import readmem_problems, write_wrapper
+    from fsvae_fpga.codegen.rtl import write_rtl
+    from fsvae_fpga.codegen.vivado import readmem_problems, write_wrapper
     log(f"{PROG}: codegen rtl -> {rtl_dir}")
     manifest = write_rtl(hw, board, rtl_dir)
     write_wrapper(rtl_dir, manifest, board)
@@ -116,10 +117,10 @@ def _hls_core(hw, board: str, hls_dir: Path, log) -> tuple[Path, dict, Path | No
     design's manifest (codegen rtl into <work>/descriptor: the same model, board, contract,
     blob and identity value, which the HLS top reports too), with the HLS core's own modes and
     no unit names (its engines_busy reads 0)."""
-    from .cli import _held_out_int8
-    from .codegen.hls import write_project
-    from .codegen.rtl import write_rtl
-    from .vectors import write_vectors
+    from fsvae_fpga.cli import _held_out_int8
+    from fsvae_fpga.codegen.hls import write_project
+    from fsvae_fpga.codegen.rtl import write_rtl
+    from fsvae_fpga.contract.vectors import write_vectors
     desc_dir = hls_dir.parent / "descriptor"
     manifest = write_rtl(hw, board, desc_dir)
     log(f"{PROG}: codegen hls -> {hls_dir}, then vitis_hls -f build_prj.tcl (C simulation, synthesis, "
@@ -161,9 +162,9 @@ def assemble(out: Path, vivado_dir: Path, core_dir: Path, hw_dir: Path, board: s
     for name in VIVADO_FILES:
         shutil.copy2(vivado_dir / name, out / name)
     try:
-        from .overlay import write_overlay_files
+        from fsvae_fpga.toolchain.overlay import write_overlay_files
     except ImportError:
-        log(f"{PROG}: warning: fsvae_fpga.overlay is missing: {out} holds only the bitstream")
+        log(f"{PROG}: warning: fsvae_fpga.toolchain.overlay is missing: {out} holds only the bitstream")
     else:
         if (core_dir / "manifest.json").is_file():
             write_overlay_files(out, core_dir, hw_dir, board)
@@ -203,10 +204,10 @@ def build(args: argparse.Namespace, log=print) -> Path:
     claim_out(out)
     claim_work(work)
 
-    from .codegen.hls import CodegenError
-    from .codegen.vivado import check_project, write_vivado_project
-    from .export import export_shipped
-    from .hwmodel import load
+    from fsvae_fpga.codegen.hls import CodegenError
+    from fsvae_fpga.codegen.vivado import check_project, write_vivado_project
+    from fsvae_fpga.contract.export import export_shipped
+    from fsvae_fpga.contract.hwmodel import load
     try:
         log(f"{PROG}: export the shipped model of {config} -> {work / 'hwmodel'}")
         hw_dir = export_shipped(config, work / "hwmodel")

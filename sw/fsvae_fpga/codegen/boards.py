@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-HW_DIR = Path(__file__).resolve().parents[2] / "hw"
+HW_DIR = Path(__file__).resolve().parents[3] / "hw"
 BRAM36_BITS = 36 * 1024
 URAM_BITS = 288 * 1024
 

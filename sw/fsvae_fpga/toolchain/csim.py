@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .hls import HLS_DIR
+from fsvae_fpga.codegen.hls import HLS_DIR
 
 CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Werror", "-Wno-unknown-pragmas", "-DFSVAE_CHECK_DEPENDENCE"]
 KNOWN_PRAGMAS = {"PIPELINE", "UNROLL", "ARRAY_PARTITION", "LOOP_TRIPCOUNT", "INLINE", "INTERFACE", "DATAFLOW",

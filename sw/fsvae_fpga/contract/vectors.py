@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import golden
-from .hwmodel import HwModel
-from .outputs import output_dir
+from fsvae_fpga.contract import golden
+from fsvae_fpga.contract.hwmodel import HwModel
+from fsvae_fpga.outputs import output_dir
 
 FORMAT = "fsvae-fpga-vectors"
 VERSION = 2              # 2: hwmodel_identity (the model's identity) replaces hwmodel_sha256

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .fsvae import FSVAE, pixels_to_unit
-from .latent import LfsrIndexSource, TorchIndexSource
+from fsvae_fpga.model.fsvae import FSVAE, pixels_to_unit
+from fsvae_fpga.model.latent import LfsrIndexSource, TorchIndexSource
 
-FEATURENET_DIR = Path(__file__).resolve().parent / "shipped" / "featurenet"
+FEATURENET_DIR = Path(__file__).resolve().parents[1] / "shipped" / "featurenet"
 
 
 SAMPLERS = ("hardware", "torch")
@@ -80,7 +80,7 @@ def sample_quality(model, real_images: torch.Tensor, n: int, seed: int, dataset:
                    progress: bool = False, sampler: str | None = None) -> float | None:
     """Fréchet distance between n generated images and real held-out images, in the feature
     space of the project's shipped feature net for the dataset (None if there is none)."""
-    from .featurenet import frechet_score, load_feature_net
+    from fsvae_fpga.evaluation.featurenet import frechet_score, load_feature_net
     path = featurenet_path(dataset)
     if not path.is_file():
         return None

@@ -1,0 +1,3 @@
+"""Using a trained model: sampling, reconstruction and scores (inference), the Fréchet feature
+net (featurenet), PNG grids (images).
+"""

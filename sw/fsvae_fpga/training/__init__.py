@@ -1,0 +1,2 @@
+"""Training: one run per run folder (train) and safe checkpoints (checkpoint).
+"""
