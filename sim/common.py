@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -17,13 +16,6 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from fsvae_fpga.codegen.rtl import pack_words  # noqa: F401  (re-exported for the benches)
-
-RTL = Path(__file__).resolve().parents[1] / "hw" / "rtl"
-
-
-def rtl(*modules: str) -> list[Path]:
-    """The source files of hw/rtl/ modules, in the given order."""
-    return [RTL / f"{m}.sv" for m in modules]
 
 
 def cycle_pause():

@@ -4,7 +4,8 @@ import os
 import pytest
 import torch
 
-from fsvae_fpga.training.checkpoint import (CheckpointError, atomic_save, load_model, pack_fixed_point_weights, read_checkpoint, save_checkpoint)
+from fsvae_fpga.training.checkpoint import (CheckpointError, atomic_save, load_model, pack_fixed_point_weights,
+                                            read_checkpoint, save_checkpoint)
 from fsvae_fpga.evaluation.inference import generate
 
 

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 
-from fsvae_fpga.evaluation.featurenet import (FeatureNet, FeatureNetError, accuracy, extract_features, frechet_distance, frechet_score, load_feature_net, save_feature_net, train_feature_net)
+from fsvae_fpga.evaluation.featurenet import (FeatureNet, FeatureNetError, accuracy, extract_features,
+                                              frechet_distance, frechet_score, load_feature_net,
+                                              save_feature_net, train_feature_net)
 
 torch.set_num_threads(1)
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from fsvae_fpga.codegen import boards
 from fsvae_fpga.contract import hwmodel
-from fsvae_fpga.codegen import hls
+from fsvae_fpga.codegen import hls, hls_memory
 from fsvae_fpga.toolchain.csim import run_csim, static_check
 from fsvae_fpga.codegen.hls import CodegenError, write_project
 from fsvae_fpga.contract.export import export
@@ -221,12 +221,12 @@ def test_top_arguments_follow_the_register_map(small_hw, tmp_path, monkeypatch):
 
 
 def test_block_geometry():
-    assert hls.bram18_blocks(1024, 18, False) == 1 and hls.bram18_blocks(2048, 9, False) == 1
-    assert hls.bram18_blocks(512, 36, True) == 1 and hls.bram18_blocks(512, 36, False) == 2
-    assert hls.bram18_blocks(1024, 19, False) == 2 and hls.bram18_blocks(16384, 1, False) == 1
-    assert hls.bram18_blocks(40960, 256, False) == 580          # 29 columns of 2Kx9, 20 deep
-    assert hls.uram_blocks(4096, 72) == 1 and hls.uram_blocks(4097, 72) == 2 and hls.uram_blocks(40960, 256) == 40
-    m = hls.Memory("a", "short", (64, 32), 14, "state", "ram", lanes=32, dim=2, layout="partition")
+    assert hls_memory.bram18_blocks(1024, 18, False) == 1 and hls_memory.bram18_blocks(2048, 9, False) == 1
+    assert hls_memory.bram18_blocks(512, 36, True) == 1 and hls_memory.bram18_blocks(512, 36, False) == 2
+    assert hls_memory.bram18_blocks(1024, 19, False) == 2 and hls_memory.bram18_blocks(16384, 1, False) == 1
+    assert hls_memory.bram18_blocks(40960, 256, False) == 580          # 29 columns of 2Kx9, 20 deep
+    assert hls_memory.uram_blocks(4096, 72) == 1 and hls_memory.uram_blocks(4097, 72) == 2 and hls_memory.uram_blocks(40960, 256) == 40
+    m = hls_memory.Memory("a", "short", (64, 32), 14, "state", "ram", lanes=32, dim=2, layout="partition")
     assert m.geometry() == (32, 64, 14) and m.geometry("reshape") == (1, 64, 448)
 
 
@@ -244,8 +244,8 @@ def test_model_too_big_for_the_board_is_refused(small_hw, tmp_path, monkeypatch)
 
 def test_reconstruction_is_dropped_where_only_generation_fits(small_hw, tmp_path, monkeypatch):
     real = boards.board
-    gen = hls.fit_blocks(small_hw, real("pynq-z2"), False)[1]["bram18"]
-    rec = hls.fit_blocks(small_hw, real("pynq-z2"), True)[1]["bram18"]
+    gen = hls_memory.fit_blocks(small_hw, real("pynq-z2"), False)[1]["bram18"]
+    rec = hls_memory.fit_blocks(small_hw, real("pynq-z2"), True)[1]["bram18"]
     assert gen < rec
 
     def sized(name):      # room for generation, not for the encoder and posterior too
@@ -270,14 +270,14 @@ def test_paper_model_block_counts(paper_hw):
     for name in ("kv260", "zcu104"):
         board = boards.board(name)
         with pytest.raises(CodegenError, match="generation and reconstruction design does not fit"):
-            hls.fit_blocks(paper_hw, board, True)
-        mems, usage = hls.fit_blocks(paper_hw, board, False)
+            hls_memory.fit_blocks(paper_hw, board, True)
+        mems, usage = hls_memory.fit_blocks(paper_hw, board, False)
         assert usage["fits"] and "prior.2" in usage["loaded_layers"]
         assert usage["bram18"] <= usage["bram18_budget"] and usage["uram"] <= usage["uram_budget"]
         assert all(m.impl in ("bram", "lutram") for m in mems if m.storage == "rom")
         assert {m.impl for m in mems if m.storage == "load"} <= {"uram", "bram"}
     with pytest.raises(CodegenError, match=r"short by \d+ BRAM18; this board loads no weights at run time"):
-        hls.fit_blocks(paper_hw, boards.board("pynq-z2"), False)
+        hls_memory.fit_blocks(paper_hw, boards.board("pynq-z2"), False)
 
 
 def test_make_hls_without_vitis_names_the_tool_and_release():

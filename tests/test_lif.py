@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from fsvae_fpga.model.lif import (lif_sequence, lif_sequence_with_membranes, lif_step, quantized_threshold, threshold_int)
+from fsvae_fpga.model.lif import (lif_sequence, lif_sequence_with_membranes, lif_step, quantized_threshold,
+                                  threshold_int)
 
 S = 1 / 16           # membrane unit; threshold floor(0.2 * 16) = 3 units
 

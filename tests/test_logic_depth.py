@@ -10,7 +10,9 @@ import subprocess
 
 import pytest
 
+from fsvae_fpga.toolchain import clock_model as cm
 from fsvae_fpga.toolchain import logic_depth as ld
+from fsvae_fpga.toolchain import netlist_graph
 from fsvae_fpga.toolchain.estimate import yosys_command
 
 STAGES = 8          # LUT6 stages of the chain design
@@ -65,7 +67,7 @@ def netlist(tmp_path_factory):
     (d / "designs.v").write_text(VERILOG)
     script = ["read_verilog designs.v",
               "synth_xilinx -family xcup -top depth_top -flatten -noiopad -noclkbuf",
-              *ld.yosys_commands("depth_top", "depth_top.json")]
+              *netlist_graph.yosys_commands("depth_top", "depth_top.json")]
     (d / "designs.ys").write_text("\n".join(script) + "\n")
     proc = subprocess.run(yosys_command() + ["-q", "-s", "designs.ys"], cwd=d, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -210,23 +212,23 @@ def test_top_ports_are_start_and_end_points():
 
 # --- clock model -------------------------------------------------------------------------------
 def test_clock_model_anchors():
-    assert ld.supported_clock_mhz("kv260", 6) == 250.0
-    assert ld.supported_clock_mhz("pynq-z2", 10) == 100.0
-    assert ld.supported_clock_mhz("zcu104", 6) == 250.0          # the -2 part uses the K26 figures
-    assert ld.supported_clock_mhz("kv260", 12) == 125.0
-    assert ld.supported_clock_mhz("kv260", 10, carry_levels=4) < ld.supported_clock_mhz("kv260", 10)
-    assert ld.supported_clock_mhz("kv260", 1) == ld.CLOCK_MODEL["xcup"]["ceiling_mhz"]
-    assert ld.levels_for_clock("kv260", 250) == 6 and ld.levels_for_clock("pynq-z2", 100) == 10
-    assert ld.clock_model("kv260")["limit_levels"] == ld.levels_for_clock("kv260", ld.clock_model("kv260")["clock_mhz"])
+    assert cm.supported_clock_mhz("kv260", 6) == 250.0
+    assert cm.supported_clock_mhz("pynq-z2", 10) == 100.0
+    assert cm.supported_clock_mhz("zcu104", 6) == 250.0          # the -2 part uses the K26 figures
+    assert cm.supported_clock_mhz("kv260", 12) == 125.0
+    assert cm.supported_clock_mhz("kv260", 10, carry_levels=4) < cm.supported_clock_mhz("kv260", 10)
+    assert cm.supported_clock_mhz("kv260", 1) == cm.CLOCK_MODEL["xcup"]["ceiling_mhz"]
+    assert cm.levels_for_clock("kv260", 250) == 6 and cm.levels_for_clock("pynq-z2", 100) == 10
+    assert cm.clock_model("kv260")["limit_levels"] == cm.levels_for_clock("kv260", cm.clock_model("kv260")["clock_mhz"])
 
 
 def test_pl_clocks():
-    assert ld.pl_clock_mhz("pynq-z2", 100) == 100.0
-    assert ld.pl_clock_mhz("pynq-z2", 99) == 90.9                 # 1000 / 11
-    assert ld.pl_clock_mhz("pynq-z2", 83.4) == 83.3
-    assert ld.pl_clock_mhz("kv260", 190) == 187.5                 # 1500 / 8
-    assert ld.pl_clock_mhz("kv260", 250) == 250.0
-    assert ld.pl_clock_mhz("kv260", 160) == 150.0
+    assert cm.pl_clock_mhz("pynq-z2", 100) == 100.0
+    assert cm.pl_clock_mhz("pynq-z2", 99) == 90.9                 # 1000 / 11
+    assert cm.pl_clock_mhz("pynq-z2", 83.4) == 83.3
+    assert cm.pl_clock_mhz("kv260", 190) == 187.5                 # 1500 / 8
+    assert cm.pl_clock_mhz("kv260", 250) == 250.0
+    assert cm.pl_clock_mhz("kv260", 160) == 150.0
     for mhz in (37.0, 123.4, 212.0):
-        f = ld.pl_clock_mhz("kv260", mhz)
-        assert f <= mhz and any(math.isclose(p / round(p / f), f, abs_tol=0.1) for p in ld.PL_PLL_MHZ["xcup"])
+        f = cm.pl_clock_mhz("kv260", mhz)
+        assert f <= mhz and any(math.isclose(p / round(p / f), f, abs_tol=0.1) for p in cm.PL_PLL_MHZ["xcup"])

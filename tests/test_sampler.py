@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fsvae_fpga.contract import sampler
-from fsvae_fpga.contract.sampler import (SPEC, LatentSampler, fmix32, index_from_state, indices, initial_states, xorshift32)
+from fsvae_fpga.contract.sampler import (SPEC, LatentSampler, fmix32, index_from_state, indices, initial_states,
+                                         xorshift32)
 
 M32 = 0xFFFFFFFF
 

@@ -15,6 +15,7 @@ import pytest
 
 from fsvae_fpga.codegen import boards
 from fsvae_fpga.codegen import vivado
+from fsvae_fpga.toolchain import vivado_check
 from fsvae_fpga.codegen.hls import CodegenError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def _script(designs, board, core, hls_ip_dir):
 def _check(designs, board, core, hls_ip_dir, **kw):
     out, manifest = designs[board]
     tcl = _script(designs, board, core, hls_ip_dir)
-    return vivado.check_project(tcl, board, core, kw.pop("manifest", manifest), out if core == "rtl" else None,
+    return vivado_check.check_project(tcl, board, core, kw.pop("manifest", manifest), out if core == "rtl" else None,
                                 hls_ip_dir if core == "hls" else None, **kw)
 
 
@@ -165,10 +166,10 @@ def test_dma_length_register_must_cover_the_largest_transfer(designs, hls_ip_dir
     out, manifest = designs["kv260"]
     blob = {**manifest, "weight_load": {"words": 1_940_000 // 4}}      # the paper model's blob on KV260
     tcl = _script(designs, "kv260", "rtl", hls_ip_dir)
-    problems, summary, _ = vivado.check_project(tcl, "kv260", "rtl", blob, out)
+    problems, summary, _ = vivado_check.check_project(tcl, "kv260", "rtl", blob, out)
     assert problems == [] and summary["largest_transfer_bytes"] == 1_940_000
     text = tcl.read_text().replace("CONFIG.c_sg_length_width {26}", "CONFIG.c_sg_length_width {20}")
-    problems, _, _ = vivado.check_project(tcl, "kv260", "rtl", blob, out, text=text)
+    problems, _, _ = vivado_check.check_project(tcl, "kv260", "rtl", blob, out, text=text)
     assert problems == ["axi_dma_0: c_sg_length_width 20 moves at most 1048575 bytes per transfer, "
                         "the weight blob is 1940000 bytes"]
 
@@ -217,7 +218,7 @@ def test_broken_script_is_caught(designs, hls_ip_dir, board, core, old, new, say
     else:
         text = text.replace(old, new)
     out, manifest = designs[board]
-    problems, _, _ = vivado.check_project(tcl, board, core, manifest, out if core == "rtl" else None,
+    problems, _, _ = vivado_check.check_project(tcl, board, core, manifest, out if core == "rtl" else None,
                                           hls_ip_dir if core == "hls" else None, text=text)
     assert any(says in p for p in problems), "\n".join(problems)
 
@@ -243,7 +244,7 @@ def test_broken_wrapper_attributes_are_caught(designs, hls_ip_dir, tmp_path, old
     assert old in wrapper.read_text()
     wrapper.write_text(wrapper.read_text().replace(old, new))
     tcl = vivado.write_vivado_project(tmp_path, manifest, "pynq-z2", "rtl")
-    problems, _, _ = vivado.check_project(tcl, "pynq-z2", "rtl", manifest, tmp_path)
+    problems, _, _ = vivado_check.check_project(tcl, "pynq-z2", "rtl", manifest, tmp_path)
     assert any(says in p for p in problems), "\n".join(problems)
 
 
@@ -256,7 +257,7 @@ def test_stand_ins_refuse_what_vivado_refuses(designs, hls_ip_dir, tmp_path):
         ("CONFIG.PSU__USE__S_AXI_GP2 {1}", "CONFIG.PSU__USE__S_AXI_GP02 {1}", "zynq_ultra_ps_e has no CONFIG.PSU__USE__S_AXI_GP02"),
         ("CONFIG.PSU__USE__S_AXI_GP2 {1}", "CONFIG.PSU__USE__S_AXI_GP2 {0}", "connect_bd_intf_net: expects two interface pins"),
     ]:
-        problems, _, rec = vivado.check_project(tcl, "kv260", "rtl", text=tcl.read_text().replace(old, new))
+        problems, _, rec = vivado_check.check_project(tcl, "kv260", "rtl", text=tcl.read_text().replace(old, new))
         assert rec["exit_code"] == 1 and says in rec["error"], rec["error"]
 
 

@@ -1,5 +1,5 @@
 // A layer's currents, the part the event-driven engines share (fsvae_lif_linear,
-// fsvae_lif_conv_transpose): the weight memory (fsvae_weight_mem), the bias memory and the
+// fsvae_convt_current): the weight memory (fsvae_weight_mem), the bias memory and the
 // accumulator RAM, one word = P lanes.  The engine decides the addresses; this module does
 // the scatter's read-add-write and the update's acc + bias.
 //

@@ -1,5 +1,5 @@
 // The step control the event-driven engines share (fsvae_lif_linear,
-// fsvae_lif_conv_transpose): clear after reset, wait for start, accumulate, walk the N
+// fsvae_convt_current): clear after reset, wait for start, accumulate, walk the N
 // update words through a two-stage pipeline, report done and the step's cycle count.
 // The engine owns what differs: its scatter, what a word's update computes and where it goes.
 //

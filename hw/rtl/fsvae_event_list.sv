@@ -1,28 +1,29 @@
 // Spike bitmap -> event list: the ascending indices of the set bits of an N-bit spike
 // vector (the RTL twin of hls/fsvae/event_list.h, spikes_to_events).
 //
-// Input: the bitmap as a valid/ready stream of W-bit words, word w holding bits
+// Input s_axis_*: the bitmap as a stream of W-bit words (tdata), word w holding bits
 //   w*W .. w*W+W-1 (bit 0 of the word = lowest index).  NW = ceil(N/W) words make one
-//   list; the module counts them, so there is no input last, and lists may follow back to
+//   list; the module counts them, so there is no input tlast, and lists may follow back to
 //   back.  Bits at or above N in the last word are ignored.  A stream composes with any
 //   producer: a layer engine emitting its spikes in neuron order, or a bitmap RAM read
 //   by an address counter; the module never holds more than one word, and its storage
 //   does not grow with N (no N-wide vector, no N-wide priority encoder).
-// Output: one valid/ready beat per set bit, ev_index ascending, ev_last on the list's
-//   last event.  A list without any set bit produces exactly one beat with ev_empty = 1
-//   and ev_last = 1 (ev_index = 0), so a consumer that runs until ev_last never hangs.
-//   `done` pulses for one cycle after the ev_last beat is accepted, with done_count =
-//   the number of events of that list (0 for an empty list).
+// Output m_axis_*: one beat per set bit, tdata = its index, ascending, tlast on the list's
+//   last event.  A list without any set bit produces exactly one beat with tuser = 1
+//   ("empty") and tlast = 1 (tdata = 0), so a consumer that runs until tlast never hangs:
+//   the engines' s_axis_event_* conventions.  `done` pulses for one cycle after the tlast
+//   beat is accepted, with done_count = the number of events of that list (0 for an empty
+//   list).
 //
 // Throughput: one event per cycle when neither side stalls; a word with m set bits
 //   occupies the scanner for max(m, 1) cycles (an all-zero word costs one cycle).
-//   ev_last can only be known once every later word has been seen, so each event waits
+//   tlast can only be known once every later word has been seen, so each event waits
 //   in a one-entry holding register for the next event or the end of the list; the
 //   first event of a list leaves 3 cycles after its word is accepted when it is alone
 //   in the list's last word, later events follow one per cycle.  One bubble is added
 //   only when an empty list directly follows a list that ended in its last word.
-// Handshake: in_ready and ev_valid depend on registers only (no combinational path
-//   between ev_ready and in_ready); the output is a 2-entry FIFO.
+// Handshake: s_axis_tready and m_axis_tvalid depend on registers only (no combinational
+//   path between m_axis_tready and s_axis_tready); the output is a 2-entry FIFO.
 // Synchronous active-high reset.
 
 `default_nettype none
@@ -36,15 +37,15 @@ module fsvae_event_list #(
     input  wire logic             clk,
     input  wire logic             rst,
 
-    input  wire logic             in_valid,
-    output logic                  in_ready,
-    input  wire logic [W-1:0]     in_data,
+    input  wire logic             s_axis_tvalid,
+    output logic                  s_axis_tready,
+    input  wire logic [W-1:0]     s_axis_tdata,
 
-    output logic                  ev_valid,
-    input  wire logic             ev_ready,
-    output logic [IDX_W-1:0]      ev_index,
-    output logic                  ev_last,
-    output logic                  ev_empty,
+    output logic                  m_axis_tvalid,
+    input  wire logic             m_axis_tready,
+    output logic [IDX_W-1:0]      m_axis_tdata,
+    output logic                  m_axis_tlast,
+    output logic                  m_axis_tuser,
 
     output logic                  done,
     output logic [CNT_W-1:0]      done_count
@@ -117,12 +118,12 @@ module fsvae_event_list #(
     logic              f_pop;
 
     assign f_space = (f_cnt != 2'(FIFO_DEPTH));
-    assign f_pop   = ev_valid && ev_ready;
+    assign f_pop   = m_axis_tvalid && m_axis_tready;
 
-    assign ev_valid = (f_cnt != 2'd0);
-    assign ev_index = f_idx[f_rp];
-    assign ev_last  = f_last[f_rp];
-    assign ev_empty = f_empty[f_rp];
+    assign m_axis_tvalid = (f_cnt != 2'd0);
+    assign m_axis_tdata  = f_idx[f_rp];
+    assign m_axis_tlast  = f_last[f_rp];
+    assign m_axis_tuser  = f_empty[f_rp];
 
     // ------------------------------------------------------------------ A -> B -> FIFO
     logic              a_go;                            // scanner advances this cycle
@@ -177,8 +178,8 @@ module fsvae_event_list #(
         end
     end
 
-    assign a_done_word = a_go && (a_rest == '0);
-    assign in_ready    = !a_valid || a_done_word;
+    assign a_done_word   = a_go && (a_rest == '0);
+    assign s_axis_tready = !a_valid || a_done_word;
 
     always_ff @(posedge clk) begin
         if (push) begin
@@ -189,8 +190,8 @@ module fsvae_event_list #(
         if (pend_load) begin
             pend_idx <= a_ev;
         end
-        if (in_valid && in_ready) begin
-            a_word  <= in_data & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
+        if (s_axis_tvalid && s_axis_tready) begin
+            a_word  <= s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
             a_base  <= in_base;
             a_lastw <= (in_widx == LAST_WORD);
         end else if (a_go) begin
@@ -214,7 +215,7 @@ module fsvae_event_list #(
             done       <= 1'b0;
             done_count <= '0;
         end else begin
-            if (in_valid && in_ready) begin
+            if (s_axis_tvalid && s_axis_tready) begin
                 a_valid <= 1'b1;
                 if (in_widx == LAST_WORD) begin
                     in_widx <= '0;
@@ -245,9 +246,9 @@ module fsvae_event_list #(
 
             done <= 1'b0;
             if (f_pop) begin
-                if (ev_last) begin
+                if (m_axis_tlast) begin
                     done       <= 1'b1;
-                    done_count <= ev_empty ? '0 : out_cnt + 1'b1;
+                    done_count <= m_axis_tuser ? '0 : out_cnt + 1'b1;
                     out_cnt    <= '0;
                 end else begin
                     out_cnt <= out_cnt + 1'b1;

@@ -5,15 +5,17 @@
 //
 //   go (1-cycle pulse, honoured while idle) with n_images (>= 1), image_base: a run.  For
 //     each image i: seed the sampler (sampler_start, sampler_image = image_base + i), send
-//     the all-zero bitmap to m_fb (z_{-1}), then for t = 0..T-1: pulse sampler_step once
+//     the all-zero bitmap to m_axis_fb (z_{-1}), then for t = 0..T-1: pulse sampler_step once
 //     sampler_ready is high, merge the step's spikes with its C indices, send z_t.
-//   s_spike_*: the prior output's spikes of one step, ascending indices c*K + j (< C*K),
+//   s_axis_spike_*: the prior output's spikes of one step, ascending indices c*K + j (< C*K),
 //     tlast on the last, or one beat with tuser = 1 when none spiked (fsvae_lif_linear's
 //     m_axis_spike_* conventions).
-//   idx_*: the sampler's C indices of the step, channel order, idx_last on channel C-1.
-//   m_dec_*, m_fb_*: the bitmap as NW = ceil(C/W) words of W bits (bit b of word w =
-//     channel w*W + b), for fsvae_event_list.  A word is offered on both at once (m_fb only
-//     for t < T-1), each side taken independently.
+//   s_axis_idx_*: the sampler's C indices of the step (fsvae_sampler m_axis_idx_*), channel
+//     order, tlast on channel C-1.
+//   m_axis_dec_*, m_axis_fb_*: the bitmap as NW = ceil(C/W) words of W bits (tdata; bit b
+//     of word w = channel w*W + b), for fsvae_event_list's s_axis_*.  A word is offered on
+//     both at once (m_axis_fb only for t < T-1), each side taken independently.  No tlast:
+//     the event list counts the words.
 //   busy: an image is in progress.
 //
 // Merge: the spikes and indices both arrive in ascending order, so one pass suffices: a
@@ -41,26 +43,26 @@ module fsvae_latent_pick #(
     output logic                   sampler_start,
     output logic [15:0]            sampler_image,
 
-    input  wire logic [IDX_W-1:0]  s_spike_tdata,
-    input  wire logic              s_spike_tvalid,
-    output logic                   s_spike_tready,
-    input  wire logic              s_spike_tlast,
-    input  wire logic              s_spike_tuser,
+    input  wire logic [IDX_W-1:0]  s_axis_spike_tdata,
+    input  wire logic              s_axis_spike_tvalid,
+    output logic                   s_axis_spike_tready,
+    input  wire logic              s_axis_spike_tlast,
+    input  wire logic              s_axis_spike_tuser,
 
     output logic                   sampler_step,
     input  wire logic              sampler_ready,
-    input  wire logic [7:0]        idx_data,
-    input  wire logic              idx_valid,
-    output logic                   idx_ready,
-    input  wire logic              idx_last,
+    input  wire logic [7:0]        s_axis_idx_tdata,
+    input  wire logic              s_axis_idx_tvalid,
+    output logic                   s_axis_idx_tready,
+    input  wire logic              s_axis_idx_tlast,
 
-    output logic [W-1:0]           m_dec_data,
-    output logic                   m_dec_valid,
-    input  wire logic              m_dec_ready,
+    output logic [W-1:0]           m_axis_dec_tdata,
+    output logic                   m_axis_dec_tvalid,
+    input  wire logic              m_axis_dec_tready,
 
-    output logic [W-1:0]           m_fb_data,
-    output logic                   m_fb_valid,
-    input  wire logic              m_fb_ready
+    output logic [W-1:0]           m_axis_fb_tdata,
+    output logic                   m_axis_fb_tvalid,
+    input  wire logic              m_axis_fb_tready
 );
 
     localparam int NW   = (C + W - 1) / W;
@@ -82,29 +84,29 @@ module fsvae_latent_pick #(
     logic [31:0]     img, n_q, base_q;
 
     assign busy = (state != S_IDLE);
-    assign out_busy = m_dec_valid || m_fb_valid;
+    assign out_busy = m_axis_dec_tvalid || m_axis_fb_tvalid;
 
     // the head spike, compared with the current target
     logic [TG_W-1:0] target;
     logic            head_real, head_below, head_hit, resolve, drop, word_full;
-    assign target     = base + TG_W'(idx_data);
-    assign head_real  = s_spike_tvalid && !s_spike_tuser;
-    assign head_below = head_real && (TG_W'(s_spike_tdata) < target);
-    assign head_hit   = head_real && (TG_W'(s_spike_tdata) == target);
+    assign target     = base + TG_W'(s_axis_idx_tdata);
+    assign head_real  = s_axis_spike_tvalid && !s_axis_spike_tuser;
+    assign head_below = head_real && (TG_W'(s_axis_spike_tdata) < target);
+    assign head_hit   = head_real && (TG_W'(s_axis_spike_tdata) == target);
     // a channel is resolved once its index is here and the spike stream has moved past it
-    assign resolve    = (state == S_PICK) && idx_valid && !out_busy &&
-                        (spikes_done || (s_spike_tvalid && !s_spike_tuser && !head_below));
+    assign resolve    = (state == S_PICK) && s_axis_idx_tvalid && !out_busy &&
+                        (spikes_done || (s_axis_spike_tvalid && !s_axis_spike_tuser && !head_below));
     // spikes below the target, the empty marker, and (in S_DRAIN) everything are dropped
-    // (the target is only known while idx_valid: a stale idx_data must not drop a spike)
-    assign drop       = ((state == S_PICK) && !spikes_done && s_spike_tvalid &&
-                         (s_spike_tuser || (idx_valid && head_below))) ||
-                        ((state == S_DRAIN) && !spikes_done && s_spike_tvalid);
-    assign s_spike_tready = drop || (resolve && !spikes_done && head_hit);
-    assign idx_ready      = resolve;
-    assign sampler_step   = (state == S_STEP) && sampler_ready;
-    assign sampler_start  = (state == S_SEED);
-    assign sampler_image  = 16'(base_q + img);
-    assign word_full      = (bit_pos == B_W'(W - 1)) || idx_last;
+    // (the target is only known while s_axis_idx_tvalid: a stale index must not drop a spike)
+    assign drop       = ((state == S_PICK) && !spikes_done && s_axis_spike_tvalid &&
+                         (s_axis_spike_tuser || (s_axis_idx_tvalid && head_below))) ||
+                        ((state == S_DRAIN) && !spikes_done && s_axis_spike_tvalid);
+    assign s_axis_spike_tready = drop || (resolve && !spikes_done && head_hit);
+    assign s_axis_idx_tready   = resolve;
+    assign sampler_step        = (state == S_STEP) && sampler_ready;
+    assign sampler_start       = (state == S_SEED);
+    assign sampler_image       = 16'(base_q + img);
+    assign word_full           = (bit_pos == B_W'(W - 1)) || s_axis_idx_tlast;
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -115,17 +117,18 @@ module fsvae_latent_pick #(
             bit_pos     <= '0;
             word        <= '0;
             spikes_done <= 1'b0;
-            m_dec_valid <= 1'b0;
-            m_fb_valid  <= 1'b0;
-            m_dec_data  <= '0;
-            m_fb_data   <= '0;
+            m_axis_dec_tvalid <= 1'b0;
+            m_axis_fb_tvalid  <= 1'b0;
+            m_axis_dec_tdata  <= '0;
+            m_axis_fb_tdata   <= '0;
             img         <= '0;
             n_q         <= '0;
             base_q      <= '0;
         end else begin
-            if (m_dec_valid && m_dec_ready) m_dec_valid <= 1'b0;
-            if (m_fb_valid && m_fb_ready)   m_fb_valid  <= 1'b0;
-            if (s_spike_tvalid && s_spike_tready && (s_spike_tlast || s_spike_tuser))
+            if (m_axis_dec_tvalid && m_axis_dec_tready) m_axis_dec_tvalid <= 1'b0;
+            if (m_axis_fb_tvalid && m_axis_fb_tready)   m_axis_fb_tvalid  <= 1'b0;
+            if (s_axis_spike_tvalid && s_axis_spike_tready &&
+                (s_axis_spike_tlast || s_axis_spike_tuser))
                 spikes_done <= 1'b1;
 
             case (state)
@@ -140,12 +143,12 @@ module fsvae_latent_pick #(
                     t          <= '0;
                     init_words <= '0;
                 end
-                S_INIT: if (!m_fb_valid || m_fb_ready) begin   // z_{-1} = 0
+                S_INIT: if (!m_axis_fb_tvalid || m_axis_fb_tready) begin   // z_{-1} = 0
                     if (init_words == NW_W'(NW)) begin
                         state <= S_STEP;
                     end else begin
-                        m_fb_valid <= 1'b1;
-                        m_fb_data  <= '0;
+                        m_axis_fb_tvalid <= 1'b1;
+                        m_axis_fb_tdata  <= '0;
                         init_words <= init_words + 1'b1;
                     end
                 end
@@ -161,20 +164,20 @@ module fsvae_latent_pick #(
                     bit_pos <= bit_pos + 1'b1;
                     word    <= word | (W'(!spikes_done && head_hit) << bit_pos);
                     if (word_full) begin
-                        m_dec_valid <= 1'b1;
-                        m_dec_data  <= word | (W'(!spikes_done && head_hit) << bit_pos);
-                        m_fb_valid  <= (t != T_W'(T - 1));
-                        m_fb_data   <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        m_axis_dec_tvalid <= 1'b1;
+                        m_axis_dec_tdata  <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        m_axis_fb_tvalid  <= (t != T_W'(T - 1));
+                        m_axis_fb_tdata   <= word | (W'(!spikes_done && head_hit) << bit_pos);
                         word        <= '0;
                         bit_pos     <= '0;
                     end
-                    if (idx_last)
+                    if (s_axis_idx_tlast)
                         state <= S_DRAIN;
                 end
                 S_DRAIN: begin
                     // the rest of the step's spikes (above the last target); spikes_done
                     // may have been set by the last resolve or is set by a drop here
-                    if (spikes_done || (s_spike_tvalid && (s_spike_tlast || s_spike_tuser)))
+                    if (spikes_done || (s_axis_spike_tvalid && (s_axis_spike_tlast || s_axis_spike_tuser)))
                         state <= S_FLUSH;
                 end
                 S_FLUSH: if (!out_busy) begin          // the step's last word has left

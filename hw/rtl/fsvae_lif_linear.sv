@@ -1,5 +1,5 @@
 // Event-driven LIF linear layer: one time step per `start`, bit-exact with
-// golden.linear + golden.LIFState.step (sw/fsvae_fpga/golden.py); the RTL twin of
+// golden.linear + golden.LIFState.step (sw/fsvae_fpga/contract/golden.py); the RTL twin of
 // hls/fsvae/lif_linear.h (same microarchitecture: weights stored [input][output], P lanes).
 //
 //   I[o] = bias[o] + sum_{events i} W[o][i]
@@ -216,14 +216,15 @@ module fsvae_lif_linear #(
     );
 
     // ------------------------------------------------------------------ emitter
-    logic emit_busy;   // unused: the step ends with the tlast beat
+    logic             emit_busy;   // unused: the step ends with the tlast beat
+    logic [OUT_W-1:0] emit_base;   // the group's first neuron
+    assign emit_base = OUT_W'(updb_g) * OUT_W'(P);
     fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(0)) u_emitter (
         .clk, .rst,
-        .s_mask(s_new), .s_base(OUT_W'(updb_g) * OUT_W'(P)), .s_last(updb_g == LAST_G),
-        .s_valid(updb_v), .s_ready(emit_ready),
-        .m_spike_tdata(m_axis_spike_tdata), .m_spike_tvalid(m_axis_spike_tvalid),
-        .m_spike_tready(m_axis_spike_tready), .m_spike_tlast(m_axis_spike_tlast),
-        .m_spike_tuser(m_axis_spike_tuser), .busy(emit_busy)
+        .s_axis_mask_tdata({emit_base, s_new}), .s_axis_mask_tvalid(updb_v),
+        .s_axis_mask_tready(emit_ready), .s_axis_mask_tlast(updb_g == LAST_G),
+        .m_axis_spike_tdata, .m_axis_spike_tvalid, .m_axis_spike_tready, .m_axis_spike_tlast,
+        .m_axis_spike_tuser, .busy(emit_busy)
     );
     wire unused_emit = emit_busy;
 

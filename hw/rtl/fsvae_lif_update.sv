@@ -1,6 +1,6 @@
 // LIF update and spike emission as a stage of its own: the currents of a layer (from one
-// fsvae_lif_conv_transpose, or R of them summed by fsvae_current_join) in,
-// the layer's spikes out.  Bit-exact with golden.LIFState.step (sw/fsvae_fpga/golden.py):
+// fsvae_convt_current, or R of them summed by fsvae_current_join) in,
+// the layer's spikes out.  Bit-exact with golden.LIFState.step (sw/fsvae_fpga/contract/golden.py):
 //
 //   u = first_step ? I : (u >>> 2) * (1 - s) + I      (>>> = floor);   s = u > THRESHOLD
 //
@@ -10,12 +10,12 @@
 // FIFO; the emitter serialises the masks at its own pace.
 //
 // Interface
-//   s_cur_*: the layer's currents, T steps per image, each step NW words in ascending order
-//     (word w = position*G + g, lane p = channel g*P + p, ACC_BITS each, lane 0 low),
+//   s_axis_cur_*: the layer's currents, T steps per image, each step NW words in ascending
+//     order (word w = position*G + g, lane p = channel g*P + p, ACC_BITS each, lane 0 low),
 //     tlast on word NW-1.  The step number is an internal counter: step 0 after reset and
 //     after every T steps; step 0 ignores the stored state (u = I).
-//   m_spike_*: per step the ascending indices w*P + p of the neurons that spiked, tlast on
-//     the last, or one beat with tuser = 1 (empty), tdata = 0, tlast = 1 when none did:
+//   m_axis_spike_*: per step the ascending indices w*P + p of the neurons that spiked, tlast
+//     on the last, or one beat with tuser = 1 (empty), tdata = 0, tlast = 1 when none did:
 //     the engines' s_axis_event_* conventions.  NE > 1: NE such streams (stream e at bits
 //     e*OUT_W, bit e of the others) carrying the spikes of the words w with w mod NE = e,
 //     each a complete step, so that a consumer can take NE spikes per cycle.
@@ -25,11 +25,12 @@
 //   update: a word is accepted (its state read from the membrane and spike RAMs, synchronous
 //     read), computed (fsvae_lif_datapath) and written back in the next cycle, and its spike
 //     mask pushed into the mask FIFO (MASK_DEPTH entries of {end of step, w, mask}) when it
-//     has a spike or ends the step.  s_cur_tready = room in the FIFO for the word in flight and this one.  With
-//     NW = 1 the same word is read at the edge that writes it: forwarded, as in the engines.
+//     has a spike or ends the step.  s_axis_cur_tready = room in the FIFO for the word in
+//     flight and this one.  With NW = 1 the same word is read at the edge that writes it:
+//     forwarded, as in the engines.
 //   emitter: fsvae_spike_emitter with REG_OUT = 1: one FIFO entry is taken per cycle when
 //     idle, then one spike per cycle, lowest lane first, one held back so that tlast is
-//     exact.  Output registered: m_spike_tready never reaches the RAMs.
+//     exact.  Output registered: m_axis_spike_tready never reaches the RAMs.
 // Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, mask FIFO MASK_DEPTH x (P + log2 NW
 // + 1), P adders and comparators.
 // Synchronous active-high reset (the RAMs need no clearing: step 0 ignores them).
@@ -50,16 +51,16 @@ module fsvae_lif_update #(
     input  wire logic                    clk,
     input  wire logic                    rst,
 
-    input  wire logic [P*ACC_BITS-1:0]   s_cur_tdata,
-    input  wire logic                    s_cur_tvalid,
-    output logic                         s_cur_tready,
-    input  wire logic                    s_cur_tlast,
+    input  wire logic [P*ACC_BITS-1:0]   s_axis_cur_tdata,
+    input  wire logic                    s_axis_cur_tvalid,
+    output logic                         s_axis_cur_tready,
+    input  wire logic                    s_axis_cur_tlast,
 
-    output logic [NE*OUT_W-1:0]          m_spike_tdata,
-    output logic [NE-1:0]                m_spike_tvalid,
-    input  wire logic [NE-1:0]           m_spike_tready,
-    output logic [NE-1:0]                m_spike_tlast,
-    output logic [NE-1:0]                m_spike_tuser,
+    output logic [NE*OUT_W-1:0]          m_axis_spike_tdata,
+    output logic [NE-1:0]                m_axis_spike_tvalid,
+    input  wire logic [NE-1:0]           m_axis_spike_tready,
+    output logic [NE-1:0]                m_axis_spike_tlast,
+    output logic [NE-1:0]                m_axis_spike_tuser,
 
     output logic                         busy
 );
@@ -84,7 +85,7 @@ module fsvae_lif_update #(
     logic                  in_hs;
 
     logic                  b_v;                 // stage B holds a word
-    assign in_hs        = s_cur_tvalid && s_cur_tready;
+    assign in_hs        = s_axis_cur_tvalid && s_axis_cur_tready;
 
     // ------------------------------------------------------------------ stage B
     logic [W_W-1:0]        b_w;
@@ -102,8 +103,8 @@ module fsvae_lif_update #(
             b_s_fwd <= b_s_new;
             b_w     <= in_w;
             b_first <= (in_t == '0);
-            b_end   <= s_cur_tlast;
-            b_cur   <= s_cur_tdata;
+            b_end   <= s_axis_cur_tlast;
+            b_cur   <= s_axis_cur_tdata;
         end
         if (b_v) begin
             u_mem[b_w] <= b_u_new;
@@ -125,7 +126,7 @@ module fsvae_lif_update #(
         end else begin
             b_v <= in_hs;
             if (in_hs) begin
-                if (s_cur_tlast) begin
+                if (s_axis_cur_tlast) begin
                     in_w <= '0;
                     in_t <= (in_t == T_W'(T - 1)) ? '0 : in_t + 1'b1;
                 end else begin
@@ -139,7 +140,7 @@ module fsvae_lif_update #(
     // NE spike streams: the mask of word w goes to stream w mod NE; the step's end marker to
     // every stream (each stream is a complete step: ascending indices, tlast or empty beat).
     logic [NE-1:0] room, occupied;
-    assign s_cur_tready = &room;
+    assign s_axis_cur_tready = &room;
 
     for (genvar e = 0; e < NE; e++) begin : g_stream
         logic [E_W-1:0]  f_mem [MASK_DEPTH];
@@ -174,16 +175,19 @@ module fsvae_lif_update #(
         logic             e_end;
         logic [W_W-1:0]   e_w;
         logic [P-1:0]     e_mask;
+        logic [OUT_W-1:0] e_base;           // the word's first neuron
         logic             e_busy;
 
         assign {e_end, e_w, e_mask} = f_head;
+        assign e_base = OUT_W'(e_w) * OUT_W'(P);
         fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(1)) u_emitter (
             .clk, .rst,
-            .s_mask(e_mask), .s_base(OUT_W'(e_w) * OUT_W'(P)), .s_last(e_end),
-            .s_valid(f_count != '0), .s_ready(e_ready),
-            .m_spike_tdata(m_spike_tdata[e * OUT_W +: OUT_W]), .m_spike_tvalid(m_spike_tvalid[e]),
-            .m_spike_tready(m_spike_tready[e]), .m_spike_tlast(m_spike_tlast[e]),
-            .m_spike_tuser(m_spike_tuser[e]), .busy(e_busy)
+            .s_axis_mask_tdata({e_base, e_mask}), .s_axis_mask_tvalid(f_count != '0),
+            .s_axis_mask_tready(e_ready), .s_axis_mask_tlast(e_end),
+            .m_axis_spike_tdata(m_axis_spike_tdata[e * OUT_W +: OUT_W]),
+            .m_axis_spike_tvalid(m_axis_spike_tvalid[e]), .m_axis_spike_tready(m_axis_spike_tready[e]),
+            .m_axis_spike_tlast(m_axis_spike_tlast[e]), .m_axis_spike_tuser(m_axis_spike_tuser[e]),
+            .busy(e_busy)
         );
         assign f_pop       = e_ready && (f_count != '0);
         assign occupied[e] = (f_count != '0) || e_busy;

@@ -1,5 +1,5 @@
 // Membrane-output stage: the decayed sum of the output currents over the T time steps, then
-// the pixel table; bit-exact with the tail of golden.decode (sw/fsvae_fpga/golden.py) and the
+// the pixel table; bit-exact with the tail of golden.decode (sw/fsvae_fpga/contract/golden.py) and the
 // RTL twin of hls/fsvae/membrane_output.h.
 //
 //   m[n]     = sum_t coef[t] * I_t[n]                      (modulo 2^SUM_BITS, never wraps)

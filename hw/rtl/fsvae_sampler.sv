@@ -1,5 +1,5 @@
 // Latent sampler: xorshift32-per-channel random source, spec version 1
-// (sw/fsvae_fpga/sampler.py is the specification; hls/fsvae/sampler.h the HLS twin).
+// (sw/fsvae_fpga/contract/sampler.py is the specification; hls/fsvae/sampler.h the HLS twin).
 //
 // One image at a time.  C streams (one per latent channel), each drawing an index in
 // [0, K) per time step:
@@ -11,16 +11,16 @@
 //     during a step aborts that step (the index stream is flushed).  `ready` rises
 //     C + 5 cycles after start.
 //   step (1-cycle pulse, honoured only while ready) advances every stream once and
-//     streams the C indices out in channel order on idx_valid/idx_ready, idx_last on
-//     channel C-1.  A channel's state is written back when it is read out of the RAM,
+//     streams the C indices out in channel order on m_axis_idx_*: tdata the index, tuser
+//     the channel number (sideband), tlast on channel C-1.  A channel's state is written back when it is read out of the RAM,
 //     and its index is held in a 4-entry output FIFO that is only issued into while it
 //     has room, so backpressure never loses or repeats a draw.  `ready` drops on the
-//     step and rises again the cycle after the idx_last beat is accepted.
+//     step and rises again the cycle after the tlast beat is accepted.
 //   Timing (cycle 0 = the cycle a pulse is high): start -> ready in cycle C + 5;
-//     step -> first idx_valid in cycle 3, then one index per cycle while idx_ready is
-//     high; ready again in cycle C + 3, so back-to-back steps cost C + 3 cycles each.
-//   RAM reads are gated by the registered FIFO occupancy, never by idx_ready itself, so
-//   there is no combinational path from idx_ready to the RAM.
+//     step -> first m_axis_idx_tvalid in cycle 3, then one index per cycle while
+//     m_axis_idx_tready is high; ready again in cycle C + 3, so back-to-back steps cost C + 3 cycles each.
+//   RAM reads are gated by the registered FIFO occupancy, never by m_axis_idx_tready
+//   itself, so there is no combinational path from m_axis_idx_tready to the RAM.
 //   `seed` and `image` are only sampled with start.
 //
 // Cost: a C x 32 state RAM (one read and one write port, synchronous read: BRAM or
@@ -44,11 +44,11 @@ module fsvae_sampler #(
 
     input  wire logic            step,
 
-    output logic                 idx_valid,
-    input  wire logic            idx_ready,
-    output logic [7:0]           idx_data,
-    output logic [CH_W-1:0]      idx_channel,
-    output logic                 idx_last
+    output logic                 m_axis_idx_tvalid,
+    input  wire logic            m_axis_idx_tready,
+    output logic [7:0]           m_axis_idx_tdata,
+    output logic [CH_W-1:0]      m_axis_idx_tuser,    // the index's channel
+    output logic                 m_axis_idx_tlast
 );
 
     // ------------------------------------------------------------------ spec constants
@@ -169,12 +169,12 @@ module fsvae_sampler #(
     assign rd_en     = (st == S_STEP) && issuing && (occupancy < 3'(FIFO_DEPTH));
     assign rd_addr   = rd_ch;
     assign f_push    = d_valid;
-    assign f_pop     = idx_valid && idx_ready;
+    assign f_pop     = m_axis_idx_tvalid && m_axis_idx_tready;
 
-    assign idx_valid   = (f_cnt != 3'd0);
-    assign idx_data    = f_idx[f_rp];
-    assign idx_channel = f_ch[f_rp];
-    assign idx_last    = f_last[f_rp];
+    assign m_axis_idx_tvalid = (f_cnt != 3'd0);
+    assign m_axis_idx_tdata  = f_idx[f_rp];
+    assign m_axis_idx_tuser  = f_ch[f_rp];
+    assign m_axis_idx_tlast  = f_last[f_rp];
 
     // RAM write port: seeding pipeline during INIT, advanced states during a step.
     always_comb begin
@@ -258,7 +258,7 @@ module fsvae_sampler #(
             end
             f_cnt <= f_cnt + 3'(f_push) - 3'(f_pop);
 
-            if (st == S_STEP && f_pop && idx_last) begin
+            if (st == S_STEP && f_pop && m_axis_idx_tlast) begin
                 st <= S_READY;
             end
         end

@@ -1,31 +1,37 @@
-// A small synchronous FIFO for valid/ready streams (the glue between the engines of the
+// A small synchronous FIFO for AXI4-Stream beats (the glue between the engines of the
 // generated top, hw/templates/fsvae_top.sv.in).
 //
-//   s_* -> DEPTH entries of W bits -> m_*, first in first out.
-//   s_ready = not full, m_valid = not empty; both come from registers only, so there is no
-//   combinational path from m_ready to s_ready (the FIFO is also a register slice).
-//   m_data is read combinationally from the storage array (LUTRAM for small DEPTH).
+//   s_axis_* -> DEPTH entries of {tuser, tlast, tdata} (DATA_W + 2 bits) -> m_axis_*, first
+//   in first out.  s_axis_tready = not full, m_axis_tvalid = not empty; both come from
+//   registers only, so there is no combinational path from m_axis_tready to s_axis_tready
+//   (the FIFO is also a register slice).  m_axis_tdata/tlast/tuser are read combinationally
+//   from the storage array (LUTRAM for small DEPTH).
 // DEPTH must be a power of two >= 2.  Synchronous active-high reset empties the FIFO.
 
 `default_nettype none
 
 module fsvae_stream_fifo #(
-    parameter int W     = 8,                 // data bits per entry
-    parameter int DEPTH = 4                  // entries, a power of two >= 2
+    parameter int DATA_W = 8,                // tdata bits
+    parameter int DEPTH  = 4                 // entries, a power of two >= 2
 ) (
-    input  wire logic          clk,
-    input  wire logic          rst,
+    input  wire logic              clk,
+    input  wire logic              rst,
 
-    input  wire logic [W-1:0]  s_data,
-    input  wire logic          s_valid,
-    output logic               s_ready,
+    input  wire logic [DATA_W-1:0] s_axis_tdata,
+    input  wire logic              s_axis_tvalid,
+    output logic                   s_axis_tready,
+    input  wire logic              s_axis_tlast,
+    input  wire logic              s_axis_tuser,
 
-    output logic [W-1:0]       m_data,
-    output logic               m_valid,
-    input  wire logic          m_ready
+    output logic [DATA_W-1:0]      m_axis_tdata,
+    output logic                   m_axis_tvalid,
+    input  wire logic              m_axis_tready,
+    output logic                   m_axis_tlast,
+    output logic                   m_axis_tuser
 );
 
     localparam int A_W = $clog2(DEPTH);
+    localparam int W   = DATA_W + 2;             // an entry: {tuser, tlast, tdata}
 
     if (DEPTH < 2 || (1 << A_W) != DEPTH) begin : g_bad_depth
         $error("fsvae_stream_fifo: DEPTH (%0d) must be a power of two >= 2", DEPTH);
@@ -36,14 +42,14 @@ module fsvae_stream_fifo #(
     logic [A_W:0]   count;
     logic           push, pop;
 
-    assign s_ready = (count != (A_W + 1)'(DEPTH));
-    assign m_valid = (count != '0);
-    assign m_data  = mem[rd_ptr];
-    assign push    = s_valid && s_ready;
-    assign pop     = m_valid && m_ready;
+    assign s_axis_tready = (count != (A_W + 1)'(DEPTH));
+    assign m_axis_tvalid = (count != '0);
+    assign {m_axis_tuser, m_axis_tlast, m_axis_tdata} = mem[rd_ptr];
+    assign push = s_axis_tvalid && s_axis_tready;
+    assign pop  = m_axis_tvalid && m_axis_tready;
 
     always_ff @(posedge clk) begin
-        if (push) mem[wr_ptr] <= s_data;
+        if (push) mem[wr_ptr] <= {s_axis_tuser, s_axis_tlast, s_axis_tdata};
     end
 
     always_ff @(posedge clk) begin

@@ -34,6 +34,10 @@ outside every buffer gives DMADecErr.  IOC_Irq/Err_Irq are set (write 1 to clear
 
 Time: while a DMA transfer is in flight, or the core computes without waiting for the host,
 the server advances the clock in chunks between requests; otherwise it blocks on the socket.
+
+Size: the server is one file so that the simulated board's launcher can run it alone in its
+own process next to the Verilator model; the protocol, the clocking and the DMA model are
+sections of it.
 """
 from __future__ import annotations
 

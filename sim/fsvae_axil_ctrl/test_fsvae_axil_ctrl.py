@@ -18,6 +18,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
@@ -300,7 +301,7 @@ async def run_reset_mid_transaction(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_axil_ctrl.sv"
+SOURCES = sources("fsvae_axil_ctrl")
 PARAM_OF = {"CTRL": "OFF_CTRL", "GIE": "OFF_GIE", "IER": "OFF_IER", "ISR": "OFF_ISR",
             "seed": "OFF_SEED", "n_images": "OFF_N_IMAGES", "mode": "OFF_MODE",
             "image_base": "OFF_IMAGE_BASE", "identity": "OFF_IDENTITY", "status": "OFF_STATUS",
@@ -312,8 +313,8 @@ def test_fsvae_axil_ctrl():
     assert set(REG) == set(PARAM_OF), f"interface.yaml registers {sorted(REG)} != RTL parameters"
     assert max(REG.values()) + 8 <= 1 << ADDR_W
     params = {"ADDR_W": ADDR_W, **{PARAM_OF[k]: v for k, v in REG.items()}}
-    assert runner.lint([RTL], "fsvae_axil_ctrl", params) == ""
+    assert runner.lint(SOURCES, "fsvae_axil_ctrl", params) == ""
     test_dir = runner.BUILD / "fsvae_axil_ctrl" / "run"
     test_dir.mkdir(parents=True, exist_ok=True)
-    runner.run("fsvae_axil_ctrl", [RTL], "test_fsvae_axil_ctrl", test_dir,
+    runner.run("fsvae_axil_ctrl", SOURCES, "test_fsvae_axil_ctrl", test_dir,
                parameters=params, build_name="fsvae_axil_ctrl")

@@ -24,7 +24,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import pack_words, rtl, to_signed, unpack_lanes  # noqa: E402
+from common import pack_words, to_signed, unpack_lanes  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -142,7 +143,7 @@ async def run_test(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-SOURCES = rtl("fsvae_file_check", "fsvae_weight_mem", "fsvae_current_acc")
+SOURCES = sources("fsvae_current_acc")
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)

@@ -25,6 +25,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
         sys.path.insert(0, str(_p))
 
 from common import cycle_pause  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -50,15 +51,15 @@ module {WRAPPER} #(parameter int LANES = 1, parameter int BITS = 16) (
     input  wire logic clk,
     input  wire logic rst,
 {(',' + chr(10)).join(ports)},
-    output logic [LANES*BITS-1:0] m_tdata, output logic m_tvalid, input wire logic m_tready,
-    output logic m_tlast
+    output logic [LANES*BITS-1:0] m_axis_tdata, output logic m_axis_tvalid, input wire logic m_axis_tready,
+    output logic m_axis_tlast
 );
-    logic [{r}*LANES*BITS-1:0] s_tdata;
-    logic [{r - 1}:0] s_tvalid, s_tready, s_tlast;
-    assign s_tdata  = {{{cat("tdata")}}};
-    assign s_tvalid = {{{cat("tvalid")}}};
-    assign s_tlast  = {{{cat("tlast")}}};
-    assign {{{cat("tready")}}} = s_tready;
+    logic [{r}*LANES*BITS-1:0] s_axis_tdata;
+    logic [{r - 1}:0] s_axis_tvalid, s_axis_tready, s_axis_tlast;
+    assign s_axis_tdata  = {{{cat("tdata")}}};
+    assign s_axis_tvalid = {{{cat("tvalid")}}};
+    assign s_axis_tlast  = {{{cat("tlast")}}};
+    assign {{{cat("tready")}}} = s_axis_tready;
     fsvae_current_join #(.R({r}), .LANES(LANES), .BITS(BITS)) u_join (.*);
 endmodule
 `default_nettype wire
@@ -141,7 +142,7 @@ class TB:
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.sources = [AxiStreamSource(AxiStreamBus.from_prefix(dut, f"s{k}"), dut.clk, dut.rst, byte_lanes=1)
                         for k in range(self.R)]
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m"), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst, byte_lanes=1)
         cocotb.start_soon(self._monitor())
 
     def set_idle_generator(self, generator=None):
@@ -158,7 +159,7 @@ class TB:
         while True:
             await RisingEdge(self.dut.clk)
             self.cycle += 1
-            if int(self.dut.m_tvalid.value) and int(self.dut.m_tready.value):
+            if int(self.dut.m_axis_tvalid.value) and int(self.dut.m_axis_tready.value):
                 self.out_cycles.append(self.cycle)
 
     async def reset(self):
@@ -199,7 +200,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
 
     await ClockCycles(dut.clk, 4)
     assert all(s.empty() for s in tb.sources) and tb.sink.empty(), "beats left over"
-    assert not int(dut.m_tvalid.value)
+    assert not int(dut.m_axis_tvalid.value)
     if idle_inserter is None and backpressure_inserter is None:
         span = tb.out_cycles[-1] - tb.out_cycles[0] + 1
         assert span == N_BEATS, f"{N_BEATS} beats took {span} cycles"
@@ -215,7 +216,7 @@ async def run_reset(dut):
         await source.send(AxiStreamFrame(tdata=[1, 2, 3]))
     await tb.sources[0].send(AxiStreamFrame(tdata=[5]))
     await ClockCycles(dut.clk, 8)                   # one beat joined and held at the output
-    assert int(dut.m_tvalid.value)
+    assert int(dut.m_axis_tvalid.value)
     await tb.reset()
     for source in tb.sources:
         source.clear()
@@ -227,24 +228,24 @@ async def run_reset(dut):
     frame = await tb.sink.recv()
     assert list(frame.tdata) == expected_words(beats, tb.LANES, tb.BITS)
     await ClockCycles(dut.clk, 4)
-    assert tb.sink.empty() and not int(dut.m_tvalid.value)
+    assert tb.sink.empty() and not int(dut.m_axis_tvalid.value)
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_current_join.sv"
+SOURCES = sources("fsvae_current_join")
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
 def test_fsvae_current_join(R, LANES, BITS):
     import runner
     params = {"R": R, "LANES": LANES, "BITS": BITS}
-    assert runner.lint([RTL], "fsvae_current_join", params) == ""
+    assert runner.lint(SOURCES, "fsvae_current_join", params) == ""
     build_name = "fsvae_current_join" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     build_dir = runner.BUILD / build_name
     build_dir.mkdir(parents=True, exist_ok=True)
     wrapper = build_dir / f"{WRAPPER}.sv"
     if not wrapper.exists() or wrapper.read_text() != wrapper_sv(R):
         wrapper.write_text(wrapper_sv(R))
-    runner.run(WRAPPER, [RTL, wrapper], "test_fsvae_current_join", build_dir,
+    runner.run(WRAPPER, [*SOURCES, wrapper], "test_fsvae_current_join", build_dir,
                parameters={"LANES": LANES, "BITS": BITS},
                extra_env={f"FSVAE_{k}": str(v) for k, v in params.items()}, build_name=build_name)

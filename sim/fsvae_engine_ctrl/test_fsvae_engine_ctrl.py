@@ -24,7 +24,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import rtl  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -150,4 +150,4 @@ async def run_reset_mid_update(dut):
 @pytest.mark.parametrize("N", CONFIGS)
 def test_fsvae_engine_ctrl(N):
     import runner
-    runner.run_bench("fsvae_engine_ctrl", rtl("fsvae_engine_ctrl"), {"N": N})
+    runner.run_bench("fsvae_engine_ctrl", sources("fsvae_engine_ctrl"), {"N": N})

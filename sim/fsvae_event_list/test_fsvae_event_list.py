@@ -1,7 +1,7 @@
 """cocotb bench of hw/rtl/fsvae_event_list.sv: spike bitmap words in, ascending event indices out.
 
-Expected output of a list = ``np.flatnonzero(bitmap)`` with ``last`` on its final event, or a
-single ``empty`` beat (also ``last``) when no bit is set; ``done`` pulses once per list with
+Expected output of a list = ``np.flatnonzero(bitmap)`` with tlast on its final event, or a
+single empty beat (tuser = 1, also tlast) when no bit is set; ``done`` pulses once per list with
 the event count.  Bitmaps at densities 0, 5 %, 50 % and 100 % stream back to back in random
 order, with random idle on the input and random backpressure on the output; bits at or above
 N in the last word are garbage that must be ignored; nothing may be left over at the end.
@@ -22,6 +22,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -46,7 +47,7 @@ class TB:
         self.W = int(os.environ["FSVAE_W"])
         self.NW = -(-self.N // self.W)
         self.words: collections.deque[int] = collections.deque()
-        self.beats: list[tuple[int, int, int]] = []     # (index, last, empty)
+        self.beats: list[tuple[int, int, int]] = []     # (tdata, tlast, tuser)
         self.beat_cycles: list[int] = []
         self.dones: list[int] = []
         self.in_cycles: list[int] = []          # edges at which a word was accepted
@@ -54,9 +55,9 @@ class TB:
         self.pause_gen = None
         self.rng = random.Random(0)
         dut.rst.value = 0
-        dut.in_valid.value = 0
-        dut.in_data.value = 0
-        dut.ev_ready.value = 0
+        dut.s_axis_tvalid.value = 0
+        dut.s_axis_tdata.value = 0
+        dut.m_axis_tready.value = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         cocotb.start_soon(self._source())
         cocotb.start_soon(self._sink())
@@ -76,27 +77,27 @@ class TB:
         while True:
             idle = next(self.idle_gen) if self.idle_gen is not None else False
             await RisingEdge(dut.clk)
-            if int(dut.in_valid.value) and int(dut.in_ready.value) and self.words:
+            if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value) and self.words:
                 self.words.popleft()
                 self.in_cycles.append(self.now())
             if self.words and not idle:
-                dut.in_data.value = self.words[0]
-                dut.in_valid.value = 1
+                dut.s_axis_tdata.value = self.words[0]
+                dut.s_axis_tvalid.value = 1
             else:
-                dut.in_valid.value = 0
+                dut.s_axis_tvalid.value = 0
 
     async def _sink(self) -> None:
         dut = self.dut
         while True:
             pause = next(self.pause_gen) if self.pause_gen is not None else False
             await RisingEdge(dut.clk)
-            if int(dut.ev_valid.value) and int(dut.ev_ready.value):
-                self.beats.append((int(dut.ev_index.value), int(dut.ev_last.value),
-                                   int(dut.ev_empty.value)))
+            if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value):
+                self.beats.append((int(dut.m_axis_tdata.value), int(dut.m_axis_tlast.value),
+                                   int(dut.m_axis_tuser.value)))
                 self.beat_cycles.append(self.now())
             if int(dut.done.value):
                 self.dones.append(int(dut.done_count.value))
-            dut.ev_ready.value = 0 if pause else 1
+            dut.m_axis_tready.value = 0 if pause else 1
 
     async def reset(self) -> None:
         dut = self.dut
@@ -106,7 +107,7 @@ class TB:
         await ClockCycles(dut.clk, 3)
         dut.rst.value = 0
         await ReadOnly()
-        assert int(dut.ev_valid.value) == 0, "ev_valid must be low after reset"
+        assert int(dut.m_axis_tvalid.value) == 0, "m_axis_tvalid must be low after reset"
         assert int(dut.done.value) == 0
         await RisingEdge(dut.clk)
         self.beats.clear()
@@ -161,8 +162,8 @@ class TB:
         assert got_dones == want_dones, f"done counts {got_dones} != {want_dones}"
         assert not self.words, "input words left unconsumed"
         await ReadOnly()
-        assert int(self.dut.ev_valid.value) == 0, "ev_valid still high at the end"
-        assert int(self.dut.in_ready.value) == 1, "in_ready low when idle"
+        assert int(self.dut.m_axis_tvalid.value) == 0, "m_axis_tvalid still high at the end"
+        assert int(self.dut.s_axis_tready.value) == 1, "s_axis_tready low when idle"
         await RisingEdge(self.dut.clk)
 
 
@@ -228,14 +229,13 @@ async def reset_mid_list(dut):
 
 # ----------------------------------------------------------------------------- pytest
 
-RTL = ROOT / "hw" / "rtl"
+SOURCES = sources("fsvae_event_list")
 
 
 @pytest.mark.parametrize(("N", "W"), [(1, 32), (7, 4), (64, 8)])
 def test_fsvae_event_list(N, W):
     import runner
-    sources = [RTL / "fsvae_event_list.sv"]
     parameters = {"N": N, "W": W}
-    assert runner.lint(sources, "fsvae_event_list", parameters) == ""
-    runner.run("fsvae_event_list", sources, "test_fsvae_event_list", Path(__file__).parent,
+    assert runner.lint(SOURCES, "fsvae_event_list", parameters) == ""
+    runner.run("fsvae_event_list", SOURCES, "test_fsvae_event_list", Path(__file__).parent,
                parameters=parameters, extra_env={"FSVAE_N": str(N), "FSVAE_W": str(W)})

@@ -23,7 +23,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import pack_words, rtl, unpack_lanes  # noqa: E402
+from common import pack_words, unpack_lanes  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import Timer  # noqa: E402
@@ -98,4 +99,4 @@ async def run_vectors(dut):
 def test_fsvae_lif_datapath(P, CUR_BITS, MEM_BITS, THRESHOLD):
     import runner
     params = dict(zip(KEYS, (P, CUR_BITS, MEM_BITS, THRESHOLD)))
-    runner.run_bench("fsvae_lif_datapath", rtl("fsvae_lif_datapath"), params)
+    runner.run_bench("fsvae_lif_datapath", sources("fsvae_lif_datapath"), params)

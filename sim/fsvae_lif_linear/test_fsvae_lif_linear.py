@@ -26,7 +26,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import EngineTB, cycle_pause, pack_words, rtl, spike_indices, unpack_lanes  # noqa: E402
+from common import EngineTB, cycle_pause, pack_words, spike_indices, unpack_lanes  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles  # noqa: E402
@@ -196,8 +197,7 @@ async def run_reset_mid_step(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-SOURCES = rtl("fsvae_file_check", "fsvae_weight_mem", "fsvae_engine_ctrl", "fsvae_current_acc", "fsvae_lif_datapath",
-              "fsvae_spike_emitter", "fsvae_lif_linear")
+SOURCES = sources("fsvae_lif_linear")
 
 
 @pytest.mark.parametrize("IN,OUT,P", list(CONFIGS))

@@ -31,7 +31,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import StreamTB, cycle_pause, pack_words, random_pause, rtl, spike_indices  # noqa: E402
+from common import StreamTB, cycle_pause, pack_words, random_pause, spike_indices  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
@@ -47,7 +48,7 @@ CONFIGS = [
     (5, 1, 4, 10, 60, 8),
     # P = 1, a negative threshold
     (4, 7, 1, 8, -6, 16),
-    # the smallest mask FIFO under steps full of spikes: s_cur_tready drops
+    # the smallest mask FIFO under steps full of spikes: s_axis_cur_tready drops
     (3, 5, 4, 12, 200, 4),
     # two words per step (no forwarding, the addresses alternate), P = 3, THRESHOLD = 0
     (5, 2, 3, 16, 0, 4),
@@ -115,18 +116,18 @@ def heavy_pause():
 
 class TB(StreamTB):
     def __init__(self, dut):
-        super().__init__(dut, "s_cur", "m_spike")
+        super().__init__(dut, "s_axis_cur", "m_axis_spike")
         self.cfg = {k: int(os.environ[f"FSVAE_{k}"]) for k in KEYS}
         self.MEM_BITS = int(os.environ["FSVAE_MEM_BITS"])
         self.accepted = 0                   # input words taken
-        self.stalled = 0                    # cycles with s_cur_tvalid and not s_cur_tready
+        self.stalled = 0                    # cycles with s_axis_cur_tvalid and not s_axis_cur_tready
         cocotb.start_soon(self._monitor())
 
     async def _monitor(self):
         while True:
             await RisingEdge(self.dut.clk)
-            if int(self.dut.s_cur_tvalid.value):
-                if int(self.dut.s_cur_tready.value):
+            if int(self.dut.s_axis_cur_tvalid.value):
+                if int(self.dut.s_axis_cur_tready.value):
                     self.accepted += 1
                 else:
                     self.stalled += 1
@@ -149,7 +150,7 @@ class TB(StreamTB):
     async def check_drained(self):
         await ClockCycles(self.dut.clk, 4)
         assert self.source.empty() and self.sink.empty(), "beats left over"
-        assert not int(self.dut.m_spike_tvalid.value)
+        assert not int(self.dut.m_axis_spike_tvalid.value)
         assert not int(self.dut.busy.value), "busy after the last spike"
 
 
@@ -193,14 +194,14 @@ async def run_reset_mid_step(dut):
     await tb.reset()                                # the module; the bus models keep their queues
     tb.source.clear()
     tb.sink.clear()
-    assert not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    assert not int(dut.busy.value) and not int(dut.m_axis_spike_tvalid.value)
     tb.accepted = 0
     await tb.run_and_check(steps, expected)
     await tb.check_drained()
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-SOURCES = rtl("fsvae_lif_datapath", "fsvae_spike_emitter", "fsvae_lif_update")
+SOURCES = sources("fsvae_lif_update")
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)

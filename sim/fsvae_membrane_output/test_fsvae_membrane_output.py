@@ -25,6 +25,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
         sys.path.insert(0, str(_p))
 
 from common import StreamTB, cycle_pause, random_pause  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
@@ -196,8 +197,7 @@ async def run_reset_mid_image(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-FILE_CHECK = ROOT / "hw" / "rtl" / "fsvae_file_check.sv"
-RTL = ROOT / "hw" / "rtl" / "fsvae_membrane_output.sv"
+SOURCES = sources("fsvae_membrane_output")
 
 
 @pytest.mark.parametrize("T,NPOS,LANES", CONFIGS)
@@ -206,13 +206,13 @@ def test_fsvae_membrane_output(T, NPOS, LANES):
     coef_bits, sum_bits = widths(T)
     params = {"T": T, "NPOS": NPOS, "LANES": LANES, "CUR_BITS": CUR_BITS, "SUM_BITS": sum_bits,
               "COEF_BITS": coef_bits}
-    assert runner.lint([FILE_CHECK, RTL], "fsvae_membrane_output", params) == ""
+    assert runner.lint(SOURCES, "fsvae_membrane_output", params) == ""
     build_name = "fsvae_membrane_output" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     thr, _ = make_case(T, NPOS)
     test_dir = runner.BUILD / build_name / "run"
     test_dir.mkdir(parents=True, exist_ok=True)
     write_memory_files(test_dir, coefficients(T), thr, sum_bits)
     env = {f"FSVAE_{k}": str(v) for k, v in params.items()}
-    runner.run("fsvae_membrane_output", [FILE_CHECK, RTL], "test_fsvae_membrane_output", test_dir,
+    runner.run("fsvae_membrane_output", SOURCES, "test_fsvae_membrane_output", test_dir,
                parameters={**params, "COEF_FILE": f'"{COEF_FILE}"', "THRESH_FILE": f'"{THRESH_FILE}"'},
                extra_env=env, build_name=build_name)

@@ -19,6 +19,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -77,14 +78,14 @@ async def run_phases(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_run_counters.sv"
+SOURCES = sources("fsvae_run_counters")
 
 
 @pytest.mark.parametrize("W", CONFIGS)
 def test_fsvae_run_counters(W):
     import runner
     params = {"W": W}
-    assert runner.lint([RTL], "fsvae_run_counters", params) == ""
+    assert runner.lint(SOURCES, "fsvae_run_counters", params) == ""
     build_name = f"fsvae_run_counters_W{W}"
-    runner.run("fsvae_run_counters", [RTL], "test_fsvae_run_counters", runner.BUILD / build_name,
+    runner.run("fsvae_run_counters", SOURCES, "test_fsvae_run_counters", runner.BUILD / build_name,
                parameters=params, extra_env={"FSVAE_W": str(W)}, build_name=build_name)

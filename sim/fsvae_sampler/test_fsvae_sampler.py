@@ -2,8 +2,9 @@
 
 Every draw of every channel is compared with ``sampler.indices`` (whole (T, C) arrays, ``==``)
 for several seeds (0 and 0xFFFFFFFF included) and image indices, under random backpressure
-on idx_ready and random idle between steps; a reset and a restart in the middle of a step
-must leave the module ready for a fresh start that again gives the golden answers.
+on m_axis_idx_tready and random idle between steps (tuser, the channel number, checked
+too); a reset and a restart in the middle of a step must leave the module ready for a fresh
+start that again gives the golden answers.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -29,7 +31,7 @@ from fsvae_fpga.contract.sampler import KEY_XOR, ZERO_STATE_REPLACEMENT, fmix32,
 
 T_STEPS = 5
 INIT_LATENCY = 5      # start -> ready: C + INIT_LATENCY cycles (header of fsvae_sampler.sv)
-STEP_LATENCY = 3      # step -> first idx_valid
+STEP_LATENCY = 3      # step -> first m_axis_idx_tvalid
 
 
 def golden(seed: int, image: int, channels: int, k: int, steps: int = T_STEPS) -> np.ndarray:
@@ -62,7 +64,7 @@ class TB:
         dut.step.value = 0
         dut.seed.value = 0
         dut.image.value = 0
-        dut.idx_ready.value = 0
+        dut.m_axis_idx_tready.value = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         cocotb.start_soon(self._sink())
 
@@ -70,17 +72,17 @@ class TB:
         self.pause_gen = generator
 
     async def _sink(self) -> None:
-        """Samples the handshake at each edge (pre-edge values), then drives idx_ready."""
+        """Samples the handshake at each edge (pre-edge values), then drives m_axis_idx_tready."""
         dut = self.dut
         while True:
             pause = next(self.pause_gen) if self.pause_gen is not None else False
             await RisingEdge(dut.clk)
             self.cycle += 1
-            if int(dut.idx_valid.value) and int(dut.idx_ready.value):
-                self.beats.append((int(dut.idx_data.value), int(dut.idx_channel.value),
-                                   int(dut.idx_last.value)))
+            if int(dut.m_axis_idx_tvalid.value) and int(dut.m_axis_idx_tready.value):
+                self.beats.append((int(dut.m_axis_idx_tdata.value), int(dut.m_axis_idx_tuser.value),
+                                   int(dut.m_axis_idx_tlast.value)))
                 self.beat_cycles.append(self.cycle)
-            dut.idx_ready.value = 0 if pause else 1
+            dut.m_axis_idx_tready.value = 0 if pause else 1
 
     async def reset(self) -> None:
         dut = self.dut
@@ -92,7 +94,7 @@ class TB:
         dut.rst.value = 0
         await ReadOnly()
         assert int(dut.ready.value) == 0, "ready must be low after reset"
-        assert int(dut.idx_valid.value) == 0, "idx_valid must be low after reset"
+        assert int(dut.m_axis_idx_tvalid.value) == 0, "m_axis_idx_tvalid must be low after reset"
         await RisingEdge(dut.clk)
         self.beats.clear()
 
@@ -111,7 +113,7 @@ class TB:
             await ReadOnly()
             if int(dut.ready.value):
                 break
-            assert int(dut.idx_valid.value) == 0
+            assert int(dut.m_axis_idx_tvalid.value) == 0
             assert cycles < self.C + 100, "ready never rose after start"
             await RisingEdge(dut.clk)
             cycles += 1
@@ -143,7 +145,7 @@ class TB:
         dut.step.value = 0
         await ReadOnly()
         assert int(dut.ready.value) == 1, "ready must rise the cycle after the last beat"
-        assert int(dut.idx_valid.value) == 0, "extra idx_valid after the last beat"
+        assert int(dut.m_axis_idx_tvalid.value) == 0, "extra m_axis_idx_tvalid after the last beat"
         await RisingEdge(dut.clk)
         return self.beats[first:]
 
@@ -161,7 +163,7 @@ class TB:
 
     def check_framing(self, beats) -> None:
         assert [b[1] for b in beats] == list(range(self.C)), "channels out of order"
-        assert [b[2] for b in beats] == [0] * (self.C - 1) + [1], "idx_last misplaced"
+        assert [b[2] for b in beats] == [0] * (self.C - 1) + [1], "m_axis_idx_tlast misplaced"
 
 
 SEEDS = [0, 0xFFFFFFFF, 1, 0x12345678, 0xDEADBEEF]
@@ -248,7 +250,7 @@ async def reset_mid_step(dut):
     dut.step.value = 0
     await ClockCycles(dut.clk, 6)
     await ReadOnly()
-    assert int(dut.idx_valid.value) == 1
+    assert int(dut.m_axis_idx_tvalid.value) == 1
     await RisingEdge(dut.clk)
     await tb.reset()
     tb.set_backpressure_generator(random_pause(0.3, 8))
@@ -284,16 +286,15 @@ async def restart_mid_step(dut):
 
 # ----------------------------------------------------------------------------- pytest
 
-RTL = ROOT / "hw" / "rtl"
+SOURCES = sources("fsvae_sampler")
 
 
-# C = 1: one-bit channel index, idx_last on every beat; C = 20 > the 4-entry index FIFO,
+# C = 1: one-bit channel index, m_axis_idx_tlast on every beat; C = 20 > the 4-entry index FIFO,
 # so reads stall on occupancy under backpressure; K = 256 and K = 1: the extremes of k.
 @pytest.mark.parametrize(("C", "K"), [(20, 20), (3, 256), (1, 1)])
 def test_fsvae_sampler(C, K):
     import runner
-    sources = [RTL / "fsvae_sampler.sv"]
     parameters = {"C": C, "K": K}
-    assert runner.lint(sources, "fsvae_sampler", parameters) == ""
-    runner.run("fsvae_sampler", sources, "test_fsvae_sampler", Path(__file__).parent,
+    assert runner.lint(SOURCES, "fsvae_sampler", parameters) == ""
+    runner.run("fsvae_sampler", SOURCES, "test_fsvae_sampler", Path(__file__).parent,
                parameters=parameters, extra_env={"FSVAE_C": str(C), "FSVAE_K": str(K)})

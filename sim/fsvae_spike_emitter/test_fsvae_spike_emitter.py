@@ -24,7 +24,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import cycle_pause, random_pause, rtl, spike_indices  # noqa: E402
+from common import cycle_pause, random_pause, spike_indices  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -63,12 +64,11 @@ class TB:
         self.cycle = 0
         self.takes: list[int] = []          # cycles in which a word was taken
         self.ends: list[int] = []           # cycles in which a step's last beat left
-        dut.s_valid.value = 0
-        dut.s_mask.value = 0
-        dut.s_base.value = 0
-        dut.s_last.value = 0
+        dut.s_axis_mask_tvalid.value = 0
+        dut.s_axis_mask_tdata.value = 0
+        dut.s_axis_mask_tlast.value = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_spike"), dut.clk, dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_spike"), dut.clk, dut.rst, byte_lanes=1)
         cocotb.start_soon(self._monitor())
 
     def set_idle_generator(self, generator=None):
@@ -82,9 +82,10 @@ class TB:
         dut = self.dut
         while True:
             await FallingEdge(dut.clk)      # mid-cycle: everything settled
-            if int(dut.s_valid.value) and int(dut.s_ready.value):
+            if int(dut.s_axis_mask_tvalid.value) and int(dut.s_axis_mask_tready.value):
                 self.takes.append(self.cycle)
-            if int(dut.m_spike_tvalid.value) and int(dut.m_spike_tready.value) and int(dut.m_spike_tlast.value):
+            if int(dut.m_axis_spike_tvalid.value) and int(dut.m_axis_spike_tready.value) \
+                    and int(dut.m_axis_spike_tlast.value):
                 self.ends.append(self.cycle)
             await RisingEdge(dut.clk)
             self.cycle += 1
@@ -100,16 +101,17 @@ class TB:
         dut = self.dut
         for mask, base, last in (w for words in steps for w in words):
             while self.idle is not None and next(self.idle):
-                dut.s_valid.value = 0
+                dut.s_axis_mask_tvalid.value = 0
                 await RisingEdge(dut.clk)
-            dut.s_mask.value, dut.s_base.value, dut.s_last.value, dut.s_valid.value = mask, base, last, 1
+            dut.s_axis_mask_tdata.value = (base << self.P) | mask      # {base, mask}
+            dut.s_axis_mask_tlast.value, dut.s_axis_mask_tvalid.value = last, 1
             while True:
                 await FallingEdge(dut.clk)
-                taken = int(dut.s_ready.value)
+                taken = int(dut.s_axis_mask_tready.value)
                 await RisingEdge(dut.clk)
                 if taken:
                     break
-        dut.s_valid.value = 0
+        dut.s_axis_mask_tvalid.value = 0
 
     def check_timing(self, steps, first_take: int):
         """The header's cycle contract, without idle or backpressure."""
@@ -142,7 +144,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
         got = spike_indices(await tb.sink.recv())
         assert got == model(words), f"step {n}: {got} != model {model(words)} (words {words})"
     await ClockCycles(dut.clk, 4)
-    assert tb.sink.empty() and not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    assert tb.sink.empty() and not int(dut.busy.value) and not int(dut.m_axis_spike_tvalid.value)
     if idle_inserter is None and backpressure_inserter is None:
         tb.check_timing(steps, tb.takes[0])
 
@@ -157,11 +159,11 @@ async def run_reset_mid_step(dut):
     await ClockCycles(dut.clk, 3)
     assert int(dut.busy.value)
     sender.cancel()
-    dut.s_valid.value = 0
+    dut.s_axis_mask_tvalid.value = 0
     await tb.reset()
     tb.sink.pause = False
     tb.sink.clear()
-    assert not int(dut.busy.value) and not int(dut.m_spike_tvalid.value)
+    assert not int(dut.busy.value) and not int(dut.m_axis_spike_tvalid.value)
     steps = make_steps(tb.P, 8, seed=2)
     cocotb.start_soon(tb.send(steps))
     for n, words in enumerate(steps):
@@ -173,4 +175,4 @@ async def run_reset_mid_step(dut):
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
 def test_fsvae_spike_emitter(P, OUT_W, REG_OUT):
     import runner
-    runner.run_bench("fsvae_spike_emitter", rtl("fsvae_spike_emitter"), dict(zip(KEYS, (P, OUT_W, REG_OUT))))
+    runner.run_bench("fsvae_spike_emitter", sources("fsvae_spike_emitter"), dict(zip(KEYS, (P, OUT_W, REG_OUT))))

@@ -25,6 +25,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -232,14 +233,14 @@ async def run_reset_mid_run(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_step_sequencer.sv"
+SOURCES = sources("fsvae_step_sequencer")
 
 
 @pytest.mark.parametrize("T", CONFIGS)
 def test_fsvae_step_sequencer(T):
     import runner
     params = {"T": T}
-    assert runner.lint([RTL], "fsvae_step_sequencer", params) == ""
+    assert runner.lint(SOURCES, "fsvae_step_sequencer", params) == ""
     build_name = f"fsvae_step_sequencer_T{T}"
-    runner.run("fsvae_step_sequencer", [RTL], "test_fsvae_step_sequencer", runner.BUILD / build_name,
+    runner.run("fsvae_step_sequencer", SOURCES, "test_fsvae_step_sequencer", runner.BUILD / build_name,
                parameters=params, extra_env={"FSVAE_T": str(T)}, build_name=build_name)

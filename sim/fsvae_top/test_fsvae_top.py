@@ -13,6 +13,9 @@ Configuration comes from the environment (set by the pytest wrapper below or flo
   FSVAE_LEAN_AXIL  1: a minimal AXI-Lite master instead of cocotbext-axi's (long runs)
   FSVAE_BACKPRESSURE  1: random backpressure on out_r (cocotbext-axi sink, slow); else a
                  fast sink that wakes Python only while out_r_TVALID is high
+
+Size: the whole-accelerator bench (its fixtures, its fast sink and its several cases)
+is one file because every case shares one Verilator build per process.
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.clock import Clock  # noqa: E402
@@ -255,7 +256,7 @@ async def run_restart(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-RTL = ROOT / "hw" / "rtl" / "fsvae_weight_loader.sv"
+SOURCES = sources("fsvae_weight_loader")
 
 
 @pytest.mark.parametrize("config", range(len(CONFIGS)))
@@ -263,7 +264,7 @@ def test_fsvae_weight_loader(config):
     import runner
     mems = CONFIGS[config]
     params = params_of(mems)
-    assert runner.lint([RTL], "fsvae_weight_loader", params) == ""
+    assert runner.lint(SOURCES, "fsvae_weight_loader", params) == ""
     build_name = f"fsvae_weight_loader_c{config}"
-    runner.run("fsvae_weight_loader", [RTL], "test_fsvae_weight_loader", runner.BUILD / build_name,
+    runner.run("fsvae_weight_loader", SOURCES, "test_fsvae_weight_loader", runner.BUILD / build_name,
                parameters=params, extra_env={"FSVAE_MEMS": json.dumps(mems)}, build_name=build_name)

@@ -1,4 +1,8 @@
-"""The one command line: ``fsvae-fpga <command>``; ``fsvae-fpga <command> --help`` explains each."""
+"""The one command line: ``fsvae-fpga <command>``; ``fsvae-fpga <command> --help`` explains each.
+
+Size: every command's argument parser and its thin handler are here, so that the whole
+command line reads in one file; the work is in flows.py and the subpackages.
+"""
 from __future__ import annotations
 
 import argparse

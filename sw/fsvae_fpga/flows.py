@@ -79,7 +79,7 @@ def codegen_hls(hw, board: str, out: Path, images_int8, n: int, seed: int, vecto
     latency = {}
     for mode in ("generate", "reconstruct") if info["reconstruction"] else ("generate",):
         rows = layer_stats(hw, mode, n, seed, images_int8)
-        latency[mode] = image_cycles(hw, boards.board(board), rows)
+        latency[mode] = image_cycles(hw, boards.board(board), rows, reconstruction=mode == "reconstruct")
         log(f"== {mode}: cycles per image implied by the loop structure (II = 1), board {board}")
         for name, cycles in latency[mode]["per_layer"].items():
             log(f"  {name:<13}{cycles:>14,.0f}")

@@ -33,6 +33,11 @@ image's last word.  The AXI DMA in direct register mode ends an S2MM transfer at
 into consecutive 64-byte-aligned slots of one buffer per run, and checks the core's progress
 register after each (an S2MM that still reads idle from the last transfer is not an image).  load_weights ignores TLAST, so the weight
 blob goes in as many MM2S transfers as the length register needs.
+
+Size: one module on purpose. It is the board-side driver a notebook imports, copied to the
+board with the overlay (toolchain/overlay.py BOARD_MODULES) and read there by people who
+have nothing else of the project; one file keeps its register, DMA and self-test logic
+together and free of host-only imports.
 """
 from __future__ import annotations
 

@@ -26,6 +26,10 @@ Fault injection (tests): ``inject_fault("stall_out_r", after_words=0)`` keeps ou
 low once that many words of the current S2MM transfer were taken (a stalled stream or a
 DMA that stopped writing); ``inject_fault("drop_s2mm_start")`` ignores S2MM length writes
 (a channel that is never started); ``clear_faults()``.
+
+Size: the simulated board's back end is one module so that it can be copied to a host next
+to driver.py without the rest of the package; about half of it is the fault injection the
+driver's tests need.
 """
 from __future__ import annotations
 

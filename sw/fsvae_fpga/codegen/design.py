@@ -1,13 +1,19 @@
 """The accelerator as data, shared by both back ends (hls.py and rtl.py render it).
 
-One place for the facts about a layer on a board that both writers, the fit check and the
-cycle model need: which layers a design holds, lanes per layer, the integer widths of its
-datapath, the weight layout its engine reads, which memories are loaded at run time and in
-what order (the load_weights blob), the on-chip bit budget, and the output table.
+``describe(hw, board)`` -> ``Design``: per layer of the design, in data-flow order, a
+``LayerPlan`` with every fact about that layer on that board that a writer, the fit check or
+a cycle model needs: lanes, datapath widths, engine copies and spike streams (hw/boards.yaml),
+whether its weights are loaded at run time, whether they are a small LUT ROM.  The RTL
+writer lowers it to a graph of engines and streams (dataflow.py); the HLS writer renders
+its arrays (hls_memory.py); the cycle model (latency.py) reads the same plans.
+
+Also here: the weight layout the engines read (``engine_weight``), the load_weights blob's
+memories and order, the on-chip bit budget, and the output table.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -140,3 +146,75 @@ def clipped_pixel_thresholds(hw: HwModel) -> np.ndarray:
     out = hw.desc["output"]
     lo, hi = out["sum_range"]
     return np.clip(np.asarray(out["pixel_thresholds"], dtype=np.int64), lo, hi + 1)
+
+
+# --- the design description --------------------------------------------------------------------
+def replicas(board: dict, name: str) -> int:
+    """Engine copies for a transposed-conv layer: hw/boards.yaml `replicas` (by layer name)."""
+    return max(1, int((board.get("replicas") or {}).get(name, 1)))
+
+
+def spike_streams(board: dict, name: str) -> int:
+    """Spike streams out of a layer's LIF update (hw/boards.yaml `spike_streams`)."""
+    return max(1, int((board.get("spike_streams") or {}).get(name, 1)))
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer of the design on one board."""
+    name: str
+    kind: str                   # linear | conv | convT
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    lanes: int                  # P: outputs an engine updates per cycle
+    widths: dict                # w, b, acc, mem (layer_widths)
+    copies: int                 # engine copies (transposed convs: hw/boards.yaml replicas)
+    spike_streams: int          # spike streams out of its LIF update
+    loaded: bool                # weights written at run time by load_weights (not a ROM)
+    lut_rom: bool               # weights small enough for a LUT ROM (weight_memory.lut_rom_max_bits)
+    threshold: int | None
+
+    @property
+    def cout(self) -> int:
+        return self.out_shape[0]
+
+    @property
+    def in_events(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def outputs(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+@dataclass
+class Design:
+    hw: HwModel
+    board: dict
+    reconstruction: bool
+    layers: dict[str, LayerPlan]        # in data-flow order
+
+    def plan(self, name: str) -> LayerPlan:
+        return self.layers[name]
+
+    @property
+    def loadable(self) -> list[str]:
+        """Layers whose weights load_weights writes, in blob order."""
+        return [n for n, p in self.layers.items() if p.loaded]
+
+
+def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
+    loaded = set(loadable_layers(hw, board))
+    lut_max = int((board.get("weight_memory") or {}).get("lut_rom_max_bits", 0))
+    plans = {}
+    for name in design_names(hw, reconstruction):
+        layer = hw.layer(name)
+        plans[name] = LayerPlan(
+            name=name, kind=layer["kind"], in_shape=tuple(layer["in_shape"]), out_shape=tuple(layer["out_shape"]),
+            lanes=lanes(board, layer["out_shape"][0]), widths=layer_widths(layer),
+            copies=replicas(board, name) if layer["kind"] == "convT" else 1,
+            spike_streams=spike_streams(board, name) if layer.get("spiking") else 1,
+            loaded=name in loaded,
+            lut_rom=name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
+            threshold=layer.get("threshold"))
+    return Design(hw, board, reconstruction, plans)

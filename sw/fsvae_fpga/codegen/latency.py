@@ -22,15 +22,15 @@ from __future__ import annotations
 import math
 
 from fsvae_fpga.contract.hwmodel import HwModel
-from fsvae_fpga.codegen.design import lanes
+from fsvae_fpga.codegen.design import Design, describe
 
 DEPTH = 3
 
 
-def layer_cycles(hw: HwModel, board: dict, name: str, events: float) -> float:
+def layer_cycles(design: Design, name: str, events: float) -> float:
+    hw, lp = design.hw, design.plan(name)
     layer, T = hw.layer(name), hw.T
-    cout = layer["out_shape"][0]
-    G = cout // lanes(board, cout)
+    G = lp.cout // lp.lanes
     if layer["kind"] == "linear":
         return T * (layer["in_shape"][0] + 2 * G + 4 * DEPTH) + events * G
     npos = layer["out_shape"][1] * layer["out_shape"][2]
@@ -43,9 +43,10 @@ def layer_cycles(hw: HwModel, board: dict, name: str, events: float) -> float:
     return T * (npos * G + 2 * DEPTH) + events * taps * G + npos * G
 
 
-def image_cycles(hw: HwModel, board: dict, rows: list[dict]) -> dict:
+def image_cycles(hw: HwModel, board: dict, rows: list[dict], reconstruction: bool = False) -> dict:
     """rows: stats.layer_stats for one mode; returns per-layer and total cycles per image."""
-    per_layer = {r["layer"]: layer_cycles(hw, board, r["layer"], r["input_events"] or 0.0) for r in rows}
+    design = describe(hw, board, reconstruction)
+    per_layer = {r["layer"]: layer_cycles(design, r["layer"], r["input_events"] or 0.0) for r in rows}
     npix = hw.image_shape[0] * hw.image_shape[1] * hw.image_shape[2]
     per_layer["sampler"] = hw.C * (2 + hw.T)
     per_layer["image io"] = npix / 4

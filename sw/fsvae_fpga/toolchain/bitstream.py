@@ -205,7 +205,8 @@ def build(args: argparse.Namespace, log=print) -> Path:
     claim_work(work)
 
     from fsvae_fpga.codegen.hls import CodegenError
-    from fsvae_fpga.codegen.vivado import check_project, write_vivado_project
+    from fsvae_fpga.codegen.vivado import write_vivado_project
+    from fsvae_fpga.toolchain.vivado_check import check_project
     from fsvae_fpga.contract.export import export_shipped
     from fsvae_fpga.contract.hwmodel import load
     try:

@@ -57,7 +57,7 @@ import time
 from pathlib import Path
 
 from fsvae_fpga.codegen import boards
-from fsvae_fpga.toolchain import logic_depth
+from fsvae_fpga.toolchain import clock_model, logic_depth, netlist_graph
 
 RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
 LABELS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36", "uram": "URAM"}
@@ -76,7 +76,7 @@ LUTRAM_SITES = {
 # the scope records that flatten leaves).
 OTHER = re.compile(r"^(\$scopeinfo|CARRY4|CARRY8|MUXCY|XORCY|MUXF[5-9]|BUFG.*|IBUF.*|OBUF.*|IOBUF.*|VCC|GND)$")
 # the cell classes are logic_depth's (one definition of what a LUT, FF, DSP or URAM cell is)
-LUT, FF, DSP, URAM = logic_depth.LUT_CELL, logic_depth.FF_CELL, logic_depth.DSP_CELL, logic_depth.URAM_CELL
+LUT, FF, DSP, URAM = netlist_graph.LUT_CELL, netlist_graph.FF_CELL, netlist_graph.DSP_CELL, netlist_graph.URAM_CELL
 BRAM36 = re.compile(r"^RAMB36(E1|E2)?$")
 BRAM18 = re.compile(r"^RAMB18(E1|E2)?$")
 
@@ -199,7 +199,7 @@ def yosys_script(sources: list[str], top: str, family: str, uram: bool, stat_jso
         lines.append(synth)
     lines.append(f"tee -q -o {stat_json} stat -json")
     if netlist_json:
-        lines += logic_depth.yosys_commands(top, netlist_json)
+        lines += netlist_graph.yosys_commands(top, netlist_json)
     lines.append("")
     return "\n".join(lines)
 
@@ -285,7 +285,7 @@ def measure_depth(netlist_path: Path, top: str, board: str, log=print, keep: boo
     if not netlist_path.is_file():
         raise EstimateError(f"yosys wrote no {netlist_path}")
     t0 = time.monotonic()
-    limit = logic_depth.clock_model(board)["limit_levels"]
+    limit = clock_model.clock_model(board)["limit_levels"]
     depth = logic_depth.analyze(netlist_path, top, limit_levels=limit)
     depth["board"] = logic_depth.board_summary(depth, board)
     depth["seconds"] = round(time.monotonic() - t0, 1)

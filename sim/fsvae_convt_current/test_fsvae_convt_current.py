@@ -1,5 +1,5 @@
-"""cocotb bench of hw/rtl/fsvae_lif_conv_transpose.sv (the current engine) against
-golden.conv_transpose2d.
+"""cocotb bench of hw/rtl/fsvae_convt_current.sv (the transposed-convolution current
+engine) against golden.conv_transpose2d.
 
 Each simulation loads one weight set through $readmemh (the hex files are written here, by
 the pytest wrapper, in the format documented in the RTL header) and runs several time
@@ -27,7 +27,8 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import EngineTB, cycle_pause, pack_words, rtl, unpack_lanes  # noqa: E402
+from common import EngineTB, cycle_pause, pack_words, unpack_lanes  # noqa: E402
+from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles  # noqa: E402
@@ -176,16 +177,15 @@ async def run_reset_mid_step(dut):
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------
-SOURCES = rtl("fsvae_file_check", "fsvae_weight_mem", "fsvae_engine_ctrl", "fsvae_current_acc",
-              "fsvae_lif_conv_transpose")
+SOURCES = sources("fsvae_convt_current")
 
 
 @pytest.mark.parametrize(",".join(KEYS), list(CONFIGS))
-def test_fsvae_lif_conv_transpose(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
+def test_fsvae_convt_current(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
     import runner
     c = dict(zip(KEYS, (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P)))
     b_bits = CONFIGS[tuple(c.values())]
     params = {**c, "W_BITS": W_BITS, "B_BITS": b_bits, "ACC_BITS": acc_bits(c, b_bits)}
-    runner.run_cases("fsvae_lif_conv_transpose", SOURCES, params, CASES,
+    runner.run_cases("fsvae_convt_current", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(c, b_bits, case)[:2], P, b_bits),
                      strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})

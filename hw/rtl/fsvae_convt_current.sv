@@ -1,10 +1,11 @@
-// Event-driven transposed convolution, the current half of a LIF layer: one time step per
-// `start`, the step's currents out, bit-exact with golden.conv_transpose2d
-// (sw/fsvae_fpga/golden.py); the RTL twin of the scatter in hls/fsvae/lif_conv_transpose.h
+// Transposed-convolution current engine: the event-driven scatter of a transposed
+// convolution, input spike events in, the step's synaptic currents out; there is no neuron
+// state in here.  One time step per `start`, bit-exact with golden.conv_transpose2d
+// (sw/fsvae_fpga/contract/golden.py); the RTL twin of the scatter in hls/fsvae/lif_conv_transpose.h
 // (same microarchitecture: event -> tap -> channel group scatter, weights stored
-// [CIN*K*K][COUT], P output-channel lanes).  The neurons are a separate stage,
-// fsvae_lif_update (after fsvae_current_join when a layer has several copies of this
-// engine); the output layer takes the currents as they are (fsvae_membrane_output).
+// [CIN*K*K][COUT], P output-channel lanes).  A spiking layer's neurons are a separate
+// stage, fsvae_lif_update (after fsvae_current_join when a layer has several copies of
+// this engine); the output layer takes the currents as they are (fsvae_membrane_output).
 //
 //   I[oh][ow][c] = bias[c] + sum_{events (ih, iw, ci), taps (kh, kw) with
 //                    oh = ih*S - PAD + kh, ow = iw*S - PAD + kw inside OH x OW} W[ci][c][kh][kw]
@@ -74,7 +75,7 @@
 
 `default_nettype none
 
-module fsvae_lif_conv_transpose #(
+module fsvae_convt_current #(
     parameter int CIN       = 4,               // input channels
     parameter int COUT      = 4,               // output channels
     parameter int IH        = 4,               // input height
@@ -139,10 +140,10 @@ module fsvae_lif_conv_transpose #(
     localparam logic signed [CRD_W-1:0] OW_C = CRD_W'(OW);
 
     if (P < 1 || COUT % P != 0) begin : g_bad_lanes
-        $error("fsvae_lif_conv_transpose: COUT (%0d) must be a multiple of P (%0d)", COUT, P);
+        $error("fsvae_convt_current: COUT (%0d) must be a multiple of P (%0d)", COUT, P);
     end
     if (OH < 1 || OW < 1) begin : g_bad_shape
-        $error("fsvae_lif_conv_transpose: empty output (%0d x %0d)", OH, OW);
+        $error("fsvae_convt_current: empty output (%0d x %0d)", OH, OW);
     end
 
     // ------------------------------------------------------------------ step control
@@ -260,7 +261,7 @@ module fsvae_lif_conv_transpose #(
 `ifndef SYNTHESIS
     always_ff @(posedge clk) begin
         if (!rst && ev_hs && !s_axis_event_tuser && 32'(s_axis_event_tdata) >= 32'(NIN)) begin
-            $error("fsvae_lif_conv_transpose: event index %0d >= %0d", s_axis_event_tdata, NIN);
+            $error("fsvae_convt_current: event index %0d >= %0d", s_axis_event_tdata, NIN);
         end
     end
 `endif

@@ -1,0 +1,204 @@
+"""The generated accelerator as a graph: engines (nodes) and the AXI streams between them.
+
+``lower(design)`` turns the design description (design.py) into the graph in three steps, as FINN's transformations
+do on its dataflow graph:
+
+1. ``build``: one node per unit in data-flow order: the latent pick and its two event lists,
+   one ``lif_linear`` per linear layer, and per transposed-conv layer one ``convt_current``
+   (the scatter) followed, except for the output layer, by one ``lif_update`` (the neurons)
+   with ``spike_streams`` outputs.  Nodes are wired producer -> consumer directly.
+2. ``insert_copies``: a transposed-conv layer with ``replicas`` R > 1 (hw/boards.yaml) becomes
+   R ``convt_current`` copies, R / S per input spike stream, dealt round robin by an
+   ``event_split`` and summed by a ``current_join`` (copy 0 adds the bias, the others a zero
+   bias).
+3. ``insert_fifos``: a ``stream_fifo`` on every stream from one layer to another.
+
+The RTL writer (rtl_top.py) renders every node as one module instance of hw/rtl/; the
+manifest lists the engines from the same graph, and make sim's report reads the manifest.
+Every stream is named by the signal prefix it has in the generated top, with
+``<prefix>_tdata/_tvalid/_tready`` and, where the stream has them, ``_tlast`` and ``_tuser``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from fsvae_fpga.codegen.design import CodegenError, Design, cname
+
+FIFO_DEPTH = 16
+MASK_DEPTH_MAX = 2048        # lif_update: masks of one step buffered per spike stream
+
+
+def index_bits(n: int) -> int:
+    """Index width for a range of n values (as the engines compute it)."""
+    return max(1, (n - 1).bit_length())
+
+
+@dataclass
+class Stream:
+    name: str                  # signal prefix in the top
+    width: int                 # tdata bits
+    last: bool = True
+    user: bool = True          # tuser: "empty step" marker of event streams
+
+    @property
+    def signals(self) -> list[str]:
+        return ["tdata", "tvalid", "tready"] + ["tlast"] * self.last + ["tuser"] * self.user
+
+
+@dataclass
+class Node:
+    name: str                  # instance name without the u_ prefix
+    op: str                    # event_list | latent_pick | lif_linear | convt_current | lif_update
+    #                            | event_split | current_join | stream_fifo
+    layer: str                 # the layer it belongs to ("latent" for the pick and its lists)
+    inputs: list[str] = field(default_factory=list)     # stream names, in port order
+    outputs: list[str] = field(default_factory=list)
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    design: Design
+    nodes: list[Node] = field(default_factory=list)
+    streams: dict[str, Stream] = field(default_factory=dict)
+
+    @property
+    def hw(self):
+        return self.design.hw
+
+    def add_stream(self, name: str, width: int, last: bool = True, user: bool = True) -> str:
+        if name in self.streams:
+            raise CodegenError(f"internal: stream {name} defined twice")
+        self.streams[name] = Stream(name, width, last, user)
+        return name
+
+    def producer(self, stream: str) -> Node | None:
+        return next((n for n in self.nodes if stream in n.outputs), None)
+
+    def consumers(self, stream: str) -> list[Node]:
+        return [n for n in self.nodes if stream in n.inputs]
+
+    def engines(self) -> list[Node]:
+        """The layer engines, each with its own step sequencer and counters."""
+        return [n for n in self.nodes if n.op in ("lif_linear", "convt_current")]
+
+    def check(self) -> None:
+        """Every stream has one producer and one consumer; only the output currents (``cur``,
+        read by the membrane output in the template) leave the graph."""
+        for s in self.streams:
+            prod, cons = [n.name for n in self.nodes if s in n.outputs], [n.name for n in self.consumers(s)]
+            want_cons = 0 if s == "cur" else 1
+            if len(prod) != 1 or len(cons) != want_cons:
+                raise CodegenError(f"internal: stream {s} has producers {prod} and consumers {cons}")
+
+
+# --- 1. the units, wired directly -------------------------------------------------------------
+def build(design: Design) -> Graph:
+    g, hw, plan = Graph(design), design.hw, design.plan
+    prior = hw.names("prior")
+    for side in ("zdec", "zfb"):
+        g.add_stream(f"{side}_word", min(32, hw.C), last=False, user=False)
+        g.add_stream(f"{side}_ev", index_bits(hw.C))
+    pick = Node("pick", "latent_pick", "latent", [], ["zdec_word", "zfb_word"])     # input: the prior's output
+    g.nodes.append(pick)
+    for side in ("zdec", "zfb"):
+        g.nodes.append(Node(f"list_{side}", "event_list", "latent", [f"{side}_word"], [f"{side}_ev"]))
+
+    # the prior: z_{t-1} -> prior.0 -> ... -> the latent pick
+    src = "zfb_ev"
+    for name in prior:
+        dst = g.add_stream(f"{cname(name)}_out", index_bits(plan(name).outputs))
+        g.nodes.append(Node(cname(name), "lif_linear", name, [src], [dst], {"trace_out": name}))
+        src = dst
+    pick.inputs = [src]
+
+    # the decoder: z_t -> decoder_fc -> decoder.* -> output currents (stream cur)
+    fc = g.add_stream("decoder_fc_out", index_bits(plan("decoder_fc").outputs))
+    g.nodes.append(Node("decoder_fc", "lif_linear", "decoder_fc", ["zdec_ev"], [fc],
+                        {"trace_in": "latent", "trace_out": "decoder_fc"}))
+    srcs, prev = [fc], "decoder_fc"
+    for name in hw.names("decoder")[1:] + ["output"]:
+        n, lp = cname(name), plan(name)
+        cur = g.add_stream("cur" if name == "output" else f"{n}_cur", lp.lanes * lp.widths["acc"], user=False)
+        # decoder.1's input events are decoder_fc's spikes, already traced at decoder_fc's output
+        g.nodes.append(Node(f"{n}_r0", "convt_current", name, list(srcs), [cur],
+                            {"trace_in": None if prev == "decoder_fc" else prev}))
+        if name == "output":
+            break
+        dsts = [g.add_stream(f"{n}_out{e}", index_bits(lp.outputs)) for e in range(lp.spike_streams)]
+        g.nodes.append(Node(f"{n}_update", "lif_update", name, [cur], dsts))
+        srcs, prev = dsts, name
+    return g
+
+
+# --- 2. engine copies -------------------------------------------------------------------------
+def insert_copies(g: Graph) -> Graph:
+    """Each convt_current with replicas R becomes R copies (+ event_split per input stream
+    where a stream feeds more than one copy, + current_join)."""
+    out: list[Node] = []
+    for node in g.nodes:
+        if node.op != "convt_current":
+            out.append(node)
+            continue
+        name, n = node.layer, cname(node.layer)
+        R, srcs, cur = g.design.plan(name).copies, node.inputs, node.outputs[0]
+        if R % len(srcs):
+            raise CodegenError(f"{name}: replicas ({R}) must be a multiple of the input spike streams ({len(srcs)})")
+        if R == 1 and len(srcs) > 1:
+            raise CodegenError(f"{name}: {len(srcs)} input spike streams need at least as many replicas")
+        if R == 1:
+            out.append(node)
+            continue
+        per, in_w = R // len(srcs), g.streams[srcs[0]].width
+        copy_in: dict[int, str] = {}
+        for i, src in enumerate(srcs):
+            group = range(i * per, (i + 1) * per)
+            if per == 1:
+                copy_in[group[0]] = src
+                continue
+            outs = [g.add_stream(f"{n}_r{r}_in", in_w) for r in group]
+            out.append(Node(f"{n}_s{i}_split", "event_split", name, [src], outs))
+            copy_in.update(zip(group, outs))
+        p_acc = g.streams[cur].width
+        curs = [g.add_stream(f"{n}_r{r}_cur", p_acc, user=False) for r in range(R)]
+        for r in range(R):
+            out.append(Node(f"{n}_r{r}", "convt_current", name, [copy_in[r]], [curs[r]],
+                            {**node.attrs, "zero_bias": r > 0}))
+        out.append(Node(f"{n}_join", "current_join", name, curs, [cur]))
+    g.nodes = out
+    return g
+
+
+# --- 3. FIFOs between layers ------------------------------------------------------------------
+def insert_fifos(g: Graph) -> Graph:
+    """A FIFO_DEPTH stream_fifo on every stream whose producer and consumer belong to
+    different layers; the consumer then reads the FIFO's output, ``<layer>_in`` (or
+    ``<layer>_in<i>`` for the i-th of a layer's several input streams)."""
+    producer = {s: g.producer(s) for s in g.streams}
+    crossing = [(s, n) for n in g.nodes for s in n.inputs if producer[s].layer != n.layer]
+    per_layer: dict[str, list[str]] = {}
+    for s, n in crossing:
+        per_layer.setdefault(n.layer, []).append(s)
+    out: list[Node] = []
+    for node in g.nodes:
+        inputs = []
+        for s in node.inputs:
+            ins = per_layer.get(node.layer, [])
+            if s not in ins or producer[s].layer == node.layer:
+                inputs.append(s)
+                continue
+            dst = f"{cname(node.layer)}_in" + (str(ins.index(s)) if len(ins) > 1 else "")
+            st = g.streams[s]
+            g.add_stream(dst, st.width, st.last, st.user)
+            out.append(Node(f"fifo_{dst}", "stream_fifo", node.layer, [s], [dst]))
+            inputs.append(dst)
+        out.append(dataclasses.replace(node, inputs=inputs))
+    g.nodes = out
+    return g
+
+
+def lower(design: Design) -> Graph:
+    g = insert_fifos(insert_copies(build(design)))
+    g.check()
+    return g

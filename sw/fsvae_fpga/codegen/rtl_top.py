@@ -1,0 +1,245 @@
+"""Render the dataflow graph (dataflow.py) as the body of the generated top (hw/templates/
+fsvae_top.sv.in, @BODY@): one module instance of hw/rtl/ per node, the stream signals
+between them, and what only simulation reads (the event trace, queues_empty).
+
+Every stream port of the library modules is named ``s_axis_<name>_t*`` / ``m_axis_<name>_t*``
+(or ``s_axis_t*`` / ``m_axis_t*`` on a module with one of each), so a port is bound to a
+stream by its prefix alone (``_bind``); a port of R streams is bound to their concatenation,
+stream 0 in the low bits.
+"""
+from __future__ import annotations
+
+from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, MASK_DEPTH_MAX, Graph, Node, Stream, index_bits
+from fsvae_fpga.codegen.design import cname
+
+MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
+MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_current", "lif_update": "fsvae_lif_update",
+           "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
+           "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick"}
+# modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
+HELPERS = ["fsvae_step_sequencer", "fsvae_engine_counters"]
+
+
+def _bind(port: str, streams: list[Stream], signals: list[str] | None = None) -> str:
+    """`.port_tdata(s_tdata), ...`: one stream, or R streams concatenated (stream 0 low)."""
+    signals = signals or streams[0].signals
+    out = []
+    for sig in signals:
+        names = [f"{s.name}_{sig}" for s in streams]
+        out.append(f".{port}_{sig}({names[0] if len(names) == 1 else '{' + ', '.join(reversed(names)) + '}'})")
+    return ", ".join(out)
+
+
+def _instance(module: str, params: list[str], inst: str, ports: list[str]) -> list[str]:
+    head = [f"    {module} #(", ",\n".join("        " + p for p in params), f"    ) u_{inst} ("] if params else \
+        [f"    {module} u_{inst} ("]
+    return head + [",\n".join("        " + p for p in ports), "    );"]
+
+
+class TopBody:
+    def __init__(self, g: Graph, mem: str):
+        self.g, self.hw, self.mem, self.loadable = g, g.hw, mem, g.design.loadable
+        self.plan = g.design.plan
+        self.lines: list[str] = []
+        self.engines: list[dict] = []      # manifest "engines": what the perf report reads
+        self.updates: list[str] = []       # manifest "lif_updates"
+
+    def emit(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def s(self, name: str) -> Stream:
+        return self.g.streams[name]
+
+    # --- what every layer engine has ------------------------------------------------------------
+    def sequencer(self, n: str) -> None:
+        self.emit(f"    logic {n}_start, {n}_busy, {n}_done, {n}_finished;",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // step, image: read by the simulation trace only",
+                  f"    logic {n}_first;                        // not read by current engines",
+                  f"    logic [{index_bits(self.hw.T + 1) - 1}:0] {n}_step;",
+                  f"    logic [31:0] {n}_image;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    fsvae_step_sequencer #(.T(T)) u_seq_{n} (",
+                  "        .clk, .rst, .go, .n_images(n_img),",
+                  f"        .finished({n}_finished), .start({n}_start), .first_step({n}_first),",
+                  f"        .busy({n}_busy), .done({n}_done), .step({n}_step), .image({n}_image)",
+                  "    );")
+
+    def counters(self, prefix: str, busy: str, stream: str | None) -> None:
+        """perf_<prefix>_busy / _events (the testbench reads every perf_* signal)."""
+        ev = f"{stream}_tvalid && {stream}_tready && !{stream}_tuser" if stream else "1'b0"
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */   // read by the testbench through the hierarchy",
+                  f"    logic [31:0] perf_{prefix}_busy, perf_{prefix}_events;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    fsvae_engine_counters #(.W(32)) u_perf_{prefix} (.clk, .rst, .busy({busy}), .event_in({ev}), "
+                  f".busy_cycles(perf_{prefix}_busy), .events(perf_{prefix}_events));")
+
+    def trace(self, label: str | None, n: str, stream: str) -> None:
+        """Simulation-only record of the events on `stream`, during engine n's current step."""
+        if not label:
+            return
+        self.emit("`ifndef SYNTHESIS",
+                  "    always_ff @(posedge clk) begin",
+                  f"        if (trace_on && !rst && {stream}_tvalid && {stream}_tready && !{stream}_tuser)",
+                  f'            $fwrite(trace_fd, "%0d {label} %0d %0d\\n", base_q + {n}_image, {n}_step, {stream}_tdata);',
+                  "    end",
+                  "`endif")
+
+    def weight_params(self, node: Node, lif: bool) -> list[str]:
+        name, lp = node.layer, self.plan(node.layer)
+        wm = self.g.design.board.get("weight_memory") or {}
+        load = []
+        if lp.loaded:
+            load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
+        elif lp.lut_rom:
+            load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
+        t = lp.widths
+        bias = f"{self.mem}/{name}.bias_zero.hex" if node.attrs.get("zero_bias") else f"{self.mem}/{name}.bias.hex"
+        return load + [f".P({lp.lanes})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
+                       *([f".MEM_BITS({t['mem']})", f".THRESHOLD({lp.threshold})"] if lif else []),
+                       f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")', f'.BIAS_FILE("{bias}")']
+
+    def wl_ports(self, name: str, p: int, w: int) -> str:
+        if name not in self.loadable:
+            return ".wl_en(1'b0), .wl_addr('0), .wl_data('0)"
+        words = self.hw.weights[name].size // p
+        return (f".wl_en(wl_en[{self.loadable.index(name)}]), .wl_addr(wl_addr[{index_bits(words) - 1}:0]), "
+                f".wl_data(wl_data[{p * w - 1}:0])")
+
+    # --- one renderer per op ------------------------------------------------------------------
+    def engine(self, node: Node) -> None:
+        """lif_linear (events in, spikes out) or convt_current (events in, currents out)."""
+        n, name, lp, layer = node.name, node.layer, self.plan(node.layer), self.hw.layer(node.layer)
+        p, t = lp.lanes, lp.widths
+        spiking = node.op == "lif_linear"
+        src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
+        nin, nout = lp.in_events, lp.outputs
+        self.sequencer(n)
+        if spiking:
+            params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True)
+            dbg_decl = [f"    logic [{p * t['mem'] - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
+            extra = [f".dbg_group('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
+            out_port = _bind("m_axis_spike", [dst])
+        else:
+            cin, ih, iw = lp.in_shape
+            params = [f".CIN({cin})", f".COUT({lp.cout})", f".IH({ih})", f".IW({iw})",
+                      f".K({layer['kernel_size']})", f".S({layer['stride']})", f".PAD({layer['padding']})",
+                      f".OUTPAD({layer['output_padding']})"] + self.weight_params(node, False)
+            dbg_decl, extra = [], []
+            out_port = _bind("m_axis_cur", [dst])
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl,
+                  "    /* verilator lint_on UNUSEDSIGNAL */")
+        ports = [".clk, .rst",
+                 f".start({n}_start), " + (f".first_step({n}_first), " if spiking else "")
+                 + f".busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
+                 _bind("s_axis_event", [src]), out_port, self.wl_ports(name, p, t["w"]), *extra]
+        self.emit(*_instance(MODULES[node.op], params, n, ports))
+        self.counters(n, f"{n}_busy", src.name)
+        self.trace(node.attrs.get("trace_in"), n, src.name)
+        if spiking:
+            self.trace(node.attrs.get("trace_out"), n, dst.name)
+        self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
+                             "acc_bits": t["acc"], "mem_bits": t["mem"] if spiking else None,
+                             "in_events": nin, "outputs": nout})
+
+    def lif_update(self, node: Node) -> None:
+        """The LIF neurons of a transposed-conv layer, after its current engines."""
+        n, lp = node.name, self.plan(node.layer)
+        t, p = lp.widths, lp.lanes
+        nw = lp.outputs // p
+        ne = len(node.outputs)
+        # room for a stream's share of a step's masks, so that the current engines can read
+        # out a whole step while the emitter is still busy with the last
+        depth = 1 << max(2, (min(nw // ne + 2, MASK_DEPTH_MAX) - 1).bit_length())
+        params = [".T(T)", f".NW({nw})", f".P({p})", f".ACC_BITS({t['acc']})", f".MEM_BITS({t['mem']})",
+                  f".THRESHOLD({lp.threshold})", f".MASK_DEPTH({depth})", f".NE({ne})"]
+        self.emit(f"    logic {n}_busy;")
+        self.emit(*_instance(MODULES["lif_update"], params, n,
+                             [".clk, .rst", _bind("s_axis_cur", [self.s(node.inputs[0])]),
+                              _bind("m_axis_spike", [self.s(o) for o in node.outputs]), f".busy({n}_busy)"]))
+        self.counters(n, f"{n}_busy", None)
+        self.updates.append(cname(node.layer))
+
+    def event_split(self, node: Node) -> None:
+        outs = [self.s(o) for o in node.outputs]
+        self.emit(*_instance(MODULES["event_split"], [f".R({len(outs)})", f".W({outs[0].width})"], node.name,
+                             [".clk, .rst", _bind("s_axis", [self.s(node.inputs[0])]), _bind("m_axis", outs)]))
+
+    def current_join(self, node: Node) -> None:
+        ins, lp = [self.s(i) for i in node.inputs], self.plan(node.layer)
+        params = [f".R({len(ins)})", f".LANES({lp.lanes})", f".BITS({lp.widths['acc']})"]
+        self.emit(*_instance(MODULES["current_join"], params, node.name,
+                             [".clk, .rst", _bind("s_axis", ins), _bind("m_axis", [self.s(node.outputs[0])])]))
+
+    def stream_fifo(self, node: Node) -> None:
+        src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
+        assert src.signals == dst.signals == Stream("", 1).signals, node.name   # events: tlast and tuser
+        self.emit(*_instance(MODULES["stream_fifo"], [f".DATA_W({src.width})", f".DEPTH({FIFO_DEPTH})"], node.name,
+                             [".clk, .rst", _bind("s_axis", [src]), _bind("m_axis", [dst])]))
+
+    def event_list(self, node: Node) -> None:
+        n = node.name
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic {n}_done;",
+                  f"    logic [{index_bits(self.hw.C + 2) - 1}:0] {n}_count;", "    /* verilator lint_on UNUSEDSIGNAL */")
+        self.emit(*_instance(MODULES["event_list"], [f".N({self.hw.C})", ".W(ZW)"], n,
+                             [".clk, .rst", _bind("s_axis", [self.s(node.inputs[0])]),
+                              _bind("m_axis", [self.s(node.outputs[0])]), f".done({n}_done), .done_count({n}_count)"]))
+
+    def latent_pick(self, node: Node) -> None:
+        dec, fb = (self.s(o) for o in node.outputs)
+        self.emit("    logic pick_busy;")
+        self.emit(*_instance(MODULES["latent_pick"], [".T(T)", ".C(C)", ".K(K)", ".W(ZW)"], node.name, [
+            ".clk, .rst, .go, .n_images(n_img), .image_base(base_q), .busy(pick_busy)",
+            ".sampler_start, .sampler_image, .sampler_step(smp_step), .sampler_ready(sampler_ready)",
+            _bind("s_axis_spike", [self.s(node.inputs[0])]),
+            ".s_axis_idx_tdata(idx_tdata), .s_axis_idx_tvalid(idx_tvalid), .s_axis_idx_tready(idx_tready), "
+            ".s_axis_idx_tlast(idx_tlast)",
+            _bind("m_axis_dec", [dec]), _bind("m_axis_fb", [fb])]))
+
+    # --- the whole body ---------------------------------------------------------------------------
+    def render(self) -> str:
+        self.emit("    // ------------------------------------------------------------------ trace (simulation)",
+                  "`ifndef SYNTHESIS", "    int trace_fd;", "    logic trace_on;", "    initial begin",
+                  '        trace_on = $test$plusargs("fsvae_trace") != 0;',
+                  '        trace_fd = trace_on ? $fopen("fsvae_trace.txt", "w") : 0;', "    end", "`endif", "",
+                  "    // ------------------------------------------------------------------ streams")
+        for st in self.g.streams.values():
+            rest = ", ".join(f"{st.name}_{sig}" for sig in st.signals[1:])
+            self.emit(f"    logic [{st.width - 1}:0] {st.name}_tdata;", f"    logic {rest};")
+        layer = None
+        for node in self.g.nodes:
+            if node.layer != layer:
+                layer = node.layer
+                self.emit("", f"    // ------------------------------------------------------------------ {layer}")
+            render = self.engine if node.op in ("lif_linear", "convt_current") else getattr(self, node.op)
+            render(node)
+        self.emit("", "    // nothing queued anywhere (the testbench checks it after ap_done)",
+                  "    /* verilator lint_off UNUSEDSIGNAL */", "    logic queues_empty;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    assign queues_empty = !({' || '.join(f'{s}_tvalid' for s in self.g.streams)});")
+        return "\n".join(self.lines)
+
+
+def loader(names: list[str], mems: list[dict]) -> str:
+    """The load_weights mode: in_r words -> the run-time weight memories, in `names` order."""
+    if not names:
+        return ("    // no run-time weight memories on this board: load_weights is done at once\n"
+                "    assign in_r_TREADY = 1'b0;\n    assign load_done = 1'b0;\n    assign load_word = 1'b0;")
+    n, amax = len(mems), max(index_bits(m["depth"]) for m in mems)
+    wmax = max(m["width"] for m in mems)
+
+    def table(key: str) -> str:          # memory 0 in the low bits: listed last
+        return "{" + ", ".join(f"32'd{m[key]}" for m in reversed(mems)) + "}"
+    return f"""    // ------------------------------------------------------------------ weight loader
+    // mode load_weights: {sum(m['words'] for m in mems)} in_r words -> {n} memories ({', '.join(names)})
+    logic [{n - 1}:0] wl_en;
+    logic [{amax - 1}:0] wl_addr;
+    logic [{wmax - 1}:0] wl_data;
+    fsvae_weight_loader #(.N({n}), .ADDR_W({amax}), .DATA_W({wmax}),
+        .DEPTHS({table('depth')}),
+        .WIDTHS({table('width')})
+    ) u_weight_loader (
+        .clk, .rst, .active(cstate == C_LOAD),
+        .s_axis_tdata(in_r_TDATA), .s_axis_tvalid(in_r_TVALID), .s_axis_tready(in_r_TREADY),
+        .word_taken(load_word), .done(load_done),
+        .wl_en, .wl_addr, .wl_data
+    );"""
