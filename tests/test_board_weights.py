@@ -1,7 +1,8 @@
 """Run-time weights on the simulated board: a design whose weight memories are loaded over in_r
 (the small model on KV260 settings, every memory of at least 4 kbit loadable, as the top-level
 bench builds it), so that load_weights goes through the MM2S channel in several transfers.
-A second Verilator build (about 1-2 minutes), shared by the tests of this module."""
+A Verilator build (about 1-2 minutes) shared by the tests of this module and by the top-level
+bench's kv260 case (sim/fsvae_top), which use the same design folder."""
 from __future__ import annotations
 
 import json
@@ -19,20 +20,15 @@ OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}
 @pytest.fixture(scope="module")
 def design():
     import launch
-    from fsvae_fpga.codegen import boards
     from fsvae_fpga.contract import hwmodel
-    from fsvae_fpga.codegen import rtl
     from fsvae_fpga.contract.export import export_shipped
     from fsvae_fpga.toolchain.overlay import write_overlay_files
     work = ROOT / "build" / "board-sim" / f"test-{BOARD}-weights"
     hw_dir = Path(export_shipped("configs/small.yaml", work / "hwmodel"))
     hw = hwmodel.load(hw_dir)
+    # the folders the top-level bench's kv260 case builds too (launch.ensure_design: once)
     rtl_dir, build_dir = work / "rtl", work / "sim_build"
-    m = rtl_dir / "manifest.json"
-    board = {**boards.board(BOARD), **OVERRIDES}
-    if not m.is_file() or json.loads(m.read_text()).get("design_sha256") != rtl.design_sha256(hw, board):
-        rtl.write_rtl(hw, BOARD, rtl_dir, overrides=OVERRIDES)
-    launch.ensure_build(rtl_dir, build_dir)
+    launch.ensure_design(hw, BOARD, rtl_dir, build_dir, overrides=OVERRIDES)
     write_overlay_files(work / "overlay", rtl_dir, hw_dir, BOARD, 1, sim_build_dir=build_dir, board_overrides=OVERRIDES)
     return hw, work / "overlay"
 

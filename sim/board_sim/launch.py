@@ -48,6 +48,32 @@ def ensure_build(rtl_dir: Path, build_dir: Path) -> float:
         return rtl_sim.build(rtl_dir, build_dir=build_dir)
 
 
+def _design_up_to_date(rtl_dir: Path, hw, board: dict) -> bool:
+    from fsvae_fpga.codegen import rtl
+    path = rtl_dir / "manifest.json"
+    if not path.is_file():
+        return False
+    m = json.loads(path.read_text())
+    return m.get("design_sha256") == rtl.design_sha256(hw, board) and m.get("mem_dir") in (None, str(rtl_dir / "mem"))
+
+
+def ensure_design(hw, board: str, rtl_dir: Path, build_dir: Path, overrides: dict | None = None) -> bool:
+    """The generated RTL of ``hw`` on ``board`` (+ ``overrides``) in rtl_dir and its Verilator
+    build in build_dir, each made only when out of date (the design's sha256, the sources'
+    times), one process at a time: the notebook runner and several pytest workers share these
+    folders.  Returns whether the RTL was (re)generated."""
+    from fsvae_fpga.codegen import boards, rtl
+    rtl_dir = Path(rtl_dir).resolve()
+    rtl_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(rtl_dir.parent / f".{rtl_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = not _design_up_to_date(rtl_dir, hw, {**boards.board(board), **(overrides or {})})
+        if fresh:
+            rtl.write_rtl(hw, board, rtl_dir, overrides=overrides)
+        ensure_build(rtl_dir, build_dir)
+    return fresh
+
+
 def serve(rtl_dir: Path, socket_path: str, build_dir: Path | None = None, once: bool = False,
           run_dir: Path | None = None, idle_s: float | None = None) -> int:
     from cocotb_tools.runner import get_runner

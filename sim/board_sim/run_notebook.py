@@ -15,7 +15,6 @@ notebook shows fewer than two images.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,22 +35,10 @@ def _log(msg: str) -> None:
     print(f"run_notebook: {msg}", file=sys.stderr, flush=True)
 
 
-def _rtl_up_to_date(rtl_dir: Path, hw, board: str) -> bool:
-    from fsvae_fpga.codegen import boards
-    from fsvae_fpga.codegen import rtl
-    path = rtl_dir / "manifest.json"
-    if not path.is_file():
-        return False
-    m = json.loads(path.read_text())
-    return (m.get("design_sha256") == rtl.design_sha256(hw, boards.board(board))
-            and m.get("mem_dir") in (None, str(rtl_dir / "mem")))
-
-
 def prepare(board: str, config: str | None = None, work: Path | None = None, n_selftest: int = 4) -> dict:
     """hardware model, RTL, Verilator build and simulated overlay folder for ``board``."""
     from fsvae_fpga.codegen import boards
     from fsvae_fpga.contract import hwmodel
-    from fsvae_fpga.codegen.rtl import write_rtl
     from fsvae_fpga.contract.export import export_shipped
     from fsvae_fpga.toolchain.overlay import write_overlay_files
     config = config or boards.board(board)["default_config"]
@@ -60,13 +47,9 @@ def prepare(board: str, config: str | None = None, work: Path | None = None, n_s
     t0 = time.perf_counter()
     hw_dir = Path(export_shipped(config, work / "hwmodel"))
     hw = hwmodel.load(hw_dir)
-    rtl_dir = work / "rtl"
-    if not _rtl_up_to_date(rtl_dir, hw, board):
-        _log(f"codegen rtl -> {rtl_dir}")
-        write_rtl(hw, board, rtl_dir)
-    build_dir = work / "sim_build"
-    if launch.ensure_build(rtl_dir, build_dir):
-        _log(f"verilated {rtl_dir} -> {build_dir}")
+    rtl_dir, build_dir = work / "rtl", work / "sim_build"
+    if launch.ensure_design(hw, board, rtl_dir, build_dir):
+        _log(f"codegen rtl -> {rtl_dir}, verilated -> {build_dir}")
     overlay_dir = work / "overlay"
     write_overlay_files(overlay_dir, rtl_dir, hw_dir, board, n_selftest, sim_build_dir=build_dir)
     _log(f"prepared {overlay_dir} ({config}, {time.perf_counter() - t0:.1f} s)")

@@ -399,24 +399,37 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
 import pytest  # noqa: E402
 
 
+# kv260: the small model's larger weight memories loaded at run time (load_weights on in_r), as
+# the paper model's are; the design folder is the one tests/test_board_weights.py uses, built
+# once for both (board_sim/launch.ensure_design).  pynq-z2: every weight from $readmemh, in a
+# private folder (the mismatch test edits its memory files in place).
+KV260_OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}
+
+
 @pytest.fixture(scope="module")
 def small_rtl(request, small_hwmodel, tmp_path_factory):
-    """(hwmodel dir, generated RTL dir) for the board in request.param, built once."""
+    """(hwmodel dir, generated RTL dir, build dir) for the board in request.param, built once."""
     import rtl_sim
     from fsvae_fpga.contract import hwmodel
     from fsvae_fpga.codegen.rtl import write_rtl
     import runner
-    out = tmp_path_factory.mktemp(f"rtl-{request.param}")
-    # kv260: the small model's larger weight memories loaded at run time (load_weights on in_r),
-    # as the paper model's are; pynq-z2: all weights initialised from $readmemh
-    overrides = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}} if request.param == "kv260" else None
-    manifest = write_rtl(hwmodel.load(small_hwmodel), request.param, out, overrides=overrides)
+    hw = hwmodel.load(small_hwmodel)
+    if request.param == "kv260":
+        import launch
+        work = ROOT / "build" / "board-sim" / "test-kv260-weights"
+        out, build = work / "rtl", work / "sim_build"
+        launch.ensure_design(hw, "kv260", out, build, overrides=KV260_OVERRIDES)
+        manifest = rtl_sim.manifest(out)
+    else:
+        out, build = tmp_path_factory.mktemp(f"rtl-{request.param}"), runner.BUILD / f"fsvae_top_small_{request.param}"
+        manifest = write_rtl(hw, request.param, out)
     assert bool(manifest["weight_load"]) == (request.param == "kv260")
     srcs = [out / s for s in manifest["sources"]]
     assert runner.lint(srcs, manifest["top"]) == ""
     assert runner.lint(srcs + ["+define+SYNTHESIS"], manifest["top"]) == ""
-    rtl_sim.build(out, build_dir=runner.BUILD / f"fsvae_top_small_{request.param}")
-    return small_hwmodel, out, runner.BUILD / f"fsvae_top_small_{request.param}"
+    if request.param != "kv260":
+        rtl_sim.build(out, build_dir=build)
+    return small_hwmodel, out, build
 
 
 @pytest.mark.parametrize("small_rtl", ["pynq-z2", "kv260"], indirect=True)
