@@ -31,7 +31,10 @@ def manifest(rtl_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: generate the RTL first "
                                 "(fsvae-fpga codegen rtl --hwmodel DIR --board B --out DIR)")
-    return json.loads(path.read_text())
+    m = json.loads(path.read_text())
+    if m.get("complete") is False:
+        raise FileNotFoundError(f"{path}: the generation of this folder did not finish; generate it again")
+    return m
 
 
 def fst_available() -> bool:

@@ -123,10 +123,15 @@ def _prepare_out_dir(out_dir: Path) -> tuple[Path, Path]:
         except (ValueError, AttributeError):
             ours = False
     for d in (rtl_dir, mem_dir):
+        if (d.exists() or d.is_symlink()) and not ours:
+            raise CodegenError(f"{d} exists and {out_dir} is not a folder written by codegen rtl "
+                               f"(no fsvae-rtl {MARKER}); choose another --out or remove it yourself")
+    # the marker first: a generation that stops half way leaves a folder that is still known
+    # to be ours (and incomplete: no sources), so the next run may replace it
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(json.dumps({"format": "fsvae-rtl", "complete": False}) + "\n")
+    for d in (rtl_dir, mem_dir):
         if d.exists() or d.is_symlink():
-            if not ours:
-                raise CodegenError(f"{d} exists and {out_dir} is not a folder written by codegen rtl "
-                                   f"(no fsvae-rtl {MARKER}); choose another --out or remove it yourself")
             shutil.rmtree(d)
         d.mkdir(parents=True)
     return rtl_dir, mem_dir
@@ -238,7 +243,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         shutil.copy2(RTL_LIB / f, rtl_dir / f)
     (rtl_dir / f"{top}.sv").write_text(text)
     manifest = {
-        "format": "fsvae-rtl", "version": 2, "top": top, "board": board["name"], "part": board["part"],
+        "format": "fsvae-rtl", "version": 2, "complete": True, "top": top, "board": board["name"], "part": board["part"],
         "clock_mhz": board["clock_mhz"], "yosys_family": board["yosys_family"],
         "sources": [f"rtl/{f}" for f in library] + [f"rtl/{top}.sv"],
         "mem_dir": mem,

@@ -148,6 +148,8 @@ def read_manifest(rtl_dir: Path) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise EstimateError(f"{path}: not valid JSON ({err})") from None
+    if manifest.get("complete") is False:
+        raise EstimateError(f"{path}: the generation of {rtl_dir} did not finish; generate it again")
     for key in ("top", "sources"):
         if key not in manifest:
             raise EstimateError(f"{path}: no {key!r} entry")
