@@ -79,34 +79,6 @@ def layer_widths(layer: dict) -> dict[str, int]:
     return {"w": layer["weight"]["bits"], "b": layer["bias"]["bits"], "acc": acc, "mem": mem}
 
 
-# --- memory budget in bits (the RTL writer's check) ---------------------------------------------
-def memory_bits(hw: HwModel, board: dict, reconstruction: bool) -> dict[str, int]:
-    """On-chip bits: weights and biases, plus accumulator, membrane and spike state."""
-    used = {"weights": 0, "state": 0}
-    for name in design_names(hw, reconstruction):
-        layer = hw.layer(name)
-        used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
-        n = int(np.prod(layer["out_shape"]))
-        used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
-    return used
-
-
-def check_fits(hw: HwModel, board: dict, reconstruction: bool) -> dict:
-    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
-    (``fit_blocks``)."""
-    used = memory_bits(hw, board, reconstruction)
-    budget = int(boards.onchip_bits(board) * board["memory_budget"])
-    total = sum(used.values())
-    if total > budget:
-        raise CodegenError(
-            f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
-            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
-            f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
-            f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
-            f"larger board; weight streaming from DDR is not implemented")
-    return {"used_bits": total, "budget_bits": budget, **used}
-
-
 # --- run-time loaded weights: one rule, one order, the same blob for both back ends ---------
 def loadable_layers(hw: HwModel, board: dict) -> list[str]:
     """Layers whose weights are loaded at run time (board key weight_memory.loadable_min_bits):
@@ -218,3 +190,33 @@ def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
             lut_rom=name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
             threshold=layer.get("threshold"))
     return Design(hw, board, reconstruction, plans)
+
+
+# --- memory budget in bits (the RTL writer's check) ---------------------------------------------
+def memory_bits(design: Design) -> dict[str, int]:
+    """On-chip bits: weights and biases, plus accumulator, membrane and spike state (the
+    bound analysis' widths)."""
+    hw, used = design.hw, {"weights": 0, "state": 0}
+    for name in design.layers:
+        layer = hw.layer(name)
+        used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
+        n = int(np.prod(layer["out_shape"]))
+        used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
+    return used
+
+
+def check_fits(design: Design) -> dict:
+    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
+    (hls_memory.fit_blocks)."""
+    board = design.board
+    used = memory_bits(design)
+    budget = int(boards.onchip_bits(board) * board["memory_budget"])
+    total = sum(used.values())
+    if total > budget:
+        raise CodegenError(
+            f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
+            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
+            f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
+            f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
+            f"larger board; weight streaming from DDR is not implemented")
+    return {"used_bits": total, "budget_bits": budget, **used}

@@ -204,8 +204,8 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     board = {**boards.board(board_name), **(overrides or {})}
     iface = boards.interface()
     _check_supported(hw, iface)
-    fit = check_fits(hw, board, False)
     design = describe(hw, board)
+    fit = check_fits(design)
     graph = lower(design)
     out_dir = Path(out_dir).resolve()
     rtl_dir, mem_dir = _prepare_out_dir(out_dir)
