@@ -4,7 +4,8 @@ Input: the mapped netlist as Yosys ``write_json`` writes it (the estimate writes
 ``netlist.json`` after synthesis, see ``yosys_commands``).  Output (``analyze``): for every
 timing endpoint the deepest combinational path into it, a histogram of endpoints by depth,
 the deepest path cell by cell with the RTL it comes from, and the RTL spots that hold the
-deep paths.
+deep paths (``_depth_stats``: the endpoint summary; ``_Paths``: the traced and named paths;
+``_rtl_spots``: the ranking of RTL spots).
 
 What is counted, per path, from a start point to an endpoint:
     lut    LUT1..LUT6 and INV (Vivado turns a leftover inverter into a LUT1) and the
@@ -169,15 +170,9 @@ def register_depths(netlist: dict | str | Path, top: str | None = None) -> dict:
     return out
 
 
-def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: int | None = None,
-            hotspots: int = 5) -> dict:
-    """Logic depth of a mapped netlist (``write_json`` output, a dict or a path).
-
-    ``limit_levels``: the working limit of the board, for the count of endpoints above it and
-    the RTL spots (``hotspots``) those endpoints belong to; default 10."""
-    top_name, module = top_module(_load(netlist), top)
-    g, unknown, best_in, loops, ends = _endpoint_depths(module)
-    limit = 10 if limit_levels is None else int(limit_levels)
+def _depth_stats(g: TimingGraph, ends: list, limit: int) -> dict:
+    """The endpoint summary: histogram by LUT levels, deepest carry chain, endpoints behind an
+    unregistered DSP, the costliest path by ``path_levels``, and the counts at the limit."""
     hist: Counter = Counter()
     by_kind: Counter = Counter()
     carry_max = dsp_ends = 0
@@ -196,88 +191,115 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
             costliest = {"lut": u["lut"], "carry": u["carry"], "dsp": u["dsp"]}
         if u["lut"] >= limit:
             by_kind[g.endpoint_kind[cell]] += 1
-    ends.sort(key=lambda e: e[0], reverse=True)
-    deep = [e for e in ends if unpack(e[0])["lut"] >= limit] or ends[:1]
+    return {
+        # endpoints by LUT levels: histogram[n] endpoints have n levels (a list: JSON keeps it as is)
+        "histogram": [hist.get(n, 0) for n in range(max(hist) + 1 if hist else 0)],
+        "max_lut": max(hist) if hist else 0,
+        "max_carry": carry_max,
+        "endpoints_through_dsp": dsp_ends,
+        "deepest_through_dsp": deepest_dsp[1] if deepest_dsp else None,
+        "costliest": costliest,
+        "at_or_over": sum(v for k, v in hist.items() if k >= limit),
+        "over": sum(v for k, v in hist.items() if k > limit),
+        "by_kind": dict(by_kind),
+    }
 
-    # names for the deepest path and for the endpoints over the limit: one pass over the
-    # netnames and one over the cells for all of them
-    traces, end_out = {}, {}
-    wanted = set()
-    for e in deep:
-        nodes, start = _trace(g, best_in, e[2])
-        traces[e[1]] = (nodes, start)
-        wanted.update(b for _, b in nodes)
-        for b in (start, e[2]):
-            if isinstance(b, int):
-                wanted.add(b)
-        if g.endpoint_kind[e[1]] == "FF":
-            c = module["cells"][e[1]]
-            q = [x for p, bits in c.get("connections", {}).items()
-                 if c.get("port_directions", {}).get(p) == "output" for x in bits if isinstance(x, int)]
-            if q:
-                end_out[e[1]] = q[0]
-                wanted.add(q[0])
-    names = _names(module, wanted)
-    start_cells = _cells_driving(module, {s for _, s in traces.values() if isinstance(s, int)})
-    port_bits = {b: f"{pn}[{i}]" for pn, p in module.get("ports", {}).items()
-                 for i, b in enumerate(p.get("bits", [])) if isinstance(b, int) and b in wanted}
-    cell_info: dict = {}
 
-    def info(cname):
-        if cname not in cell_info:
-            c = module["cells"][cname]
-            cell_info[cname] = (c["type"], rtl_src(c.get("attributes", {})))
-        return cell_info[cname]
+class _Paths:
+    """The deepest paths into a set of endpoints, traced and named: one pass over the
+    netnames and one over the cells for all of them; ``describe`` gives one path step by step."""
 
-    def point(bit, cell=None, ctype=None, src=None) -> dict:
-        nm = _best_name(names.get(bit, []), src or []) if isinstance(bit, int) else {}
+    def __init__(self, g: TimingGraph, module: dict, best_in: list[int], deep: list):
+        self.g, self.module = g, module
+        self.traces, self.end_out = {}, {}
+        wanted = set()
+        for e in deep:
+            nodes, start = _trace(g, best_in, e[2])
+            self.traces[e[1]] = (nodes, start)
+            wanted.update(b for _, b in nodes)
+            for b in (start, e[2]):
+                if isinstance(b, int):
+                    wanted.add(b)
+            if g.endpoint_kind[e[1]] == "FF":
+                c = module["cells"][e[1]]
+                q = [x for p, bits in c.get("connections", {}).items()
+                     if c.get("port_directions", {}).get(p) == "output" for x in bits if isinstance(x, int)]
+                if q:
+                    self.end_out[e[1]] = q[0]
+                    wanted.add(q[0])
+        self.names = _names(module, wanted)
+        self.start_cells = _cells_driving(module, {s for _, s in self.traces.values() if isinstance(s, int)})
+        self.port_bits = {b: f"{pn}[{i}]" for pn, p in module.get("ports", {}).items()
+                          for i, b in enumerate(p.get("bits", [])) if isinstance(b, int) and b in wanted}
+        self.cell_info: dict = {}
+
+    def info(self, cname) -> tuple:
+        """(type, RTL src) of a cell, looked up once."""
+        if cname not in self.cell_info:
+            c = self.module["cells"][cname]
+            self.cell_info[cname] = (c["type"], rtl_src(c.get("attributes", {})))
+        return self.cell_info[cname]
+
+    def point(self, bit, cell=None, ctype=None, src=None) -> dict:
+        """A path step: the cell, its type, the best name of the net ``bit`` and the RTL of both."""
+        nm = _best_name(self.names.get(bit, []), src or []) if isinstance(bit, int) else {}
         return {"cell": cell, "type": ctype, "net": nm.get("net"), "instance": nm.get("instance"),
                 "src": list(dict.fromkeys((src or []) + nm.get("src", [])))}
 
-    def describe(e) -> dict:
-        k, cell, b, extra = e
-        nodes, start = traces[cell]
-        if isinstance(start, int) and start in start_cells:
-            c, t, src = start_cells[start]
-            first = dict(point(start, c, t, src), role="start")
-            if start in g.start_flags:
-                first["note"] = g.start_flags[start]
-        elif isinstance(start, int) and start in port_bits:
-            first = {"cell": None, "type": "input port", "net": port_bits[start], "instance": "",
+    def start_step(self, start) -> dict:
+        """The first step of a path: the cell driving ``start``, an input port, a constant or nothing."""
+        if isinstance(start, int) and start in self.start_cells:
+            c, t, src = self.start_cells[start]
+            first = dict(self.point(start, c, t, src), role="start")
+            if start in self.g.start_flags:
+                first["note"] = self.g.start_flags[start]
+        elif isinstance(start, int) and start in self.port_bits:
+            first = {"cell": None, "type": "input port", "net": self.port_bits[start], "instance": "",
                      "src": [], "role": "start"}
         else:
             first = {"cell": None, "type": "constant" if not isinstance(start, int) else "undriven",
                      "net": None, "instance": None, "src": [], "role": "start"}
-        steps = [first]
-        for v, out_bit in nodes:
-            t, src = info(g.cell[v])
-            steps.append(dict(point(out_bit, g.cell[v], t, src), role="logic"))
-        kind = g.endpoint_kind[cell]
-        if kind == "output port":
-            end = {"cell": None, "type": "output port", "net": port_bits.get(b), "instance": "", "src": []}
+        return first
+
+    def end_step(self, cell, b) -> dict:
+        """The last step of a path: the endpoint ``cell`` (or output port) reached at bit ``b``."""
+        if self.g.endpoint_kind[cell] == "output port":
+            end = {"cell": None, "type": "output port", "net": self.port_bits.get(b), "instance": "", "src": []}
         else:
-            t, src = info(cell)
+            t, src = self.info(cell)
             # a flip-flop is named by the net its output drives
-            end = point(end_out[cell], cell, t, src) if cell in end_out else \
+            end = self.point(self.end_out[cell], cell, t, src) if cell in self.end_out else \
                 {"cell": cell, "type": t, "net": None, "instance": None, "src": src}
         end["role"] = "end"
-        end["pin_net"] = _best_name(names.get(b, []), []).get("net")
-        steps.append(end)
+        end["pin_net"] = _best_name(self.names.get(b, []), []).get("net")
+        return end
+
+    def describe(self, e) -> dict:
+        """The deepest path into endpoint ``e``: its depth, kind, RTL files, instances and steps."""
+        k, cell, b, extra = e
+        nodes, start = self.traces[cell]
+        steps = [self.start_step(start)]
+        for v, out_bit in nodes:
+            t, src = self.info(self.g.cell[v])
+            steps.append(dict(self.point(out_bit, self.g.cell[v], t, src), role="logic"))
+        steps.append(self.end_step(cell, b))
         u = unpack(k)
         rtl = list(dict.fromkeys(s.split(":")[0] for st in steps for s in st["src"]))
         instances = list(dict.fromkeys(st["instance"] for st in steps if st.get("instance")))
         return {"lut": u["lut"], "carry": u["carry"], "dsp": u["dsp"], "muxf": u["muxf"],
-                "endpoint_kind": kind, "rtl_files": rtl, "instances": instances, "path": steps}
+                "endpoint_kind": self.g.endpoint_kind[cell], "rtl_files": rtl, "instances": instances,
+                "path": steps}
 
-    deepest = describe(ends[0]) if ends else None
-    # RTL spots: the endpoints at or over the limit grouped by the RTL of their start and end
-    # points (file of the register's always block, its name inside the module, indices
-    # dropped), so that the replicas of one engine fall together
+
+def _rtl_spots(paths: _Paths, deep: list, limit: int) -> list[dict]:
+    """The RTL spots, worst first: the endpoints at or over the limit grouped by the RTL of their
+    start and end points (file of the register's always block, its name inside the module,
+    indices dropped), so that the replicas of one engine fall together."""
     spots: dict = {}
     for e in deep:
         if unpack(e[0])["lut"] < limit:
             continue
-        d = describe(e)
+        d = paths.describe(e)
         s, t = d["path"][0], d["path"][-1]
         gk = (_rtl_point(s), _rtl_point(t))
         spot = spots.get(gk)
@@ -292,24 +314,39 @@ def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: in
         for inst in d["instances"]:
             if inst not in spot["instances"]:
                 spot["instances"].append(inst)
-    worst_spots = sorted(spots.values(), key=lambda s: (s["lut"], s["endpoints"], s["carry"]), reverse=True)
-    # endpoints by LUT levels: histogram[n] endpoints have n levels (a list: JSON keeps it as is)
-    hist_list = [hist.get(n, 0) for n in range(max(hist) + 1 if hist else 0)]
+    return sorted(spots.values(), key=lambda s: (s["lut"], s["endpoints"], s["carry"]), reverse=True)
+
+
+def analyze(netlist: dict | str | Path, top: str | None = None, limit_levels: int | None = None,
+            hotspots: int = 5) -> dict:
+    """Logic depth of a mapped netlist (``write_json`` output, a dict or a path).
+
+    ``limit_levels``: the working limit of the board, for the count of endpoints above it and
+    the RTL spots (``hotspots``) those endpoints belong to; default 10."""
+    top_name, module = top_module(_load(netlist), top)
+    g, unknown, best_in, loops, ends = _endpoint_depths(module)
+    limit = 10 if limit_levels is None else int(limit_levels)
+    stats = _depth_stats(g, ends, limit)
+    ends.sort(key=lambda e: e[0], reverse=True)
+    deep = [e for e in ends if unpack(e[0])["lut"] >= limit] or ends[:1]
+    paths = _Paths(g, module, best_in, deep)
+    deepest = paths.describe(ends[0]) if ends else None
+    worst_spots = _rtl_spots(paths, deep, limit)
     return {
         "top": top_name,
         "counting": "LUT levels: LUT1-6, INV and distributed-RAM/SRL reads; MUXF7/8 part of the "
                     "LUT level (counted apart); carry: CARRY4/CARRY8 cells; dsp: unregistered DSP stages",
         "endpoints": len(ends),
-        "histogram": hist_list,
-        "max_lut": max(hist) if hist else 0,
-        "max_carry": carry_max,
-        "endpoints_through_dsp": dsp_ends,
-        "deepest_through_dsp": deepest_dsp[1] if deepest_dsp else None,
-        "costliest": costliest,
+        "histogram": stats["histogram"],
+        "max_lut": stats["max_lut"],
+        "max_carry": stats["max_carry"],
+        "endpoints_through_dsp": stats["endpoints_through_dsp"],
+        "deepest_through_dsp": stats["deepest_through_dsp"],
+        "costliest": stats["costliest"],
         "limit_levels": limit,
-        "endpoints_at_or_over_limit": sum(v for k, v in hist.items() if k >= limit),
-        "endpoints_over_limit": sum(v for k, v in hist.items() if k > limit),
-        "endpoints_at_or_over_limit_by_kind": dict(by_kind),
+        "endpoints_at_or_over_limit": stats["at_or_over"],
+        "endpoints_over_limit": stats["over"],
+        "endpoints_at_or_over_limit_by_kind": stats["by_kind"],
         "deepest": deepest,
         "hotspots": worst_spots[:hotspots],
         "combinational_loops": loops,

@@ -1,7 +1,8 @@
 """Checking a Vivado build script without Vivado: ``check_project`` runs the script that
 codegen/vivado.py wrote under ``tclsh``, with hw/vivado/stubs.tcl standing in for Vivado, and
 checks the recorded block design (``check_record``) against the port contract
-(hw/interface.yaml), the board (hw/boards.yaml) and the generated core's manifest.
+(hw/interface.yaml), the board (hw/boards.yaml) and the generated core's manifest, one
+section at a time (the ``check_*`` methods of ``_Design``).
 """
 from __future__ import annotations
 
@@ -73,225 +74,314 @@ def largest_transfer(manifest: dict | None, iface: dict | None = None) -> tuple[
     return 1, "nothing"
 
 
-def check_record(rec: dict, board: dict | str, core: str, manifest: dict | None = None,
-                 out_dir: Path | None = None, hls_ip_dir: Path | None = None) -> tuple[list[str], dict]:
-    """What the block design recorded by the stand-ins must satisfy; returns the problems (one
-    sentence each, empty when all is well) and a summary of the facts checked.  Left to
-    Vivado: IP parameter propagation, bus width conversion inside the SmartConnects, DDR
-    address segments, and everything after validation (synthesis, timing)."""
-    board, iface = _board(board), boards.interface()
-    fam = PS[board["family"]]
-    problems: list[str] = []
-    bad = problems.append
-    summary: dict = {}
-    if rec.get("exit_code") != 0:
-        bad(f"the script stopped with status {rec.get('exit_code')}" + (f": {rec['error']}" if rec.get("error") else ""))
-    cells, pins, intfs = rec.get("cells", {}), rec.get("pins", {}), rec.get("intf_pins", {})
-    nets, inets = [set(n) for n in rec.get("nets", [])], [tuple(n) for n in rec.get("intf_nets", [])]
-    on_net = {p: n for n in nets for p in n}
-    peer = {a: b for a, b in inets} | {b: a for a, b in inets}
+class _Design:
+    """A block design recorded by the stand-ins, with what the checks of ``check_record``
+    share: the board, its PS, the cells, pins, nets and interface nets, and the problems and
+    summary found so far.  Each ``check_*`` method is one section of the check."""
 
-    # project and messages
-    if rec.get("project", {}).get("part") != board["part"]:
-        bad(f"project part {rec.get('project', {}).get('part')}, board {board['name']} is {board['part']}")
-    severity = {m["id"].strip("[]"): m["new_severity"].upper() for m in rec.get("msg_config", [])}
-    if severity.get("Synth 8-4445") != "ERROR":
-        bad("Synth 8-4445 ($readmemh file not found) is not promoted to an error")
+    def __init__(self, rec: dict, board: dict, core: str, manifest: dict | None,
+                 out_dir: Path | None, hls_ip_dir: Path | None):
+        self.rec, self.board, self.core = rec, board, core
+        self.manifest, self.out_dir, self.hls_ip_dir = manifest, out_dir, hls_ip_dir
+        self.iface = boards.interface()
+        self.fam = PS[board["family"]]
+        self.problems: list[str] = []
+        self.summary: dict = {}
+        self.cells, self.pins, self.intfs = rec.get("cells", {}), rec.get("pins", {}), rec.get("intf_pins", {})
+        self.nets = [set(n) for n in rec.get("nets", [])]
+        self.inets = [tuple(n) for n in rec.get("intf_nets", [])]
+        self.on_net = {p: n for n in self.nets for p in n}
+        self.peer = {a: b for a, b in self.inets} | {b: a for a, b in self.inets}
+        self.core_cell, self.dma = f"/{CORE_CELL}", f"/{DMA_CELL}"
+        self.ps = next((f"/{n}" for n, c in self.cells.items() if f":{self.fam['ip']}:" in c.get("vlnv", "")), None)
+        self.bus = f"{self.core_cell}/s_axi_{self.iface['control']['bundle']}"
+        self.regs_end = boards.register_map_bytes()
 
-    # cells
-    core_cell, dma = f"/{CORE_CELL}", f"/{DMA_CELL}"
-    ps = next((f"/{n}" for n, c in cells.items() if f":{fam['ip']}:" in c.get("vlnv", "")), None)
-    if ps is None:
-        bad(f"no {fam['ip']} cell")
-    if CORE_CELL not in cells:
-        bad(f"no cell {CORE_CELL} (the driver looks the core up by that name)")
-    if not cells.get(DMA_CELL, {}).get("vlnv", "").startswith("xilinx.com:ip:axi_dma:"):
-        bad(f"no AXI DMA cell {DMA_CELL} (the driver looks the DMA up by that name)")
-    files = rec.get("files", {})
-    if core == "rtl" and CORE_CELL in cells:
-        c = cells[CORE_CELL]
+    def bad(self, problem: str) -> None:
+        """Note one problem (a sentence)."""
+        self.problems.append(problem)
+
+    def check_exit(self) -> None:
+        """The script ran to its end."""
+        rec = self.rec
+        if rec.get("exit_code") != 0:
+            self.bad(f"the script stopped with status {rec.get('exit_code')}"
+                     + (f": {rec['error']}" if rec.get("error") else ""))
+
+    def check_project_and_messages(self) -> None:
+        """The project is for the board's part, and a missing $readmemh file is an error."""
+        rec, board = self.rec, self.board
+        if rec.get("project", {}).get("part") != board["part"]:
+            self.bad(f"project part {rec.get('project', {}).get('part')}, board {board['name']} is {board['part']}")
+        severity = {m["id"].strip("[]"): m["new_severity"].upper() for m in rec.get("msg_config", [])}
+        if severity.get("Synth 8-4445") != "ERROR":
+            self.bad("Synth 8-4445 ($readmemh file not found) is not promoted to an error")
+
+    def check_cells(self) -> None:
+        """The PS, the core and the DMA cells are there, the core as the kind of core built."""
+        cells = self.cells
+        if self.ps is None:
+            self.bad(f"no {self.fam['ip']} cell")
+        if CORE_CELL not in cells:
+            self.bad(f"no cell {CORE_CELL} (the driver looks the core up by that name)")
+        if not cells.get(DMA_CELL, {}).get("vlnv", "").startswith("xilinx.com:ip:axi_dma:"):
+            self.bad(f"no AXI DMA cell {DMA_CELL} (the driver looks the DMA up by that name)")
+        if self.core == "rtl" and CORE_CELL in cells:
+            self.check_rtl_core()
+        if self.core == "hls" and CORE_CELL in cells:
+            self.check_hls_core()
+
+    def check_rtl_core(self) -> None:
+        """The RTL core is a module reference of the wrapper, its sources in the project."""
+        iface, files, out_dir = self.iface, self.rec.get("files", {}), self.out_dir
+        c = self.cells[CORE_CELL]
         if c.get("kind") != "module" or c.get("reference") != iface["wrapper"]:
-            bad(f"{CORE_CELL} is not a module reference of {iface['wrapper']}")
-        if manifest is not None and out_dir is not None:
-            for s in manifest["sources"]:
+            self.bad(f"{CORE_CELL} is not a module reference of {iface['wrapper']}")
+        if self.manifest is not None and out_dir is not None:
+            for s in self.manifest["sources"]:
                 f = str((Path(out_dir) / s).resolve())
                 if s.endswith(".sv") and files.get(f) != "SystemVerilog":
-                    bad(f"{s} is not in the project as SystemVerilog ({files.get(f, 'missing')})")
+                    self.bad(f"{s} is not in the project as SystemVerilog ({files.get(f, 'missing')})")
             w = str((Path(out_dir) / "rtl" / f"{iface['wrapper']}.v").resolve())
             if files.get(w) != "Verilog":
-                bad(f"rtl/{iface['wrapper']}.v is not in the project as Verilog ({files.get(w, 'missing')})")
-    if core == "hls" and CORE_CELL in cells:
-        if cells[CORE_CELL].get("vlnv") != hls_vlnv(iface["top"]):
-            bad(f"{CORE_CELL} is {cells[CORE_CELL].get('vlnv')}, Vitis HLS exports {hls_vlnv(iface['top'])}")
-        if hls_ip_dir is not None and str(Path(hls_ip_dir).resolve()) not in rec.get("ip_repo_paths", []):
-            bad(f"ip_repo_paths does not hold {hls_ip_dir}")
+                self.bad(f"rtl/{iface['wrapper']}.v is not in the project as Verilog ({files.get(w, 'missing')})")
 
-    # every port of the core connected; every clock and reset input of every cell too
-    for p, i in {**pins, **intfs}.items():
-        if p.startswith(core_cell + "/") and i["enabled"] and p not in on_net and p not in peer:
-            bad(f"{p} is not connected")
-    for p, i in pins.items():
-        if (i["enabled"] and i["dir"] == "I" and i["type"] in ("clk", "rst") and p not in on_net
-                and p.rsplit("/", 1)[1] not in OPTIONAL_INPUTS and not p.startswith(core_cell + "/")):
-            bad(f"{p} ({'clock' if i['type'] == 'clk' else 'reset'} input) is not connected")
-    if ps:
-        for e in fam["external"]:
-            if f"{ps}/{e}" not in rec.get("external", []):
-                bad(f"{ps}/{e} is not made external")
+    def check_hls_core(self) -> None:
+        """The HLS core is the IP Vitis HLS exports, from the IP repository given."""
+        vlnv, want = self.cells[CORE_CELL].get("vlnv"), hls_vlnv(self.iface["top"])
+        if vlnv != want:
+            self.bad(f"{CORE_CELL} is {vlnv}, Vitis HLS exports {want}")
+        if self.hls_ip_dir is not None and str(Path(self.hls_ip_dir).resolve()) not in self.rec.get("ip_repo_paths", []):
+            self.bad(f"ip_repo_paths does not hold {self.hls_ip_dir}")
 
-    # streams: widths equal on both sides, and as hw/interface.yaml says; the DMA on the ends
-    for a, b in inets:
-        ia, ib = intfs.get(a, {}), intfs.get(b, {})
-        if "axis" in ia.get("vlnv", "") and ia["params"].get("TDATA_NUM_BYTES") != ib["params"].get("TDATA_NUM_BYTES"):
-            bad(f"stream {a} ({ia['params'].get('TDATA_NUM_BYTES')} bytes) -> {b} "
-                f"({ib['params'].get('TDATA_NUM_BYTES')} bytes): widths differ")
-        cross = [x for x in (a, b) if "smc" not in x]
-        if "aximm" in ia.get("vlnv", "") and len(cross) == 2 and ia["params"].get("DATA_WIDTH") != ib["params"].get("DATA_WIDTH"):
-            bad(f"{a} and {b} differ in DATA_WIDTH")
-    for name, st in iface["streams"].items():
-        p = f"{core_cell}/{name}"
-        if p not in intfs:
-            bad(f"{p} is not an interface of the core")
-            continue
-        i, nbytes = intfs[p], st["tdata_bits"] // 8
-        if i["params"].get("TDATA_NUM_BYTES") != str(nbytes):
-            bad(f"{p} has TDATA_NUM_BYTES {i['params'].get('TDATA_NUM_BYTES')}, hw/interface.yaml {nbytes}")
-        said = 8 * int(i["params"].get("TDATA_NUM_BYTES", 0) or 0)
-        if i["ports"] and i["ports"].get("TDATA") != said:
-            bad(f"{p}: TDATA is {i['ports'].get('TDATA')} bits, TDATA_NUM_BYTES says {said}")
-        want = f"{dma}/M_AXIS_MM2S" if st["direction"] == "in" else f"{dma}/S_AXIS_S2MM"
-        if peer.get(p) not in (None, want):
-            bad(f"{p} is connected to {peer[p]}, not {want}")
+    def check_connected(self) -> None:
+        """Every port of the core connected; every clock and reset input of every cell too;
+        the PS's external ports made external."""
+        core_cell, on_net = self.core_cell, self.on_net
+        for p, i in {**self.pins, **self.intfs}.items():
+            if p.startswith(core_cell + "/") and i["enabled"] and p not in on_net and p not in self.peer:
+                self.bad(f"{p} is not connected")
+        for p, i in self.pins.items():
+            if (i["enabled"] and i["dir"] == "I" and i["type"] in ("clk", "rst") and p not in on_net
+                    and p.rsplit("/", 1)[1] not in OPTIONAL_INPUTS and not p.startswith(core_cell + "/")):
+                self.bad(f"{p} ({'clock' if i['type'] == 'clk' else 'reset'} input) is not connected")
+        if self.ps:
+            for e in self.fam["external"]:
+                if f"{self.ps}/{e}" not in self.rec.get("external", []):
+                    self.bad(f"{self.ps}/{e} is not made external")
 
-    # memory-mapped paths: PS master -> core registers and DMA registers; DMA -> PS HP port
-    def reach(src: str) -> set[str]:
+    def check_interface_widths(self) -> None:
+        """Streams and memory-mapped links have the same width on both sides."""
+        for a, b in self.inets:
+            ia, ib = self.intfs.get(a, {}), self.intfs.get(b, {})
+            if ("axis" in ia.get("vlnv", "")
+                    and ia["params"].get("TDATA_NUM_BYTES") != ib["params"].get("TDATA_NUM_BYTES")):
+                self.bad(f"stream {a} ({ia['params'].get('TDATA_NUM_BYTES')} bytes) -> {b} "
+                         f"({ib['params'].get('TDATA_NUM_BYTES')} bytes): widths differ")
+            cross = [x for x in (a, b) if "smc" not in x]
+            if ("aximm" in ia.get("vlnv", "") and len(cross) == 2
+                    and ia["params"].get("DATA_WIDTH") != ib["params"].get("DATA_WIDTH")):
+                self.bad(f"{a} and {b} differ in DATA_WIDTH")
+
+    def check_streams(self) -> None:
+        """The core's streams are as hw/interface.yaml says, with the DMA on their other ends."""
+        for name, st in self.iface["streams"].items():
+            p = f"{self.core_cell}/{name}"
+            if p not in self.intfs:
+                self.bad(f"{p} is not an interface of the core")
+                continue
+            i, nbytes = self.intfs[p], st["tdata_bits"] // 8
+            if i["params"].get("TDATA_NUM_BYTES") != str(nbytes):
+                self.bad(f"{p} has TDATA_NUM_BYTES {i['params'].get('TDATA_NUM_BYTES')}, hw/interface.yaml {nbytes}")
+            said = 8 * int(i["params"].get("TDATA_NUM_BYTES", 0) or 0)
+            if i["ports"] and i["ports"].get("TDATA") != said:
+                self.bad(f"{p}: TDATA is {i['ports'].get('TDATA')} bits, TDATA_NUM_BYTES says {said}")
+            want = f"{self.dma}/M_AXIS_MM2S" if st["direction"] == "in" else f"{self.dma}/S_AXIS_S2MM"
+            if self.peer.get(p) not in (None, want):
+                self.bad(f"{p} is connected to {self.peer[p]}, not {want}")
+
+    def reach(self, src: str) -> set[str]:
+        """The interface pins reachable from ``src`` over interface nets and through SmartConnects."""
         seen, todo = set(), [src]
         while todo:
             x = todo.pop()
             if x in seen:
                 continue
             seen.add(x)
-            if x in peer:
-                todo.append(peer[x])
+            if x in self.peer:
+                todo.append(self.peer[x])
             cell = x.rsplit("/", 1)[0]
-            if cells.get(cell.strip("/"), {}).get("vlnv", "").startswith("xilinx.com:ip:smartconnect:"):
-                todo += [q for q in intfs if q.startswith(cell + "/M")]
+            if self.cells.get(cell.strip("/"), {}).get("vlnv", "").startswith("xilinx.com:ip:smartconnect:"):
+                todo += [q for q in self.intfs if q.startswith(cell + "/M")]
         return seen
-    if ps:
-        from_ps = reach(f"{ps}/{fam['master']}")
-        for target in (f"{core_cell}/s_axi_{iface['control']['bundle']}", f"{dma}/S_AXI_LITE"):
+
+    def check_mm_paths(self) -> None:
+        """Memory-mapped paths: PS master -> core registers and DMA registers; DMA -> PS HP port."""
+        ps, fam, dma = self.ps, self.fam, self.dma
+        if not ps:
+            return
+        from_ps = self.reach(f"{ps}/{fam['master']}")
+        for target in (self.bus, f"{dma}/S_AXI_LITE"):
             if target not in from_ps:
-                bad(f"{target} cannot be reached from {ps}/{fam['master']}")
+                self.bad(f"{target} cannot be reached from {ps}/{fam['master']}")
         for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
-            if f"{ps}/{fam['hp']}" not in reach(f"{dma}/{master}"):
-                bad(f"{dma}/{master} does not reach {ps}/{fam['hp']} (DDR)")
+            if f"{ps}/{fam['hp']}" not in self.reach(f"{dma}/{master}"):
+                self.bad(f"{dma}/{master} does not reach {ps}/{fam['hp']} (DDR)")
 
-    # registers: the address bits and the aperture cover the register map
-    bus = f"{core_cell}/s_axi_{iface['control']['bundle']}"
-    regs_end = boards.register_map_bytes()
-    summary["register_map_bytes"] = regs_end
-    if bus in intfs:
-        aw = int(intfs[bus]["params"].get("ADDR_WIDTH", 0) or 0)
-        if (1 << aw) < regs_end:
-            bad(f"{bus}: ADDR_WIDTH {aw} reaches {1 << aw} bytes, the register map needs {regs_end:#x}")
-        if intfs[bus]["ports"] and intfs[bus]["ports"].get("AWADDR") != aw:
-            bad(f"{bus}: AWADDR is {intfs[bus]['ports'].get('AWADDR')} bits, ADDR_WIDTH says {aw}")
-    assigned = [a for a in rec.get("addresses", []) if any(s.startswith(bus + "/") for s in a["segments"])]
-    if not assigned or "range" not in assigned[0]:
-        bad(f"{bus} has no address range of its own (assign_bd_address -range)")
-    else:
-        rng, off = _bytes(assigned[0]["range"]), int(assigned[0].get("offset", "0"), 0)
-        summary["core_address"], summary["core_range"] = hex(off), rng
-        if rng < max(4096, regs_end):
-            bad(f"{bus}: range {rng} bytes, the register map needs {regs_end:#x} (and Vivado 4K at least)")
-        if off % rng:
-            bad(f"{bus}: offset {off:#x} is not aligned to its range {rng:#x}")
-    if not any(any(s.startswith(f"{dma}/S_AXI_LITE/") for s in a["segments"]) for a in rec.get("addresses", [])):
-        bad(f"{dma}/S_AXI_LITE has no address")
-    if not any(a["auto"] for a in rec.get("addresses", [])):
-        bad("no assign_bd_address for the rest (the DMA's view of DDR)")
+    def check_register_bus(self) -> None:
+        """The address bits of the core's register bus cover the register map."""
+        bus, regs_end = self.bus, self.regs_end
+        self.summary["register_map_bytes"] = regs_end
+        if bus in self.intfs:
+            i = self.intfs[bus]
+            aw = int(i["params"].get("ADDR_WIDTH", 0) or 0)
+            if (1 << aw) < regs_end:
+                self.bad(f"{bus}: ADDR_WIDTH {aw} reaches {1 << aw} bytes, the register map needs {regs_end:#x}")
+            if i["ports"] and i["ports"].get("AWADDR") != aw:
+                self.bad(f"{bus}: AWADDR is {i['ports'].get('AWADDR')} bits, ADDR_WIDTH says {aw}")
 
-    # one clock: PL clock 0 at the board's frequency, the core's attributes agreeing
-    want_hz = int(round(float(board["clock_mhz"]) * 1e6))
-    if ps:
-        mhz = cells[ps.strip("/")]["config"].get(fam["freq"])
-        summary["pl_clock_mhz_requested"] = mhz
+    def check_addresses(self) -> None:
+        """The core's aperture covers the register map, aligned; the DMA and the rest have addresses."""
+        bus, dma, regs_end = self.bus, self.dma, self.regs_end
+        addresses = self.rec.get("addresses", [])
+        assigned = [a for a in addresses if any(s.startswith(bus + "/") for s in a["segments"])]
+        if not assigned or "range" not in assigned[0]:
+            self.bad(f"{bus} has no address range of its own (assign_bd_address -range)")
+        else:
+            rng, off = _bytes(assigned[0]["range"]), int(assigned[0].get("offset", "0"), 0)
+            self.summary["core_address"], self.summary["core_range"] = hex(off), rng
+            if rng < max(4096, regs_end):
+                self.bad(f"{bus}: range {rng} bytes, the register map needs {regs_end:#x} (and Vivado 4K at least)")
+            if off % rng:
+                self.bad(f"{bus}: offset {off:#x} is not aligned to its range {rng:#x}")
+        if not any(any(s.startswith(f"{dma}/S_AXI_LITE/") for s in a["segments"]) for a in addresses):
+            self.bad(f"{dma}/S_AXI_LITE has no address")
+        if not any(a["auto"] for a in addresses):
+            self.bad("no assign_bd_address for the rest (the DMA's view of DDR)")
+
+    def check_pl_clock(self) -> None:
+        """PL clock 0 runs at the board's frequency and clocks every clock input."""
+        ps, fam, board = self.ps, self.fam, self.board
+        if not ps:
+            return
+        mhz = self.cells[ps.strip("/")]["config"].get(fam["freq"])
+        self.summary["pl_clock_mhz_requested"] = mhz
         if mhz is None or float(mhz) != float(board["clock_mhz"]):
-            bad(f"PL clock 0 is set to {mhz} MHz ({fam['freq']}), board {board['name']} runs at {board['clock_mhz']} MHz")
+            self.bad(f"PL clock 0 is set to {mhz} MHz ({fam['freq']}), "
+                     f"board {board['name']} runs at {board['clock_mhz']} MHz")
         clk_pin = f"{ps}/{fam['clk']}"
-        ps_hz = int(pins.get(clk_pin, {}).get("params", {}).get("FREQ_HZ", 0) or 0)
-        summary["pl_clock_hz"] = ps_hz
-        clk_net = on_net.get(clk_pin, set())
-        for p, i in pins.items():
-            if i["type"] == "clk" and i["dir"] == "I" and i["enabled"] and p in on_net and p not in clk_net:
-                bad(f"{p} is clocked by something other than {clk_pin}")
-    core_clk = f"{core_cell}/{iface['clock']}"
-    if core_clk in pins:
-        hdl = pins[core_clk]["hdl_params"]
-        if core == "rtl" and hdl.get("FREQ_HZ") != str(want_hz):
-            bad(f"{core_clk}: FREQ_HZ {hdl.get('FREQ_HZ')} in the wrapper, board {board['name']} runs at {want_hz} Hz")
-        for p, i in intfs.items():
-            if core == "rtl" and p.startswith(core_cell + "/") and i["hdl_params"].get("FREQ_HZ") not in (None, str(want_hz)):
-                bad(f"{p}: FREQ_HZ {i['hdl_params'].get('FREQ_HZ')} in the wrapper, the clock says {want_hz}")
-            if (core == "rtl" and ps and p.startswith(core_cell + "/")
-                    and i["params"].get("FREQ_HZ") != pins[core_clk]["params"].get("FREQ_HZ")):
-                bad(f"{p}: FREQ_HZ {i['params'].get('FREQ_HZ')} in the block design, its clock "
-                    f"{pins[core_clk]['params'].get('FREQ_HZ')}")
-        if core == "rtl" and ps and int(pins[core_clk]["params"].get("FREQ_HZ", 0)) != summary.get("pl_clock_hz"):
-            bad(f"{core_clk}: FREQ_HZ {pins[core_clk]['params'].get('FREQ_HZ')} in the block design, "
-                f"PL clock 0 makes {summary.get('pl_clock_hz')}")
+        self.summary["pl_clock_hz"] = int(self.pins.get(clk_pin, {}).get("params", {}).get("FREQ_HZ", 0) or 0)
+        clk_net = self.on_net.get(clk_pin, set())
+        for p, i in self.pins.items():
+            if i["type"] == "clk" and i["dir"] == "I" and i["enabled"] and p in self.on_net and p not in clk_net:
+                self.bad(f"{p} is clocked by something other than {clk_pin}")
+
+    def check_core_clock(self) -> None:
+        """The RTL core's clock and interface attributes agree with the board and PL clock 0."""
+        core_cell, core_clk = self.core_cell, f"{self.core_cell}/{self.iface['clock']}"
+        if core_clk not in self.pins:
+            return
+        rtl, ps, clk = self.core == "rtl", self.ps, self.pins[core_clk]
+        want_hz = int(round(float(self.board["clock_mhz"]) * 1e6))
+        hdl = clk["hdl_params"]
+        if rtl and hdl.get("FREQ_HZ") != str(want_hz):
+            self.bad(f"{core_clk}: FREQ_HZ {hdl.get('FREQ_HZ')} in the wrapper, "
+                     f"board {self.board['name']} runs at {want_hz} Hz")
+        for p, i in self.intfs.items():
+            if rtl and p.startswith(core_cell + "/") and i["hdl_params"].get("FREQ_HZ") not in (None, str(want_hz)):
+                self.bad(f"{p}: FREQ_HZ {i['hdl_params'].get('FREQ_HZ')} in the wrapper, the clock says {want_hz}")
+            if (rtl and ps and p.startswith(core_cell + "/")
+                    and i["params"].get("FREQ_HZ") != clk["params"].get("FREQ_HZ")):
+                self.bad(f"{p}: FREQ_HZ {i['params'].get('FREQ_HZ')} in the block design, its clock "
+                         f"{clk['params'].get('FREQ_HZ')}")
+        if rtl and ps and int(clk["params"].get("FREQ_HZ", 0)) != self.summary.get("pl_clock_hz"):
+            self.bad(f"{core_clk}: FREQ_HZ {clk['params'].get('FREQ_HZ')} in the block design, "
+                     f"PL clock 0 makes {self.summary.get('pl_clock_hz')}")
         busif = set(hdl.get("ASSOCIATED_BUSIF", "").split(":"))
-        want_busif = {f"s_axi_{iface['control']['bundle']}", *iface["streams"]}
-        if core == "rtl" and busif != want_busif:
-            bad(f"{core_clk}: ASSOCIATED_BUSIF {sorted(busif)}, the core's interfaces are {sorted(want_busif)}")
-        if core == "rtl" and hdl.get("ASSOCIATED_RESET") != iface["reset"]["port"]:
-            bad(f"{core_clk}: ASSOCIATED_RESET {hdl.get('ASSOCIATED_RESET')}, the reset is {iface['reset']['port']}")
+        want_busif = {f"s_axi_{self.iface['control']['bundle']}", *self.iface["streams"]}
+        if rtl and busif != want_busif:
+            self.bad(f"{core_clk}: ASSOCIATED_BUSIF {sorted(busif)}, the core's interfaces are {sorted(want_busif)}")
+        if rtl and hdl.get("ASSOCIATED_RESET") != self.iface["reset"]["port"]:
+            self.bad(f"{core_clk}: ASSOCIATED_RESET {hdl.get('ASSOCIATED_RESET')}, "
+                     f"the reset is {self.iface['reset']['port']}")
 
-    # one reset polarity: active low everywhere, from the reset block, which the PS releases
-    for n in nets:
-        rst = [p for p in n if pins.get(p, {}).get("type") == "rst"]
-        high = [p for p in rst if pins[p]["polarity"] in ("high", "unspecified")]
-        if rst and high:
-            bad(f"reset net {sorted(n)} has active-high or unspecified pins {high}: one polarity (active low) everywhere")
-    core_rst = f"{core_cell}/{iface['reset']['port']}"
-    drivers = [p for p in on_net.get(core_rst, ()) if pins.get(p, {}).get("dir") == "O"]
-    if drivers and not drivers[0].endswith(("/peripheral_aresetn", "/interconnect_aresetn")):
-        bad(f"{core_rst} is driven by {drivers[0]}, not by a proc_sys_reset (which holds it for 16+ clocks)")
-    if ps and f"{ps}/{fam['resetn']}" not in on_net.get("/rst_0/ext_reset_in", set()):
-        bad(f"rst_0/ext_reset_in is not driven by {ps}/{fam['resetn']}")
+    def check_reset(self) -> None:
+        """One reset polarity: active low everywhere, from the reset block, which the PS releases."""
+        pins, on_net = self.pins, self.on_net
+        for n in self.nets:
+            rst = [p for p in n if pins.get(p, {}).get("type") == "rst"]
+            high = [p for p in rst if pins[p]["polarity"] in ("high", "unspecified")]
+            if rst and high:
+                self.bad(f"reset net {sorted(n)} has active-high or unspecified pins {high}: "
+                         "one polarity (active low) everywhere")
+        core_rst = f"{self.core_cell}/{self.iface['reset']['port']}"
+        drivers = [p for p in on_net.get(core_rst, ()) if pins.get(p, {}).get("dir") == "O"]
+        if drivers and not drivers[0].endswith(("/peripheral_aresetn", "/interconnect_aresetn")):
+            self.bad(f"{core_rst} is driven by {drivers[0]}, not by a proc_sys_reset (which holds it for 16+ clocks)")
+        if self.ps and f"{self.ps}/{self.fam['resetn']}" not in on_net.get("/rst_0/ext_reset_in", set()):
+            self.bad(f"rst_0/ext_reset_in is not driven by {self.ps}/{self.fam['resetn']}")
 
-    # the DMA: simple mode, its length register long enough
-    dcfg = cells.get(DMA_CELL, {}).get("config", {})
-    if dcfg:
+    def check_dma(self) -> None:
+        """The DMA: simple mode, its length register long enough for the largest transfer."""
+        dcfg = self.cells.get(DMA_CELL, {}).get("config", {})
+        if not dcfg:
+            return
         if dcfg.get("c_include_sg") != "0":
-            bad(f"{DMA_CELL}: scatter-gather is on (c_include_sg {dcfg.get('c_include_sg')}); the driver uses simple mode")
+            self.bad(f"{DMA_CELL}: scatter-gather is on (c_include_sg {dcfg.get('c_include_sg')}); "
+                     "the driver uses simple mode")
         width = int(dcfg.get("c_sg_length_width", 0))
-        need, what = largest_transfer(manifest, iface)
-        summary.update(dma_length_bits=width, dma_max_transfer_bytes=(1 << width) - 1, largest_transfer_bytes=need)
+        need, what = largest_transfer(self.manifest, self.iface)
+        self.summary.update(dma_length_bits=width, dma_max_transfer_bytes=(1 << width) - 1,
+                            largest_transfer_bytes=need)
         if (1 << width) - 1 < need:
-            bad(f"{DMA_CELL}: c_sg_length_width {width} moves at most {(1 << width) - 1} bytes per transfer, "
-                f"{what} is {need} bytes")
+            self.bad(f"{DMA_CELL}: c_sg_length_width {width} moves at most {(1 << width) - 1} bytes per transfer, "
+                     f"{what} is {need} bytes")
 
-    # the build steps, in order, and their products
-    steps = [s[0] for s in rec.get("steps", [])]
-    order = ["validate_bd_design", "make_wrapper", "launch_runs", "wait_on_run", "open_run",
-             "report_timing_summary", "report_utilization", "get_timing_paths"]
-    at = [steps.index(s) if s in steps else -1 for s in order]
-    for s, i in zip(order, at):
-        if i < 0:
-            bad(f"no {s} step")
-    if all(i >= 0 for i in at) and at != sorted(at):
-        bad(f"steps out of order: {[s for s in steps if s in order]}")
-    for s in rec.get("steps", []):
-        if s[0] == "make_wrapper" and "-top" not in s:
-            bad("make_wrapper without -top")
-        if s[0] == "launch_runs" and s[s.index("-to_step") + 1 if "-to_step" in s else 0] != "write_bitstream":
-            bad("launch_runs does not run to write_bitstream")
-        if s[0] in ("report_timing_summary", "report_utilization") and "-file" not in s:
-            bad(f"{s[0]} writes no file")
-    if not any(s[0] == "get_timing_paths" and "-setup" in s for s in rec.get("steps", [])):
-        bad("the worst setup slack (WNS) is never read")
-    return problems, summary
+    def check_build_steps(self) -> None:
+        """The build steps, in order, and their products."""
+        recorded = self.rec.get("steps", [])
+        steps = [s[0] for s in recorded]
+        order = ["validate_bd_design", "make_wrapper", "launch_runs", "wait_on_run", "open_run",
+                 "report_timing_summary", "report_utilization", "get_timing_paths"]
+        at = [steps.index(s) if s in steps else -1 for s in order]
+        for s, i in zip(order, at):
+            if i < 0:
+                self.bad(f"no {s} step")
+        if all(i >= 0 for i in at) and at != sorted(at):
+            self.bad(f"steps out of order: {[s for s in steps if s in order]}")
+        for s in recorded:
+            if s[0] == "make_wrapper" and "-top" not in s:
+                self.bad("make_wrapper without -top")
+            if s[0] == "launch_runs" and s[s.index("-to_step") + 1 if "-to_step" in s else 0] != "write_bitstream":
+                self.bad("launch_runs does not run to write_bitstream")
+            if s[0] in ("report_timing_summary", "report_utilization") and "-file" not in s:
+                self.bad(f"{s[0]} writes no file")
+        if not any(s[0] == "get_timing_paths" and "-setup" in s for s in recorded):
+            self.bad("the worst setup slack (WNS) is never read")
+
+
+def check_record(rec: dict, board: dict | str, core: str, manifest: dict | None = None,
+                 out_dir: Path | None = None, hls_ip_dir: Path | None = None) -> tuple[list[str], dict]:
+    """What the block design recorded by the stand-ins must satisfy; returns the problems (one
+    sentence each, empty when all is well) and a summary of the facts checked.  Left to
+    Vivado: IP parameter propagation, bus width conversion inside the SmartConnects, DDR
+    address segments, and everything after validation (synthesis, timing)."""
+    d = _Design(rec, _board(board), core, manifest, out_dir, hls_ip_dir)
+    d.check_exit()
+    d.check_project_and_messages()
+    d.check_cells()
+    d.check_connected()
+    d.check_interface_widths()
+    d.check_streams()
+    d.check_mm_paths()
+    d.check_register_bus()
+    d.check_addresses()
+    d.check_pl_clock()
+    d.check_core_clock()
+    d.check_reset()
+    d.check_dma()
+    d.check_build_steps()
+    return d.problems, d.summary
 
 
 def check_project(tcl: Path, board: dict | str, core: str, manifest: dict | None = None,
