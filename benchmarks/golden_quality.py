@@ -1,8 +1,9 @@
 """Sample quality of the golden model (LFSR sampler, numpy integers) vs the torch model.
 
-Prints the Fréchet distance (project feature net, see featurenet.py) to the held-out
-images of: torch samples drawn with torch's generator, torch samples drawn with the
-hardware sampler, and golden-model samples (which must equal the latter bit for bit).
+Prints the Fréchet distances to the held-out images, in the feature spaces of both shipped
+feature nets (classic: featurenet.py, kept for continuity; sharp: sharp_featurenet.py), of:
+torch samples drawn with torch's generator, torch samples drawn with the hardware sampler,
+and golden-model samples (which must equal the latter bit for bit: the hardware's images).
 Usage: python benchmarks/golden_quality.py [--ckpt PATH] [--n 500]
 """
 import argparse
@@ -31,7 +32,8 @@ def main():
     model, ckpt = load_model(args.ckpt)
     data = ckpt["config"]["data"]
     real = load_images(data["dataset"], "test", data["image_size"], data["root"]).images
-    net, _ = load_feature_net(featurenet_path(data["dataset"]))
+    nets = {kind: load_feature_net(featurenet_path(data["dataset"], kind))[0] for kind in ("classic", "sharp")
+            if featurenet_path(data["dataset"], kind).is_file()}
     with tempfile.TemporaryDirectory() as tmp:
         hw = hwmodel.load(export(model, Path(tmp) / "hw"))
         t0 = time.perf_counter()
@@ -40,17 +42,19 @@ def main():
     with torch.no_grad():
         lfsr = torch.cat([model.generate(min(64, args.n - i), src)
                           for src in [LfsrIndexSource(args.seed)] for i in range(0, args.n, 64)])
-    t_rng = generate(model, args.n, args.seed)
+    t_rng = generate(model, args.n, args.seed, sampler="torch")
     equal = bool((lfsr.numpy() == g).all())
-    fd = {name: frechet_score(net, real, pixels_to_unit(torch.from_numpy(np.asarray(p))))
-          for name, p in (("torch, torch generator", t_rng.numpy()), ("torch, hardware sampler", lfsr.numpy()),
-                          ("golden (numpy integers)", g))}
-    fd_real = frechet_score(net, real[: len(real) // 2], real[len(real) // 2:])
+    samples = {"torch, torch generator": t_rng.numpy(), "torch, hardware sampler": lfsr.numpy(),
+               "golden (numpy integers)": g}
     print(f"{args.n} samples, seed {args.seed}; golden time {t_golden:.1f} s")
     print(f"golden == torch with the hardware sampler, every pixel: {equal}")
-    for name, v in fd.items():
-        print(f"  Frechet distance, {name:<26}: {v:.3f}")
-    print(f"  Frechet distance, held-out half vs half  : {fd_real:.3f} (noise floor)")
+    for kind, net in nets.items():
+        print(f"feature net: {kind}")
+        for name, p in samples.items():
+            v = frechet_score(net, real, pixels_to_unit(torch.from_numpy(np.asarray(p))))
+            print(f"  Frechet distance, {name:<26}: {v:.3f}")
+        floor = frechet_score(net, real[: len(real) // 2], real[len(real) // 2:])
+        print(f"  Frechet distance, held-out half vs half  : {floor:.3f} (noise floor)")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ def test_set_overrides_are_validated(tmp_path, capsys):
 def test_featurenet_command_writes_a_loadable_net(tmp_path, capsys):
     from fsvae_fpga.evaluation.featurenet import load_feature_net
     out = tmp_path / "fn.pt"
-    assert main(["featurenet", "--config", "configs/small.yaml", "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["featurenet", "--config", "configs/small.yaml", "--arch", "classic", "--epochs", "1",
+                 "--out", str(out)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0.1 < result["held_out_accuracy"] <= 1.0
     net, meta = load_feature_net(out)

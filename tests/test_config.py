@@ -11,7 +11,10 @@ def test_shipped_configs_are_valid(small_cfg):
     from conftest import ROOT
     paper = load_config(ROOT / "configs" / "mnist.yaml")
     assert paper["network"] == {"time_steps": 16, "latent_dim": 128, "k": 20,
-                                "encoder_channels": [32, 64, 128, 256]}
+                                "encoder_channels": [32, 64, 128, 256], "latent_batch_norm": True}
+    assert paper["train"]["detach_teacher"] is False and paper["train"]["detach_history"] is False
+    with pytest.raises(ConfigError, match="train.detach_teacher: expected true or false"):
+        with_overrides(paper, **{"train.detach_teacher": 1})
     assert small_cfg["network"]["time_steps"] < 16
 
 

@@ -63,3 +63,24 @@ def test_mmd_gradient_pulls_prior_towards_posterior():
     r_p = torch.full((4, 2, 3), 0.2, requires_grad=True)
     mmd_loss(r_q, r_p).backward()
     assert (r_p.grad < 0).all()
+
+
+def test_recipe_switches_cut_exactly_the_gradient_paths_they_name(small_cfg):
+    """train.detach_teacher: the prior's output no longer reaches the encoder; without it, it
+    does.  network.latent_batch_norm=false: no batch norm in the stepped latent nets."""
+    from fsvae_fpga.config import with_overrides
+    from fsvae_fpga.data import load_images
+    from fsvae_fpga.model.fsvae import FSVAE
+    x = load_images("mnist-embedded", "train", 32, limit=8).images
+
+    def encoder_grad(detach: bool) -> float:
+        torch.manual_seed(0)
+        model = FSVAE(small_cfg).train()
+        out = model(x, TorchIndexSource(0), detach_teacher=detach)
+        out["r_p"].sum().backward()
+        return sum(float(p.grad.abs().sum()) for p in model.encoder.parameters() if p.grad is not None)
+    assert encoder_grad(False) > 0 and encoder_grad(True) == 0
+
+    plain = FSVAE(with_overrides(small_cfg, **{"network.latent_batch_norm": False}))
+    assert all(syn.bn is None for net in (plain.prior, plain.posterior) for syn in net.layers)
+    assert any(syn.bn is not None for syn in FSVAE(small_cfg).prior.layers)

@@ -54,6 +54,12 @@ def _choice(*choices):
     return check
 
 
+def _bool(path, v):
+    if not isinstance(v, bool):
+        raise ConfigError(f"{path}: expected true or false, got {v!r}")
+    return v
+
+
 def _optional_str(path, v):
     if v is not None and not isinstance(v, str):
         raise ConfigError(f"{path}: expected a path string or null, got {v!r}")
@@ -92,6 +98,9 @@ SCHEMA: dict[str, Any] = {
         "latent_dim": _int(1, 4096),
         "k": _int(1, 256),
         "encoder_channels": _channels,
+        # batch norm in the first two layers of the stepped posterior and prior (recipe
+        # ablation B: docs/recipe-comparison.md); checkpoints before this key: true
+        "latent_batch_norm": Optional(_bool, True),
     },
     "quant": {
         "weight_bits": _int(choices=(4, 8)),
@@ -111,6 +120,10 @@ SCHEMA: dict[str, Any] = {
         "scheduled_sampling": _prob_range,
         "scheduled_from_step": _int(0, 64),
         "seed": _int(0, SEED_MAX),
+        # gradient paths into the prior (recipe ablations D and E, docs/recipe-comparison.md):
+        # the authors' code detaches the posterior's z before the prior sees it
+        "detach_teacher": Optional(_bool, False),
+        "detach_history": Optional(_bool, False),
     },
 }
 

@@ -5,7 +5,8 @@ What the score is
 The project scores generated images with a *Fréchet distance* (the formula
 behind FID) computed in the feature space of a small CNN classifier,
 :class:`FeatureNet`, that the project trains itself on the same data set as the
-VAE and ships as a checkpoint.  Both the real and the generated images are
+VAE and ships as a checkpoint (and a sharper batch-norm classifier, sharp_featurenet.py, whose score is
+reported beside this one).  Both the real and the generated images are
 mapped to the penultimate activations of that classifier
 (:meth:`FeatureNet.features`), each set of features is summarised by its mean
 ``mu`` and covariance ``S``, and the score is::
@@ -292,8 +293,15 @@ def load_feature_net(path) -> tuple[FeatureNet, dict]:
     state = ckpt["state_dict"]
     if not isinstance(state, dict):
         raise bad("'state_dict' is not a dict")
+    arch = config.get("arch", "cnn")          # checkpoints before the sharp net have no arch
+    if arch not in ("cnn", "bn-cnn"):
+        raise bad(f"unknown arch {arch!r} (this code reads 'cnn' and 'bn-cnn')")
     try:
-        net = FeatureNet(**{k: config[k] for k in _CONFIG_KEYS})
+        if arch == "bn-cnn":
+            from fsvae_fpga.evaluation.sharp_featurenet import SharpFeatureNet
+            net = SharpFeatureNet(**{k: config[k] for k in _CONFIG_KEYS})
+        else:
+            net = FeatureNet(**{k: config[k] for k in _CONFIG_KEYS})
         net.load_state_dict(state, strict=True)
     except (ValueError, TypeError, RuntimeError) as e:
         raise bad(f"weights do not match the stored config ({e})") from e

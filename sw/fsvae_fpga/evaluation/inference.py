@@ -71,19 +71,25 @@ def reconstruction_mse(model, images: torch.Tensor, seed: int = 0, progress: boo
     return float(torch.mean((pixels_to_unit(rec) - images) ** 2))
 
 
-def featurenet_path(dataset: str) -> Path:
-    return FEATURENET_DIR / f"{dataset}.pt"
+FEATURE_NETS = {"classic": "{dataset}.pt", "sharp": "{dataset}-sharp.pt"}   # shipped, by score name
+
+
+def featurenet_path(dataset: str, kind: str = "classic") -> Path:
+    """The shipped feature net of a dataset: "classic" (featurenet.py, the score kept for
+    continuity) or "sharp" (sharp_featurenet.py)."""
+    return FEATURENET_DIR / FEATURE_NETS[kind].format(dataset=dataset)
 
 
 @torch.no_grad()
 def sample_quality(model, real_images: torch.Tensor, n: int, seed: int, dataset: str,
-                   progress: bool = False, sampler: str | None = None) -> float | None:
-    """Fréchet distance between n generated images and real held-out images, in the feature
-    space of the project's shipped feature net for the dataset (None if there is none)."""
+                   progress: bool = False, sampler: str | None = None) -> dict[str, float | None]:
+    """Fréchet distances between n generated images and real held-out images, in the feature
+    space of each shipped feature net for the dataset ({"classic": ..., "sharp": ...}; None
+    where there is none).  The same generated images go to both."""
     from fsvae_fpga.evaluation.featurenet import frechet_score, load_feature_net
-    path = featurenet_path(dataset)
-    if not path.is_file():
-        return None
-    net, _ = load_feature_net(path)
+    paths = {kind: featurenet_path(dataset, kind) for kind in FEATURE_NETS}
+    if not any(p.is_file() for p in paths.values()):
+        return {kind: None for kind in FEATURE_NETS}
     fake = pixels_to_unit(generate(model, n, seed, progress=progress, sampler=sampler))
-    return frechet_score(net, real_images, fake)
+    return {kind: frechet_score(load_feature_net(p)[0], real_images, fake) if p.is_file() else None
+            for kind, p in paths.items()}

@@ -42,12 +42,12 @@ STAGES = ("float", "quant")
 class LatentNet(nn.Module):
     """Three stepped linear LIF layers producing k spikes per latent channel (posterior/prior)."""
 
-    def __init__(self, in_features: int, latent_dim: int, k: int, synapse_args: dict):
+    def __init__(self, in_features: int, latent_dim: int, k: int, synapse_args: dict, batch_norm: bool = True):
         super().__init__()
         self.latent_dim, self.k = latent_dim, k
         widths = [in_features, 2 * latent_dim, 4 * latent_dim, k * latent_dim]
         self.layers = nn.ModuleList(
-            Synapse("linear", widths[i], widths[i + 1], batch_norm=i < 2, **synapse_args)
+            Synapse("linear", widths[i], widths[i + 1], batch_norm=batch_norm and i < 2, **synapse_args)
             for i in range(3))
 
     def step(self, inputs: torch.Tensor, state, trace=None, prefix=""):
@@ -85,8 +85,9 @@ class FSVAE(nn.Module):
             self.encoder.append(Synapse("conv", c_in, c, batch_norm=True, input_scale=input_scale, **conv, **sargs))
             c_in = c
         self.encoder_fc = Synapse("linear", chans[-1] * self.hw * self.hw, self.C, batch_norm=True, **sargs)
-        self.posterior = LatentNet(2 * self.C, self.C, self.k, sargs)
-        self.prior = LatentNet(self.C, self.C, self.k, sargs)
+        latent_bn = net.get("latent_batch_norm", True)
+        self.posterior = LatentNet(2 * self.C, self.C, self.k, sargs, batch_norm=latent_bn)
+        self.prior = LatentNet(self.C, self.C, self.k, sargs, batch_norm=latent_bn)
         self.decoder_fc = Synapse("linear", self.C, chans[-1] * self.hw * self.hw, batch_norm=True, **sargs)
         dec = list(reversed(chans)) + [chans[0]]
         self.decoder = nn.ModuleList(
@@ -227,14 +228,16 @@ class FSVAE(nn.Module):
         return torch.bucketize(m, thresholds, right=True).to(torch.uint8)
 
     # --- the stepped latent networks --------------------------------------------------
-    def posterior_latents(self, enc: torch.Tensor, source: IndexSource):
-        """Stepped posterior: encoder spikes (T, B, C) -> (z (T, B, C), q spikes (T, B, C, k))."""
+    def posterior_latents(self, enc: torch.Tensor, source: IndexSource, detach_history: bool = False):
+        """Stepped posterior: encoder spikes (T, B, C) -> (z (T, B, C), q spikes (T, B, C, k));
+        ``detach_history``: no gradient through the fed-back z_{t-1}."""
         T, B, C = enc.shape
         z_prev = enc.new_zeros(B, C)
         state, zs, qs = None, [], []
         trace = {} if self._trace is not None else None
         for t in range(T):
-            q, state = self.posterior.step(torch.cat([enc[t], z_prev], dim=1), state, trace, "posterior.")
+            history = z_prev.detach() if detach_history else z_prev
+            q, state = self.posterior.step(torch.cat([enc[t], history], dim=1), state, trace, "posterior.")
             z_prev = pick_one_of_k(q, source.draw(t, B, C, self.k, q.device))
             zs.append(z_prev)
             qs.append(q)
@@ -274,15 +277,19 @@ class FSVAE(nn.Module):
 
     # --- whole passes -------------------------------------------------------------------
     def forward(self, x: torch.Tensor, source: IndexSource, scheduled_p: float = 0.0,
-                scheduled_from: int = 0, mix_generator=None) -> dict:
-        """Training pass: reconstruction plus posterior/prior Bernoulli probabilities."""
+                scheduled_from: int = 0, mix_generator=None, detach_teacher: bool = False,
+                detach_history: bool = False) -> dict:
+        """Training pass: reconstruction plus posterior/prior Bernoulli probabilities.
+        ``detach_teacher``: the prior is taught with the posterior's z without a gradient
+        into the posterior (as the authors' code does); ``detach_history``: see posterior_latents."""
         with self.frozen_weights():
-            return self._forward(x, source, scheduled_p, scheduled_from, mix_generator)
+            return self._forward(x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher,
+                                 detach_history)
 
-    def _forward(self, x, source, scheduled_p, scheduled_from, mix_generator):
+    def _forward(self, x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher, detach_history):
         enc = self.encode(x)
-        z, q = self.posterior_latents(enc, source)
-        _, p = self.prior_latents(source, x.shape[0], teacher=z, scheduled_p=scheduled_p,
+        z, q = self.posterior_latents(enc, source, detach_history)
+        _, p = self.prior_latents(source, x.shape[0], teacher=z.detach() if detach_teacher else z, scheduled_p=scheduled_p,
                                   scheduled_from=scheduled_from, mix_generator=mix_generator)
         x_hat = self.membrane_output(self.decode_currents(z))
         return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z}

@@ -156,7 +156,8 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
             x = x_train[order[i:i + bs]]
             if is_fsvae:
                 out = model(x, source, scheduled_p=p, scheduled_from=tcfg["scheduled_from_step"],
-                            mix_generator=gen)
+                            mix_generator=gen, detach_teacher=tcfg.get("detach_teacher", False),
+                            detach_history=tcfg.get("detach_history", False))
                 loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"])
             else:
                 out = model(x, generator=gen)

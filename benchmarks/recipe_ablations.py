@@ -1,0 +1,95 @@
+"""Training-recipe ablations (docs/recipe-comparison.md): one training run per arm on the same
+configuration, seed and number of epochs, then held-out reconstruction MSE and sample
+Fréchet distances (classic and sharp feature nets; samples from the hardware sampler, i.e.
+the images the hardware makes) for the float stage (float.pt) and the fixed-point stage
+(last.pt).  Prints a Markdown table and writes OUT/ablations.json; a finished arm is not run
+again (its run folder is reused), so the script can be stopped and started again.
+
+    python benchmarks/recipe_ablations.py --config configs/small.yaml --epochs 4 --float-epochs 2 \\
+        --out build/ablations [--arms baseline,D,G]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# arm -> (what it changes, --set overrides); letters as in docs/recipe-comparison.md
+ARMS = {
+    "baseline": ("the shipped recipe", []),
+    "A": ("no batch norm anywhere (fixed point from the start)", ["train.float_epochs=0"]),
+    "B": ("no batch norm in the stepped posterior and prior", ["network.latent_batch_norm=false"]),
+    "D": ("prior taught with the posterior's z detached", ["train.detach_teacher=true"]),
+    "E": ("D, and no gradient through the posterior's fed-back z", ["train.detach_teacher=true",
+                                                                     "train.detach_history=true"]),
+    "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
+    "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
+}
+
+
+def cli(*args: str) -> str:
+    exe = Path(sys.executable).with_name("fsvae-fpga")
+    res = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        raise SystemExit(f"fsvae-fpga {' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    return res.stdout
+
+
+def evaluate(ckpt: Path, samples: int) -> dict:
+    out = json.loads(cli("evaluate", "--ckpt", str(ckpt), "--samples", str(samples), "--json").strip().splitlines()[-1])
+    return {k: out[k] for k in ("stage", "epochs", "reconstruction_mse", "frechet_distance", "frechet_distance_sharp")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/small.yaml")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--float-epochs", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--out", type=Path, default=ROOT / "build" / "ablations")
+    args = ap.parse_args(argv)
+    arms = args.arms.split(",")
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        ap.error(f"unknown arm(s) {unknown}; choose from {list(ARMS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "ablations.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    for arm in arms:
+        what, sets = ARMS[arm]
+        key = f"{arm}:{args.config}:{args.epochs}:{args.float_epochs}"
+        if key in results:
+            continue
+        run = args.out / arm
+        sets = [f"train.epochs={args.epochs}", f"train.float_epochs={args.float_epochs}", *sets]
+        if arm == "A":
+            sets = [s for s in sets if not s.startswith("train.float_epochs=")] + ["train.float_epochs=0"]
+        t0 = time.perf_counter()
+        if not (run / "last.pt").is_file():
+            cli("train", "--config", args.config, "--out", str(run), *[a for s in sets for a in ("--set", s)])
+        seconds = time.perf_counter() - t0
+        row = {"arm": arm, "what": what, "sets": sets, "train_seconds": round(seconds)}
+        row["float"] = evaluate(run / "float.pt", args.samples) if (run / "float.pt").is_file() else None
+        row["fixed_point"] = evaluate(run / "last.pt", args.samples)
+        results[key] = row
+        results_path.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"{arm}: done in {seconds:.0f} s", file=sys.stderr)
+    print("| arm | change | float MSE | float FD (classic / sharp) | fixed-point MSE | fixed-point FD (classic / sharp) |")
+    print("|---|---|---|---|---|---|")
+    for row in results.values():
+        f, q = row["float"], row["fixed_point"]
+        fl = ("–", "–") if f is None else (f"{f['reconstruction_mse']:.4f}",
+                                           f"{f['frechet_distance']:.1f} / {f['frechet_distance_sharp']:.1f}")
+        print(f"| {row['arm']} | {row['what']} | {fl[0]} | {fl[1]} | {q['reconstruction_mse']:.4f} | "
+              f"{q['frechet_distance']:.1f} / {q['frechet_distance_sharp']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
