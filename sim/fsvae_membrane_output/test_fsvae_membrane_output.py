@@ -81,6 +81,36 @@ def make_case(t_steps: int, npos: int, seed: int = 1):
     return thr.astype(np.int64), images
 
 
+def currents_for_sum(coef, m: int) -> np.ndarray:
+    """Currents (T,) in the CUR_BITS range with sum_t coef[t] * x[t] == m exactly: the early
+    steps share the bulk evenly, the last two (coefficients 205 and 256, coprime) solve the
+    rest as a linear Diophantine equation with the smallest currents."""
+    lo, hi = -(1 << (CUR_BITS - 1)), (1 << (CUR_BITS - 1)) - 1
+    coef = [int(c) for c in coef]
+    x = [0] * len(coef)
+    for i in range(len(coef) - 2):
+        x[i] = max(lo, min(hi, round(m / sum(coef))))
+    r = m - sum(c * v for c, v in zip(coef, x))
+    c1, c2 = coef[-2], coef[-1]
+    inv = pow(c1, -1, c2)                       # c1 * inv = 1 (mod c2)
+    b0 = (r * inv) % c2                         # c1 * b0 = r (mod c2)
+    a0 = (r - c1 * b0) // c2
+    # every solution: (b, a) = (b0 + c2 k, a0 - c1 k); take the k with the smallest currents
+    k = min(range(-(hi // c1) - 2, hi // c1 + 3), key=lambda k: max(abs(b0 + c2 * k), abs(a0 - c1 * k)))
+    x[-2], x[-1] = b0 + c2 * k, a0 - c1 * k
+    assert all(lo <= v <= hi for v in x) and sum(c * v for c, v in zip(coef, x)) == m, (m, x)
+    return np.array(x, np.int64)
+
+
+def every_threshold_images(coef, thr, npos: int) -> list[np.ndarray]:
+    """Images (T, NPOS) whose membrane sums are thr[p] - 1, thr[p] and thr[p] + 1 for every
+    table entry p: each tie (m == threshold: the pixel counts it) and its neighbours."""
+    sums = [int(v) + d for v in thr for d in (-1, 0, 1)]
+    sums += [sums[-1]] * (-len(sums) % npos)        # fill the last image
+    cols = [currents_for_sum(coef, m) for m in sums]
+    return [np.stack(cols[i:i + npos], axis=1) for i in range(0, len(cols), npos)]
+
+
 def golden_pixels(coef, thr, cur):
     """Exactly golden.decode's last two lines."""
     m = np.tensordot(np.asarray(coef, dtype=np.int64), cur, axes=(0, 0))
@@ -152,6 +182,27 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     assert tb.source.empty() and tb.sink.empty()
     assert not int(dut.m_axis_pix_tvalid.value) and not int(dut.busy.value)
     assert int(dut.s_axis_cur_tready.value)
+
+
+@cocotb.test()
+async def run_every_threshold(dut):
+    """Directed ties: sums exactly on, one below and one above each of the 255 thresholds
+    (a tie counts: pixel = #{p : m >= thr[p]}), under backpressure."""
+    tb = TB(dut)
+    tb.sink.set_pause_generator(stalls())
+    await tb.reset()
+    coef = coefficients(tb.T)
+    thr, _ = make_case(tb.T, tb.NPOS)
+    seen = set()
+    for i, cur in enumerate(every_threshold_images(coef, thr, tb.NPOS)):
+        m, want = golden_pixels(coef, thr, cur)
+        seen.update(int(v) for v in m)
+        await tb.send_image(cur)
+        frame = await tb.sink.recv()
+        got = np.frombuffer(bytes(frame.tdata), np.uint8)
+        assert np.array_equal(got, want), (f"tie image {i}: sums {m[got != want][:8]} give pixels "
+                                           f"{got[got != want][:8]}, want {want[got != want][:8]}")
+    assert all(int(v) + d in seen for v in thr for d in (-1, 0, 1)), "a threshold was not exercised"
 
 
 @cocotb.test()
