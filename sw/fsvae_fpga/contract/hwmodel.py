@@ -86,6 +86,9 @@ All arithmetic is on integers; t = 0 .. T-1 is the time step, n the image.
 * Sampler image numbers: a run of n images numbers them 0..n-1 (sampler.py); `vectors`
   uses images 0..n-1 for generation and, as a separate run, 0..n-1 for reconstruction,
   both with the given seed.
+* Test vectors and traces (contract/vectors.py has the full layout): raw little-endian
+  arrays in C order; images (n, C, H, W); convolution traces channel-last (T, n, H, W, C),
+  the order the hardware streams them; linear traces (T, n, F); "latent" holds z (T, n, C).
 
 Size: about 90 lines of this module are its docstring, the written spec of the contract;
 the validator checks every field the spec names.
