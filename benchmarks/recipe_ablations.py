@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # arm -> (what it changes, --set overrides); letters as in docs/recipe-comparison.md
 ARMS = {
     "baseline": ("the shipped recipe", []),
+    "S1": ("the shipped recipe, another seed (the noise between runs)", ["train.seed=1"]),
     "A": ("no batch norm anywhere (fixed point from the start)", ["train.float_epochs=0"]),
     "B": ("no batch norm in the stepped posterior and prior", ["network.latent_batch_norm=false"]),
     "D": ("prior taught with the posterior's z detached", ["train.detach_teacher=true"]),
