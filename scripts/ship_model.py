@@ -3,7 +3,11 @@
 Writes model.pt (config, history and weights, the fixed-point ones as int8 + exponent, which
 keeps it near 4 MB; no optimizer state), config.yaml,
 training_log.jsonl, evaluate.json, samples.png, reconstructions.png and loss.png.
-Usage: python scripts/ship_model.py RUN_DIR
+Usage: python scripts/ship_model.py RUN_DIR [--force]
+
+Refuses a run that is not better than the shipped model on reconstruction and on every
+Fréchet distance (scripts/long_run.py's comparison, on the same held-out set and sampler)
+unless --force is given.
 """
 import json
 import shutil
@@ -21,6 +25,15 @@ def main():
     model, ckpt = load_model(run / "last.pt")
     if ckpt["stage"] != "quant":
         sys.exit("only a fixed-point checkpoint can be shipped")
+    if "--force" not in sys.argv[2:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from long_run import compare
+        cli = [sys.executable, "-m", "fsvae_fpga.cli"]
+        run_eval = json.loads(subprocess.run(cli + ["evaluate", "--ckpt", str(run / "last.pt"), "--json"],
+                                             capture_output=True, text=True, check=True).stdout)
+        verdict = compare(run_eval, json.loads((SHIPPED_DIR / "evaluate.json").read_text()))
+        if not verdict["beats_shipped"]:
+            sys.exit(f"not shipped: the run is not better on every score ({verdict['better']}); --force to ship anyway")
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
     save_checkpoint(SHIPPED_DIR / "model.pt", config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
                     model_state=model.state_dict(), history=ckpt["history"],
