@@ -28,6 +28,8 @@ ARMS = {
     "D": ("prior taught with the posterior's z detached", ["train.detach_teacher=true"]),
     "E": ("D, and no gradient through the posterior's fed-back z", ["train.detach_teacher=true",
                                                                      "train.detach_history=true"]),
+    "F1": ("batch-norm output x 0.2 (x 0.4 in the latent nets), as the authors' tdBN; surrogate "
+           "unchanged", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4"]),
     "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
     "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
 }

@@ -84,3 +84,26 @@ def test_recipe_switches_cut_exactly_the_gradient_paths_they_name(small_cfg):
     plain = FSVAE(with_overrides(small_cfg, **{"network.latent_batch_norm": False}))
     assert all(syn.bn is None for net in (plain.prior, plain.posterior) for syn in net.layers)
     assert any(syn.bn is not None for syn in FSVAE(small_cfg).prior.layers)
+
+
+def test_batch_norm_scale_is_folded_exactly(small_cfg):
+    """network.bn_scale / latent_bn_scale multiply the batch-norm output; the fold into weight
+    and bias keeps the synapse's output (eval mode, running statistics) the same."""
+    from fsvae_fpga.config import with_overrides
+    from fsvae_fpga.model.fsvae import FSVAE
+    model = FSVAE(with_overrides(small_cfg, **{"network.bn_scale": 0.2, "network.latent_bn_scale": 0.4}))
+    assert model.encoder[0].bn_scale == 0.2 and model.prior.layers[0].bn_scale == 0.4
+    torch.manual_seed(1)
+    for syn, x in ((model.decoder[0], torch.rand(3, model.decoder[0].in_features, 2, 2).round()),
+                   (model.prior.layers[0], torch.rand(3, model.prior.layers[0].in_features).round())):
+        syn.bn.running_mean.uniform_(-0.5, 0.5)
+        syn.bn.running_var.uniform_(0.5, 2.0)
+        syn.bn.weight.data.uniform_(0.5, 1.5)
+        syn.bn.bias.data.uniform_(-0.2, 0.2)
+        syn.eval()
+        before = syn(x)
+        syn.fold_batch_norm()
+        assert syn.bn is None
+        torch.testing.assert_close(syn(x), before, rtol=1e-5, atol=1e-6)
+    plain = FSVAE(small_cfg)
+    assert plain.encoder[0].bn_scale == 1.0 and plain.prior.layers[0].bn_scale == 1.0

@@ -101,6 +101,10 @@ SCHEMA: dict[str, Any] = {
         # batch norm in the first two layers of the stepped posterior and prior (recipe
         # ablation B: docs/recipe-comparison.md); checkpoints before this key: true
         "latent_batch_norm": Optional(_bool, True),
+        # batch norm outputs times a constant, folded with the batch norm (recipe suspect 3:
+        # the authors use 0.2 in encoder and decoder, 0.4 in the latent nets); 1.0: none
+        "bn_scale": Optional(_float(0.0, 10.0), 1.0),
+        "latent_bn_scale": Optional(_float(0.0, 10.0), 1.0),
     },
     "quant": {
         "weight_bits": _int(choices=(4, 8)),

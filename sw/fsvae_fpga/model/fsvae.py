@@ -76,6 +76,8 @@ class FSVAE(nn.Module):
         self.hw = size // 2 ** len(chans)
         self.input_bits, self.decay_bits = q["input_bits"], q["output_decay_bits"]
         sargs = dict(weight_bits=q["weight_bits"], bias_bits=q["bias_bits"], threshold_rule=q["threshold"])
+        lsargs = {**sargs, "bn_scale": net.get("latent_bn_scale", 1.0)}        # the stepped latent nets
+        sargs["bn_scale"] = net.get("bn_scale", 1.0)
         conv = dict(kernel_size=3, stride=2, padding=1)
 
         self.encoder = nn.ModuleList()
@@ -86,8 +88,8 @@ class FSVAE(nn.Module):
             c_in = c
         self.encoder_fc = Synapse("linear", chans[-1] * self.hw * self.hw, self.C, batch_norm=True, **sargs)
         latent_bn = net.get("latent_batch_norm", True)
-        self.posterior = LatentNet(2 * self.C, self.C, self.k, sargs, batch_norm=latent_bn)
-        self.prior = LatentNet(self.C, self.C, self.k, sargs, batch_norm=latent_bn)
+        self.posterior = LatentNet(2 * self.C, self.C, self.k, lsargs, batch_norm=latent_bn)
+        self.prior = LatentNet(self.C, self.C, self.k, lsargs, batch_norm=latent_bn)
         self.decoder_fc = Synapse("linear", self.C, chans[-1] * self.hw * self.hw, batch_norm=True, **sargs)
         dec = list(reversed(chans)) + [chans[0]]
         self.decoder = nn.ModuleList(

@@ -41,7 +41,7 @@ class Synapse(nn.Module):
     def __init__(self, kind: str, in_features: int, out_features: int, *, batch_norm: bool,
                  weight_bits: int = 8, bias_bits: int = 16, input_scale: float = 1.0,
                  kernel_size: int = 3, stride: int = 1, padding: int = 0, output_padding: int = 0,
-                 threshold_rule: str = "floor"):
+                 threshold_rule: str = "floor", bn_scale: float = 1.0):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -71,6 +71,9 @@ class Synapse(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
         bn_type = nn.BatchNorm1d if kind == "linear" else nn.BatchNorm2d
         self.bn = bn_type(out_features) if batch_norm else None
+        # batch norm output times a constant (the authors' tdBN scales by alpha * Vth: 0.2 in
+        # encoder and decoder, 0.4 in the latent nets; 1.0 here unless the config says so)
+        self.bn_scale = float(bn_scale)
         self.quantized = False
         self._frozen = None     # (weight, bias, scale) computed once per model pass
 
@@ -100,8 +103,8 @@ class Synapse(nn.Module):
         shape = [1] * self.layer.weight.dim()
         out_dim = 1 if self.kind == "convT" else 0      # ConvTranspose weight is (in, out, k, k)
         shape[out_dim] = -1
-        self.layer.weight.mul_(gain.view(shape))
-        self.bias.copy_((self.bias - bn.running_mean) * gain + bn.bias)
+        self.layer.weight.mul_((gain * self.bn_scale).view(shape))
+        self.bias.copy_(((self.bias - bn.running_mean) * gain + bn.bias) * self.bn_scale)
         self.bn = None
 
     def set_quantized(self, quantized: bool) -> None:
@@ -147,6 +150,6 @@ class Synapse(nn.Module):
         """Input current for a batch (time folded into the batch by the caller)."""
         if not self.quantized:
             y = self._synapse_op(x, self.layer.weight, self.bias)
-            return self.bn(y) if self.bn is not None else y
+            return self.bn(y) * self.bn_scale if self.bn is not None else y
         weight, bias, _ = self._frozen if self._frozen is not None else self._quantized_params()
         return self._synapse_op(x, weight, bias)
