@@ -30,6 +30,9 @@ ARMS = {
                                                                      "train.detach_history=true"]),
     "F1": ("batch-norm output x 0.2 (x 0.4 in the latent nets), as the authors' tdBN; surrogate "
            "unchanged", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4"]),
+    "F": ("F1, and the surrogate window centred at 0 (the authors' firing regime)",
+          ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero"]),
+    "F2": ("surrogate window centred at 0 only", ["network.surrogate_centre=zero"]),
     "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
     "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
 }

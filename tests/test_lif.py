@@ -105,3 +105,18 @@ def test_hand_written_bptt_matches_autograd(scale):
     (torch.stack(outs) * weights).sum().backward()
     assert a.grad.abs().sum() > 0
     assert torch.allclose(a.grad, b.grad, atol=1e-12)
+
+
+def test_surrogate_window_sits_at_the_threshold_or_at_zero():
+    """d spike / d u is 1 inside |u - centre| < 0.5: centre = theta by default, 0 for the
+    authors' variant (network.surrogate_centre: zero); the same in the whole-sequence BPTT."""
+    from fsvae_fpga.model.lif import lif_sequence, spike
+    u = torch.tensor([-0.4, 0.1, 0.6, 0.65], requires_grad=True)
+    spike(u, 0.2).sum().backward()
+    assert u.grad.tolist() == [0.0, 1.0, 1.0, 1.0]         # |u - 0.2| < 0.5
+    u.grad = None
+    spike(u, 0.2, 0.0).sum().backward()
+    assert u.grad.tolist() == [1.0, 1.0, 0.0, 0.0]         # |u| < 0.5
+    cur = torch.tensor([[-0.4, 0.1, 0.6, 0.65]], requires_grad=True)   # one step: u = current
+    lif_sequence(cur, None, "floor", 0.0).sum().backward()
+    assert cur.grad.tolist() == [[1.0, 1.0, 0.0, 0.0]]

@@ -105,6 +105,9 @@ SCHEMA: dict[str, Any] = {
         # the authors use 0.2 in encoder and decoder, 0.4 in the latent nets); 1.0: none
         "bn_scale": Optional(_float(0.0, 10.0), 1.0),
         "latent_bn_scale": Optional(_float(0.0, 10.0), 1.0),
+        # where the surrogate gradient's window |u - centre| < 0.5 sits (lif.spike): at the
+        # threshold (this project) or at 0 (the authors' code; recipe suspect 3)
+        "surrogate_centre": Optional(_choice("threshold", "zero"), "threshold"),
     },
     "quant": {
         "weight_bits": _int(choices=(4, 8)),

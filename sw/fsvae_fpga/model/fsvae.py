@@ -56,7 +56,7 @@ class LatentNet(nn.Module):
         for i, syn in enumerate(self.layers):
             u_prev, o_prev = state[i] if state is not None else (None, None)
             current = syn(h)
-            h, u = lif_step(current, u_prev, o_prev, syn.membrane_scale(), syn.threshold_rule)
+            h, u = lif_step(current, u_prev, o_prev, syn.membrane_scale(), syn.threshold_rule, syn.surrogate_centre)
             new_state.append((u, h))
             if trace is not None:
                 trace.setdefault(f"{prefix}{i}", []).append((inputs if i == 0 else new_state[i - 1][1], current, u, h))
@@ -75,7 +75,8 @@ class FSVAE(nn.Module):
         chans = list(net["encoder_channels"])
         self.hw = size // 2 ** len(chans)
         self.input_bits, self.decay_bits = q["input_bits"], q["output_decay_bits"]
-        sargs = dict(weight_bits=q["weight_bits"], bias_bits=q["bias_bits"], threshold_rule=q["threshold"])
+        sargs = dict(weight_bits=q["weight_bits"], bias_bits=q["bias_bits"], threshold_rule=q["threshold"],
+                     surrogate_centre=0.0 if net.get("surrogate_centre", "threshold") == "zero" else None)
         lsargs = {**sargs, "bn_scale": net.get("latent_bn_scale", 1.0)}        # the stepped latent nets
         sargs["bn_scale"] = net.get("bn_scale", 1.0)
         conv = dict(kernel_size=3, stride=2, padding=1)
@@ -157,7 +158,7 @@ class FSVAE(nn.Module):
         T, B = x.shape[:2]
         current = syn(x.reshape(T * B, *x.shape[2:]))
         current = current.view(T, B, *current.shape[1:])
-        spikes = lif_sequence(current, syn.membrane_scale(), syn.threshold_rule)
+        spikes = lif_sequence(current, syn.membrane_scale(), syn.threshold_rule, syn.surrogate_centre)
         self._record(name, x, current, spikes)
         return spikes
 
@@ -192,7 +193,7 @@ class FSVAE(nn.Module):
         first = self.encoder[0]
         current = first(x)           # the image does not change over time: compute once
         current = current.unsqueeze(0).expand(self.T, *current.shape)
-        h = lif_sequence(current, first.membrane_scale(), first.threshold_rule)
+        h = lif_sequence(current, first.membrane_scale(), first.threshold_rule, first.surrogate_centre)
         self._record("encoder.0", x.unsqueeze(0), current, h)
         for i, syn in enumerate(self.encoder[1:], start=1):
             h = self._spiking(f"encoder.{i}", syn, h)
@@ -291,7 +292,8 @@ class FSVAE(nn.Module):
     def _forward(self, x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher, detach_history):
         enc = self.encode(x)
         z, q = self.posterior_latents(enc, source, detach_history)
-        _, p = self.prior_latents(source, x.shape[0], teacher=z.detach() if detach_teacher else z, scheduled_p=scheduled_p,
+        teacher = z.detach() if detach_teacher else z
+        _, p = self.prior_latents(source, x.shape[0], teacher=teacher, scheduled_p=scheduled_p,
                                   scheduled_from=scheduled_from, mix_generator=mix_generator)
         x_hat = self.membrane_output(self.decode_currents(z))
         return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z}

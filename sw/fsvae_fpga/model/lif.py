@@ -64,25 +64,27 @@ class _SpikeFn(torch.autograd.Function):
     """Heaviside spike u > theta with the rectangular FSVAE surrogate gradient."""
 
     @staticmethod
-    def forward(ctx, u, theta):
+    def forward(ctx, u, theta, centre):
         ctx.save_for_backward(u)
-        ctx.theta = theta
+        ctx.centre = theta if centre is None else centre
         return (u > theta).to(u.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (u,) = ctx.saved_tensors
-        return grad * ((u - ctx.theta).abs() < SURROGATE_HALF_WIDTH).to(grad.dtype), None
+        return grad * ((u - ctx.centre).abs() < SURROGATE_HALF_WIDTH).to(grad.dtype), None, None
 
 
-def spike(u: torch.Tensor, theta: float) -> torch.Tensor:
-    return _SpikeFn.apply(u, theta)
+def spike(u: torch.Tensor, theta: float, centre: float | None = None) -> torch.Tensor:
+    """Spikes u > theta; the surrogate window is centred at ``centre`` (None: at theta, this
+    project's default; 0.0: the authors' code)."""
+    return _SpikeFn.apply(u, theta, centre)
 
 
-def lif_step(current, u_prev, o_prev, scale: float | None, rule: str = "floor"):
+def lif_step(current, u_prev, o_prev, scale: float | None, rule: str = "floor", centre: float | None = None):
     """One time step for stepped (autoregressive) networks; returns (spikes, u)."""
     u = current if u_prev is None else leak(u_prev, scale) * (1.0 - o_prev) + current
-    return spike(u, quantized_threshold(scale, rule)), u
+    return spike(u, quantized_threshold(scale, rule), centre), u
 
 
 class _LIFSequence(torch.autograd.Function):
@@ -93,7 +95,7 @@ class _LIFSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, scale, rule):
+    def forward(ctx, current, scale, rule, centre):
         theta = quantized_threshold(scale, rule)
         u_all = torch.empty_like(current)
         o_all = torch.empty_like(current)
@@ -104,13 +106,13 @@ class _LIFSequence(torch.autograd.Function):
             u_all[t] = u
             o_all[t] = o
         ctx.save_for_backward(u_all, o_all)
-        ctx.scale, ctx.theta = scale, theta
+        ctx.scale, ctx.centre = scale, theta if centre is None else centre
         return o_all
 
     @staticmethod
     def backward(ctx, grad_o):
         u_all, o_all = ctx.saved_tensors
-        scale, theta = ctx.scale, ctx.theta
+        scale, centre = ctx.scale, ctx.centre
         grad_current = torch.empty_like(grad_o)
         du_next = None
         for t in reversed(range(grad_o.shape[0])):
@@ -119,17 +121,18 @@ class _LIFSequence(torch.autograd.Function):
             if du_next is not None:
                 # u[t+1] = leak(u[t]) * (1 - o[t]) + I[t+1]
                 g_o = g_o - du_next * leak(u, scale)
-            du = g_o * ((u - theta).abs() < SURROGATE_HALF_WIDTH).to(u.dtype)
+            du = g_o * ((u - centre).abs() < SURROGATE_HALF_WIDTH).to(u.dtype)
             if du_next is not None:
                 du = du + du_next * TAU * (1.0 - o)
             grad_current[t] = du
             du_next = du
-        return grad_current, None, None
+        return grad_current, None, None, None
 
 
-def lif_sequence(current: torch.Tensor, scale: float | None, rule: str = "floor") -> torch.Tensor:
-    """Spikes (T, ...) of a LIF layer driven by input currents (T, ...)."""
-    return _LIFSequence.apply(current, scale, rule)
+def lif_sequence(current: torch.Tensor, scale: float | None, rule: str = "floor",
+                 centre: float | None = None) -> torch.Tensor:
+    """Spikes (T, ...) of a LIF layer driven by input currents (T, ...); ``centre``: see spike."""
+    return _LIFSequence.apply(current, scale, rule, centre)
 
 
 def lif_sequence_with_membranes(current: torch.Tensor, scale: float | None, rule: str = "floor"):

@@ -41,7 +41,7 @@ class Synapse(nn.Module):
     def __init__(self, kind: str, in_features: int, out_features: int, *, batch_norm: bool,
                  weight_bits: int = 8, bias_bits: int = 16, input_scale: float = 1.0,
                  kernel_size: int = 3, stride: int = 1, padding: int = 0, output_padding: int = 0,
-                 threshold_rule: str = "floor", bn_scale: float = 1.0):
+                 threshold_rule: str = "floor", bn_scale: float = 1.0, surrogate_centre: float | None = None):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -74,6 +74,7 @@ class Synapse(nn.Module):
         # batch norm output times a constant (the authors' tdBN scales by alpha * Vth: 0.2 in
         # encoder and decoder, 0.4 in the latent nets; 1.0 here unless the config says so)
         self.bn_scale = float(bn_scale)
+        self.surrogate_centre = surrogate_centre    # lif.spike: None = at the threshold
         self.quantized = False
         self._frozen = None     # (weight, bias, scale) computed once per model pass
 
