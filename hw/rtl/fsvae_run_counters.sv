@@ -1,9 +1,11 @@
-// Run counters: free-running performance counters of the generated top, read by the
-// testbench through the hierarchy (perf_run_cycles, perf_images) and differenced per run.
+// Performance counters: cycles a unit is busy and events it takes in, since reset, read by
+// the testbench through the hierarchy (make sim's report).  The generated top has one for the
+// run (busy = not ap_idle, events = images sent: perf_run_cycles, perf_images) and one per
+// layer engine (perf_<instance>_busy / _events; a LIF update stage counts busy cycles only).
 //
-//   running: the accelerator is not idle (ap_idle low); run_cycles counts those cycles.
-//   image_done: an image has been sent (a 1-cycle pulse); images counts them.
-//   run_cycles, images: W-bit counts since reset, wrapping modulo 2**W; each includes this
+//   busy: the unit is busy this cycle; busy_cycles counts those cycles.
+//   event_in: one event this cycle (a 1-cycle pulse per event); events counts them.
+//   busy_cycles, events: W-bit counts since reset, wrapping modulo 2**W; each includes this
 //     cycle's input from the next cycle on (latency 1).
 // Synchronous active-high reset.
 
@@ -14,19 +16,19 @@ module fsvae_run_counters #(
 ) (
     input  wire logic        clk,
     input  wire logic        rst,
-    input  wire logic        running,
-    input  wire logic        image_done,
-    output logic [W-1:0]     run_cycles,
-    output logic [W-1:0]     images
+    input  wire logic        busy,
+    input  wire logic        event_in,
+    output logic [W-1:0]     busy_cycles,
+    output logic [W-1:0]     events
 );
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            run_cycles <= '0;
-            images     <= '0;
+            busy_cycles <= '0;
+            events      <= '0;
         end else begin
-            if (running) run_cycles <= run_cycles + 1'b1;
-            if (image_done) images <= images + 1'b1;
+            if (busy) busy_cycles <= busy_cycles + 1'b1;
+            if (event_in) events <= events + 1'b1;
         end
     end
 

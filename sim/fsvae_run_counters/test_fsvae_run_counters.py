@@ -37,15 +37,15 @@ class TB:
         self.run_cycles = self.images = 0           # the model
         self.cycle = 0
         dut.rst.value = 1
-        dut.running.value = 0
-        dut.image_done.value = 0
+        dut.busy.value = 0
+        dut.event_in.value = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
     async def tick(self, rst: int, running: int, image_done: int):
         dut = self.dut
-        dut.rst.value, dut.running.value, dut.image_done.value = rst, running, image_done
+        dut.rst.value, dut.busy.value, dut.event_in.value = rst, running, image_done
         await FallingEdge(dut.clk)
-        got = (int(dut.run_cycles.value), int(dut.images.value))
+        got = (int(dut.busy_cycles.value), int(dut.events.value))
         if self.cycle:              # the first cycle precedes the first edge: nothing to compare
             assert got == (self.run_cycles, self.images), f"cycle {self.cycle}: (run_cycles, images) {got}"
         mask = (1 << self.W) - 1

@@ -17,7 +17,7 @@ MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_curre
            "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
            "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick"}
 # modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
-HELPERS = ["fsvae_step_sequencer", "fsvae_engine_counters"]
+HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters"]
 
 
 def _bind(port: str, streams: list[Stream], signals: list[str] | None = None) -> str:
@@ -70,7 +70,7 @@ class TopBody:
         self.emit("    /* verilator lint_off UNUSEDSIGNAL */   // read by the testbench through the hierarchy",
                   f"    logic [31:0] perf_{prefix}_busy, perf_{prefix}_events;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
-                  f"    fsvae_engine_counters #(.W(32)) u_perf_{prefix} (.clk, .rst, .busy({busy}), .event_in({ev}), "
+                  f"    fsvae_run_counters #(.W(32)) u_perf_{prefix} (.clk, .rst, .busy({busy}), .event_in({ev}), "
                   f".busy_cycles(perf_{prefix}_busy), .events(perf_{prefix}_events));")
 
     def trace(self, label: str | None, n: str, stream: str) -> None:
