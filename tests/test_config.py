@@ -28,6 +28,8 @@ def test_shipped_configs_are_valid(small_cfg):
     ("network.encoder_channels", [32], "network.encoder_channels"),
     ("data.image_size", 40, "data.image_size: 40 must be divisible by 2^4"),
     ("model", "gan", "model"),
+    ("train.lr_final", "low", "train.lr_final: expected a number"),
+    ("train.scheduled_sampling_mode", "coin", "train.scheduled_sampling_mode: 'coin' is not one of"),
 ])
 def test_bad_values_are_named(small_cfg, path, value, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]").replace("^", r"\^")):
@@ -68,3 +70,17 @@ def test_threshold_rule_defaults_to_round_for_configs_written_before_it():
     old["quant"]["threshold"] = "ceil"
     with pytest.raises(ConfigError, match="quant.threshold"):
         validate(old)
+
+
+def test_learning_rate_schedule_is_a_cosine_per_stage(small_cfg):
+    """train.lr_final: lr at each stage's first epoch, lr_final at its last, monotone between;
+    null (the default, and checkpoints before the key) keeps lr constant."""
+    from fsvae_fpga.training.train import _stage_lr
+    assert small_cfg["train"]["lr_final"] is None
+    assert {_stage_lr(small_cfg, e, 20) for e in range(20)} == {small_cfg["train"]["lr"]}
+    cfg = with_overrides(small_cfg, **{"train.lr": 1e-3, "train.lr_final": 1e-4, "train.epochs": 20,
+                                       "train.float_epochs": 8})
+    lrs = [_stage_lr(cfg, e, 20) for e in range(20)]
+    assert lrs[0] == lrs[8] == 1e-3 and lrs[7] == lrs[19] == pytest.approx(1e-4, abs=1e-15)
+    assert all(a > b for a, b in zip(lrs[:7], lrs[1:8])) and all(a > b for a, b in zip(lrs[8:19], lrs[9:]))
+    assert lrs[7] < lrs[8]                                   # a fresh start at the fold

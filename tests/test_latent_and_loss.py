@@ -107,3 +107,44 @@ def test_batch_norm_scale_is_folded_exactly(small_cfg):
         torch.testing.assert_close(syn(x), before, rtol=1e-5, atol=1e-6)
     plain = FSVAE(small_cfg)
     assert plain.encoder[0].bn_scale == 1.0 and plain.prior.layers[0].bn_scale == 1.0
+
+
+def test_scheduled_sampling_modes_feed_the_prior_what_they_name(small_cfg):
+    """p = 1: after step t the prior's next input is its own output when t >= from ("authors")
+    or t >= from - 1 ("sample", this project); before that the teacher's z_t.  "authors"
+    feeds the arg-max bit (mean over k > 0.5), "sample" the one-of-k sample; p = 0 is
+    teacher forcing in both."""
+    from fsvae_fpga.model.fsvae import FSVAE
+    torch.manual_seed(0)
+    model = FSVAE(small_cfg).eval()
+    T, B, C = model.T, 3, model.C
+
+    def teacher(ones_at):             # zeros, except all-ones at the steps given
+        z = torch.zeros(T, B, C)
+        z[list(ones_at)] = 1.0
+        return z
+
+    def prior(z, **kw):
+        return model.prior_latents(TorchIndexSource(5), B, teacher=z,
+                                   mix_generator=torch.Generator().manual_seed(1), **kw)[1]
+
+    with torch.no_grad():
+        # from = 2: "authors" still reads teacher z_1, "sample" no longer does
+        for mode, reads_z1 in (("authors", True), ("sample", False)):
+            a, b = (prior(teacher(ones), scheduled_p=1.0, scheduled_from=2, scheduled_mode=mode)
+                    for ones in ((), (1,)))
+            assert torch.equal(a[:2], b[:2]) and torch.equal(a, b) != reads_z1, mode
+            later = prior(teacher(range(2, T)), scheduled_p=1.0, scheduled_from=2, scheduled_mode=mode)
+            assert torch.equal(later, a), mode              # steps from 2 on: never the teacher
+            forced = [prior(teacher(ones), scheduled_p=0.0, scheduled_mode=mode) for ones in ((), range(T))]
+            assert not torch.equal(forced[0], forced[1]), mode
+        # "sample" at p = 1 from step 1 is the free-running prior (same index draws)
+        assert torch.equal(prior(teacher(range(T)), scheduled_p=1.0, scheduled_from=1),
+                           model.prior_latents(TorchIndexSource(5), B)[1])
+        # "authors" feeds the arg-max bit, not the sample
+        own = prior(teacher(range(T)), scheduled_p=1.0, scheduled_from=0, scheduled_mode="authors")
+        z_in, state = torch.zeros(B, C), None
+        for t in range(T):
+            p, state = model.prior.step(z_in, state, None, "prior.")
+            assert torch.equal(p, own[t]), t
+            z_in = (p.mean(-1) > 0.5).float()

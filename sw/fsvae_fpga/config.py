@@ -46,6 +46,12 @@ def _float(lo=None, hi=None):
     return check
 
 
+def _or_none(rule):
+    def check(path, v):
+        return None if v is None else rule(path, v)
+    return check
+
+
 def _choice(*choices):
     def check(path, v):
         if v not in choices:
@@ -131,6 +137,13 @@ SCHEMA: dict[str, Any] = {
         # the authors' code detaches the posterior's z before the prior sees it
         "detach_teacher": Optional(_bool, False),
         "detach_history": Optional(_bool, False),
+        # scheduled sampling as this project does it (a coin per image, the prior's one-of-k
+        # sample with gradient) or as the authors' code (recipe ablation H: a coin per step
+        # for the batch, the prior's arg-max bit without gradient)
+        "scheduled_sampling_mode": Optional(_choice("sample", "authors"), "sample"),
+        # learning rate at the end of each stage (float, fixed point), reached by a cosine from
+        # train.lr over that stage's epochs; null: constant (the recipe before this key)
+        "lr_final": Optional(_or_none(_float(0.0, 1.0)), None),
     },
 }
 

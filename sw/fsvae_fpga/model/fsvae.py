@@ -248,10 +248,15 @@ class FSVAE(nn.Module):
         return torch.stack(zs), torch.stack(qs)
 
     def prior_latents(self, source: IndexSource, batch: int, teacher: torch.Tensor | None = None,
-                      scheduled_p: float = 0.0, scheduled_from: int = 0, mix_generator=None):
+                      scheduled_p: float = 0.0, scheduled_from: int = 0, mix_generator=None,
+                      scheduled_mode: str = "sample"):
         """Stepped prior.  Generation: feeds its own samples back.  Training: teacher forcing
-        with the posterior's z (T, B, C), replaced by the prior's own sample with probability
-        ``scheduled_p`` from step ``scheduled_from`` on (scheduled sampling)."""
+        with the posterior's z (T, B, C), replaced with probability ``scheduled_p`` by the
+        prior's own output (scheduled sampling).  ``scheduled_mode`` "sample" (this project):
+        one coin per image, the prior's one-of-k sample with its gradient, from step
+        ``scheduled_from`` - 1 on; "authors" (their code, recipe ablation H): one coin per
+        step for the whole batch, the prior's arg-max bit (mean over k > 0.5) without
+        gradient, from step ``scheduled_from`` on."""
         device = next(self.parameters()).device
         z_in = torch.zeros(batch, self.C, device=device)
         state, zs, ps = None, [], []
@@ -263,7 +268,10 @@ class FSVAE(nn.Module):
             ps.append(p)
             if teacher is None:
                 z_in = z
-            elif scheduled_p > 0 and t + 1 >= scheduled_from:
+            elif scheduled_mode == "authors" and scheduled_p > 0 and t >= scheduled_from:
+                own = bool(torch.rand(1, generator=mix_generator) < scheduled_p)
+                z_in = (p.detach().mean(-1) > 0.5).to(p.dtype) if own else teacher[t]
+            elif scheduled_mode == "sample" and scheduled_p > 0 and t + 1 >= scheduled_from:
                 own = torch.rand(batch, 1, generator=mix_generator).to(device) < scheduled_p
                 z_in = torch.where(own, z, teacher[t])
             else:
@@ -281,20 +289,22 @@ class FSVAE(nn.Module):
     # --- whole passes -------------------------------------------------------------------
     def forward(self, x: torch.Tensor, source: IndexSource, scheduled_p: float = 0.0,
                 scheduled_from: int = 0, mix_generator=None, detach_teacher: bool = False,
-                detach_history: bool = False) -> dict:
+                detach_history: bool = False, scheduled_mode: str = "sample") -> dict:
         """Training pass: reconstruction plus posterior/prior Bernoulli probabilities.
         ``detach_teacher``: the prior is taught with the posterior's z without a gradient
         into the posterior (as the authors' code does); ``detach_history``: see posterior_latents."""
         with self.frozen_weights():
             return self._forward(x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher,
-                                 detach_history)
+                                 detach_history, scheduled_mode)
 
-    def _forward(self, x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher, detach_history):
+    def _forward(self, x, source, scheduled_p, scheduled_from, mix_generator, detach_teacher, detach_history,
+                 scheduled_mode="sample"):
         enc = self.encode(x)
         z, q = self.posterior_latents(enc, source, detach_history)
         teacher = z.detach() if detach_teacher else z
         _, p = self.prior_latents(source, x.shape[0], teacher=teacher, scheduled_p=scheduled_p,
-                                  scheduled_from=scheduled_from, mix_generator=mix_generator)
+                                  scheduled_from=scheduled_from, mix_generator=mix_generator,
+                                  scheduled_mode=scheduled_mode)
         x_hat = self.membrane_output(self.decode_currents(z))
         return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z}
 

@@ -14,6 +14,7 @@ refused.  A folder this command created is removed again if no epoch completed.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -37,6 +38,18 @@ PREVIEW = 64
 def _optimizer(model, cfg):
     t = cfg["train"]
     return torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+
+
+def _stage_lr(cfg, epoch: int, total: int) -> float:
+    """train.lr, or with train.lr_final a cosine from lr (first epoch of the stage) to lr_final
+    (its last epoch), separately over the float and the fixed-point stage (each starts a
+    fresh AdamW)."""
+    t = cfg["train"]
+    if t.get("lr_final") is None:
+        return t["lr"]
+    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else (t["float_epochs"], total - 1)
+    frac = (epoch - first) / max(1, last - first)
+    return t["lr_final"] + (t["lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 def _scheduled_p(cfg, epoch: int, total: int) -> float:
@@ -144,6 +157,9 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                             model_state=model.state_dict(), history=history)
             model.to_fixed_point()
             opt = _optimizer(model, cfg)
+        lr = _stage_lr(cfg, epoch, total)
+        for group in opt.param_groups:
+            group["lr"] = lr
         model.train()
         gen = torch.Generator().manual_seed(tcfg["seed"] * 100003 + epoch)
         order = torch.randperm(x_train.shape[0], generator=gen)
@@ -157,7 +173,8 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
             if is_fsvae:
                 out = model(x, source, scheduled_p=p, scheduled_from=tcfg["scheduled_from_step"],
                             mix_generator=gen, detach_teacher=tcfg.get("detach_teacher", False),
-                            detach_history=tcfg.get("detach_history", False))
+                            detach_history=tcfg.get("detach_history", False),
+                            scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
                 loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"])
             else:
                 out = model(x, generator=gen)
@@ -171,7 +188,7 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
         record = {"epoch": epoch + 1, "stage": getattr(model, "stage", "float"),
                   **{k: v / max(1, n_batches) for k, v in sums.items()},
-                  "reg_name": "mmd" if is_fsvae else "kld", "scheduled_p": round(p, 4),
+                  "reg_name": "mmd" if is_fsvae else "kld", "scheduled_p": round(p, 4), "lr": lr,
                   "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
                   "seconds": round(time.time() - t0, 1)}
         history.append(record)
