@@ -161,3 +161,51 @@ def test_stats_are_consistent(small_hw):
             assert 0 <= r["event_accumulates"] <= r["dense_ops"], r
             if r["kind"] == "linear":
                 assert r["event_accumulates"] == pytest.approx(r["input_events"] * small_hw.layer(r["layer"])["out_shape"][0])
+
+
+def _output_sum_in_time_order(hw, spikes):
+    """m = sum_t coef[t] * (W * s_t + b), step by step: the spec's first form."""
+    T, n = spikes.shape[:2]
+    cur = golden.synapse(hw, "output", spikes.reshape(T * n, *spikes.shape[2:])).reshape(T, n, -1)
+    coef = np.asarray(hw.desc["output"]["decay_coefficients"], dtype=np.int64)
+    return np.tensordot(coef, cur, axes=(0, 0))
+
+
+@pytest.mark.parametrize("kind", ["trained", "max", "sign"])
+def test_output_sum_reordered_equals_the_time_ordered_sum(small_cfg, small_hw, tmp_path, kind):
+    """m = W * S + b sum(coef) equals sum_t coef[t] (W s_t + b) with == on every pixel, on real
+    spike trains, random ones and all ones; S and every bias-first partial sum stay inside
+    the bounds the spec states."""
+    hw = small_hw if kind == "trained" else hwmodel.load(export(random_model(small_cfg, 1, 8, adversarial=kind),
+                                                               tmp_path / kind))
+    trace = {}
+    pixels = golden.generate(hw, 6, 3, trace=trace)
+    last = hw.names("decoder")[-1]
+    real = trace[last]["spikes"]
+    rng = np.random.default_rng(0)
+    out = hw.desc["output"]
+    coef_sum = sum(out["decay_coefficients"])
+    lo, hi = out["sum_range"]
+    w, b = hw.weights["output"].astype(np.int64), hw.biases["output"].astype(np.int64)
+    for spikes in (real, (rng.random(real.shape) < 0.5).astype(np.uint8), np.ones_like(real)):
+        m = golden.output_sum_reordered(hw, spikes)
+        assert m.dtype == np.int64 and (m.reshape(m.shape[0], -1) == _output_sum_in_time_order(hw, spikes)).all()
+        S = golden.spike_weights(hw, spikes)
+        assert S.min() >= 0 and S.max() <= coef_sum
+        # bias first, then one (input channel, tap) term after the other: every partial sum in range
+        layer = hw.layer("output")
+        st, pad, K = layer["stride"], layer["padding"], w.shape[2]
+        n, h, wd, _ = S.shape
+        acc = np.broadcast_to(b * coef_sum, m.shape).copy()
+        for c in range(w.shape[0]):
+            for kh in range(K):
+                for kw in range(K):
+                    canvas = np.zeros((n, (h - 1) * st + K + layer["output_padding"],
+                                       (wd - 1) * st + K + layer["output_padding"], w.shape[1]), dtype=np.int64)
+                    canvas[:, kh:kh + st * (h - 1) + 1:st, kw:kw + st * (wd - 1) + 1:st] = S[..., c:c + 1] * w[c, :, kh, kw]
+                    acc += canvas[:, pad:pad + m.shape[1], pad:pad + m.shape[2]]
+                    assert lo <= acc.min() and acc.max() <= hi
+        assert (acc == m).all()
+    thr = np.asarray(out["pixel_thresholds"], dtype=np.int64)
+    again = np.searchsorted(thr, golden.output_sum_reordered(hw, real), side="right").astype(np.uint8)
+    assert (again.transpose(0, 3, 1, 2) == pixels).all()

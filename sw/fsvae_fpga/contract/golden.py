@@ -205,6 +205,22 @@ def decode(hw: HwModel, z: np.ndarray, trace=None) -> np.ndarray:
     return pixels.astype(np.uint8).transpose(0, 3, 1, 2)
 
 
+def spike_weights(hw: HwModel, spikes: np.ndarray) -> np.ndarray:
+    """S = sum_t decay_coefficients[t] * s_t of the output layer's input spikes (T, n, H, W, C):
+    (n, H, W, C) int64, each in [0, sum(decay_coefficients)]."""
+    coef = np.asarray(hw.desc["output"]["decay_coefficients"], dtype=np.int64)
+    return np.tensordot(coef, spikes.astype(np.int64), axes=(0, 0))
+
+
+def output_sum_reordered(hw: HwModel, spikes: np.ndarray) -> np.ndarray:
+    """The output sum m by the exact reordering m = W * S + b * sum(coef) (the hwmodel spec's
+    "Output, reordered"): equal to decode's sum_t coef[t] * (W * s_t + b), integer for
+    integer; channel-last (n, H, W, C_img)."""
+    layer, coef_sum = hw.layer("output"), int(sum(hw.desc["output"]["decay_coefficients"]))
+    return conv_transpose2d(spike_weights(hw, spikes), hw.weights["output"], hw.biases["output"] * coef_sum,
+                            layer["stride"], layer["padding"], layer["output_padding"])
+
+
 def generate(hw: HwModel, n: int, seed: int, trace: dict | None = None, first_image: int = 0) -> np.ndarray:
     """n images sampled from the prior, uint8 (n, C, H, W).  Pass a dict as ``trace`` to get
     per-layer spike trains, event counts and membrane extremes."""

@@ -77,6 +77,17 @@ All arithmetic is on integers; t = 0 .. T-1 is the time step, n the image.
 * Output: m = sum_t decay_coefficients[t] * I_t over output's currents (bias included at
   every step), pixel = #{p in 1..255 : m >= pixel_thresholds[p-1]} (0..255), image in
   [C_img, H, W] order.
+* Output, reordered (exact, and what the RTL computes): with S[c, y, x] = sum_t
+  decay_coefficients[t] * s_t[c, y, x] of output's input spikes, m = W * S + b * sum_t
+  decay_coefficients[t] (the output layer's convT applied once to S, its bias times the
+  coefficient sum).  Integers make this equal to the sum above for every image.  Bounds:
+  0 <= S <= sum(coef); a sum that starts from b * sum(coef) and adds tap terms W * S in any
+  order stays in sum_range (each term lies between min(0, W) sum(coef) and max(0, W)
+  sum(coef), so every partial sum lies between sum(coef) (b + sum of the negative
+  weights) and sum(coef) (b + sum of the positive weights), inside +-peak * sum(coef)); a
+  sum of tap terms without the bias lies in sum(coef) * [sum of the negative weights, sum of
+  the positive weights] of one output, which can exceed sum_range by |b| sum(coef): add the
+  bias first, or give such a sum one more bit.
 * Tables and their rounding (written by export; consumers read the integers, never
   recompute them): decay_coefficients[t] = round_half_even(0.8^(T-1-t) * 2^D);
   pixel_thresholds[p-1] = ceil(artanh((p - 0.5)/127.5 - 1) / (s_out * 2^-D)), the smallest
@@ -90,7 +101,7 @@ All arithmetic is on integers; t = 0 .. T-1 is the time step, n the image.
   arrays in C order; images (n, C, H, W); convolution traces channel-last (T, n, H, W, C),
   the order the hardware streams them; linear traces (T, n, F); "latent" holds z (T, n, C).
 
-Size: about 90 lines of this module are its docstring, the written spec of the contract;
+Size: about 100 lines of this module are its docstring, the written spec of the contract;
 the validator checks every field the spec names.
 """
 from __future__ import annotations
