@@ -14,7 +14,7 @@ BOARD   ?= kv260
 HWMODEL := $(BUILD)/hwmodel
 VIVADO_RELEASE := $(shell sed -n 's/^vivado_release: *"\(.*\)".*/\1/p' hw/boards.yaml)
 
-.PHONY: setup test samples train bench export csim hls sim estimate bitstream board-sim clean help
+.PHONY: setup test samples train bench bench-train export csim hls sim estimate bitstream board-sim clean help
 
 help:
 	@echo "make sim      generate images from the shipped model in Verilator-simulated RTL, bit-exact vs golden"
@@ -28,7 +28,12 @@ help:
 	@echo "make samples  generate images from the shipped model -> $(BUILD)/samples.png (N=, SEED=)"
 	@echo "make test     run the test suite"
 	@echo "make train    train CONFIG= (default configs/mnist.yaml) into runs/"
-	@echo "make bench    time one training step (paper configuration, batch 64)"
+	@echo "make bench    every figure side by side, measured in one run: CPU images/s (torch, golden), Verilator"
+	@echo "              cycles/image and projected images/s per board, utilisation per layer, Yosys resources and"
+	@echo "              logic depth (cached by design hash), quality of the hardware's bits, lane and spike-rate"
+	@echo "              plots -> build/bench/bench.md, bench.json, *.png (QUICK=1: small model on pynq-z2;"
+	@echo "              N=8 images, BOARD=kv260,pynq-z2,zcu104 boards, ESTIMATE=auto|cached|run|skip)"
+	@echo "make bench-train  time one training step (CONFIG=, default the paper configuration, batch 64)"
 	@echo "make csim     HLS project for the shipped model on BOARD= (default kv260), g++ C simulation vs golden"
 	@echo "make hls      run Vitis HLS $(VIVADO_RELEASE) on that project (needs vitis_hls on PATH)"
 
@@ -56,7 +61,15 @@ samples: $(STAMP)
 train: $(STAMP)
 	$(CLI) train --config $(CONFIG) --out runs/$(notdir $(basename $(CONFIG)))
 
+# make bench: N, BOARD, CONFIG only when given (the bench's defaults: 8 images, every board with its
+# default_config); BOARD may list boards: BOARD=kv260,pynq-z2
+BENCH_ARGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter command line environment,$(origin N)),--n $(N)) \
+	$(if $(filter command line environment,$(origin BOARD)),--boards $(BOARD)) \
+	$(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG)) $(if $(ESTIMATE),--estimate $(ESTIMATE))
 bench: $(STAMP)
+	$(PY) benchmarks/bench.py $(strip $(BENCH_ARGS))
+
+bench-train: $(STAMP)
 	$(PY) benchmarks/train_step.py --config $(CONFIG)
 
 export: $(STAMP)

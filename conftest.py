@@ -13,7 +13,7 @@ for _p in (ROOT / "sw", ROOT / "sim", ROOT / "sim" / "board_sim"):
         sys.path.insert(0, str(_p))
 
 LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_board_driver.py", "tests/test_board_weights.py",
-                 "tests/test_hls_project.py", "tests/test_cli.py", "tests/test_cli_outputs.py",
+                 "tests/test_hls_project.py", "tests/test_bench.py", "tests/test_cli.py", "tests/test_cli_outputs.py",
                  "tests/test_cli_errors.py", "tests/test_hwmodel_tamper.py", "tests/test_cli_fuzz.py")
 
 
