@@ -85,9 +85,9 @@ def _timeout_under_fault(drv, seed, fault, **params):
 def test_stalled_out_r_times_out_naming_channel_units_and_registers(drv):
     e = _timeout_under_fault(drv, 3, "stall_out_r", after_words=0)
     msg = str(e)
-    assert "S2MM" in e.waiting_on and "membrane_output" in e.waiting_on, msg
+    assert "S2MM" in e.waiting_on and "output_sum" in e.waiting_on, msg
     assert "DMA channel S2MM (out_r -> memory) not idle" in msg and "running, not idle" in msg
-    assert "Core units still busy:" in msg and "membrane_output" in msg
+    assert "Core units still busy:" in msg and "output_sum" in msg
     for reg in ("CTRL=0x", "status=0x", "progress=", "engines_busy=0x", "MM2S_DMASR=0x", "S2MM_DMASR=0x"):
         assert reg in msg, f"{reg} missing from: {msg}"
     assert {"CTRL", "status", "progress", "engines_busy", "MM2S_DMASR", "S2MM_DMASR"} <= set(e.registers)

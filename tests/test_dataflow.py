@@ -1,12 +1,13 @@
 """The accelerator's dataflow graph (codegen/dataflow.py): the passes' invariants on the
-shipped models and every board, and the errors of impossible copy counts."""
+shipped models and every board, the output stage fed by the last spiking layer's masks, and
+the errors of impossible copy counts."""
 from __future__ import annotations
 
 import pytest
 
 from fsvae_fpga.codegen import boards
-from fsvae_fpga.codegen.dataflow import build, insert_copies, insert_fifos, lower
-from fsvae_fpga.codegen.design import CodegenError, describe, replicas, spike_streams
+from fsvae_fpga.codegen.dataflow import build, index_bits, insert_copies, insert_fifos, lower
+from fsvae_fpga.codegen.design import CodegenError, cname, describe, output_sum_weight, replicas, spike_streams
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,11 @@ def models(tmp_path_factory):
     return out
 
 
+def hw_last(hw) -> str:
+    """The last spiking layer (the output stage's source)."""
+    return hw.names("decoder")[-1]
+
+
 CASES = [("small", "pynq-z2"), ("small", "kv260"), ("mnist", "kv260"), ("mnist", "zcu104")]
 
 
@@ -31,7 +37,7 @@ def test_every_stream_has_one_producer_and_one_consumer(models, which, board):
         producers = [n for n in g.nodes if s in n.outputs]
         consumers = g.consumers(s)
         assert len(producers) == 1, s
-        assert len(consumers) == (0 if s == "cur" else 1), s
+        assert len(consumers) == 1, s
     assert len({n.name for n in g.nodes}) == len(g.nodes), "instance names are unique"
 
 
@@ -46,29 +52,77 @@ def test_fifos_sit_exactly_on_the_streams_between_layers(models, which, board):
         if n.op == "stream_fifo":
             continue
         for s in n.inputs:
-            assert g.producer(s).layer == n.layer or g.producer(s).op == "stream_fifo", (n.name, s)
+            assert g.producer(s).layer == n.layer or g.producer(s).op == "stream_fifo" or g.streams[s].buffered, \
+                (n.name, s)
+    assert [s for s in g.streams.values() if s.buffered] == [g.streams[f"{cname(hw_last(models[which]))}_mask"]]
     # one FIFO per layer input stream: each linear layer and the pick one, a transposed
-    # conv one per spike stream of the layer before it
+    # conv one per spike stream of the layer before it; none before the output stage (its
+    # input is the last LIF update's mask FIFO)
     hw, b = models[which], boards.board(board)
     dec = hw.names("decoder")
-    want = len(hw.names("prior")) + 1 + 1 + 1        # prior layers, the pick, decoder_fc, decoder.1
-    want += sum(spike_streams(b, name) for name in dec[1:])
+    want = len(hw.names("prior")) + 1 + 1 + 1        # prior layers, the pick, decoder_fc, decoder.0
+    want += sum(spike_streams(b, name) for name in dec[1:-1])
     assert len(fifos) == want
+    out = next(n for n in g.nodes if n.op == "output_sum")
+    assert g.producer(out.inputs[0]).op == "lif_update"
 
 
 @pytest.mark.parametrize("which,board", CASES)
 def test_copies_split_and_join_follow_the_board(models, which, board):
     hw, b = models[which], boards.board(board)
     g = lower(describe(hw, b))
-    for name in hw.names("decoder")[1:] + ["output"]:
+    for name in hw.names("decoder")[1:]:
         R = replicas(b, name)
         copies = [n for n in g.nodes if n.op == "convt_current" and n.layer == name]
         joins = [n for n in g.nodes if n.op == "current_join" and n.layer == name]
         assert len(copies) == R
         assert len(joins) == (R > 1)
         assert [c.attrs.get("zero_bias", False) for c in copies] == [False] + [True] * (R - 1), "bias in copy 0 only"
-    assert len(g.engines()) == len(hw.names("prior")) + 1 + sum(
-        replicas(b, n) for n in hw.names("decoder")[1:] + ["output"])
+    assert len(g.engines()) == len(hw.names("prior")) + 1 + sum(replicas(b, n) for n in hw.names("decoder")[1:])
+    assert not [n for n in g.nodes if n.layer == "output" and n.op != "output_sum"], "the output layer is one unit"
+
+
+@pytest.mark.parametrize("which,board", CASES)
+def test_the_last_spiking_layer_hands_its_masks_to_the_output_stage(models, which, board):
+    hw, b = models[which], boards.board(board)
+    design = describe(hw, b)
+    g = lower(design)
+    last = hw_last(hw)
+    lp, o = design.plan(last), design.output_sum
+    out = [n for n in g.nodes if n.op == "output_sum"]
+    assert len(out) == 1 and out[0].outputs == [] and out[0].attrs["trace_in"] == last
+    mask = g.streams[out[0].inputs[0]]
+    update = g.producer(mask.name)
+    assert update.op == "lif_update" and update.layer == last and update.attrs["masks"]
+    assert update.outputs == [mask.name]
+    # {w, mask}: a word index of the layer's NW = outputs / P words, P spike bits; tlast, no tuser
+    assert o.source == last and o.lanes == lp.lanes and o.groups * o.lanes == lp.cout
+    assert mask.width == index_bits(lp.outputs // lp.lanes) + lp.lanes and mask.last and not mask.user
+    assert o.words == lp.outputs // lp.lanes                      # the Sc RAM: one word per mask word
+    coef = hw.desc["output"]["decay_coefficients"]
+    assert o.bias_sum == int(hw.biases["output"][0]) * sum(coef)
+    assert (1 << (o.s_bits - 1)) <= sum(coef) < (1 << o.s_bits)
+    # every intermediate sum (from the bias term, over any subset of the taps) and every
+    # threshold fit the signed sum width
+    lo, hi = hw.desc["output"]["sum_range"]
+    assert -(1 << (o.sum_bits - 1)) <= lo and hi + 1 < (1 << (o.sum_bits - 1))
+    w = hw.weights["output"].astype(int)                          # (CIN, 1, K, K)
+    words = output_sum_weight(w, o.lanes)
+    K = o.kernel
+    assert words.shape == (K * K * o.groups, o.lanes)
+    for c in range(w.shape[0]):
+        for ky in range(K):
+            for kx in range(K):
+                assert words[(ky * K + kx) * o.groups + c // o.lanes, c % o.lanes] == w[c, 0, ky, kx]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("replicas", {"output": 4}, "output: replicas \\(4\\)"),
+    ("spike_streams", {"decoder.3": 2}, "decoder.3: spike_streams \\(2\\): the last spiking layer"),
+])
+def test_copies_of_the_output_stage_are_refused(models, key, value, message):
+    with pytest.raises(CodegenError, match=message):
+        lower(describe(models["mnist"], {**boards.board("kv260"), key: value}))
 
 
 def test_passes_are_what_lower_runs(models):

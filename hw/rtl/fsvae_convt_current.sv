@@ -5,7 +5,8 @@
 // (same microarchitecture: event -> tap -> channel group scatter, weights stored
 // [CIN*K*K][COUT], P output-channel lanes).  A spiking layer's neurons are a separate
 // stage, fsvae_lif_update (after fsvae_current_join when a layer has several copies of
-// this engine); the output layer takes the currents as they are (fsvae_membrane_output).
+// this engine).  The output layer is not computed here: fsvae_output_sum takes the last
+// spiking layer's spike masks.
 //
 //   I[oh][ow][c] = bias[c] + sum_{events (ih, iw, ci), taps (kh, kw) with
 //                    oh = ih*S - PAD + kh, ow = iw*S - PAD + kw inside OH x OW} W[ci][c][kh][kw]

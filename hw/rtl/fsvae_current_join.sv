@@ -1,5 +1,5 @@
 // Current join: the element-wise sum of R current streams that carry the same beats in the
-// same order (R replicas of the output-layer engine, fed by fsvae_event_split), modulo
+// same order (R replicas of a transposed-conv layer's engine, fed by fsvae_event_split), modulo
 // 2^BITS per lane.  Exact because each replica's partial sum and the total lie in the
 // layer's current range (a subset of the taps; only replica 0 adds the bias).
 //

@@ -1,6 +1,6 @@
 // Event split: one step's event stream dealt round robin to R engine replicas, so that R
-// copies of an engine scatter R events at once (used for the non-spiking output layer,
-// whose currents are then summed by fsvae_current_join: accumulation is additive, so any
+// copies of an engine scatter R events at once (a transposed-conv layer's copies, whose
+// currents are then summed by fsvae_current_join: accumulation is additive, so any
 // partition of the events gives the same sum).
 //
 //   s_axis_*: a step's events (tdata, tlast on the last; or one beat with tuser = 1 when the

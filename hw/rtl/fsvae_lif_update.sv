@@ -19,6 +19,10 @@
 //     the engines' s_axis_event_* conventions.  NE > 1: NE such streams (stream e at bits
 //     e*OUT_W, bit e of the others) carrying the spikes of the words w with w mod NE = e,
 //     each a complete step, so that a consumer can take NE spikes per cycle.
+//   m_axis_mask_* (MASKS = 1, in place of the spike streams, for a consumer that takes P
+//     neurons a cycle: fsvae_output_sum): per step every word's spike mask, ascending w,
+//     tdata = {w, mask} (mask in bits P-1:0, bit p = neuron w*P + p), tlast on word NW-1.
+//     The ports of the mode not chosen are tied off (outputs 0, inputs ignored).
 //   busy: a word or spike is anywhere occupied.
 //
 // Microarchitecture
@@ -31,8 +35,10 @@
 //   emitter: fsvae_spike_emitter with REG_OUT = 1: one FIFO entry is taken per cycle when
 //     idle, then one spike per cycle, lowest lane first, one held back so that tlast is
 //     exact.  Output registered: m_axis_spike_tready never reaches the RAMs.
+//   MASKS = 1: every word is pushed (one FIFO, NE = 1) and the FIFO's head is the output
+//     beat: one word per cycle, m_axis_mask_tready reaches only the FIFO's read pointer.
 // Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, mask FIFO MASK_DEPTH x (P + log2 NW
-// + 1), P adders and comparators.
+// + 1) per stream, P adders and comparators; a P-bit spike emitter per stream (MASKS = 0).
 // Synchronous active-high reset (the RAMs need no clearing: step 0 ignores them).
 
 `default_nettype none
@@ -46,7 +52,9 @@ module fsvae_lif_update #(
     parameter int THRESHOLD  = 0,
     parameter int MASK_DEPTH = 16,              // power of two >= 4
     parameter int NE         = 1,               // spike streams (word w -> stream w mod NE)
-    parameter int OUT_W      = (NW * P > 1) ? $clog2(NW * P) : 1
+    parameter int MASKS      = 0,               // 1: the masks on m_axis_mask_* (NE = 1, no emitter)
+    parameter int OUT_W      = (NW * P > 1) ? $clog2(NW * P) : 1,
+    parameter int W_W        = (NW > 1) ? $clog2(NW) : 1          // word index width
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -58,20 +66,29 @@ module fsvae_lif_update #(
 
     output logic [NE*OUT_W-1:0]          m_axis_spike_tdata,
     output logic [NE-1:0]                m_axis_spike_tvalid,
+    /* verilator lint_off UNUSEDSIGNAL */   // the tready of the mode not chosen is ignored
     input  wire logic [NE-1:0]           m_axis_spike_tready,
     output logic [NE-1:0]                m_axis_spike_tlast,
     output logic [NE-1:0]                m_axis_spike_tuser,
 
+    output logic [W_W+P-1:0]             m_axis_mask_tdata,      // {w, mask}
+    output logic                         m_axis_mask_tvalid,
+    input  wire logic                    m_axis_mask_tready,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic                         m_axis_mask_tlast,
+
     output logic                         busy
 );
 
-    localparam int W_W      = (NW > 1) ? $clog2(NW) : 1;
     localparam int T_W      = (T > 1) ? $clog2(T) : 1;
     localparam int MD_W     = $clog2(MASK_DEPTH);
     localparam int E_W      = 1 + W_W + P;      // FIFO entry: {end, w, mask}
 
     if (MASK_DEPTH < 4 || (1 << MD_W) != MASK_DEPTH) begin : g_bad_depth
         $error("fsvae_lif_update: MASK_DEPTH (%0d) must be a power of two >= 4", MASK_DEPTH);
+    end
+    if (MASKS != 0 && NE != 1) begin : g_bad_streams
+        $error("fsvae_lif_update: MASKS = 1 has one stream (NE = %0d)", NE);
     end
     if (ACC_BITS > MEM_BITS) begin : g_bad_widths
         $error("fsvae_lif_update: MEM_BITS (%0d) must be at least ACC_BITS (%0d)", MEM_BITS, ACC_BITS);
@@ -139,7 +156,9 @@ module fsvae_lif_update #(
     // ------------------------------------------------------------------ mask FIFOs + emitters
     // NE spike streams: the mask of word w goes to stream w mod NE; the step's end marker to
     // every stream (each stream is a complete step: ascending indices, tlast or empty beat).
-    logic [NE-1:0] room, occupied;
+    // MASKS = 1: every word to the one FIFO, whose head is m_axis_mask_*.
+    logic [NE-1:0] room, occupied, nonempty;
+    logic [E_W-1:0] heads [NE];
     assign s_axis_cur_tready = &room;
 
     for (genvar e = 0; e < NE; e++) begin : g_stream
@@ -151,8 +170,10 @@ module fsvae_lif_update #(
 
         assign room[e] = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
         assign mine    = ((32'(b_w) % NE) == e);
-        assign f_push  = b_v && (b_end || (mine && b_s_new != '0));
+        assign f_push  = b_v && (MASKS != 0 || b_end || (mine && b_s_new != '0));
         assign f_head  = f_mem[f_rd];
+        assign heads[e]    = f_head;
+        assign nonempty[e] = f_count != '0;
 
         always_ff @(posedge clk) begin
             if (f_push) f_mem[f_wr] <= {b_end, b_w, mine ? b_s_new : P'(0)};
@@ -171,27 +192,40 @@ module fsvae_lif_update #(
             end
         end
 
-        // emitter: one entry taken per cycle when idle, then one spike per cycle
-        logic             e_end;
-        logic [W_W-1:0]   e_w;
-        logic [P-1:0]     e_mask;
-        logic [OUT_W-1:0] e_base;           // the word's first neuron
         logic             e_busy;
-
-        assign {e_end, e_w, e_mask} = f_head;
-        assign e_base = OUT_W'(e_w) * OUT_W'(P);
-        fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(1)) u_emitter (
-            .clk, .rst,
-            .s_axis_mask_tdata({e_base, e_mask}), .s_axis_mask_tvalid(f_count != '0),
-            .s_axis_mask_tready(e_ready), .s_axis_mask_tlast(e_end),
-            .m_axis_spike_tdata(m_axis_spike_tdata[e * OUT_W +: OUT_W]),
-            .m_axis_spike_tvalid(m_axis_spike_tvalid[e]), .m_axis_spike_tready(m_axis_spike_tready[e]),
-            .m_axis_spike_tlast(m_axis_spike_tlast[e]), .m_axis_spike_tuser(m_axis_spike_tuser[e]),
-            .busy(e_busy)
-        );
-        assign f_pop       = e_ready && (f_count != '0);
-        assign occupied[e] = (f_count != '0) || e_busy;
+        if (MASKS == 0) begin : g_emitter
+            // one entry taken per cycle when idle, then one spike per cycle
+            logic             e_end;
+            logic [W_W-1:0]   e_w;
+            logic [P-1:0]     e_mask;
+            logic [OUT_W-1:0] e_base;           // the word's first neuron
+            assign {e_end, e_w, e_mask} = f_head;
+            assign e_base = OUT_W'(e_w) * OUT_W'(P);
+            fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(1)) u_emitter (
+                .clk, .rst,
+                .s_axis_mask_tdata({e_base, e_mask}), .s_axis_mask_tvalid(nonempty[e]),
+                .s_axis_mask_tready(e_ready), .s_axis_mask_tlast(e_end),
+                .m_axis_spike_tdata(m_axis_spike_tdata[e * OUT_W +: OUT_W]),
+                .m_axis_spike_tvalid(m_axis_spike_tvalid[e]), .m_axis_spike_tready(m_axis_spike_tready[e]),
+                .m_axis_spike_tlast(m_axis_spike_tlast[e]), .m_axis_spike_tuser(m_axis_spike_tuser[e]),
+                .busy(e_busy)
+            );
+        end else begin : g_masks
+            assign e_ready = m_axis_mask_tready;
+            assign e_busy  = 1'b0;
+            assign m_axis_spike_tdata[e * OUT_W +: OUT_W] = '0;
+            assign m_axis_spike_tvalid[e] = 1'b0;
+            assign m_axis_spike_tlast[e]  = 1'b0;
+            assign m_axis_spike_tuser[e]  = 1'b0;
+        end
+        assign f_pop       = e_ready && nonempty[e];
+        assign occupied[e] = nonempty[e] || e_busy;
     end
+
+    // MASKS = 1: the one FIFO's head, {end, w, mask}
+    assign m_axis_mask_tdata  = (MASKS != 0) ? heads[0][W_W+P-1:0] : '0;
+    assign m_axis_mask_tvalid = (MASKS != 0) && nonempty[0];
+    assign m_axis_mask_tlast  = (MASKS != 0) && heads[0][W_W+P];
 
     assign busy = b_v || (|occupied);
 

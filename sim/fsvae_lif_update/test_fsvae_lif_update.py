@@ -17,6 +17,10 @@ whose leak floors differently from truncation) put u at exactly THRESHOLD or THR
 The bench asserts that the data has such floor cases, empty and full steps, and that
 MEM_BITS (from membrane_range at the ACC_BITS limits) is needed to its last bit.  A second
 test resets the module in the middle of a step and then checks a full run.
+
+MASKS = 1 (the masks out, for fsvae_output_sum): per step exactly NW beats {w, mask} with
+w = 0 .. NW-1 in order and tlast on the last, whose set bits w*P + p must be the golden
+spikes; the spike ports stay idle.
 """
 from __future__ import annotations
 
@@ -42,16 +46,19 @@ from fsvae_fpga.contract import golden  # noqa: E402
 from fsvae_fpga.contract.hwmodel import membrane_range, signed_bits  # noqa: E402
 
 TIMEOUT_US = 200  # a lost beat fails the test instead of hanging it
-KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH")
+KEYS = ("T", "NW", "P", "ACC_BITS", "THRESHOLD", "MASK_DEPTH", "MASKS")
 CONFIGS = [
     # NW = 1: every word is a whole step, read at the edge that writes it (forwarded)
-    (5, 1, 4, 10, 60, 8),
+    (5, 1, 4, 10, 60, 8, 0),
     # P = 1, a negative threshold
-    (4, 7, 1, 8, -6, 16),
+    (4, 7, 1, 8, -6, 16, 0),
     # the smallest mask FIFO under steps full of spikes: s_axis_cur_tready drops
-    (3, 5, 4, 12, 200, 4),
+    (3, 5, 4, 12, 200, 4, 0),
     # two words per step (no forwarding, the addresses alternate), P = 3, THRESHOLD = 0
-    (5, 2, 3, 16, 0, 4),
+    (5, 2, 3, 16, 0, 4, 0),
+    # the masks out: one word per step (forwarded), and the smallest FIFO under backpressure
+    (5, 1, 4, 10, 60, 8, 1),
+    (3, 5, 4, 12, 200, 4, 1),
 ]
 
 
@@ -78,7 +85,7 @@ def make_case(c: dict, seed: int = 1):
     assert t_steps >= 3 and n >= 2
     lo, hi = acc_range(c["ACC_BITS"])
     span = 1 << (c["ACC_BITS"] - 2)
-    rng = np.random.default_rng([seed, *(abs(c[k]) for k in KEYS)])
+    rng = np.random.default_rng([seed, *(abs(c[k]) for k in KEYS if k != "MASKS")])   # same data either way
     kinds = ["extreme"] * t_steps + ["random", "quiet", "all"] + ["random"] * (t_steps - 3)
     steps, spikes, membranes, floor_cases, state = [], [], [], 0, None
     for g, kind in enumerate(kinds):
@@ -116,8 +123,9 @@ def heavy_pause():
 
 class TB(StreamTB):
     def __init__(self, dut):
-        super().__init__(dut, "s_axis_cur", "m_axis_spike")
         self.cfg = {k: int(os.environ[f"FSVAE_{k}"]) for k in KEYS}
+        self.out = "m_axis_mask" if self.cfg["MASKS"] else "m_axis_spike"
+        super().__init__(dut, "s_axis_cur", self.out)
         self.MEM_BITS = int(os.environ["FSVAE_MEM_BITS"])
         self.accepted = 0                   # input words taken
         self.stalled = 0                    # cycles with s_axis_cur_tvalid and not s_axis_cur_tready
@@ -138,7 +146,13 @@ class TB(StreamTB):
             await self.source.send(AxiStreamFrame(tdata=words))
 
     async def recv_step(self) -> list[int]:
-        return spike_indices(await self.sink.recv())
+        frame = await self.sink.recv()
+        if not self.cfg["MASKS"]:
+            return spike_indices(frame)
+        nw, p = self.cfg["NW"], self.cfg["P"]
+        words = list(frame.tdata)
+        assert [w >> p for w in words] == list(range(nw)), f"mask words {[w >> p for w in words]}, not 0..{nw - 1}"
+        return [w * p + i for w, word in enumerate(words) for i in range(p) if word >> i & 1]
 
     async def run_and_check(self, steps, expected):
         await self.send(steps)                      # every step queued: steps overlap inside
@@ -150,7 +164,7 @@ class TB(StreamTB):
     async def check_drained(self):
         await ClockCycles(self.dut.clk, 4)
         assert self.source.empty() and self.sink.empty(), "beats left over"
-        assert not int(self.dut.m_axis_spike_tvalid.value)
+        assert not int(self.dut.m_axis_spike_tvalid.value) and not int(self.dut.m_axis_mask_tvalid.value)
         assert not int(self.dut.busy.value), "busy after the last spike"
 
 
@@ -173,8 +187,8 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     await tb.run_and_check(steps, expected)
     await tb.check_drained()
     assert tb.accepted == len(steps) * tb.cfg["NW"]
-    if tb.cfg["MASK_DEPTH"] == 4 and idle_inserter is None:     # words faster than spikes
-        assert tb.stalled > 0, "the mask FIFO never filled"
+    if tb.cfg["MASK_DEPTH"] == 4 and idle_inserter is None and (backpressure_inserter or not tb.cfg["MASKS"]):
+        assert tb.stalled > 0, "the mask FIFO never filled"    # words faster than spikes (or the sink)
 
 
 @cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
@@ -194,7 +208,7 @@ async def run_reset_mid_step(dut):
     await tb.reset()                                # the module; the bus models keep their queues
     tb.source.clear()
     tb.sink.clear()
-    assert not int(dut.busy.value) and not int(dut.m_axis_spike_tvalid.value)
+    assert not int(dut.busy.value) and not int(getattr(dut, f"{tb.out}_tvalid").value)
     tb.accepted = 0
     await tb.run_and_check(steps, expected)
     await tb.check_drained()
@@ -205,7 +219,7 @@ SOURCES = sources("fsvae_lif_update")
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
-def test_fsvae_lif_update(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH):
+def test_fsvae_lif_update(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS):
     import runner
-    c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH)))
+    c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS)))
     runner.run_bench("fsvae_lif_update", SOURCES, {**c, "MEM_BITS": mem_bits(c)})

@@ -3,9 +3,10 @@
 Random inputs in phases like the top's (idle: running low for long stretches; runs: running
 high with image_done pulses, back to back or sparse; image_done also while idle, which the
 counter takes as it comes), with resets in between.  Every cycle (sampled mid-cycle) both
-counts are compared with == against a Python model: reset to 0, +1 per cycle with the input
-high, seen from the next cycle on, modulo 2**W.  W is swept by pytest: 32 (the top's) and a
-narrow one that wraps several times within the test.
+counts are compared with == against a Python model: reset to 0, +1 per cycle with busy high
+and + the number of set event flags, seen from the next cycle on, modulo 2**W.  (W, E) is
+swept by pytest: 32 (the top's) and a narrow W that wraps several times within the test, one
+event flag (the engines') and several (the output stage's mask lanes).
 """
 from __future__ import annotations
 
@@ -26,13 +27,13 @@ from cocotb.clock import Clock  # noqa: E402
 from cocotb.triggers import FallingEdge, RisingEdge  # noqa: E402
 
 TIMEOUT_US = 200
-CONFIGS = [32, 3]       # W
+CONFIGS = [(32, 1), (3, 1), (9, 5)]       # (W, E)
 
 
 class TB:
     def __init__(self, dut, seed: int = 1):
         self.dut = dut
-        self.W = int(os.environ["FSVAE_W"])
+        self.W, self.E = int(os.environ["FSVAE_W"]), int(os.environ["FSVAE_E"])
         self.rng = random.Random(seed)
         self.run_cycles = self.images = 0           # the model
         self.cycle = 0
@@ -53,14 +54,15 @@ class TB:
             self.run_cycles = self.images = 0
         else:
             self.run_cycles = (self.run_cycles + running) & mask
-            self.images = (self.images + image_done) & mask
+            self.images = (self.images + bin(image_done).count("1")) & mask
         self.cycle += 1
         await RisingEdge(dut.clk)
 
     async def phase(self, cycles: int, p_running: float, p_image: float, p_reset: float = 0.0):
         for _ in range(cycles):
             r = self.rng.random()
-            await self.tick(int(r < p_reset), int(self.rng.random() < p_running), int(self.rng.random() < p_image))
+            flags = sum(int(self.rng.random() < p_image) << e for e in range(self.E))
+            await self.tick(int(r < p_reset), int(self.rng.random() < p_running), flags)
 
 
 @cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
@@ -81,11 +83,11 @@ async def run_phases(dut):
 SOURCES = sources("fsvae_run_counters")
 
 
-@pytest.mark.parametrize("W", CONFIGS)
-def test_fsvae_run_counters(W):
+@pytest.mark.parametrize("W,E", CONFIGS)
+def test_fsvae_run_counters(W, E):
     import runner
-    params = {"W": W}
+    params = {"W": W, "E": E}
     assert runner.lint(SOURCES, "fsvae_run_counters", params) == ""
-    build_name = f"fsvae_run_counters_W{W}"
+    build_name = f"fsvae_run_counters_W{W}_E{E}"
     runner.run("fsvae_run_counters", SOURCES, "test_fsvae_run_counters", runner.BUILD / build_name,
-               parameters=params, extra_env={"FSVAE_W": str(W)}, build_name=build_name)
+               parameters=params, extra_env={"FSVAE_W": str(W), "FSVAE_E": str(E)}, build_name=build_name)

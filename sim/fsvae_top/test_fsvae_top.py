@@ -446,7 +446,8 @@ def test_fsvae_top_generates_golden_images(small_rtl):
 @pytest.mark.parametrize("small_rtl", ["pynq-z2"], indirect=True)
 def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
     """A single changed weight in decoder.1's memory image: the bench fails, and the traced
-    re-run names decoder.1 (the layer whose spikes first differ).  Then a memory file removed:
+    re-run names decoder.1 (the layer whose spikes first differ); with the weight restored the
+    trace equals the golden model's in every layer.  Then a memory file removed:
     the simulation stops with an error naming it (not ROMs of zeros that a smoke test could
     pass with); memory files are found by absolute path from any working directory."""
     import diagnose
@@ -473,6 +474,14 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
     first_bad = int(np.flatnonzero((got != want).reshape(2, -1).any(axis=1))[0])
     message = diagnose.first_difference(hw, rtl_dir / "fsvae_trace.txt", 5, first_bad)
     assert "layer decoder.1 at time step" in message, message
+    # the weights restored: every traced layer equals the golden model's, the last spiking
+    # layer's spikes included (traced from its mask stream into the output stage)
+    total, failed, _ = rtl_sim.simulate(rtl_dir, hw_dir, 1, 5, 0, build_dir=build_dir, testcase="run_images",
+                                        lean_axil=True, result=tmp_path / "ok.json", plusargs=["+fsvae_trace"])
+    assert failed == 0
+    assert any(layer == hw.names("decoder")[-1] for _, layer, _ in diagnose.read_trace(rtl_dir / "fsvae_trace.txt"))
+    message = diagnose.first_difference(hw, rtl_dir / "fsvae_trace.txt", 5, 0)
+    assert "every traced spike train equals the golden model's" in message, message
 
     text = (rtl_dir / "rtl" / "fsvae_top.sv").read_text()
     assert f'"{(rtl_dir / "mem").resolve()}/decoder.1.weight.hex"' in text, "memory paths are not absolute"

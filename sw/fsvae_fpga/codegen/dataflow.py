@@ -4,14 +4,17 @@
 do on its dataflow graph:
 
 1. ``build``: one node per unit in data-flow order: the latent pick and its two event lists,
-   one ``lif_linear`` per linear layer, and per transposed-conv layer one ``convt_current``
-   (the scatter) followed, except for the output layer, by one ``lif_update`` (the neurons)
-   with ``spike_streams`` outputs.  Nodes are wired producer -> consumer directly.
+   one ``lif_linear`` per linear layer, per spiking transposed-conv layer one ``convt_current``
+   (the scatter) followed by one ``lif_update`` (the neurons) with ``spike_streams`` outputs,
+   except the last, whose ``lif_update`` hands its spike masks (one word of P neurons a cycle)
+   to the ``output_sum`` (the output layer and the membrane output by exact algebra, pixels
+   out on out_r).  Nodes are wired producer -> consumer directly.
 2. ``insert_copies``: a transposed-conv layer with ``replicas`` R > 1 (hw/boards.yaml) becomes
    R ``convt_current`` copies, R / S per input spike stream, dealt round robin by an
    ``event_split`` and summed by a ``current_join`` (copy 0 adds the bias, the others a zero
    bias).
-3. ``insert_fifos``: a ``stream_fifo`` on every stream from one layer to another.
+3. ``insert_fifos``: a ``stream_fifo`` on every stream from one layer to another, except where
+   the producer's output is a FIFO already (the mask stream: the LIF update's mask FIFO).
 
 The RTL writer (rtl_top.py) renders every node as one module instance of hw/rtl/; the
 manifest lists the engines from the same graph, and make sim's report reads the manifest.
@@ -40,6 +43,7 @@ class Stream:
     width: int                 # tdata bits
     last: bool = True
     user: bool = True          # tuser: "empty step" marker of event streams
+    buffered: bool = False     # the producer's output is a FIFO: insert_fifos adds none
 
     @property
     def signals(self) -> list[str]:
@@ -50,7 +54,7 @@ class Stream:
 class Node:
     name: str                  # instance name without the u_ prefix
     op: str                    # event_list | latent_pick | lif_linear | convt_current | lif_update
-    #                            | event_split | current_join | stream_fifo
+    #                            | output_sum | event_split | current_join | stream_fifo
     layer: str                 # the layer it belongs to ("latent" for the pick and its lists)
     inputs: list[str] = field(default_factory=list)     # stream names, in port order
     outputs: list[str] = field(default_factory=list)
@@ -67,10 +71,10 @@ class Graph:
     def hw(self):
         return self.design.hw
 
-    def add_stream(self, name: str, width: int, last: bool = True, user: bool = True) -> str:
+    def add_stream(self, name: str, width: int, last: bool = True, user: bool = True, buffered: bool = False) -> str:
         if name in self.streams:
             raise CodegenError(f"internal: stream {name} defined twice")
-        self.streams[name] = Stream(name, width, last, user)
+        self.streams[name] = Stream(name, width, last, user, buffered)
         return name
 
     def producer(self, stream: str) -> Node | None:
@@ -84,12 +88,11 @@ class Graph:
         return [n for n in self.nodes if n.op in ("lif_linear", "convt_current")]
 
     def check(self) -> None:
-        """Every stream has one producer and one consumer; only the output currents (``cur``,
-        read by the membrane output in the template) leave the graph."""
+        """Every stream has one producer and one consumer (the pixels leave on the top's out_r,
+        from the output_sum, not as a graph stream)."""
         for s in self.streams:
             prod, cons = [n.name for n in self.nodes if s in n.outputs], [n.name for n in self.consumers(s)]
-            want_cons = 0 if s == "cur" else 1
-            if len(prod) != 1 or len(cons) != want_cons:
+            if len(prod) != 1 or len(cons) != 1:
                 raise CodegenError(f"internal: stream {s} has producers {prod} and consumers {cons}")
 
 
@@ -113,18 +116,30 @@ def build(design: Design) -> Graph:
         src = dst
     pick.inputs = [src]
 
-    # the decoder: z_t -> decoder_fc -> decoder.* -> output currents (stream cur)
+    # the decoder: z_t -> decoder_fc -> decoder.* -> spike masks -> output_sum (pixels)
     fc = g.add_stream("decoder_fc_out", index_bits(plan("decoder_fc").outputs))
     g.nodes.append(Node("decoder_fc", "lif_linear", "decoder_fc", ["zdec_ev"], [fc],
                         {"trace_in": "latent", "trace_out": "decoder_fc"}))
     srcs, prev = [fc], "decoder_fc"
-    for name in hw.names("decoder")[1:] + ["output"]:
+    convs = hw.names("decoder")[1:]
+    if plan("output").copies > 1:
+        raise CodegenError(f"output: replicas ({plan('output').copies}): the RTL computes the output layer in one "
+                           "fsvae_output_sum; remove it from the board's replicas")
+    if plan(convs[-1]).spike_streams > 1:
+        raise CodegenError(f"{convs[-1]}: spike_streams ({plan(convs[-1]).spike_streams}): the last spiking layer "
+                           "hands the output stage its spike masks; remove it from the board's spike_streams")
+    for name in convs:
         n, lp = cname(name), plan(name)
-        cur = g.add_stream("cur" if name == "output" else f"{n}_cur", lp.lanes * lp.widths["acc"], user=False)
+        cur = g.add_stream(f"{n}_cur", lp.lanes * lp.widths["acc"], user=False)
         # decoder.1's input events are decoder_fc's spikes, already traced at decoder_fc's output
         g.nodes.append(Node(f"{n}_r0", "convt_current", name, list(srcs), [cur],
                             {"trace_in": None if prev == "decoder_fc" else prev}))
-        if name == "output":
+        if name == convs[-1]:
+            # {w, mask}: the word index and P spikes; the update's mask FIFO is the buffer
+            mask = g.add_stream(f"{n}_mask", index_bits(lp.outputs // lp.lanes) + lp.lanes, user=False,
+                                buffered=True)
+            g.nodes.append(Node(f"{n}_update", "lif_update", name, [cur], [mask], {"masks": True}))
+            g.nodes.append(Node("output_sum", "output_sum", "output", [mask], [], {"trace_in": name}))
             break
         dsts = [g.add_stream(f"{n}_out{e}", index_bits(lp.outputs)) for e in range(lp.spike_streams)]
         g.nodes.append(Node(f"{n}_update", "lif_update", name, [cur], dsts))
@@ -176,7 +191,8 @@ def insert_fifos(g: Graph) -> Graph:
     different layers; the consumer then reads the FIFO's output, ``<layer>_in`` (or
     ``<layer>_in<i>`` for the i-th of a layer's several input streams)."""
     producer = {s: g.producer(s) for s in g.streams}
-    crossing = [(s, n) for n in g.nodes for s in n.inputs if producer[s].layer != n.layer]
+    crossing = [(s, n) for n in g.nodes for s in n.inputs
+                if producer[s].layer != n.layer and not g.streams[s].buffered]
     per_layer: dict[str, list[str]] = {}
     for s, n in crossing:
         per_layer.setdefault(n.layer, []).append(s)

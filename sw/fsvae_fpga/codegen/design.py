@@ -5,15 +5,19 @@
 a cycle model needs: lanes, datapath widths, engine copies and spike streams (hw/boards.yaml),
 whether its weights are loaded at run time, whether they are a small LUT ROM.  The RTL
 writer lowers it to a graph of engines and streams (dataflow.py); the HLS writer renders
-its arrays (hls_memory.py); the cycle model (latency.py) reads the same plans.
+its arrays (hls_memory.py); the cycle model (latency.py) reads the same plans.  The RTL's
+output stage, which computes the output layer from the last spiking layer's spike masks by
+exact algebra (the HLS core computes its currents), is ``Design.output_sum``
+(``OutputSumPlan``: lanes, geometry, widths, the bias term).
 
-Also here: the weight layout the engines read (``engine_weight``), the load_weights blob's
-memories and order, the on-chip bit budget, and the output table.
+Also here: the weight layouts the engines read (``engine_weight``, ``output_sum_weight``),
+the load_weights blob's memories and order, the on-chip bit budget, and the output table.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -50,6 +54,15 @@ def engine_weight(hw: HwModel, name: str) -> np.ndarray:
         c, h, x = hw.layer("decoder.0")["in_shape"]
         w = w.reshape(-1, c, h, x).transpose(0, 2, 3, 1).reshape(-1, c * h * x)
     return w
+
+
+def output_sum_weight(weight: np.ndarray, p: int) -> np.ndarray:
+    """The output layer's weights (CIN, 1, K, K) as fsvae_output_sum reads them: word
+    (ky*K + kx)*G + g holds W[g*P + p, 0, ky, kx] in lane p (G = CIN / P: the channel groups
+    of the last spiking layer's mask words)."""
+    w = np.asarray(weight, dtype=np.int64)
+    cin, _, k, _ = w.shape
+    return w[:, 0].transpose(1, 2, 0).reshape(k * k * (cin // p), p)
 
 
 def engine_bias(hw: HwModel, name: str) -> np.ndarray:
@@ -159,6 +172,57 @@ class LayerPlan:
         return int(np.prod(self.out_shape))
 
 
+@dataclass(frozen=True)
+class OutputSumPlan:
+    """The RTL's output stage, fsvae_output_sum: the output layer (a stride-1 transposed conv to
+    one channel) and the membrane output by exact algebra, m = b*sum(coef) + W * Sc with
+    Sc = sum_t coef[t] * s_t over the spikes of ``source`` (the last spiking layer), whose
+    spike masks it takes, ``lanes`` channels a word, and the same number of multiply-accumulates
+    a cycle.  The HLS back end computes the output layer by its currents (LayerPlan "output")."""
+    source: str                 # the last spiking layer
+    lanes: int                  # P: that layer's lanes, channels per mask word
+    in_shape: tuple[int, int, int]      # (CIN, IH, IW)
+    out_shape: tuple[int, int, int]     # (1, OH, OW)
+    kernel: int
+    stride: int
+    padding: int
+    output_padding: int
+    w_bits: int                 # signed weights
+    coef_bits: int              # unsigned decay coefficients
+    s_bits: int                 # unsigned Sc: holds sum(coef)
+    sum_bits: int               # signed m: the output's sum_range with the clipped thresholds
+    bias_sum: int               # b * sum(coef)
+
+    @property
+    def groups(self) -> int:
+        return self.in_shape[0] // self.lanes
+
+    @property
+    def words(self) -> int:
+        """Mask words per step (Sc RAM words)."""
+        return self.in_shape[1] * self.in_shape[2] * self.groups
+
+    @property
+    def sc_bits(self) -> int:
+        """The Sc RAM's bits."""
+        return int(np.prod(self.in_shape)) * self.s_bits
+
+
+def output_sum_plan(hw: HwModel, plans: dict[str, LayerPlan]) -> OutputSumPlan:
+    layer, out = hw.layer("output"), hw.desc["output"]
+    source = hw.names("decoder")[-1]
+    if layer["stride"] != 1 or layer["out_shape"][0] != 1:
+        raise CodegenError(f"output layer with stride {layer['stride']} and {layer['out_shape'][0]} channels: "
+                           "the RTL output stage (fsvae_output_sum) implements stride 1 and one channel")
+    coef = [int(c) for c in out["decay_coefficients"]]
+    return OutputSumPlan(
+        source=source, lanes=plans[source].lanes, in_shape=tuple(layer["in_shape"]),
+        out_shape=tuple(layer["out_shape"]), kernel=layer["kernel_size"], stride=layer["stride"],
+        padding=layer["padding"], output_padding=layer["output_padding"], w_bits=layer["weight"]["bits"],
+        coef_bits=max(1, max(coef).bit_length()), s_bits=max(1, sum(coef).bit_length()),
+        sum_bits=threshold_sum_bits(hw), bias_sum=int(hw.biases["output"][0]) * sum(coef))
+
+
 @dataclass
 class Design:
     hw: HwModel
@@ -168,6 +232,12 @@ class Design:
 
     def plan(self, name: str) -> LayerPlan:
         return self.layers[name]
+
+    @cached_property
+    def output_sum(self) -> OutputSumPlan:
+        """The RTL's output stage (the RTL writer's; raises CodegenError for an output layer
+        it does not implement)."""
+        return output_sum_plan(self.hw, self.layers)
 
     @property
     def loadable(self) -> list[str]:
@@ -194,12 +264,15 @@ def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
 
 # --- memory budget in bits (the RTL writer's check) ---------------------------------------------
 def memory_bits(design: Design) -> dict[str, int]:
-    """On-chip bits: weights and biases, plus accumulator, membrane and spike state (the
-    bound analysis' widths)."""
+    """On-chip bits of the RTL design: weights and biases, plus accumulator, membrane and spike
+    state (the bound analysis' widths); the output layer's state is the output stage's Sc RAM."""
     hw, used = design.hw, {"weights": 0, "state": 0}
     for name in design.layers:
         layer = hw.layer(name)
         used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
+        if name == "output":
+            used["state"] += design.output_sum.sc_bits
+            continue
         n = int(np.prod(layer["out_shape"]))
         used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
     return used

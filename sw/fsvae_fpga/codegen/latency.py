@@ -16,6 +16,9 @@ loop and step:
 
 These are estimates from the code, not Vitis HLS reports: they assume II = 1 holds (see
 the engines' comments for when it may not) and that layers run one after another.
+
+``output_sum_cycles``: the RTL's output stage, which computes the output layer by exact
+algebra (fsvae_output_sum), unlike the HLS core.
 """
 from __future__ import annotations
 
@@ -41,6 +44,13 @@ def layer_cycles(design: Design, name: str, events: float) -> float:
         return T * (2 * npos * G + 2 * DEPTH) + events * K * K * G
     taps = K * K if layer["kind"] == "convT" else math.ceil(K / S) ** 2
     return T * (npos * G + 2 * DEPTH) + events * taps * G + npos * G
+
+
+def output_sum_cycles(T: int, words: int, pixels: int, kernel: int, groups: int) -> int:
+    """The RTL output stage (hw/rtl/fsvae_output_sum.sv, its header; its bench checks it): busy
+    cycles per image without stalls, one per mask word of every step, the last write-back, one
+    per (pixel, tap, channel group), then 12 pipeline stages."""
+    return T * words + 1 + pixels * kernel * kernel * groups + 12
 
 
 def image_cycles(hw: HwModel, board: dict, rows: list[dict], reconstruction: bool = False) -> dict:

@@ -7,7 +7,7 @@ with the engine instances of the model (hw/rtl/, one module per file) and writes
     rtl/fsvae_core.v  plain-Verilog wrapper of the top with Vivado interface attributes
                       (codegen/vivado.py), for a block-design module reference
     mem/*.hex         $readmemh images: weights and biases in the engines' layouts, the
-                      output decay coefficients and pixel thresholds
+                      output stage's weights, decay coefficients and pixel thresholds
     manifest.json     top name, source list in compile order, board, lanes and widths per
                       layer (read by the testbench, make sim and make estimate)
 
@@ -28,6 +28,7 @@ writer whether a folder was generated from exactly the current sources.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -38,9 +39,8 @@ import numpy as np
 from fsvae_fpga.codegen import boards
 from fsvae_fpga.contract.hwmodel import HwModel
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, lower
-from fsvae_fpga.codegen.design import (CodegenError, Design, LayerPlan, check_fits, clipped_pixel_thresholds,
-                                       describe, engine_bias, engine_weight, lanes, threshold_sum_bits,
-                                       weight_load_memories)
+from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, describe,
+                                       engine_bias, engine_weight, lanes, output_sum_weight, weight_load_memories)
 from fsvae_fpga.codegen import rtl_sources
 from fsvae_fpga.codegen.rtl_top import HELPERS, MODULES, TopBody, loader
 
@@ -49,8 +49,7 @@ RTL_LIB = ROOT / "hw" / "rtl"
 TEMPLATE = ROOT / "hw" / "templates" / "fsvae_top.sv.in"
 
 # the modules the template instantiates itself (the body's: rtl_top.MODULES and HELPERS)
-TEMPLATE_MODULES = ["fsvae_axil_ctrl", "fsvae_sampler", "fsvae_weight_loader", "fsvae_membrane_output",
-                    "fsvae_run_counters"]
+TEMPLATE_MODULES = ["fsvae_axil_ctrl", "fsvae_sampler", "fsvae_weight_loader", "fsvae_run_counters"]
 
 
 def library_files() -> list[str]:
@@ -89,24 +88,14 @@ def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) ->
     path.write_bytes(b"".join(parts))
 
 
-def _membrane_output(hw: HwModel, lp: LayerPlan, mem: str) -> tuple[str, dict]:
-    """fsvae_membrane_output's parameters, and its tables: decay coefficients and the
-    pixel thresholds clipped to the sum's range."""
-    mem_dir = Path(mem)
-    out = hw.desc["output"]
-    thr = clipped_pixel_thresholds(hw)
-    coef = np.asarray(out["decay_coefficients"], dtype=np.int64)
-    coef_bits = max(1, int(coef.max()).bit_length())
-    # the RTL accumulates full coef x current products: at least one product wide, so that
-    # no product bit is dropped (the HLS core keeps the sum width: every partial sum fits it)
-    sum_bits = max(threshold_sum_bits(hw), coef_bits + 1 + lp.widths["acc"])
-    _write_hex(mem_dir / "output.coef.hex", [f"{int(c):x}" for c in coef])
-    _write_hex(mem_dir / "output.thresh.hex", pack_words(thr, 1, sum_bits))
-    params = {"T": hw.T, "NPOS": lp.outputs, "LANES": lp.lanes, "CUR_BITS": lp.widths["acc"], "SUM_BITS": sum_bits,
-              "COEF_BITS": coef_bits, "THR_BITS": sum_bits}
-    text = ",\n".join(f"        .{k}({v})" for k, v in params.items())
-    text += f',\n        .COEF_FILE("{mem}/output.coef.hex"),\n        .THRESH_FILE("{mem}/output.thresh.hex")'
-    return text, params
+def _output_tables(design: Design, mem_dir: Path) -> None:
+    """The output stage's memory images (fsvae_output_sum): weights in its layout, decay
+    coefficients, and the pixel thresholds clipped to the sum's range (exact at its width)."""
+    hw, o = design.hw, design.output_sum
+    _write_hex(mem_dir / "output.weight.hex",
+               pack_words(output_sum_weight(hw.weights["output"], o.lanes), o.lanes, o.w_bits))
+    _write_hex(mem_dir / "output.coef.hex", [f"{int(c):x}" for c in hw.desc["output"]["decay_coefficients"]])
+    _write_hex(mem_dir / "output.thresh.hex", pack_words(clipped_pixel_thresholds(hw), 1, o.sum_bits))
 
 
 MARKER = "manifest.json"      # an output folder holding one with format fsvae-rtl is ours
@@ -146,16 +135,19 @@ def design_sha256(hw: HwModel, board: dict) -> str:
     for f in library_files() + ["sources.yaml"]:
         h.update((RTL_LIB / f).read_bytes())
     h.update(TEMPLATE.read_bytes())
-    for writer in ("rtl.py", "rtl_top.py", "dataflow.py", "design.py", "rtl_sources.py"):
+    for writer in ("rtl.py", "rtl_top.py", "dataflow.py", "design.py", "rtl_sources.py", "latency.py"):
         h.update((Path(__file__).parent / writer).read_bytes())
     return h.hexdigest()
 
 
 def _memory_images(design: Design, mem_dir: Path) -> None:
     """$readmemh images of every layer's weights and biases in its engines' layout, and the
-    zero biases of engine copies 1.. (copy 0 adds the bias)."""
+    zero biases of engine copies 1.. (copy 0 adds the bias); the output stage's tables."""
     hw = design.hw
+    _output_tables(design, mem_dir)
     for name, lp in design.layers.items():
+        if name == "output":
+            continue
         _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), lp.lanes, lp.widths["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), lp.lanes, lp.widths["b"]))
         if lp.kind == "convT":
@@ -165,10 +157,11 @@ def _memory_images(design: Design, mem_dir: Path) -> None:
 
 def _engines_busy(engines: list[dict]) -> tuple[list[str], str, str]:
     """(status_units, the engines_busy expression, the all-finished expression): one bit per
-    engine, then the latent pick and the membrane output; past 31 units the rest share bit 31."""
-    seqs = [e["instance"] for e in engines]
-    units = seqs + ["latent_pick", "membrane_output"]
-    flags = [f"!{s}_finished" for s in seqs] + ["pick_busy", "pix_busy"]
+    sequenced engine, then the latent pick and the output stage; past 31 units the rest share
+    bit 31."""
+    seqs = [e["instance"] for e in engines if e["sequenced"]]
+    units = seqs + ["latent_pick", "output_sum"]
+    flags = [f"!{s}_finished" for s in seqs] + ["pick_busy", "out_busy"]
     if len(flags) > 32:
         flags = flags[:31] + [f"({' || '.join(flags[31:])})"]
         units = units[:31] + ["+".join(units[31:])]
@@ -193,7 +186,7 @@ def _register_params(iface: dict) -> tuple[str, int]:
 def _check_supported(hw: HwModel, iface: dict) -> None:
     if hw.image_shape[0] != 1:
         raise CodegenError(f"codegen rtl: images with {hw.image_shape[0]} channels are not supported yet "
-                           "(the membrane-output stage emits channel-last pixels; out_r wants C-H-W)")
+                           "(the output stage emits channel-last pixels; out_r wants C-H-W)")
     if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
         raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
 
@@ -205,6 +198,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     iface = boards.interface()
     _check_supported(hw, iface)
     design = describe(hw, board)
+    if design.plan("output").loaded:
+        raise CodegenError("weight_memory.loadable_min_bits: the output layer's weights are a ROM of the output "
+                           "stage; set it above their size")
     fit = check_fits(design)
     graph = lower(design)
     out_dir = Path(out_dir).resolve()
@@ -214,7 +210,6 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         raise CodegenError(f"{mem}: a path with quotes or backslashes cannot be a Verilog string; choose another --out")
 
     _memory_images(design, mem_dir)
-    memout_text, memout = _membrane_output(hw, design.plan("output"), mem)
     writer = TopBody(graph, mem)
     body = writer.render()
     load_mems = weight_load_memories(hw, board, design.loadable) if design.loadable else []
@@ -232,7 +227,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
                        "@K@": str(hw.k), "@ZW@": str(min(32, hw.C)), "@AXIL_PARAMS@": axil_text,
                        "@ADDR_BITS@": str(addr_bits), "@ADDR_MSB@": str(addr_bits - 1),
                        "@IDENTITY_HEX@": f"{identity:08x}", "@HAS_RECONSTRUCT@": "1'b0",
-                       "@ENGINES_BUSY@": busy_text, "@BODY@": body, "@MEMOUT_PARAMS@": memout_text,
+                       "@ENGINES_BUSY@": busy_text, "@BODY@": body,
                        "@ALL_FINISHED@": all_finished, "@LOADER@": loader(design.loadable, load_mems),
                        "@MODE_LOAD@": str(boards.mode_value("load_weights")),
                        "@MODE_GENERATE@": str(boards.mode_value("generate")),
@@ -256,9 +251,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "words_per_image": int(np.prod(hw.image_shape)) // iface["pixels_per_word"],
         "engines": writer.engines, "lif_updates": writer.updates,
-        "replicas": {name: design.plan(name).copies for name in hw.names("decoder")[1:] + ["output"]},
-        "spike_streams": {name: design.plan(name).spike_streams for name in hw.names("decoder")[1:]},
-        "membrane_output": memout, "fifo_depth": FIFO_DEPTH,
+        "replicas": {name: design.plan(name).copies for name in hw.names("decoder")[1:]},
+        "spike_streams": {name: design.plan(name).spike_streams for name in hw.names("decoder")[1:-1]},
+        "output_sum": dataclasses.asdict(design.output_sum), "fifo_depth": FIFO_DEPTH,
         "memory": fit,
         "interface": iface,          # the port contract this design was generated with
     }

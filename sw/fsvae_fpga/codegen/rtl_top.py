@@ -9,13 +9,16 @@ stream 0 in the low bits.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, MASK_DEPTH_MAX, Graph, Node, Stream, index_bits
 from fsvae_fpga.codegen.design import cname
+from fsvae_fpga.codegen.latency import output_sum_cycles
 
 MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
 MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_current", "lif_update": "fsvae_lif_update",
            "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
-           "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick"}
+           "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick", "output_sum": "fsvae_output_sum"}
 # modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
 HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters"]
 
@@ -64,14 +67,19 @@ class TopBody:
                   f"        .busy({n}_busy), .done({n}_done), .step({n}_step), .image({n}_image)",
                   "    );")
 
-    def counters(self, prefix: str, busy: str, stream: str | None) -> None:
-        """perf_<prefix>_busy / _events (the testbench reads every perf_* signal)."""
-        ev = f"{stream}_tvalid && {stream}_tready && !{stream}_tuser" if stream else "1'b0"
+    def counters(self, prefix: str, busy: str, stream: str | None, lanes: int = 0) -> None:
+        """perf_<prefix>_busy / _events (the testbench reads every perf_* signal): the events
+        of an event stream, or with ``lanes`` the set bits of a mask stream's low bits."""
+        ev, e = "1'b0", 1
+        if stream and lanes:
+            ev, e = f"{stream}_tvalid && {stream}_tready ? {stream}_tdata[{lanes - 1}:0] : '0", lanes
+        elif stream:
+            ev = f"{stream}_tvalid && {stream}_tready && !{stream}_tuser"
         self.emit("    /* verilator lint_off UNUSEDSIGNAL */   // read by the testbench through the hierarchy",
                   f"    logic [31:0] perf_{prefix}_busy, perf_{prefix}_events;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
-                  f"    fsvae_run_counters #(.W(32)) u_perf_{prefix} (.clk, .rst, .busy({busy}), .event_in({ev}), "
-                  f".busy_cycles(perf_{prefix}_busy), .events(perf_{prefix}_events));")
+                  f"    fsvae_run_counters #(.W(32), .E({e})) u_perf_{prefix} (.clk, .rst, .busy({busy}), "
+                  f".event_in({ev}), .busy_cycles(perf_{prefix}_busy), .events(perf_{prefix}_events));")
 
     def trace(self, label: str | None, n: str, stream: str) -> None:
         """Simulation-only record of the events on `stream`, during engine n's current step."""
@@ -139,25 +147,80 @@ class TopBody:
             self.trace(node.attrs.get("trace_out"), n, dst.name)
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
                              "acc_bits": t["acc"], "mem_bits": t["mem"] if spiking else None,
-                             "in_events": nin, "outputs": nout})
+                             "in_events": nin, "outputs": nout, "sequenced": True})
 
     def lif_update(self, node: Node) -> None:
-        """The LIF neurons of a transposed-conv layer, after its current engines."""
+        """The LIF neurons of a transposed-conv layer, after its current engines: spike streams
+        out, or (attrs masks) the spike masks for the output stage."""
         n, lp = node.name, self.plan(node.layer)
         t, p = lp.widths, lp.lanes
         nw = lp.outputs // p
-        ne = len(node.outputs)
+        masks = bool(node.attrs.get("masks"))
+        ne = 1 if masks else len(node.outputs)
         # room for a stream's share of a step's masks, so that the current engines can read
-        # out a whole step while the emitter is still busy with the last
+        # out a whole step while the emitter (or the output stage) is still busy with the last
         depth = 1 << max(2, (min(nw // ne + 2, MASK_DEPTH_MAX) - 1).bit_length())
         params = [".T(T)", f".NW({nw})", f".P({p})", f".ACC_BITS({t['acc']})", f".MEM_BITS({t['mem']})",
-                  f".THRESHOLD({lp.threshold})", f".MASK_DEPTH({depth})", f".NE({ne})"]
-        self.emit(f"    logic {n}_busy;")
+                  f".THRESHOLD({lp.threshold})", f".MASK_DEPTH({depth})", f".NE({ne})", f".MASKS({int(masks)})"]
+        outs = [self.s(o) for o in node.outputs]
+        if masks:       # the spike ports unused
+            ports = [_bind("m_axis_mask", outs), ".m_axis_spike_tdata(), .m_axis_spike_tvalid(), "
+                     ".m_axis_spike_tready(1'b0), .m_axis_spike_tlast(), .m_axis_spike_tuser()"]
+        else:           # the mask port unused
+            ports = [_bind("m_axis_spike", outs), ".m_axis_mask_tdata(), .m_axis_mask_tvalid(), "
+                     ".m_axis_mask_tready(1'b0), .m_axis_mask_tlast()"]
+        self.emit(f"    logic {n}_busy;", "    /* verilator lint_off PINCONNECTEMPTY */   // the other mode's outputs")
         self.emit(*_instance(MODULES["lif_update"], params, n,
-                             [".clk, .rst", _bind("s_axis_cur", [self.s(node.inputs[0])]),
-                              _bind("m_axis_spike", [self.s(o) for o in node.outputs]), f".busy({n}_busy)"]))
+                             [".clk, .rst", _bind("s_axis_cur", [self.s(node.inputs[0])]), *ports,
+                              f".busy({n}_busy)"]))
+        self.emit("    /* verilator lint_on PINCONNECTEMPTY */")
         self.counters(n, f"{n}_busy", None)
         self.updates.append(cname(node.layer))
+
+    def output_sum(self, node: Node) -> None:
+        """The output layer and the membrane output (design.OutputSumPlan): spike masks in,
+        pixels out on out_r; busy and done to the run controller (out_busy, image_done)."""
+        n, o = node.name, self.g.design.output_sum
+        src = self.s(node.inputs[0])
+        cin, ih, iw = o.in_shape
+        mask = (1 << o.sum_bits) - 1
+        params = [".T(T)", f".CIN({cin})", f".IH({ih})", f".IW({iw})", f".K({o.kernel})", f".S({o.stride})",
+                  f".PAD({o.padding})", f".OUTPAD({o.output_padding})", f".P({o.lanes})", f".W_BITS({o.w_bits})",
+                  f".COEF_BITS({o.coef_bits})", f".SB({o.s_bits})", f".SUM_BITS({o.sum_bits})",
+                  f".BIAS_SUM({o.sum_bits}'h{o.bias_sum & mask:x})", f".WEIGHT_STYLE({MEMORY_STYLES['distributed']})",
+                  f'.COEF_FILE("{self.mem}/output.coef.hex")', f'.WEIGHT_FILE("{self.mem}/output.weight.hex")',
+                  f'.THRESH_FILE("{self.mem}/output.thresh.hex")']
+        self.emit("    logic out_busy;")
+        self.emit(*_instance(MODULES["output_sum"], params, n, [
+            ".clk, .rst", _bind("s_axis_mask", [src]),
+            ".m_axis_pix_tdata(out_r_TDATA), .m_axis_pix_tvalid(out_r_TVALID), .m_axis_pix_tready(out_r_TREADY), "
+            ".m_axis_pix_tlast(out_r_TLAST)", ".busy(out_busy), .done(image_done)"]))
+        self.counters(n, "out_busy", src.name, lanes=o.lanes)
+        self.trace_masks(node.attrs.get("trace_in"), src.name, o.lanes)
+        pixels = o.out_shape[1] * o.out_shape[2]
+        self.engines.append({"layer": node.layer, "instance": n, "module": MODULES["output_sum"], "lanes": o.lanes,
+                             "acc_bits": o.sum_bits, "mem_bits": None, "in_events": int(np.prod(o.in_shape)),
+                             "outputs": pixels, "sequenced": False,
+                             "cycles_per_image": output_sum_cycles(self.hw.T, o.words, pixels, o.kernel, o.groups)})
+
+    def trace_masks(self, label: str | None, stream: str, lanes: int) -> None:
+        """Simulation-only record of the spikes in the mask words {w, mask} on `stream` (index
+        w*P + p), numbered by the steps seen since the run started."""
+        if not label:
+            return
+        self.emit("`ifndef SYNTHESIS",
+                  f"    int {stream}_steps;                     // mask steps since go: image, step",
+                  "    always_ff @(posedge clk) begin",
+                  f"        if (rst || go) {stream}_steps <= 0;",
+                  f"        else if ({stream}_tvalid && {stream}_tready) begin",
+                  f"            for (int p = 0; p < {lanes}; p++)",
+                  f"                if (trace_on && {stream}_tdata[p])",
+                  f'                    $fwrite(trace_fd, "%0d {label} %0d %0d\\n", base_q + {stream}_steps / T, '
+                  f"{stream}_steps % T, 32'({stream}_tdata[{self.s(stream).width - 1}:{lanes}]) * {lanes} + p);",
+                  f"            if ({stream}_tlast) {stream}_steps <= {stream}_steps + 1;",
+                  "        end",
+                  "    end",
+                  "`endif")
 
     def event_split(self, node: Node) -> None:
         outs = [self.s(o) for o in node.outputs]
