@@ -5,8 +5,9 @@ keeps it near 4 MB; no optimizer state), config.yaml,
 training_log.jsonl, evaluate.json, samples.png, reconstructions.png and loss.png.
 Usage: python scripts/ship_model.py RUN_DIR [--force]
 
-Refuses a run that is not better than the shipped model on reconstruction and on every
-Fréchet distance (scripts/long_run.py's comparison, on the same held-out set and sampler)
+Refuses a run that is not better than the shipped model on reconstruction and on both
+Fréchet distances, each as the mean over sampler seeds 0-4 on the same held-out set
+(scripts/compare_models.py: one seed's 500 samples move the classic distance by about 10),
 unless --force is given.
 """
 import json
@@ -27,13 +28,11 @@ def main():
         sys.exit("only a fixed-point checkpoint can be shipped")
     if "--force" not in sys.argv[2:]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from long_run import compare
-        cli = [sys.executable, "-m", "fsvae_fpga.cli"]
-        run_eval = json.loads(subprocess.run(cli + ["evaluate", "--ckpt", str(run / "last.pt"), "--json"],
-                                             capture_output=True, text=True, check=True).stdout)
-        verdict = compare(run_eval, json.loads((SHIPPED_DIR / "evaluate.json").read_text()))
-        if not verdict["beats_shipped"]:
-            sys.exit(f"not shipped: the run is not better on every score ({verdict['better']}); --force to ship anyway")
+        from compare_models import better_on_every_score, scores
+        verdict = better_on_every_score(scores(str(run / "last.pt")), scores("shipped"))
+        if not verdict["beats"]:
+            sys.exit(f"not shipped: the run is not better on every score's mean over seeds 0-4 "
+                     f"({verdict['better']}); --force to ship anyway")
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
     save_checkpoint(SHIPPED_DIR / "model.pt", config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
                     model_state=model.state_dict(), history=ckpt["history"],
