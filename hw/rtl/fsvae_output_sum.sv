@@ -52,20 +52,25 @@
 //     group) per cycle: pixels in raster order, taps ky, kx ascending, groups innermost.
 //     Stages: X (input position and RAM addresses from the counters, registered), R (Sc
 //     word and weight word read), M (P products W * Sc, zero for a tap outside the input,
-//     registered), A (balanced adder tree of the P products plus the running sum, which
-//     starts at BIAS_SUM on a pixel's first tap; the pixel's m after its last).
+//     registered), A1 (the balanced adder tree's first three levels: sums of 8 products,
+//     P/8 of them registered), A2 (the rest of the tree plus the running sum, which starts
+//     at BIAS_SUM on a pixel's first tap; the pixel's m after its last).  The tree is split
+//     for the clock: in one stage, P = 32 took 10 LUT levels (Yosys, xcup), over the 6 that
+//     250 MHz on the K26 allows; split, no stage adds more than three adders.
 //   Pixels: the 8-stage pipelined binary search (stage j sets bit 7-j of the count when
-//     thr[pos + 2^(7-j) - 1] <= m; stage j reads among 2^j table entries only), packed 4 to
-//     a word.  The whole pipeline moves only when the output register is free or being taken
+//     thr[pos + 2^(7-j) - 1] <= m; stage j reads among 2^j table entries only; stage 7's
+//     entry, one of 128, is read into a register the cycle before), packed 4 to a word.  The whole pipeline moves only when the output register is free or being taken
 //     (adv = !tvalid || tready), so backpressure stalls it without loss; tready reaches the
 //     RAM read enables combinationally (add a register slice on the output if that path
 //     limits the clock).
 //   Cycles per image (no input idle, no backpressure): busy is high for
-//     T*NW + OH*OW*K*K*G + 13 cycles: one per word, the last write-back, one per (pixel,
-//     tap, group), then X, R, M, A, 8 search stages and the packer/output register.
+//     T*NW + OH*OW*K*K*G + 15 cycles: one per word, the last write-back, one per (pixel,
+//     tap, group), then X, R, M, A1, A2, 8 search stages and stage 7's table read, and the
+//     packer/output register.
 //
 // Cost: Sc RAM NW x P*SB, weight ROM K*K*G x P*W_BITS (LUTs at WEIGHT_STYLE 3), coefficient
-// ROM T x COEF_BITS, P multipliers W_BITS x SB and a P-input adder tree of SUM_BITS, P
+// ROM T x COEF_BITS, P multipliers W_BITS x SB and a P-input adder tree of SUM_BITS (P/8 partial
+// sums registered), P
 // SB-bit adders for the accumulation, 8 comparators of max(SUM_BITS, THR_BITS) bits with
 // their table muxes.
 // Synchronous active-high reset (the RAM needs no clearing: step 0 overwrites it).
@@ -130,6 +135,11 @@ module fsvae_output_sum #(
     localparam int PROD_BITS = W_BITS + SB + 1;                   // signed W x unsigned Sc
     localparam int CMP_BITS = (SUM_BITS > THR_BITS) ? SUM_BITS : THR_BITS;
     localparam int PP       = 1 << ((P > 1) ? $clog2(P) : 0);     // adder tree leaves
+    localparam int GL       = (PP < 8) ? PP : 8;                  // leaves per stage-A1 sum
+    localparam int NA       = PP / GL;                            // stage-A1 partial sums
+    // a sum of GL products is exact in PROD_BITS + log2(GL) bits; wider than SUM_BITS it is
+    // kept modulo 2^SUM_BITS, like every other sum here
+    localparam int PS_BITS  = (PROD_BITS + $clog2(GL) < SUM_BITS) ? PROD_BITS + $clog2(GL) : SUM_BITS;
     localparam logic [T_W-1:0]   LAST_T  = T_W'(T - 1);
     localparam logic [G_W-1:0]   LAST_G  = G_W'(G - 1);
     localparam logic [K_W-1:0]   LAST_K  = K_W'(K - 1);
@@ -247,7 +257,10 @@ module fsvae_output_sum #(
     // stage M: products
     logic            m_v, m_first, m_last;
     logic signed [PROD_BITS-1:0] m_prod [P];
-    // stage A: running sum, the pixel's m
+    // stage A1: partial sums of GL products
+    logic            a1_v, a1_first, a1_last;
+    logic signed [PS_BITS-1:0] a1_ps [NA], ps_next [NA];
+    // stage A2: running sum, the pixel's m
     logic signed [SUM_BITS-1:0] a_sum, tree_sum, a_next;
     logic            px_v;
     logic signed [SUM_BITS-1:0] px_m;
@@ -258,16 +271,31 @@ module fsvae_output_sum #(
         .wr_en(1'b0), .wr_addr('0), .wr_data('0)
     );
 
+    // The P-leaf balanced tree in two stages, at most three adder levels each (P = 32:
+    // 32 -> 4 in A1, 4 -> 1 plus the running sum in A2).
     always_comb begin
-        logic signed [SUM_BITS-1:0] node [2*PP-1];        // a balanced tree, leaves PP-1 ..
-        for (int i = 0; i < PP; i++) begin
-            node[PP - 1 + i] = (i < P) ? SUM_BITS'(m_prod[i]) : '0;
+        for (int n = 0; n < NA; n++) begin
+            logic signed [PS_BITS-1:0] node [2*GL-1];     // a balanced tree, leaves GL-1 ..
+            for (int i = 0; i < GL; i++) begin
+                node[GL - 1 + i] = (n * GL + i < P) ? PS_BITS'(m_prod[n * GL + i]) : '0;
+            end
+            for (int i = GL - 2; i >= 0; i--) begin
+                node[i] = node[2 * i + 1] + node[2 * i + 2];
+            end
+            ps_next[n] = node[0];
         end
-        for (int i = PP - 2; i >= 0; i--) begin
+    end
+
+    always_comb begin
+        logic signed [SUM_BITS-1:0] node [2*NA-1];        // a balanced tree, leaves NA-1 ..
+        for (int i = 0; i < NA; i++) begin
+            node[NA - 1 + i] = SUM_BITS'(a1_ps[i]);
+        end
+        for (int i = NA - 2; i >= 0; i--) begin
             node[i] = node[2 * i + 1] + node[2 * i + 2];
         end
         tree_sum = node[0];
-        a_next   = (m_first ? signed'(BIAS_SUM) : a_sum) + tree_sum;
+        a_next   = (a1_first ? signed'(BIAS_SUM) : a_sum) + tree_sum;
     end
 
     always_ff @(posedge clk) begin
@@ -275,12 +303,18 @@ module fsvae_output_sum #(
             x_v  <= 1'b0;
             r_v  <= 1'b0;
             m_v  <= 1'b0;
+            a1_v <= 1'b0;
+            a1_first <= 1'b0;                      // reset: kept out of a shift-register LUT,
+            a1_last  <= 1'b0;                      // whose read would add a level before A2
             px_v <= 1'b0;
         end else if (adv) begin
             x_v  <= (state == S_CONV) && iss_active;
             r_v  <= x_v;
             m_v  <= r_v;
-            px_v <= m_v && m_last;
+            a1_v <= m_v;
+            a1_first <= m_first;
+            a1_last  <= m_last;
+            px_v <= a1_v && a1_last;
         end
         if (adv) begin
             x_addr  <= iss_addr;
@@ -297,7 +331,8 @@ module fsvae_output_sum #(
                 m_prod[p] <= r_in ? PROD_BITS'(signed'(w_q[p*W_BITS +: W_BITS]))
                                     * PROD_BITS'(signed'({1'b0, rd_data[p*SB +: SB]})) : '0;
             end
-            if (m_v) begin
+            a1_ps   <= ps_next;
+            if (a1_v) begin
                 a_sum <= a_next;
                 px_m  <= a_next;
             end
@@ -309,32 +344,49 @@ module fsvae_output_sum #(
     logic signed [CMP_BITS-1:0] s_m [8];
     logic [7:0]      s_pos [8];
     logic            st_v   [8];
-    logic signed [CMP_BITS-1:0] st_m [8];
+    logic signed [CMP_BITS-1:0] st_m [8], st_thr [8];
     logic [7:0]      st_pos [8];
+    // the last stage's table entry (one of 128) is read a cycle ahead of its comparison,
+    // into lk_*: read and compared in one cycle they took 6 LUT levels and a carry (Yosys, xcup)
+    logic            lk_v;
+    logic signed [CMP_BITS-1:0] lk_m, lk_thr;
+    logic [7:0]      lk_pos;
     always_comb begin
         st_v[0]   = px_v;
         st_m[0]   = CMP_BITS'(px_m);
         st_pos[0] = 8'd0;
-        for (int j = 1; j < 8; j++) begin
+        for (int j = 1; j < 7; j++) begin
             st_v[j]   = s_v[j-1];
             st_m[j]   = s_m[j-1];
             st_pos[j] = s_pos[j-1];
         end
+        st_v[7]   = lk_v;
+        st_m[7]   = lk_m;
+        st_pos[7] = lk_pos;
+        for (int j = 0; j < 7; j++) begin
+            st_thr[j] = CMP_BITS'(thr_mem[(st_pos[j] | (8'd1 << (7 - j))) - 8'd1]);
+        end
+        st_thr[7] = lk_thr;
     end
 
     always_ff @(posedge clk) begin
         if (rst) begin
             for (int j = 0; j < 8; j++) s_v[j] <= 1'b0;
+            lk_v <= 1'b0;
         end else if (adv) begin
             for (int j = 0; j < 8; j++) s_v[j] <= st_v[j];
+            lk_v <= s_v[6];
         end
         if (adv) begin
             for (int j = 0; j < 8; j++) begin
                 logic [7:0] probe;
                 probe = st_pos[j] | (8'd1 << (7 - j));
                 s_m[j]   <= st_m[j];
-                s_pos[j] <= (CMP_BITS'(thr_mem[probe - 8'd1]) <= st_m[j]) ? probe : st_pos[j];
+                s_pos[j] <= (st_thr[j] <= st_m[j]) ? probe : st_pos[j];
             end
+            lk_m   <= s_m[6];
+            lk_pos <= s_pos[6];
+            lk_thr <= CMP_BITS'(thr_mem[(s_pos[6] | 8'd1) - 8'd1]);
         end
     end
 

@@ -51,6 +51,7 @@ CONFIGS = [
     (3, 4, 4, 6, 3, 1, 0, 4),      # one group, a wide input
     (5, 3, 1, 1, 2, 0, 0, 3),      # one mask word (NW = 1: Sc forwarded), P = 3 (tree padded), K = 2
     (2, 2, 3, 3, 5, 2, 1, 1),      # P = 1, K = 5, padding 2, output padding 1
+    (2, 48, 2, 2, 3, 1, 0, 24),    # P = 24: the tree split (4 partial sums of 8, one all padding)
 ]
 TIMEOUT_US = 2000
 
@@ -231,7 +232,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
 
 @cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 async def run_cycles(dut):
-    """Without stalls busy is high for T*NW + OH*OW*K*K*G + 13 cycles (RTL header,
+    """Without stalls busy is high for T*NW + OH*OW*K*K*G + 15 cycles (RTL header,
     latency.output_sum_cycles)."""
     tb = TB(dut)
     await tb.reset()

@@ -49,8 +49,8 @@ def layer_cycles(design: Design, name: str, events: float) -> float:
 def output_sum_cycles(T: int, words: int, pixels: int, kernel: int, groups: int) -> int:
     """The RTL output stage (hw/rtl/fsvae_output_sum.sv, its header; its bench checks it): busy
     cycles per image without stalls, one per mask word of every step, the last write-back, one
-    per (pixel, tap, channel group), then 12 pipeline stages."""
-    return T * words + 1 + pixels * kernel * kernel * groups + 12
+    per (pixel, tap, channel group), then 14 pipeline stages."""
+    return T * words + 1 + pixels * kernel * kernel * groups + 14
 
 
 def image_cycles(hw: HwModel, board: dict, rows: list[dict], reconstruction: bool = False) -> dict:
