@@ -35,7 +35,7 @@ ARMS = {
     "F2": ("surrogate window centred at 0 only", ["network.surrogate_centre=zero"]),
     "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
     "H": ("scheduled sampling as the authors' code (a coin per step for the batch, the prior's "
-          "arg-max bit without gradient, from step 5)", ["train.scheduled_sampling_mode=authors"]),
+          "arg-max bit without gradient, from step train.scheduled_from_step)", ["train.scheduled_sampling_mode=authors"]),
     "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
     "J": ("learning rate decayed by a cosine to 1e-4 over each stage", ["train.lr_final=0.0001"]),
 }
