@@ -709,37 +709,26 @@ def _json_default(v):
 
 
 def main(argv=None) -> int:
+    """Exit 0; 2 for a mistake in the arguments or the output folder (one line); 1 when the
+    simulated hardware differs from the golden model or does not build; 130 on Ctrl-C; 1 for a
+    bug in the bench (the CLI's one-line reporting: fsvae_fpga.cli.report_outcome)."""
+    from fsvae_fpga.cli import report_outcome
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = parse_args(argv)
-        Bench(args, argv).run()
-    except BenchError as err:
-        print(f"bench: error: {err}", file=sys.stderr)
-        return 2
-    except HardwareMismatch as err:
-        print(f"bench: MISMATCH: {err}", file=sys.stderr)
-        return 1
-    except HardwareBuildError as err:
-        print(f"bench: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nbench: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:
-        from fsvae_fpga import flows
-        from fsvae_fpga.codegen.boards import BoardError
-        from fsvae_fpga.outputs import OutputError
-        one_line = " ".join(str(err).split())
-        if isinstance(err, (flows.FlowError, BoardError, OutputError)):
-            print(f"bench: error: {one_line}", file=sys.stderr)
-            return 2
-        if os.environ.get("FSVAE_FPGA_DEBUG"):
-            raise
-        print(f"bench: internal error: {type(err).__name__}: {one_line[:300]} (a bug in the bench; rerun with "
-              "FSVAE_FPGA_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
-    return 0
 
+    def run() -> int:
+        try:
+            Bench(parse_args(argv), argv).run()
+        except BenchError as err:
+            print(f"bench: error: {err}", file=sys.stderr)
+            return 2
+        except HardwareMismatch as err:
+            print(f"bench: MISMATCH: {err}", file=sys.stderr)
+            return 1
+        except HardwareBuildError as err:
+            print(f"bench: {err}", file=sys.stderr)
+            return 1
+        return 0
+    return report_outcome("bench", run, tool="the bench", interrupted="the run's outputs may be incomplete")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -407,14 +407,14 @@ def _user_errors() -> tuple:
     return (UsageError, OutputError, ValueError) + found
 
 
-def main(argv=None) -> int:
-    """Run one command.  Exit 0 on success, 2 for any user mistake (one line on stderr, never a
-    traceback), 130 on Ctrl-C (outputs are written whole or not at all), 1 for a bug in this
-    tool (one line; FSVAE_FPGA_DEBUG=1 shows the traceback)."""
-    args = build_parser().parse_args(argv)
-    prefix = f"fsvae-fpga {args.command}"
+def report_outcome(prefix: str, run, tool: str = "fsvae-fpga",
+                   interrupted: str = "outputs are complete or absent, never half-written") -> int:
+    """Call ``run()`` and turn its outcome into an exit status with at most one line on stderr:
+    its own return value when that is an int (otherwise 0), 2 for a user mistake, 130 on Ctrl-C, 1 for a bug in
+    ``tool`` (FSVAE_FPGA_DEBUG=1 shows the traceback).  Shared with benchmarks/bench.py."""
     try:
-        args.func(args)
+        status = run()
+        return status if isinstance(status, int) and not isinstance(status, bool) else 0
     except _user_errors() as err:
         print(f"{prefix}: error: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -422,16 +422,22 @@ def main(argv=None) -> int:
         print(f"{prefix}: error: {_os_error(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\n{prefix}: interrupted; outputs are complete or absent, never half-written", file=sys.stderr)
+        print(f"\n{prefix}: interrupted; {interrupted}", file=sys.stderr)
         return 130
     except Exception as err:      # a bug, not a user mistake: say so in one line
         if os.environ.get("FSVAE_FPGA_DEBUG"):
             raise
-        print(f"{prefix}: internal error: {type(err).__name__}: {_one_line(err)[:300]} (a bug in fsvae-fpga; "
+        print(f"{prefix}: internal error: {type(err).__name__}: {_one_line(err)[:300]} (a bug in {tool}; "
               "rerun with FSVAE_FPGA_DEBUG=1 for the traceback and report it)", file=sys.stderr)
         return 1
-    return 0
 
+
+def main(argv=None) -> int:
+    """Run one command.  Exit 0 on success, 2 for any user mistake (one line on stderr, never a
+    traceback), 130 on Ctrl-C (outputs are written whole or not at all), 1 for a bug in this
+    tool (one line; FSVAE_FPGA_DEBUG=1 shows the traceback)."""
+    args = build_parser().parse_args(argv)
+    return report_outcome(f"fsvae-fpga {args.command}", lambda: args.func(args))
 
 if __name__ == "__main__":
     sys.exit(main())
