@@ -144,6 +144,12 @@ SCHEMA: dict[str, Any] = {
         # learning rate at the end of each stage (float, fixed point), reached by a cosine from
         # train.lr over that stage's epochs; null: constant (the recipe before this key)
         "lr_final": Optional(_or_none(_float(0.0, 1.0)), None),
+        # the prior stage: the last prior_epochs of train.epochs train the prior alone on the
+        # frozen posterior's codes (likelihood + prior_batch_mmd x the batch MMD between its
+        # free-running samples and those codes, model/losses.py), with AdamW at prior_lr
+        "prior_epochs": Optional(_int(0, 100000), 0),
+        "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
+        "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
     },
 }
 
@@ -177,6 +183,11 @@ def validate(raw: Any) -> dict:
             f"data.image_size: {size} must be divisible by 2^{layers} (one halving per encoder layer)")
     if cfg["train"]["float_epochs"] > cfg["train"]["epochs"]:
         raise ConfigError("train.float_epochs: must not exceed train.epochs")
+    t = cfg["train"]
+    if t["prior_epochs"] and t["prior_epochs"] > t["epochs"] - t["float_epochs"]:
+        raise ConfigError(f"train.prior_epochs: {t['prior_epochs']} prior-stage epochs do not fit after the "
+                          f"{t['float_epochs']} float epochs in train.epochs = {t['epochs']}; the prior stage "
+                          "trains the fixed-point model")
     if cfg["train"]["scheduled_from_step"] >= cfg["network"]["time_steps"]:
         raise ConfigError("train.scheduled_from_step: must be smaller than network.time_steps")
     return cfg

@@ -3,6 +3,12 @@
 The MMD uses the kernel of the paper: both probability sequences are filtered by the
 postsynaptic potential (PSP) ``y[t] = y[t-1] + (r[t] - y[t-1]) / tau_s`` with tau_s = 2,
 and the loss is the mean squared difference of the filtered sequences.
+
+The prior stage of training (training/train.py, ``train.prior_epochs``) fits the prior
+alone to the frozen posterior's codes with two terms: ``prior_nll``, the likelihood of the
+posterior's bits under the teacher-forced prior, and ``batch_mmd``, a distance between the
+prior's free-running samples and the posterior's codes as two sets, which a per-image loss
+cannot be: it sees a digit class the prior never produces.
 """
 from __future__ import annotations
 
@@ -30,3 +36,29 @@ def fsvae_loss(x, x_hat, r_q, r_p):
     recon = F.mse_loss(x_hat, x)
     mmd = mmd_loss(r_q, r_p)
     return recon + mmd, recon, mmd
+
+
+def prior_nll(r_p: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean negative log-likelihood of the bits z (T, B, C) under the prior's probabilities
+    r_p (the mean of its k spikes), clamped to [1/2k, 1 - 1/2k] (the likelihood of a bit that
+    none or all of the k spikes allow is finite)."""
+    eps = 0.5 / k
+    p = r_p.clamp(eps, 1 - eps)
+    return -(z * torch.log(p) + (1 - z) * torch.log1p(-p)).mean()
+
+
+BATCH_MMD_WIDTHS = (0.05, 0.1, 0.2, 0.4)
+
+
+def batch_mmd(a: torch.Tensor, b: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
+    """Squared maximum mean discrepancy between two sets of latent sequences (T, B, C): each
+    image's PSP-filtered sequence is one point, the kernel a sum of Gaussians whose widths are
+    fractions of the mean squared distance between all points (scale-free; the scale has no
+    gradient).  Zero when the sets are the same; grows when one set has a mode the other lacks."""
+    x = psp(a).permute(1, 0, 2).flatten(1)
+    y = psp(b).permute(1, 0, 2).flatten(1)
+    d2 = torch.cdist(torch.cat([x, y]), torch.cat([x, y])).pow(2)
+    scale = d2.detach().mean().clamp_min(1e-12)
+    kern = sum(torch.exp(-d2 / (w * scale)) for w in widths)
+    n = x.shape[0]
+    return kern[:n, :n].mean() + kern[n:, n:].mean() - 2 * kern[:n, n:].mean()

@@ -1,9 +1,14 @@
-"""Training: float pretraining with batch norm, then fold + quantization-aware fine-tuning.
+"""Training: float pretraining with batch norm, then fold + quantization-aware fine-tuning,
+then (optionally) the prior alone.
 
 Epochs [0, float_epochs) train the float model; at ``float_epochs`` batch norm is folded
 into the weights, the model switches to fixed point (quant.py) and training continues
 with a fresh AdamW.  ``float_epochs = 0`` is quantization-aware training from the start
-(no batch norm ever).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
+(no batch norm ever).  The last ``prior_epochs`` epochs are the prior stage: encoder,
+posterior and decoder are frozen (reconstruction stays bit for bit what it was) and a fresh
+AdamW on the prior's weights fits it to the posterior's codes (losses.prior_nll, teacher
+forced with the stage's scheduled sampling, + prior_batch_mmd x losses.batch_mmd between its
+free-running samples and the codes: the term that makes the samples cover every mode).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
 PNGs of samples, reconstructions and the loss curves; ``float.pt`` keeps the float model.
 
 A run folder holds one run.  A new run needs a new or empty folder; ``--resume DIR/last.pt``
@@ -29,15 +34,29 @@ from fsvae_fpga.outputs import MARKER, OutputError, atomic_file, check_dir_targe
 from fsvae_fpga.data import load_images
 from fsvae_fpga.evaluation.images import save_curves, save_grid, save_pairs, to_pixels
 from fsvae_fpga.evaluation.inference import generate, reconstruct, reconstruction_mse
-from fsvae_fpga.model.latent import TorchIndexSource
-from fsvae_fpga.model.losses import fsvae_loss
+from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability
+from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, prior_nll
 
 PREVIEW = 64
 
 
-def _optimizer(model, cfg):
+def _optimizer(model, cfg, prior_stage: bool = False):
     t = cfg["train"]
+    if prior_stage:
+        return torch.optim.AdamW(model.prior.parameters(), lr=t["prior_lr"], weight_decay=t["weight_decay"])
     return torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+
+
+def _prior_from(cfg, total: int) -> int:
+    """The first epoch of the prior stage (``total`` when there is none)."""
+    return total - cfg["train"]["prior_epochs"] if cfg["model"] == "fsvae" else total
+
+
+def _freeze_all_but_prior(model) -> None:
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    for prm in model.prior.parameters():
+        prm.requires_grad_(True)
 
 
 def _stage_lr(cfg, epoch: int, total: int) -> float:
@@ -106,7 +125,10 @@ def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str
     check_run_dir(out_dir, resume)
     created = not out_dir.exists()
     model = build_model(cfg, ckpt["stage"] if ckpt else "float").to(device)
-    opt = _optimizer(model, cfg)
+    in_prior_stage = bool(ckpt) and ckpt["epoch"] > _prior_from(cfg, total)   # resumed inside it
+    if in_prior_stage:
+        _freeze_all_but_prior(model)
+    opt = _optimizer(model, cfg, in_prior_stage)
     if ckpt:
         load_weights(model, ckpt["model"], resume)
         if ckpt.get("optimizer") is not None:
@@ -149,6 +171,7 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
     x_test = test_set.images.to(device)
     bs = tcfg["batch_size"]
 
+    prior_from = _prior_from(cfg, total)
     for epoch in range(start, total):
         if is_fsvae and epoch >= tcfg["float_epochs"] and not model.quantized:
             # keep the float model for comparison, then fold batch norm and quantize
@@ -157,6 +180,14 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                             model_state=model.state_dict(), history=history)
             model.to_fixed_point()
             opt = _optimizer(model, cfg)
+        prior_stage = epoch >= prior_from
+        if prior_stage and epoch == prior_from:
+            _freeze_all_but_prior(model)
+            opt = _optimizer(model, cfg, prior_stage=True)
+        if prior_stage:
+            history.append(_prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log))
+            _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test)
+            continue
         lr = _stage_lr(cfg, epoch, total)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -193,11 +224,54 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                   "seconds": round(time.time() - t0, 1)}
         history.append(record)
         log(json.dumps(record))
-        save_checkpoint(out_dir / "last.pt", config=cfg, stage=record["stage"], epoch=epoch + 1,
-                        model_state=model.state_dict(), optimizer_state=opt.state_dict(), history=history)
-        _write_log(out_dir, history)
-        save_grid(generate(model, PREVIEW, seed=0), out_dir / "samples.png", nrow=8)
-        save_pairs(to_pixels(x_test[:32]), reconstruct(model, x_test[:32], seed=0),
-                   out_dir / "reconstructions.png")
-        save_curves(history, ["recon", "test_mse"], out_dir / "loss.png")
+        _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test)
     return out_dir / "last.pt"
+
+
+def _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test) -> None:
+    """The checkpoint, the log and the PNGs after each epoch."""
+    save_checkpoint(out_dir / "last.pt", config=cfg, stage=history[-1]["stage"], epoch=epoch + 1,
+                    model_state=model.state_dict(), optimizer_state=opt.state_dict(), history=history)
+    _write_log(out_dir, history)
+    save_grid(generate(model, PREVIEW, seed=0), out_dir / "samples.png", nrow=8)
+    save_pairs(to_pixels(x_test[:32]), reconstruct(model, x_test[:32], seed=0),
+               out_dir / "reconstructions.png")
+    save_curves(history, ["recon", "test_mse"], out_dir / "loss.png")
+
+
+def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) -> dict:
+    """One epoch of the prior stage (module docstring); returns its log record."""
+    tcfg = cfg["train"]
+    model.train()
+    gen = torch.Generator().manual_seed(tcfg["seed"] * 100003 + epoch)
+    order = torch.randperm(x_train.shape[0], generator=gen)
+    source = TorchIndexSource(tcfg["seed"] * 100003 + epoch)
+    p, w, bs = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"], tcfg["batch_size"]
+    sums, n_batches, t0 = {"loss": 0.0, "prior_nll": 0.0, "batch_mmd": 0.0}, 0, time.time()
+    bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total} (prior)",
+               disable=not progress, file=sys.stderr, leave=False)
+    for i in bar:
+        x = x_train[order[i:i + bs]]
+        with model.frozen_weights():
+            with torch.no_grad():                     # the codes the prior must learn
+                z, _ = model.posterior_latents(model.encode(x), source)
+            _, r = model.prior_latents(source, x.shape[0], teacher=z, scheduled_p=p,
+                                       scheduled_from=tcfg["scheduled_from_step"], mix_generator=gen,
+                                       scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
+            nll = prior_nll(bernoulli_probability(r), z, model.k)
+            mmd = batch_mmd(model.prior_latents(source, x.shape[0])[0], z) if w else torch.zeros(())
+            loss = nll + w * mmd
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for k, v in zip(sums, (loss, nll, mmd)):
+            sums[k] += v.item()
+        n_batches += 1
+        bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
+    record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
+              **{k: v / max(1, n_batches) for k, v in sums.items()},
+              "recon": None, "reg_name": "prior_nll + batch_mmd", "scheduled_p": round(p, 4), "lr": tcfg["prior_lr"],
+              "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
+              "seconds": round(time.time() - t0, 1)}
+    log(json.dumps(record))
+    return record

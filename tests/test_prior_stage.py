@@ -1,0 +1,94 @@
+"""The prior stage of training: its two loss terms, and that it trains the prior alone."""
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+
+from fsvae_fpga.cli import main
+from fsvae_fpga.config import ConfigError, load_config, with_overrides
+from fsvae_fpga.model.losses import batch_mmd, prior_nll
+from fsvae_fpga.training.checkpoint import read_checkpoint
+
+
+def _codes(modes, per_mode, T=4, C=16, seed=0):
+    """(T, B, C) binary codes: ``per_mode`` noisy copies of each of ``modes`` random patterns."""
+    g = torch.Generator().manual_seed(seed)
+    centres = (torch.rand(max(modes) + 1, T, C, generator=g) < 0.5).float()
+    out = []
+    for m in modes:
+        flip = (torch.rand(per_mode, T, C, generator=g) < 0.05).float()
+        out.append((centres[m] + flip) % 2)
+    return torch.cat(out).permute(1, 0, 2)
+
+
+def test_batch_mmd_is_zero_for_the_same_set_and_symmetric():
+    a, b = _codes([0, 1], 16), _codes([0, 1], 16, seed=0)
+    assert float(batch_mmd(a, a)) == pytest.approx(0.0, abs=1e-6)
+    c = _codes([2, 3], 16, seed=1)
+    assert float(batch_mmd(a, c)) == pytest.approx(float(batch_mmd(c, a)), rel=1e-5)
+    assert float(batch_mmd(a, b)) == pytest.approx(0.0, abs=1e-6)     # same seed: the same codes
+
+
+def test_batch_mmd_sees_a_missing_mode():
+    """Samples covering 2 of 4 modes are further from the 4-mode codes than samples covering
+    all 4 (another draw of them): the thing a per-image loss cannot see."""
+    target = _codes([0, 1, 2, 3], 16, seed=3)
+    g = torch.Generator().manual_seed(9)
+    noisy_all = (target + (torch.rand(target.shape, generator=g) < 0.05).float()) % 2
+    two_modes = torch.cat([target[:, :16], target[:, :16], target[:, 16:32], target[:, 16:32]], dim=1)
+    assert float(batch_mmd(two_modes, target)) > 2 * float(batch_mmd(noisy_all, target))
+
+
+def test_batch_mmd_gradient_moves_samples_towards_the_missing_mode():
+    target = _codes([0, 1], 32, seed=4)
+    probs = torch.full((target.shape[0], 64, target.shape[2]), 0.5, requires_grad=True)
+    loss = batch_mmd(probs, target)
+    loss.backward()
+    assert torch.isfinite(probs.grad).all() and probs.grad.abs().sum() > 0
+
+
+def test_prior_nll_is_the_bernoulli_likelihood_with_a_clamp():
+    k = 4
+    r = torch.tensor([[[0.25, 1.0, 0.0, 0.5]]])
+    z = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])
+    eps = 0.5 / k
+    want = -(torch.log(torch.tensor(0.25)) + torch.log(torch.tensor(1 - eps)) + torch.log(torch.tensor(eps))
+             + torch.log(torch.tensor(0.5))) / 4
+    assert float(prior_nll(r, z, k)) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_prior_epochs_must_follow_the_float_stage(small_cfg):
+    with pytest.raises(ConfigError, match="prior_epochs"):
+        with_overrides(small_cfg, **{"train.epochs": 3, "train.float_epochs": 2, "train.prior_epochs": 2})
+    assert with_overrides(small_cfg, **{"train.epochs": 3, "train.float_epochs": 1,
+                                        "train.prior_epochs": 2})["train"]["prior_epochs"] == 2
+
+
+def test_the_prior_stage_trains_the_prior_alone(tmp_path):
+    """2 joint epochs, then resumed into 1 prior-stage epoch, then resumed inside the stage:
+    every tensor but the prior's stays equal (reconstruction is unchanged), the prior's move."""
+    from conftest import ROOT
+    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
+    cfg["train"].update(epochs=2, float_epochs=1, batch_size=128)
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
+    shutil.copy(run / "last.pt", tmp_path / "joint.pt")
+    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "3", "--set", "train.prior_epochs=1",
+                 "--out", str(run), "--no-progress"]) == 0
+    joint, prior = read_checkpoint(tmp_path / "joint.pt")["model"], read_checkpoint(run / "last.pt")["model"]
+    moved = [k for k in joint if not torch.equal(joint[k], prior[k])]
+    assert moved and all(k.startswith("prior.") for k in moved), moved
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r.get("phase") for r in log] == [None, None, "prior"]
+    assert log[-1]["test_mse"] == log[-2]["test_mse"]          # the same encoder, posterior, decoder
+    assert log[-1]["batch_mmd"] > 0 and log[-1]["prior_nll"] > 0
+    # resumed inside the prior stage: its optimizer state is the prior's
+    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "4", "--set", "train.prior_epochs=2",
+                 "--out", str(run), "--no-progress"]) == 0
+    again = read_checkpoint(run / "last.pt")["model"]
+    assert all(torch.equal(joint[k], again[k]) for k in joint if not k.startswith("prior."))
+    assert load_config(ROOT / "configs" / "small.yaml")["train"]["prior_epochs"] == 0   # default: no stage
