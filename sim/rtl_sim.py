@@ -73,8 +73,9 @@ def build(rtl_dir: str | Path, waves: bool = False, build_dir: str | Path | None
 def simulate(rtl_dir: str | Path, hwmodel_dir: str | Path, n: int, seed: int, base: int = 0, *,
              result: str | Path | None = None, backpressure: bool = False, lean_axil: bool = False, progress: bool = False,
              waves: bool = False, testcase: str | list[str] | None = None, plusargs: list[str] | None = None,
-             build_dir: str | Path | None = None) -> tuple[int, int, Path]:
-    """Run the top-level bench; returns (tests run, tests failed, results xml)."""
+             build_dir: str | Path | None = None, ddr_stalls: bool = False) -> tuple[int, int, Path]:
+    """Run the top-level bench; returns (tests run, tests failed, results xml).  ``ddr_stalls``:
+    random AR and R stalls in the DDR memory model (designs that stream weights)."""
     from cocotb_tools.runner import get_results, get_runner
     _paths()
     runner._verilator_on_path()
@@ -83,7 +84,8 @@ def simulate(rtl_dir: str | Path, hwmodel_dir: str | Path, n: int, seed: int, ba
     build_dir = Path(build_dir or rtl_dir / ("sim_build_waves" if waves else "sim_build"))
     env = {"FSVAE_HWMODEL": str(Path(hwmodel_dir).resolve()), "FSVAE_N": str(n), "FSVAE_SEED": str(seed),
            "FSVAE_BASE": str(base), "FSVAE_BACKPRESSURE": "1" if backpressure else "0",
-           "FSVAE_PROGRESS": "1" if progress else "0", "FSVAE_LEAN_AXIL": "1" if lean_axil else "0", "PYTHONUNBUFFERED": "1"}
+           "FSVAE_PROGRESS": "1" if progress else "0", "FSVAE_LEAN_AXIL": "1" if lean_axil else "0", "PYTHONUNBUFFERED": "1",
+           "FSVAE_DDR_STALLS": "1" if ddr_stalls else "0"}
     if result is not None:
         env["FSVAE_RESULT"] = str(Path(result).resolve())
     sim = get_runner("verilator")

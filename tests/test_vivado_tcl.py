@@ -137,7 +137,7 @@ def test_build_script_meets_the_contract(designs, hls_ip_dir, board, core):
     b = boards.board(board)
     assert abs(summary["pl_clock_hz"] - b["clock_mhz"] * 1e6) < 0.001 * b["clock_mhz"] * 1e6
     assert summary["dma_length_bits"] == vivado.DMA_LENGTH_BITS == 26      # 64 MiB - 1 per transfer
-    assert summary["core_range"] == 4096 and summary["register_map_bytes"] == boards.register_map_bytes() == 0x70
+    assert summary["core_range"] == 4096 and summary["register_map_bytes"] == boards.register_map_bytes() == 0x7c
     assert rec["project"]["props"]["board_part"].startswith(vivado.BOARD_PARTS[board].rstrip("*"))
     assert {"fsvae_0", "axi_dma_0"} <= set(rec["cells"])
 
@@ -190,7 +190,7 @@ BROKEN = [
      "/zynq_ps/maxihpm1_fpd_aclk (clock input) is not connected"),
     ("pynq-z2", "rtl", "set_msg_config -id {Synth 8-4445} -new_severity ERROR", None,
      "Synth 8-4445 ($readmemh file not found) is not promoted to an error"),
-    ("zcu104", "rtl", "-range 4K", "-range 64", "/fsvae_0/s_axi_control: range 64 bytes, the register map needs 0x70"),
+    ("zcu104", "rtl", "-range 4K", "-range 64", "/fsvae_0/s_axi_control: range 64 bytes, the register map needs 0x7c"),
     ("kv260", "hls", "get_bd_pins rst_0/peripheral_aresetn", "get_bd_pins rst_0/peripheral_reset",
      "has active-high or unspecified pins ['/rst_0/peripheral_reset']"),
     ("pynq-z2", "hls", "CONFIG.c_include_sg {0}", "CONFIG.c_include_sg {1}",

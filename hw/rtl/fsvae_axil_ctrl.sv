@@ -27,6 +27,10 @@
 //     output-scalar layout (16-byte slots): the data word, then a word whose bit 0 (ap_vld)
 //     reads 1, since the core holds them valid at all times, then two reserved words.
 //     Writes to them are ignored.
+//   weights_base (OFF_WEIGHTS_BASE 0x70): a 64-bit pointer argument in the Vitis m_axi offset
+//     layout (a 12-byte slot: bits 31:0 at +0, bits 63:32 at +4, +8 reserved), RW: the DDR
+//     address of the weight image of the layers that stream their weights (manifest
+//     weight_stream); designs without streaming ignore it.
 //   Any other address: writes are ignored, reads return 0, responses are always OKAY.
 //   interrupt = GIE & (ISR[0] | ISR[1]).
 //
@@ -52,7 +56,8 @@ module fsvae_axil_ctrl #(
     parameter logic [31:0] OFF_IDENTITY   = 32'h30,
     parameter logic [31:0] OFF_STATUS     = 32'h40,
     parameter logic [31:0] OFF_PROGRESS   = 32'h50,
-    parameter logic [31:0] OFF_ENGINES_BUSY = 32'h60
+    parameter logic [31:0] OFF_ENGINES_BUSY = 32'h60,
+    parameter logic [31:0] OFF_WEIGHTS_BASE = 32'h70
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -90,6 +95,7 @@ module fsvae_axil_ctrl #(
     output logic [31:0]                n_images,
     output logic [31:0]                mode,
     output logic [31:0]                image_base,
+    output logic [63:0]                weights_base,
 
     // read-only outputs
     input  wire logic [31:0]           identity,
@@ -114,6 +120,9 @@ module fsvae_axil_ctrl #(
     localparam logic [ADDR_W-1:0] A_STAT  = OFF_STATUS[ADDR_W-1:0];
     localparam logic [ADDR_W-1:0] A_PROG  = OFF_PROGRESS[ADDR_W-1:0];
     localparam logic [ADDR_W-1:0] A_BUSY  = OFF_ENGINES_BUSY[ADDR_W-1:0];
+    localparam logic [ADDR_W-1:0] A_WB_LO = OFF_WEIGHTS_BASE[ADDR_W-1:0];
+    localparam logic [31:0]       WB_HI   = OFF_WEIGHTS_BASE + 32'd4;
+    localparam logic [ADDR_W-1:0] A_WB_HI = WB_HI[ADDR_W-1:0];
     localparam logic [31:0]       VLD_ID = OFF_IDENTITY + 32'd4, VLD_STAT = OFF_STATUS + 32'd4,
                                   VLD_PROG = OFF_PROGRESS + 32'd4, VLD_BUSY = OFF_ENGINES_BUSY + 32'd4;
 
@@ -204,6 +213,7 @@ module fsvae_axil_ctrl #(
             n_images         <= '0;
             mode             <= '0;
             image_base       <= '0;
+            weights_base     <= '0;
         end else begin
             if (wr_ctrl && s_axi_control_WSTRB[0] && s_axi_control_WDATA[0])
                 int_ap_start <= 1'b1;
@@ -234,6 +244,10 @@ module fsvae_axil_ctrl #(
             if (w_hs && waddr_w == A_NIMG)  n_images   <= merge(n_images, s_axi_control_WDATA, wmask);
             if (w_hs && waddr_w == A_MODE)  mode       <= merge(mode, s_axi_control_WDATA, wmask);
             if (w_hs && waddr_w == A_IBASE) image_base <= merge(image_base, s_axi_control_WDATA, wmask);
+            if (w_hs && waddr_w == A_WB_LO)
+                weights_base[31:0]  <= merge(weights_base[31:0], s_axi_control_WDATA, wmask);
+            if (w_hs && waddr_w == A_WB_HI)
+                weights_base[63:32] <= merge(weights_base[63:32], s_axi_control_WDATA, wmask);
         end
     end
 
@@ -261,6 +275,8 @@ module fsvae_axil_ctrl #(
                 A_STAT:  rdata <= status;
                 A_PROG:  rdata <= progress;
                 A_BUSY:  rdata <= engines_busy;
+                A_WB_LO: rdata <= weights_base[31:0];
+                A_WB_HI: rdata <= weights_base[63:32];
                 VLD_ID[ADDR_W-1:0], VLD_STAT[ADDR_W-1:0], VLD_PROG[ADDR_W-1:0], VLD_BUSY[ADDR_W-1:0]:
                          rdata <= 32'd1;                      // ap_vld of each output
                 default: rdata <= '0;

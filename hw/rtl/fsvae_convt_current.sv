@@ -249,6 +249,7 @@ module fsvae_convt_current #(
                         .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE)) u_currents (
         .clk, .rst,
         .add_en(acc_issue), .add_waddr(w_tap + WA_W'(ag)), .add_aaddr(AA_W'(a_tap + int'({1'b0, ag}))),
+        .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
         .rd_en(upd_issue), .rd_aaddr(ua_a), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         // the update clears each word it reads (no bias-fill pass); the reset clears all
         .clr_en(upd_adv || init), .clr_addr(upd_adv ? updb_a : clr_a),

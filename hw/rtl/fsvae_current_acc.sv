@@ -1,20 +1,23 @@
 // A layer's currents, the part the event-driven engines share (fsvae_lif_linear,
-// fsvae_convt_current): the weight memory (fsvae_weight_mem), the bias memory and the
-// accumulator RAM, one word = P lanes.  The engine decides the addresses; this module does
-// the scatter's read-add-write and the update's acc + bias.
+// fsvae_convt_current): the weight memory (fsvae_weight_mem; none with WEIGHT_STREAM = 1),
+// the bias memory and the accumulator RAM, one word = P lanes.  The engine decides the
+// addresses; this module does the scatter's read-add-write and the update's acc + bias.
 //
 //   I[word][p] = bias[bword][p] + sum of the weight words added to word   (modulo 2^ACC_BITS)
 //
 // Interface (synchronous; add_en and rd_en are never high together)
 //   add_en / add_waddr / add_aaddr: scatter: add weight word add_waddr, lane by lane, to
 //     accumulator word add_aaddr; read in this cycle, written at the end of the next, one
-//     per cycle back to back.
+//     per cycle back to back or with any gaps between issues.
+//   add_wdata (WEIGHT_STREAM = 1): the weight word itself, sampled with add_en (into the
+//     register the weight memory's read would fill, so the timing is the same); add_waddr
+//     and wl_* are then unused and there is no weight memory.  Unused with WEIGHT_STREAM = 0.
 //   rd_en / rd_aaddr / rd_baddr -> cur: update: accumulator word rd_aaddr plus bias word
 //     rd_baddr, valid from the next cycle and held until the next add_en or rd_en.
 //   clr_en / clr_addr: write zeros to accumulator word clr_addr at the end of this cycle
 //     (after reset: every word; in the update: each word once read), unless a scatter write
 //     lands at the same edge (the engines never ask for both).
-//   wl_*: the weight memory's load port (WEIGHT_LOAD = 1).
+//   wl_*: the weight memory's load port (WEIGHT_LOAD = 1; WEIGHT_STREAM = 0 only).
 //   Memory files: as the engines document them (WEIGHT_FILE: ROWS words of P*W_BITS,
 //   BIAS_FILE: BWORDS words of P*B_BITS).
 //
@@ -28,9 +31,14 @@
 // the same word in a 1-word scatter, the last scatter write against the first update read)
 // would see the old value.  The read port therefore records, at each read, whether the
 // write port writes the same word at that edge, and if so takes the written value instead
-// of the RAM output (read-first and write-first RAMs both work).
-// Cost: weight ROM ROWS x P*W_BITS, bias ROM BWORDS x P*B_BITS, accumulator RAM WORDS x
-// P*ACC_BITS (one read + one write port, synchronous read), 2P adders.
+// of the RAM output (read-first and write-first RAMs both work).  A scatter's pipeline is
+// always issue -> write in the next cycle, whatever the gaps between issues, so the only
+// read that can meet a pending write is the one in the cycle right after an issue (back to
+// back); after a gap of one or more cycles the write has landed in the RAM and the flag is
+// clear (no write at that edge), so stalled issues (weight stream) need nothing more.
+// Cost: weight ROM ROWS x P*W_BITS (WEIGHT_STREAM = 1: a P*W_BITS register instead), bias
+// ROM BWORDS x P*B_BITS, accumulator RAM WORDS x P*ACC_BITS (one read + one write port,
+// synchronous read), 2P adders.
 
 `default_nettype none
 
@@ -45,6 +53,7 @@ module fsvae_current_acc #(
     parameter     WEIGHT_FILE  = "weights.hex",
     parameter int WEIGHT_LOAD  = 0,
     parameter int WEIGHT_STYLE = 0,
+    parameter int WEIGHT_STREAM = 0,           // 1: weight words on add_wdata, no weight memory
     parameter     BIAS_FILE    = "bias.hex",
     parameter int WA_W = (ROWS > 1) ? $clog2(ROWS) : 1,
     parameter int AA_W = (WORDS > 1) ? $clog2(WORDS) : 1,
@@ -56,6 +65,7 @@ module fsvae_current_acc #(
     input  wire logic                  add_en,
     input  wire logic [WA_W-1:0]       add_waddr,
     input  wire logic [AA_W-1:0]       add_aaddr,
+    input  wire logic [P*W_BITS-1:0]   add_wdata,
 
     input  wire logic                  rd_en,
     input  wire logic [AA_W-1:0]       rd_aaddr,
@@ -92,11 +102,25 @@ module fsvae_current_acc #(
     assign acc_wa = addb_v ? addb_a : clr_addr;
     assign acc_wd = addb_v ? acc_sum : '0;
 
-    fsvae_weight_mem #(.DEPTH(ROWS), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
-                       .STYLE(WEIGHT_STYLE)) u_weights (
-        .clk, .rd_en(add_en), .rd_addr(add_waddr), .rd_data(w_q),
-        .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
-    );
+    if (WEIGHT_STREAM != 0) begin : g_wstream
+        if (WEIGHT_LOAD != 0) begin : g_bad_mode
+            $error("fsvae_current_acc: WEIGHT_STREAM and WEIGHT_LOAD exclude each other");
+        end
+        // the word arrives with its issue: the same register, the same timing as a read
+        always_ff @(posedge clk) begin
+            if (add_en) begin
+                w_q <= add_wdata;
+            end
+        end
+        wire unused_wmem = ^{add_waddr, wl_en, wl_addr, wl_data};
+    end else begin : g_wmem
+        fsvae_weight_mem #(.DEPTH(ROWS), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
+                           .STYLE(WEIGHT_STYLE)) u_weights (
+            .clk, .rd_en(add_en), .rd_addr(add_waddr), .rd_data(w_q),
+            .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
+        );
+        wire unused_wdata = ^add_wdata;
+    end
 
     always_ff @(posedge clk) begin
         if (rd_en) begin

@@ -22,9 +22,16 @@
 //     the cycle after the beat with tlast is accepted (with or without spikes).
 //   dbg_group -> dbg_membrane / dbg_spike: while busy is low, the P membranes and spikes of
 //     output group dbg_group (lane p = output dbg_group*P + p), one cycle after dbg_group.
+//   wl_*: the weight memory's load port (WEIGHT_LOAD = 1); unused otherwise.
+//   s_axis_weight_* (WEIGHT_STREAM = 1): the weight rows, e.g. from fsvae_weight_stream
+//     reading them from DDR.  For every non-empty event beat i, in event order, exactly
+//     G words: word g = W[g*P + p][i], p = 0..P-1 (lane 0 in the low bits: the words of
+//     WEIGHT_FILE line i*G + g); no tlast, the empty beat has no words.  With
+//     WEIGHT_STREAM = 0 tdata/tvalid are ignored and tready is 0.
 //
 // Memory files ($readmemh, one word per line, two's complement, lane 0 in the low bits):
 //   WEIGHT_FILE: IN*G lines, line i*G + g = weights W[g*P + p][i], p = 0..P-1, W_BITS each
+//                (not read with WEIGHT_LOAD = 1 or WEIGHT_STREAM = 1)
 //   BIAS_FILE:   G lines,    line g       = biases  b[g*P + p],    p = 0..P-1, B_BITS each
 //   (G = OUT / P.)
 //
@@ -41,6 +48,21 @@
 //     With G = 1 the next event's read meets the previous write at the same edge; the
 //     accumulator's read-during-write forwarding covers it, and the last accumulate write
 //     against the first update read.
+//   weight stream (WEIGHT_STREAM = 1, no weight memory): s_axis_weight_tready is high
+//     exactly while the engine wants the word of the current (event, group), i.e. in the
+//     accumulate with an event in progress, whatever tvalid (a producer may count
+//     tready && !tvalid as its starved cycles).  The scatter of (event, group) issues on
+//     the handshake only and the group / event counters advance only then, so a starving
+//     stream stalls the accumulate; the next event is accepted, and the accumulate ends,
+//     only in the cycle of the last group's handshake.  The word goes into the register the
+//     memory read fills, so the pipeline is the same; issues with gaps need no extra
+//     forwarding (see fsvae_current_acc).  Combinational paths: s_axis_weight_tvalid joins
+//     acc / ev_v (registers) in the issue (acc && ev_v && tvalid) and in
+//     s_axis_event_tready and acc_end, one LUT input more on paths that exist anyway (the
+//     accumulator's read enable and address select, its forwarding compare, the counters,
+//     the step control); not registered, since a slice in between would raise tready when
+//     the engine does not want a word.  So the producer's weight tvalid must not depend
+//     combinationally on s_axis_event_tready (fsvae_weight_stream's tvalid is its own).
 //   update:     G cycles, one group per cycle: acc + bias, leak, compare; membranes and
 //     spikes written back, the accumulator word cleared for the next step (so no bias-load
 //     pass is needed; the reset clears it once).  The group's spike mask goes to the
@@ -55,8 +77,12 @@
 //     3 + (E + 1) * G + sum_{g < G-1} max(k_g - 1, 0) + k_{G-1}
 //   i.e. G per event, G for the update, plus the emitter's stalls (a group holding k spikes
 //   needs k cycles); `cycles` reports the count of the last completed step.
+//   WEIGHT_STREAM = 1: the same formula exactly when the weight stream never starves
+//   (tvalid high whenever tready is); otherwise formula + starved cycles (cycles with
+//   s_axis_weight_tready && !s_axis_weight_tvalid), each of which delays the step by one.
 //
-// Cost: weight ROM IN*G x P*W_BITS, bias ROM G x P*B_BITS, accumulator RAM G x P*ACC_BITS,
+// Cost: weight ROM IN*G x P*W_BITS (none with WEIGHT_STREAM = 1: one P*W_BITS register
+// takes the streamed word), bias ROM G x P*B_BITS, accumulator RAM G x P*ACC_BITS,
 // membrane RAM G x P*MEM_BITS, spike RAM G x P (all one read + one write port, synchronous
 // read: BRAM or LUTRAM); P adders for the scatter, P adders + comparators for the update.
 
@@ -74,6 +100,7 @@ module fsvae_lif_linear #(
     parameter     WEIGHT_FILE = "weights.hex",
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
     parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
+    parameter int WEIGHT_STREAM = 0,             // 1: weight rows on s_axis_weight_* (no weight memory)
     parameter     BIAS_FILE   = "bias.hex",
     parameter int IN_W  = (IN > 1) ? $clog2(IN) : 1,    // event index width
     parameter int OUT_W = (OUT > 1) ? $clog2(OUT) : 1,  // spike index width
@@ -104,7 +131,10 @@ module fsvae_lif_linear #(
     input  wire logic                    wl_en,
     input  wire logic [WL_W-1:0]         wl_addr,
     input  wire logic [P*W_BITS-1:0]     wl_data,
-
+    // weight stream (WEIGHT_STREAM = 1): G words per non-empty event, in event order
+    input  wire logic [P*W_BITS-1:0]     s_axis_weight_tdata,
+    input  wire logic                    s_axis_weight_tvalid,
+    output logic                         s_axis_weight_tready,
 
     input  wire logic [G_W-1:0]          dbg_group,
     output logic [P*MEM_BITS-1:0]        dbg_membrane,
@@ -137,13 +167,23 @@ module fsvae_lif_linear #(
     logic [G_W-1:0]  ag;           // group being issued
     logic            ev_seen_last; // the step's last (or empty) beat was accepted
     logic            ev_hs, acc_issue;
+    logic            w_go;         // the current (event, group)'s weight word is here
 
-    assign s_axis_event_tready = acc && !ev_seen_last && (!ev_v || ag == LAST_G);
+    if (WEIGHT_STREAM != 0) begin : g_wstream
+        assign s_axis_weight_tready = acc && ev_v;          // independent of tvalid
+        assign w_go = s_axis_weight_tvalid;                 // issue = the handshake
+    end else begin : g_wmem
+        assign s_axis_weight_tready = 1'b0;
+        assign w_go = 1'b1;                                 // the memory is always there
+        wire unused_wstream = ^{s_axis_weight_tvalid, s_axis_weight_tdata};
+    end
+
+    assign s_axis_event_tready = acc && !ev_seen_last && (!ev_v || (ag == LAST_G && w_go));
     assign ev_hs     = s_axis_event_tvalid && s_axis_event_tready;
-    assign acc_issue = acc && ev_v;
+    assign acc_issue = acc && ev_v && w_go;
     // Leave while the last group of the last event is issued (or on the empty beat); its
     // write meets the first update read through the accumulator's forwarding.
-    assign acc_end   = (ev_seen_last && (!ev_v || ag == LAST_G)) || (ev_hs && s_axis_event_tuser);
+    assign acc_end   = (ev_seen_last && (!ev_v || (ag == LAST_G && w_go))) || (ev_hs && s_axis_event_tuser);
 
     always_ff @(posedge clk) begin
         if (idle && start) begin
@@ -152,7 +192,7 @@ module fsvae_lif_linear #(
             ev_seen_last <= 1'b0;
         end
         if (acc) begin
-            if (ev_v) begin
+            if (acc_issue) begin
                 ag <= ag + 1'b1;
                 if (ag == LAST_G) begin
                     ev_v <= 1'b0;
@@ -177,9 +217,10 @@ module fsvae_lif_linear #(
 
     fsvae_current_acc #(.P(P), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_BITS(ACC_BITS), .ROWS(IN * G),
                         .WORDS(G), .BWORDS(G), .WEIGHT_FILE(WEIGHT_FILE), .WEIGHT_LOAD(WEIGHT_LOAD),
-                        .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE)) u_currents (
+                        .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_STREAM(WEIGHT_STREAM),
+                        .BIAS_FILE(BIAS_FILE)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(ev_base + WA_W'(ag)), .add_aaddr(ag),
+        .add_en(acc_issue), .add_waddr(ev_base + WA_W'(ag)), .add_aaddr(ag), .add_wdata(s_axis_weight_tdata),
         .rd_en(upd_issue), .rd_aaddr(ua_g), .rd_baddr(ua_g), .cur,
         // the update clears each word it reads (no bias-load pass); the reset clears all
         .clr_en(upd_adv || init), .clr_addr(upd_adv ? updb_g : clr_g),

@@ -139,7 +139,15 @@ async def run_registers(dut):
         assert await tb.read(REG[name] + 4) == 1, f"{name} ap_vld"
         await tb.write(REG[name], v ^ 0xFFFFFFFF)
         assert await tb.read(REG[name]) == v, f"{name} changed by a write"
-    mapped = {o & ~3 for o in REG.values()} | {REG[name] + 4 for name in OUTPUTS}
+    # the 64-bit pointer: two words, each read back, the output is their concatenation
+    wb = rng.getrandbits(64)
+    assert await tb.read(REG["weights_base"]) == 0 and await tb.read(REG["weights_base"] + 4) == 0
+    await tb.write(REG["weights_base"], wb & 0xFFFFFFFF)
+    await tb.write(REG["weights_base"] + 4, wb >> 32)
+    assert await tb.read(REG["weights_base"]) == wb & 0xFFFFFFFF
+    assert await tb.read(REG["weights_base"] + 4) == wb >> 32
+    assert int(dut.weights_base.value) == wb, "weights_base output"
+    mapped = {o & ~3 for o in REG.values()} | {REG[name] + 4 for name in OUTPUTS + ("weights_base",)}
     holes = [a for a in range(0, 1 << ADDR_W, 4) if a not in mapped]
     assert {REG[name] + 4 for name in SCALARS} <= set(holes)
     for a in holes:
@@ -148,6 +156,7 @@ async def run_registers(dut):
         assert await tb.read(a) == 0, f"hole {a:#x}"
     for name, v in values.items():                  # the hole writes changed nothing
         assert await tb.read(REG[name]) == v, name
+    assert int(dut.weights_base.value) == wb, "weights_base changed by a hole write"
     assert await tb.read(REG["CTRL"]) == AP_IDLE and tb.core.starts == 0
 
 
@@ -305,7 +314,7 @@ SOURCES = sources("fsvae_axil_ctrl")
 PARAM_OF = {"CTRL": "OFF_CTRL", "GIE": "OFF_GIE", "IER": "OFF_IER", "ISR": "OFF_ISR",
             "seed": "OFF_SEED", "n_images": "OFF_N_IMAGES", "mode": "OFF_MODE",
             "image_base": "OFF_IMAGE_BASE", "identity": "OFF_IDENTITY", "status": "OFF_STATUS",
-            "progress": "OFF_PROGRESS", "engines_busy": "OFF_ENGINES_BUSY"}
+            "progress": "OFF_PROGRESS", "engines_busy": "OFF_ENGINES_BUSY", "weights_base": "OFF_WEIGHTS_BASE"}
 
 
 def test_fsvae_axil_ctrl():

@@ -69,6 +69,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     AP_START, AP_DONE, AP_IDLE = 1 << 0, 1 << 1, 1 << 2
     STATUS = next(r for r in interface()["control"]["registers"] if r["name"] == "status")["bits"]
     PERIOD_NS = 4
+    DDR_BASE = 0x1000_0000          # the weight image's address in the simulated DDR (4 KB aligned)
 
     class FastSink:
         """out_r with TREADY held high; Python runs only while TVALID is high."""
@@ -140,6 +141,26 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
                     getattr(dut, name).value = 0xF
             self.generated = hasattr(dut, "perf_run_cycles")   # our RTL, not Vitis's
             self.progress = None
+            self.ddr = self.attach_ddr()
+
+        def attach_ddr(self):
+            """The DDR memory model behind m_axi_gmem, holding mem/ddr_weights.bin at DDR_BASE,
+            where the design streams weights (manifest weight_stream); its latency and
+            bandwidth from the manifest, random AR and R stalls with FSVAE_DDR_STALLS=1."""
+            m = self.manifest()
+            ws = m.get("weight_stream") if m else None
+            if not ws:
+                return None
+            from axi_read_memory import AxiReadMemory
+            from common import random_pause
+            stalls = self.env.get("FSVAE_DDR_STALLS") == "1"
+            return AxiReadMemory(self.dut, ws["port"], self.dut.ap_clk, self.dut.ap_rst_n,
+                                 memory=Path(ws["image"]).read_bytes(), base=DDR_BASE,
+                                 latency=ws["memory_model"]["latency_cycles"],
+                                 beats_per_cycle=ws["memory_model"]["beats_per_cycle"],
+                                 arready_pause=random_pause(0.2, 11) if stalls else None,
+                                 rvalid_pause=random_pause(0.2, 12) if stalls else None,
+                                 reset_active_level=False)
 
         async def reset(self, cycles=8):
             self.dut.ap_rst_n.value = 0
@@ -162,6 +183,9 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             return {h._name: int(h.value) for h in self.dut if h._name.startswith("perf_")}
 
         async def start(self, n, seed, base, mode="generate"):
+            if self.ddr is not None:                      # where the weight image lies
+                await self.axil.write_dword(REG["weights_base"], DDR_BASE & 0xFFFFFFFF)
+                await self.axil.write_dword(REG["weights_base"] + 4, DDR_BASE >> 32)
             await self.write("seed", seed)
             await self.write("n_images", n)
             await self.write("mode", mode_value(mode))
@@ -347,8 +371,12 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         for i, frame in enumerate(sink.frames):
             assert len(frame) == words.shape[1], f"image {i}: {len(frame)} words with TLAST, expected {words.shape[1]}"
         got = words_to_images(sink.frames, want.shape[1:])
+        if tb.ddr is not None:
+            tb.ddr.check()
         result = {"n": n, "seed": seed, "base": base, "wall_s": wall, "weight_words_loaded": loaded,
                   "load_s": load_s,
+                  "ddr": None if tb.ddr is None else {"bursts": tb.ddr.bursts, "beats": tb.ddr.beats,
+                                                      "bytes": tb.ddr.bytes},
                   "counters": {k: (after[k] - before.get(k, 0)) % (1 << 32) for k in after},
                   "equal": bool(np.array_equal(got, want))}
         if tb.env.get("FSVAE_RESULT"):
@@ -404,6 +432,8 @@ import pytest  # noqa: E402
 # once for both (board_sim/launch.ensure_design).  pynq-z2: every weight from $readmemh, in a
 # private folder (the mismatch test edits its memory files in place).
 KV260_OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}
+# pynq-z2-stream: prior.2 and decoder_fc read their weight rows from the simulated DDR
+STREAM_OVERRIDES = {"weight_stream": {"layers": ["prior.2", "decoder_fc"]}}
 
 
 @pytest.fixture(scope="module")
@@ -422,7 +452,10 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
         manifest = rtl_sim.manifest(out)
     else:
         out, build = tmp_path_factory.mktemp(f"rtl-{request.param}"), runner.BUILD / f"fsvae_top_small_{request.param}"
-        manifest = write_rtl(hw, request.param, out)
+        stream = request.param.endswith("-stream")
+        manifest = write_rtl(hw, request.param.removesuffix("-stream"), out,
+                             overrides=STREAM_OVERRIDES if stream else None)
+        assert bool(manifest["weight_stream"]) == stream
     assert bool(manifest["weight_load"]) == (request.param == "kv260")
     srcs = [out / s for s in manifest["sources"]]
     assert runner.lint(srcs, manifest["top"]) == ""
@@ -498,6 +531,31 @@ def test_fsvae_top_mismatch_is_caught_and_located(small_rtl, tmp_path, capfd):
         hidden.rename(thresh)
     out = capfd.readouterr()
     assert "cannot open memory file" in out.out + out.err and "output.thresh.hex" in out.out + out.err
+
+
+@pytest.mark.parametrize("small_rtl", ["pynq-z2-stream"], indirect=True)
+def test_fsvae_top_streams_weight_rows_from_ddr(small_rtl, tmp_path):
+    """prior.2's and decoder_fc's weight rows read from the DDR memory model (60 cycles latency,
+    0.75 beats a cycle, random AR and R stalls): every byte against golden.generate, and the
+    rows read are exactly the rows of the layers' input events (the event-driven minimum)."""
+    import rtl_sim
+    from fsvae_fpga.toolchain.perf_report import ddr_traffic
+    hw_dir, rtl_dir, build_dir = small_rtl
+    n = 3
+    total, failed, xml = rtl_sim.simulate(rtl_dir, hw_dir, n, 9, 4, build_dir=build_dir, testcase="run_images",
+                                          lean_axil=True, result=tmp_path / "r.json", ddr_stalls=True)
+    assert total == 1 and failed == 0, f"the streaming design failed, see {xml}"
+    result = json.loads((tmp_path / "r.json").read_text())
+    manifest = rtl_sim.manifest(rtl_dir)
+    c = result["counters"]
+    ddr = ddr_traffic(manifest, result, c["perf_run_cycles"] / n)
+    assert [x["layer"] for x in ddr["layers"]] == ["prior.2", "decoder_fc"]
+    for x in ddr["layers"]:
+        assert x["minimum_bytes_per_image"] > 0
+        assert x["bytes_per_image"] == x["minimum_bytes_per_image"], x     # whole beats, nothing more
+        assert x["stall_cycles_per_image"] > 0                             # the latency shows
+    beats = sum(c[f"perf_{m['instance']}_ddr_beats"] for m in manifest["weight_stream"]["layers"])
+    assert result["ddr"]["bytes"] == beats * manifest["weight_stream"]["data_bits"] // 8   # the model agrees
 
 
 def test_make_sim_rtl_vitis_without_exported_rtl_says_what_is_missing(tmp_path):

@@ -54,10 +54,13 @@ def register_offsets() -> dict[str, int]:
 
 def register_map_bytes() -> int:
     """Bytes the s_axi_control register map spans: the last register's slot (Vitis layout:
-    4 bytes for the control words, 8 per input scalar, 16 per output scalar)."""
+    4 bytes for the control words, 8 per input scalar, 16 per output scalar, 12 per 64-bit
+    pointer)."""
     def slot(r: dict) -> int:
         if r["offset"] < 0x10:
             return 4
+        if r.get("width", 32) == 64:
+            return 12
         return 16 if r.get("access") == "r" else 8
     return max(r["offset"] + slot(r) for r in interface()["control"]["registers"])
 

@@ -157,6 +157,7 @@ class LayerPlan:
     spike_streams: int          # spike streams out of its LIF update
     loaded: bool                # weights written at run time by load_weights (not a ROM)
     lut_rom: bool               # weights small enough for a LUT ROM (weight_memory.lut_rom_max_bits)
+    streamed: bool              # weight rows read from DDR per input event (weight_stream)
     threshold: int | None
 
     @property
@@ -245,31 +246,151 @@ class Design:
         return [n for n, p in self.layers.items() if p.loaded]
 
 
-def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
-    loaded = set(loadable_layers(hw, board))
+def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -> dict[str, LayerPlan]:
+    loaded = set(loadable_layers(hw, board)) - streamed
     lut_max = int((board.get("weight_memory") or {}).get("lut_rom_max_bits", 0))
     plans = {}
     for name in design_names(hw, reconstruction):
         layer = hw.layer(name)
+        on_chip = name not in streamed
         plans[name] = LayerPlan(
             name=name, kind=layer["kind"], in_shape=tuple(layer["in_shape"]), out_shape=tuple(layer["out_shape"]),
             lanes=lanes(board, layer["out_shape"][0]), widths=layer_widths(layer),
             copies=replicas(board, name) if layer["kind"] == "convT" else 1,
             spike_streams=spike_streams(board, name) if layer.get("spiking") else 1,
             loaded=name in loaded,
-            lut_rom=name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
-            threshold=layer.get("threshold"))
-    return Design(hw, board, reconstruction, plans)
+            lut_rom=on_chip and name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
+            streamed=not on_chip, threshold=layer.get("threshold"))
+    return plans
+
+
+def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
+    """The design of ``hw`` on ``board``; with the board's ``weight_stream`` the layers whose
+    weights stay in DDR (``streamed_layers``)."""
+    design = Design(hw, board, reconstruction, _plans(hw, board, reconstruction, set()))
+    streamed = streamed_layers(design)
+    if streamed:
+        design = Design(hw, board, reconstruction, _plans(hw, board, reconstruction, set(streamed)))
+    return design
+
+
+# --- weight streaming from DDR (hw/boards.yaml weight_stream) -----------------------------------
+STREAMABLE_KINDS = ("linear",)      # the engines with a weight-stream mode (fsvae_lif_linear)
+
+
+def stream_settings(board: dict) -> dict:
+    """The board's weight_stream settings with their defaults (empty dict: no streaming)."""
+    ws = board.get("weight_stream")
+    if not ws:
+        return {}
+    out = {"layers": "auto", "port_bits": 64, "addr_bits": 32, "max_burst": 16, "fifo_beats": 256,
+           "max_outstanding": 8, "latency_cycles": 60, "beats_per_cycle": 0.75, **ws}
+    if out["port_bits"] not in (32, 64, 128):
+        raise CodegenError(f"{board['name']}: weight_stream.port_bits {out['port_bits']}: use 32, 64 or 128")
+    return out
+
+
+def streamed_layers(design: Design) -> list[str]:
+    """Layers whose weight rows stay in DDR: weight_stream.layers, or with ``auto`` the
+    streamable layers (linear) with the most weight bits, one after another, until the
+    rest fits the on-chip budget (none when everything fits)."""
+    ws = stream_settings(design.board)
+    if not ws:
+        return []
+    hw, names = design.hw, list(design.layers)
+    candidates = [n for n in names if hw.layer(n)["kind"] in STREAMABLE_KINDS]
+    if ws["layers"] != "auto":
+        chosen = list(ws["layers"])
+        bad = [n for n in chosen if n not in candidates]
+        if bad:
+            raise CodegenError(f"{design.board['name']}: weight_stream.layers {bad}: only the design's linear "
+                               f"layers can stream ({candidates})")
+        return [n for n in names if n in chosen]
+    budget = int(boards.onchip_bits(design.board) * design.board["memory_budget"])
+    by_size = sorted(candidates, key=lambda n: -hw.weights[n].size * hw.layer(n)["weight"]["bits"])
+    chosen: list[str] = []
+    for n in by_size:
+        if sum(memory_bits(design, set(chosen)).values()) <= budget:
+            break
+        chosen.append(n)
+    return [n for n in names if n in chosen]
+
+
+def row_stride(useful: int, beat_bytes: int, burst_bytes: int) -> int:
+    """Bytes from one row's start to the next: a multiple of the burst (rows of a burst or
+    more), else a power of two of at least a beat, so that a burst never crosses a burst
+    boundary (nor, with 4 KB-aligned layers, a 4 KB one)."""
+    if useful >= burst_bytes:
+        return -(-useful // burst_bytes) * burst_bytes
+    return max(beat_bytes, 1 << (useful - 1).bit_length())
+
+
+DDR_LAYER_ALIGN = 4096
+
+
+def ddr_weight_layout(design: Design) -> list[dict]:
+    """Where each streamed layer's rows lie in the DDR weight image: one row per input event
+    (the engine's weight words of that input, word g = outputs g*P .. g*P+P-1, lane 0 in the
+    low bits, little-endian), layers 4 KB-aligned in design order."""
+    ws = stream_settings(design.board)
+    beat = ws.get("port_bits", 64) // 8
+    burst = beat * ws.get("max_burst", 16)
+    out, offset = [], 0
+    for name, lp in design.layers.items():
+        if not lp.streamed:
+            continue
+        word_bits = lp.lanes * lp.widths["w"]
+        if word_bits % 8 or not (ws["port_bits"] % word_bits == 0 or word_bits % ws["port_bits"] == 0):
+            raise CodegenError(f"{name}: a weight word of {lp.lanes} lanes x {lp.widths['w']} bits does not divide "
+                               f"or fill the {ws['port_bits']}-bit DDR port; choose lanes accordingly")
+        words = lp.outputs // lp.lanes
+        useful = words * word_bits // 8
+        stride = row_stride(useful, beat, burst)
+        out.append({"layer": name, "offset": offset, "rows": lp.in_events, "row_words": words,
+                    "word_bits": word_bits, "row_bytes": useful, "row_stride": stride,
+                    "beats_per_row": -(-useful // beat)})
+        offset += -(-(stride * lp.in_events) // DDR_LAYER_ALIGN) * DDR_LAYER_ALIGN
+    return out
+
+
+def ddr_weight_image(design: Design) -> bytes:
+    """The DDR weight image (ddr_weight_layout): what the driver copies to the buffer whose
+    address it writes into weights_base; padding bytes are zero."""
+    layout = ddr_weight_layout(design)
+    if not layout:
+        return b""
+    last = layout[-1]
+    image = bytearray(last["offset"] + last["rows"] * last["row_stride"])
+    for m in layout:
+        rows = engine_weight(design.hw, m["layer"])
+        bits = design.hw.layer(m["layer"])["weight"]["bits"]
+        for i, row in enumerate(rows):
+            start = m["offset"] + i * m["row_stride"]
+            image[start:start + m["row_bytes"]] = pack_lanes(row, bits).to_bytes(m["row_bytes"], "little")
+    return bytes(image)
+
+
+def pack_lanes(row, bits: int) -> int:
+    """One memory word (or DDR row): signed values, `bits` each, lane 0 in the low bits."""
+    mask, word = (1 << bits) - 1, 0
+    for p, v in enumerate(row):
+        word |= (int(v) & mask) << (p * bits)
+    return word
 
 
 # --- memory budget in bits (the RTL writer's check) ---------------------------------------------
-def memory_bits(design: Design) -> dict[str, int]:
-    """On-chip bits of the RTL design: weights and biases, plus accumulator, membrane and spike
-    state (the bound analysis' widths); the output layer's state is the output stage's Sc RAM."""
+def memory_bits(design: Design, streamed: set[str] | None = None) -> dict[str, int]:
+    """On-chip bits of the RTL design: weights (but those of streamed layers) and biases, plus
+    accumulator, membrane and spike state (the bound analysis' widths); the output layer's
+    state is the output stage's Sc RAM.  ``streamed``: count as if these layers streamed."""
     hw, used = design.hw, {"weights": 0, "state": 0}
+    if streamed is None:
+        streamed = {n for n, p in design.layers.items() if p.streamed}
     for name in design.layers:
         layer = hw.layer(name)
-        used["weights"] += hw.weights[name].size * layer["weight"]["bits"] + hw.biases[name].size * layer["bias"]["bits"]
+        if name not in streamed:
+            used["weights"] += hw.weights[name].size * layer["weight"]["bits"]
+        used["weights"] += hw.biases[name].size * layer["bias"]["bits"]
         if name == "output":
             used["state"] += design.output_sum.sc_bits
             continue
@@ -285,11 +406,14 @@ def check_fits(design: Design) -> dict:
     used = memory_bits(design)
     budget = int(boards.onchip_bits(board) * board["memory_budget"])
     total = sum(used.values())
+    streamed = [n for n, p in design.layers.items() if p.streamed]
+    streaming = (f", with the weights of {', '.join(streamed)} streamed from DDR (only linear layers can "
+                 "stream)" if streamed else "")
     if total > budget:
         raise CodegenError(
             f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
             f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
             f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
-            f"{(total - budget) / 8 / 1024:.0f} KiB.  Use a smaller configuration (configs/small.yaml) or a "
-            f"larger board; weight streaming from DDR is not implemented")
+            f"{(total - budget) / 8 / 1024:.0f} KiB{streaming}.  Use a smaller configuration (configs/small.yaml) or a "
+            f"larger board")
     return {"used_bits": total, "budget_bits": budget, **used}

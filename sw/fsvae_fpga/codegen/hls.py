@@ -59,7 +59,9 @@ def scalar_registers(iface: dict) -> tuple[list[dict], dict[str, int]]:
     """The argument registers of hw/interface.yaml (in order) and the offsets Vitis gives them
     when the top's scalar arguments come in that order; CodegenError where the file's offsets
     are no such layout."""
-    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10]
+    # pointer registers (weights_base) belong to the m_axi weight stream, which this
+    # generator does not implement yet: the HLS top has no such argument
+    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10 and not r.get("pointer")]
     for r in regs:
         if r.get("width", 32) != 32 or r["access"] not in ("rw", "w", "r"):
             raise CodegenError(f"hw/interface.yaml: register {r['name']}: this generator implements 32-bit "

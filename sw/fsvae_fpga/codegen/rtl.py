@@ -39,8 +39,9 @@ import numpy as np
 from fsvae_fpga.codegen import boards
 from fsvae_fpga.contract.hwmodel import HwModel
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, lower
-from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, describe,
-                                       engine_bias, engine_weight, lanes, output_sum_weight, weight_load_memories)
+from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, ddr_weight_image,
+                                       describe, engine_bias, engine_weight, lanes, output_sum_weight, pack_lanes,
+                                       stream_settings, weight_load_memories)
 from fsvae_fpga.codegen import rtl_sources
 from fsvae_fpga.codegen.rtl_top import HELPERS, MODULES, TopBody, loader
 
@@ -56,14 +57,6 @@ def library_files() -> list[str]:
     """The hw/rtl files of the generated design in compile order (hw/rtl/sources.yaml)."""
     tops = TEMPLATE_MODULES + list(MODULES.values()) + HELPERS
     return [f"{m}.sv" for m in rtl_sources.modules(tops)]
-
-
-def pack_lanes(row, bits: int) -> int:
-    """One memory word: signed values, `bits` each, lane 0 in the low bits."""
-    mask, word = (1 << bits) - 1, 0
-    for p, v in enumerate(row):
-        word |= (int(v) & mask) << (p * bits)
-    return word
 
 
 def pack_words(values: np.ndarray, lanes_per_word: int, bits: int) -> list[str]:
@@ -148,7 +141,8 @@ def _memory_images(design: Design, mem_dir: Path) -> None:
     for name, lp in design.layers.items():
         if name == "output":
             continue
-        _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), lp.lanes, lp.widths["w"]))
+        if not lp.streamed:                   # streamed weights: mem/ddr_weights.bin only
+            _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), lp.lanes, lp.widths["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), lp.lanes, lp.widths["b"]))
         if lp.kind == "convT":
             _write_hex(mem_dir / f"{name}.bias_zero.hex",
@@ -175,7 +169,7 @@ def _register_params(iface: dict) -> tuple[str, int]:
     axil = {"OFF_CTRL": "CTRL", "OFF_GIE": "GIE", "OFF_IER": "IER", "OFF_ISR": "ISR", "OFF_SEED": "seed",
             "OFF_N_IMAGES": "n_images", "OFF_MODE": "mode", "OFF_IMAGE_BASE": "image_base",
             "OFF_IDENTITY": "identity", "OFF_STATUS": "status", "OFF_PROGRESS": "progress",
-            "OFF_ENGINES_BUSY": "engines_busy"}
+            "OFF_ENGINES_BUSY": "engines_busy", "OFF_WEIGHTS_BASE": "weights_base"}
     addr_bits = int(iface["control"]["addr_bits"])
     if boards.register_map_bytes() > 1 << addr_bits:
         raise CodegenError(f"hw/interface.yaml: registers up to {max(offsets.values()):#x} need more than "
@@ -189,6 +183,37 @@ def _check_supported(hw: HwModel, iface: dict) -> None:
                            "(the output stage emits channel-last pixels; out_r wants C-H-W)")
     if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
         raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
+
+
+def _write_ddr_image(design: Design, streamers: list[dict], mem_dir: Path) -> dict | None:
+    """mem/ddr_weights.bin and the manifest's weight_stream (None where no layer streams):
+    the layers' rows and their layout, the port, and the memory model the simulation uses."""
+    if not streamers:
+        return None
+    image = ddr_weight_image(design)
+    (mem_dir / "ddr_weights.bin").write_bytes(image)
+    ws = stream_settings(design.board)
+    return {"image": "mem/ddr_weights.bin", "bytes": len(image), "align": 4096, "port": "m_axi_gmem",
+            "data_bits": ws["port_bits"], "addr_bits": ws["addr_bits"], "max_burst": ws["max_burst"],
+            "base_register": "weights_base",
+            "memory_model": {"latency_cycles": ws["latency_cycles"], "beats_per_cycle": ws["beats_per_cycle"]},
+            "layers": streamers}
+
+
+def memory_ports(iface: dict, weight_stream: dict | None) -> str:
+    """The top's AXI4 read master (hw/interface.yaml memory_ports), Vitis m_axi names."""
+    if not weight_stream:
+        return ""
+    port = iface["memory_ports"]["gmem"]
+    a, d, gm = weight_stream["addr_bits"], weight_stream["data_bits"], port["prefix"]
+    outs = [(f"[{a - 1}:0]", "ARADDR"), ("[7:0]", "ARLEN"), ("[2:0]", "ARSIZE"), ("[1:0]", "ARBURST"),
+            ("", "ARVALID"), ("[0:0]", "ARID"), ("[3:0]", "ARCACHE"), ("[2:0]", "ARPROT"), ("", "ARLOCK"),
+            ("[3:0]", "ARQOS"), ("", "RREADY")]
+    ins = [("", "ARREADY"), (f"[{d - 1}:0]", "RDATA"), ("[1:0]", "RRESP"), ("", "RLAST"), ("", "RVALID"),
+           ("[0:0]", "RID")]
+    lines = [f"    output logic {w:<8} {gm}_{n}" for w, n in outs] + \
+            [f"    input  wire logic {w:<8} {gm}_{n}" for w, n in ins]
+    return ",\n\n    // weight rows from DDR (read-only AXI4 master)\n" + ",\n".join(lines)
 
 
 def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict | None = None) -> dict:
@@ -215,6 +240,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
     load_mems = weight_load_memories(hw, board, design.loadable) if design.loadable else []
     if load_mems:
         write_weight_blob(hw, board, load_mems, mem_dir / "weights.bin")
+    weight_stream = _write_ddr_image(design, writer.streamers, mem_dir)
     units, busy_text, all_finished = _engines_busy(writer.engines)
     axil_text, addr_bits = _register_params(iface)
     identity = hw.identity32            # the register names the hardware model (hwmodel.py)
@@ -231,7 +257,8 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
                        "@ALL_FINISHED@": all_finished, "@LOADER@": loader(design.loadable, load_mems),
                        "@MODE_LOAD@": str(boards.mode_value("load_weights")),
                        "@MODE_GENERATE@": str(boards.mode_value("generate")),
-                       "@HAS_LOADER@": "1'b1" if load_mems else "1'b0"}.items():
+                       "@HAS_LOADER@": "1'b1" if load_mems else "1'b0",
+                       "@MEMORY_PORTS@": memory_ports(iface, weight_stream)}.items():
         text = text.replace(key, value)
     library = library_files()
     for f in library:
@@ -247,6 +274,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "weights_at_power_up": not load_mems,
         "weight_load": {"blob": "mem/weights.bin", "memories": load_mems,
                         "words": sum(m["words"] for m in load_mems)} if load_mems else None,
+        "weight_stream": weight_stream,
         "status_units": units,
         "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "words_per_image": int(np.prod(hw.image_shape)) // iface["pixels_per_word"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, MASK_DEPTH_MAX, Graph, Node, Stream, index_bits
-from fsvae_fpga.codegen.design import cname
+from fsvae_fpga.codegen.design import cname, ddr_weight_layout, stream_settings
 from fsvae_fpga.codegen.latency import output_sum_cycles
 
 MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
@@ -20,7 +20,7 @@ MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_curre
            "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
            "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick", "output_sum": "fsvae_output_sum"}
 # modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
-HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters"]
+HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters", "fsvae_weight_stream", "fsvae_axi_read_arb"]
 
 
 def _bind(port: str, streams: list[Stream], signals: list[str] | None = None) -> str:
@@ -43,6 +43,9 @@ class TopBody:
     def __init__(self, g: Graph, mem: str):
         self.g, self.hw, self.mem, self.loadable = g, g.hw, mem, g.design.loadable
         self.plan = g.design.plan
+        self.ddr_layout = ddr_weight_layout(g.design)
+        self.stream_cfg = stream_settings(g.design.board)
+        self.streamers: list[dict] = []    # manifest weight_stream.layers: one read port each
         self.lines: list[str] = []
         self.engines: list[dict] = []      # manifest "engines": what the perf report reads
         self.updates: list[str] = []       # manifest "lif_updates"
@@ -96,15 +99,18 @@ class TopBody:
         name, lp = node.layer, self.plan(node.layer)
         wm = self.g.design.board.get("weight_memory") or {}
         load = []
-        if lp.loaded:
+        if lp.streamed:
+            load = [".WEIGHT_STREAM(1)"]
+        elif lp.loaded:
             load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
         elif lp.lut_rom:
             load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
         t = lp.widths
         bias = f"{self.mem}/{name}.bias_zero.hex" if node.attrs.get("zero_bias") else f"{self.mem}/{name}.bias.hex"
+        weights = [] if lp.streamed else [f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")']
         return load + [f".P({lp.lanes})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
                        *([f".MEM_BITS({t['mem']})", f".THRESHOLD({lp.threshold})"] if lif else []),
-                       f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")', f'.BIAS_FILE("{bias}")']
+                       *weights, f'.BIAS_FILE("{bias}")']
 
     def wl_ports(self, name: str, p: int, w: int) -> str:
         if name not in self.loadable:
@@ -113,15 +119,64 @@ class TopBody:
         return (f".wl_en(wl_en[{self.loadable.index(name)}]), .wl_addr(wl_addr[{index_bits(words) - 1}:0]), "
                 f".wl_data(wl_data[{p * w - 1}:0])")
 
+    def weight_stream(self, node: Node, src: Stream) -> tuple[Stream, str]:
+        """A streamed layer's fsvae_weight_stream: the engine's events pass through it, and it
+        reads the events' weight rows from DDR (one read port of the arbiter, streamers[i]).
+        Returns the event stream the engine takes and its weight-word port binding."""
+        n, lp = node.name, self.plan(node.layer)
+        m = next(x for x in self.ddr_layout if x["layer"] == node.layer)
+        ws, i = self.stream_cfg, len(self.streamers)
+        ev = Stream(f"{n}_sev", src.width)
+        wbits = m["word_bits"]
+        self.emit(f"    // {node.layer}: weight rows from DDR at weights_base + {m['offset']:#x}, "
+                  f"{m['row_stride']} bytes apart",
+                  f"    logic [{ev.width - 1}:0] {ev.name}_tdata;",
+                  f"    logic {', '.join(f'{ev.name}_{x}' for x in ev.signals[1:])};",
+                  f"    logic [{wbits - 1}:0] {n}_w_tdata;", f"    logic {n}_w_tvalid, {n}_w_tready;",
+                  f"    logic [{ws['addr_bits'] - 1}:0] {n}_base;",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // error: read by the testbench through the hierarchy",
+                  f"    logic [31:0] perf_{n}_ddr_beats, perf_{n}_starve;", f"    logic {n}_ws_error;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  "    always_ff @(posedge clk) begin            // the base is static during a run: registered",
+                  f"        {n}_base <= weights_base[{ws['addr_bits'] - 1}:0] + {ws['addr_bits']}'h{m['offset']:x};",
+                  "    end")
+        params = [f".IN({lp.in_events})", f".ROW_WORDS({m['row_words']})", f".WORD_BITS({wbits})",
+                  f".DATA_BITS({ws['port_bits']})", f".ADDR_BITS({ws['addr_bits']})",
+                  f".ROW_BYTES({m['row_stride']})", f".MAX_BURST({ws['max_burst']})",
+                  f".FIFO_BEATS({ws['fifo_beats']})", f".MAX_OUTSTANDING({ws['max_outstanding']})"]
+        a = ws["addr_bits"]
+        ports = [".clk, .rst", f".base_addr({n}_base), .clear(go)", _bind("s_axis_event", [src]),
+                 _bind("m_axis_event", [ev]),
+                 f".m_axis_weight_tdata({n}_w_tdata), .m_axis_weight_tvalid({n}_w_tvalid), "
+                 f".m_axis_weight_tready({n}_w_tready)",
+                 f".m_axi_araddr(ws_araddr[{i * a} +: {a}]), .m_axi_arlen(ws_arlen[{i * 8} +: 8]), "
+                 f".m_axi_arsize(), .m_axi_arburst(), .m_axi_arvalid(ws_arvalid[{i}]), .m_axi_arready(ws_arready[{i}])",
+                 f".m_axi_rdata(ws_rdata), .m_axi_rresp(ws_rresp), .m_axi_rlast(ws_rlast), "
+                 f".m_axi_rvalid(ws_rvalid[{i}]), .m_axi_rready(ws_rready[{i}])",
+                 f".error({n}_ws_error), .beats(perf_{n}_ddr_beats), .starve_cycles(perf_{n}_starve)"]
+        self.emit("    /* verilator lint_off PINCONNECTEMPTY */   // arsize, arburst: constants, driven by the top")
+        self.emit(*_instance("fsvae_weight_stream", params, f"{n}_ws", ports))
+        self.emit("    /* verilator lint_on PINCONNECTEMPTY */")
+        self.streamers.append({"layer": node.layer, "instance": n, **m})
+        return ev, f".s_axis_weight_tdata({n}_w_tdata), .s_axis_weight_tvalid({n}_w_tvalid), " \
+                   f".s_axis_weight_tready({n}_w_tready)"
+
     # --- one renderer per op ------------------------------------------------------------------
     def engine(self, node: Node) -> None:
-        """lif_linear (events in, spikes out) or convt_current (events in, currents out)."""
+        """lif_linear (events in, spikes out) or convt_current (events in, currents out); a
+        streamed layer's events reach the engine through its weight streamer."""
         n, name, lp, layer = node.name, node.layer, self.plan(node.layer), self.hw.layer(node.layer)
         p, t = lp.lanes, lp.widths
         spiking = node.op == "lif_linear"
         src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
         nin, nout = lp.in_events, lp.outputs
         self.sequencer(n)
+        weight_port = []
+        if lp.streamed:
+            src, wport = self.weight_stream(node, src)
+            weight_port = [wport]
+        elif spiking:
+            weight_port = [".s_axis_weight_tdata('0), .s_axis_weight_tvalid(1'b0), .s_axis_weight_tready()"]
         if spiking:
             params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True)
             dbg_decl = [f"    logic [{p * t['mem'] - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
@@ -139,15 +194,19 @@ class TopBody:
         ports = [".clk, .rst",
                  f".start({n}_start), " + (f".first_step({n}_first), " if spiking else "")
                  + f".busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
-                 _bind("s_axis_event", [src]), out_port, self.wl_ports(name, p, t["w"]), *extra]
+                 _bind("s_axis_event", [src]), out_port, *weight_port, self.wl_ports(name, p, t["w"]), *extra]
+        if weight_port and not lp.streamed:
+            self.emit("    /* verilator lint_off PINCONNECTEMPTY */   // no weight stream: its tready unused")
         self.emit(*_instance(MODULES[node.op], params, n, ports))
+        if weight_port and not lp.streamed:
+            self.emit("    /* verilator lint_on PINCONNECTEMPTY */")
         self.counters(n, f"{n}_busy", src.name)
         self.trace(node.attrs.get("trace_in"), n, src.name)
         if spiking:
             self.trace(node.attrs.get("trace_out"), n, dst.name)
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
                              "acc_bits": t["acc"], "mem_bits": t["mem"] if spiking else None,
-                             "in_events": nin, "outputs": nout, "sequenced": True})
+                             "in_events": nin, "outputs": nout, "sequenced": True, "streamed": lp.streamed})
 
     def lif_update(self, node: Node) -> None:
         """The LIF neurons of a transposed-conv layer, after its current engines: spike streams
@@ -258,6 +317,53 @@ class TopBody:
             ".s_axis_idx_tlast(idx_tlast)",
             _bind("m_axis_dec", [dec]), _bind("m_axis_fb", [fb])]))
 
+    def memory_port(self) -> None:
+        """The weight streamers' reads on the top's AXI4 master (fsvae_axi_read_arb); without
+        streamed layers, weights_base is unused."""
+        if not self.streamers:
+            self.emit("", "    /* verilator lint_off UNUSEDSIGNAL */   // no layer streams its weights",
+                      "    logic unused_weights_base;", "    assign unused_weights_base = ^weights_base;",
+                      "    /* verilator lint_on UNUSEDSIGNAL */")
+            return
+        ws, n = self.stream_cfg, len(self.streamers)
+        a, d, gm = ws["addr_bits"], ws["port_bits"], "m_axi_gmem"
+        self.emit("", f"    // ------------------------------------------------------------------ DDR reads ({n} streamers)",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // the high half of weights_base (32-bit port)",
+                  "    logic unused_weights_hi;", f"    assign unused_weights_hi = ^weights_base[63:{a}];",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    assign {gm}_ARSIZE  = 3'd{(d // 8).bit_length() - 1};   // {d // 8} bytes a beat",
+                  f"    assign {gm}_ARBURST = 2'b01;                           // INCR",
+                  f"    assign {gm}_ARID    = 1'b0;",
+                  f"    assign {gm}_ARCACHE = 4'b0011;                         // normal, bufferable",
+                  f"    assign {gm}_ARPROT  = 3'b000;",
+                  f"    assign {gm}_ARLOCK  = 1'b0;",
+                  f"    assign {gm}_ARQOS   = 4'd0;")
+        self.emit(*_instance("fsvae_axi_read_arb", [f".N({n})", f".ADDR_BITS({a})", f".DATA_BITS({d})",
+                                                    f".OUTSTANDING({max(4, n * ws['max_outstanding'])})"], "ddr_arb", [
+            ".clk, .rst",
+            ".s_araddr(ws_araddr), .s_arlen(ws_arlen), .s_arvalid(ws_arvalid), .s_arready(ws_arready)",
+            ".s_rdata(ws_rdata), .s_rresp(ws_rresp), .s_rlast(ws_rlast), .s_rvalid(ws_rvalid), .s_rready(ws_rready)",
+            f".m_araddr({gm}_ARADDR), .m_arlen({gm}_ARLEN), .m_arvalid({gm}_ARVALID), .m_arready({gm}_ARREADY)",
+            f".m_rdata({gm}_RDATA), .m_rresp({gm}_RRESP), .m_rlast({gm}_RLAST), .m_rvalid({gm}_RVALID), "
+            f".m_rready({gm}_RREADY)"]))
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */   // one ID: in-order responses",
+                  f"    logic unused_rid;", f"    assign unused_rid = {gm}_RID;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */")
+
+    def queued(self) -> list[str]:
+        """Every stream that can hold data between images: the graph's, and the streamers'
+        forwarded events and weight words."""
+        return list(self.g.streams) + [f"{x['instance']}_{k}" for x in self.streamers for k in ("sev", "w")]
+
+    def memory_declarations(self) -> list[str]:
+        """The streamers' side of the arbiter (declared before the engines that drive it)."""
+        if not self.ddr_layout:
+            return []
+        n, a, d = len(self.ddr_layout), self.stream_cfg["addr_bits"], self.stream_cfg["port_bits"]
+        return [f"    logic [{n * a - 1}:0] ws_araddr;", f"    logic [{n * 8 - 1}:0] ws_arlen;",
+                f"    logic [{n - 1}:0] ws_arvalid, ws_arready, ws_rvalid, ws_rready;",
+                f"    logic [{d - 1}:0] ws_rdata;", "    logic [1:0] ws_rresp;", "    logic ws_rlast;"]
+
     # --- the whole body ---------------------------------------------------------------------------
     def render(self) -> str:
         self.emit("    // ------------------------------------------------------------------ trace (simulation)",
@@ -268,6 +374,7 @@ class TopBody:
         for st in self.g.streams.values():
             rest = ", ".join(f"{st.name}_{sig}" for sig in st.signals[1:])
             self.emit(f"    logic [{st.width - 1}:0] {st.name}_tdata;", f"    logic {rest};")
+        self.emit(*self.memory_declarations())
         layer = None
         for node in self.g.nodes:
             if node.layer != layer:
@@ -275,10 +382,11 @@ class TopBody:
                 self.emit("", f"    // ------------------------------------------------------------------ {layer}")
             render = self.engine if node.op in ("lif_linear", "convt_current") else getattr(self, node.op)
             render(node)
+        self.memory_port()
         self.emit("", "    // nothing queued anywhere (the testbench checks it after ap_done)",
                   "    /* verilator lint_off UNUSEDSIGNAL */", "    logic queues_empty;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
-                  f"    assign queues_empty = !({' || '.join(f'{s}_tvalid' for s in self.g.streams)});")
+                  f"    assign queues_empty = !({' || '.join(f'{s}_tvalid' for s in self.queued())});")
         return "\n".join(self.lines)
 
 

@@ -52,6 +52,13 @@ AXI_LITE = [("AWADDR", "in", "addr"), ("AWVALID", "in", 1), ("AWREADY", "out", 1
             ("ARADDR", "in", "addr"), ("ARVALID", "in", 1), ("ARREADY", "out", 1),
             ("RDATA", "out", 32), ("RRESP", "out", 2), ("RVALID", "out", 1), ("RREADY", "in", 1)]
 AXIS = ["TDATA", "TVALID", "TREADY", "TKEEP", "TSTRB", "TLAST"]
+# the read-only AXI4 master of designs that stream weights (hw/interface.yaml memory_ports):
+# (signal, direction, width: an int, or "addr" / "data" for the manifest's widths)
+AXI_READ_MASTER = [("ARADDR", "out", "addr"), ("ARLEN", "out", 8), ("ARSIZE", "out", 3), ("ARBURST", "out", 2),
+                   ("ARVALID", "out", 1), ("ARID", "out", 1), ("ARCACHE", "out", 4), ("ARPROT", "out", 3),
+                   ("ARLOCK", "out", 1), ("ARQOS", "out", 4), ("RREADY", "out", 1), ("ARREADY", "in", 1),
+                   ("RDATA", "in", "data"), ("RRESP", "in", 2), ("RLAST", "in", 1), ("RVALID", "in", 1),
+                   ("RID", "in", 1)]
 
 
 # --- the port contract -----------------------------------------------------------------------
@@ -62,8 +69,18 @@ class Port:
     width: int
 
 
-def contract_ports(iface: dict | None = None) -> list[Port]:
-    """The accelerator's ports as hw/interface.yaml defines them (the HLS top's and the RTL top's)."""
+def memory_port_signals(iface: dict, weight_stream: dict | None) -> list[Port]:
+    """The AXI4 read master's ports (only where the design streams weights: manifest weight_stream)."""
+    if not weight_stream:
+        return []
+    prefix = iface["memory_ports"]["gmem"]["prefix"]
+    widths = {"addr": weight_stream["addr_bits"], "data": weight_stream["data_bits"]}
+    return [Port(f"{prefix}_{sig}", d, widths.get(w, w)) for sig, d, w in AXI_READ_MASTER]
+
+
+def contract_ports(iface: dict | None = None, weight_stream: dict | None = None) -> list[Port]:
+    """The accelerator's ports as hw/interface.yaml defines them (the HLS top's and the RTL top's);
+    with ``weight_stream`` (manifest.json) also the AXI4 read master."""
     iface = iface or boards.interface()
     addr = int(iface["control"]["addr_bits"])
     bus = "s_axi_" + iface["control"]["bundle"]
@@ -75,7 +92,7 @@ def contract_ports(iface: dict | None = None) -> list[Port]:
         fwd, back = ("in", "out") if into else ("out", "in")
         widths = {"TDATA": bits, "TKEEP": bits // 8, "TSTRB": bits // 8}
         ports += [Port(f"{name}_{sig}", back if sig == "TREADY" else fwd, widths.get(sig, 1)) for sig in AXIS]
-    return ports
+    return ports + memory_port_signals(iface, weight_stream)
 
 
 def parse_module_ports(text: str, module: str) -> list[Port]:
@@ -102,12 +119,13 @@ def _board(board: dict | str) -> dict:
     return boards.board(board) if isinstance(board, str) else board
 
 
-def interface_attributes(iface: dict, freq_hz: int) -> dict[str, list[str]]:
+def interface_attributes(iface: dict, freq_hz: int, weight_stream: dict | None = None) -> dict[str, list[str]]:
     """Port name -> its X_INTERFACE_* attributes (UG994 "HDL Parameters for Interface
     Inference"; the parameters go on one port of each interface, the first)."""
     clk, rst, irq = iface["clock"], iface["reset"]["port"], iface["interrupt"]["port"]
     bus = "s_axi_" + iface["control"]["bundle"]
-    streams = list(iface["streams"])
+    gmem = iface["memory_ports"]["gmem"]["prefix"] if weight_stream else None
+    streams = list(iface["streams"]) + ([gmem] if gmem else [])
     if iface["reset"]["polarity"] != "active_low":
         raise CodegenError("hw/interface.yaml: the block design expects an active-low reset")
     attrs = {
@@ -136,12 +154,23 @@ def interface_attributes(iface: dict, freq_hz: int) -> dict[str, list[str]]:
                     f'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME {name}, TDATA_NUM_BYTES {st["tdata_bits"] // 8}, '
                     'TDEST_WIDTH 0, TID_WIDTH 0, TUSER_WIDTH 0, HAS_TREADY 1, HAS_TSTRB 1, HAS_TKEEP 1, '
                     f'HAS_TLAST 1, FREQ_HZ {freq_hz}"']
+    for i, p in enumerate(memory_port_signals(iface, weight_stream)):
+        sig = p.name[len(gmem) + 1:]
+        attrs[p.name] = [f'X_INTERFACE_INFO = "xilinx.com:interface:aximm:1.0 {gmem} {sig}"']
+        if i == 0:
+            attrs[p.name] += [
+                'X_INTERFACE_MODE = "master"',
+                f'X_INTERFACE_PARAMETER = "XIL_INTERFACENAME {gmem}, PROTOCOL AXI4, READ_WRITE_MODE READ_ONLY, '
+                f'ADDR_WIDTH {weight_stream["addr_bits"]}, DATA_WIDTH {weight_stream["data_bits"]}, ID_WIDTH 1, '
+                f'MAX_BURST_LENGTH {weight_stream["max_burst"]}, NUM_READ_OUTSTANDING 16, '
+                f'NUM_WRITE_OUTSTANDING 0, FREQ_HZ {freq_hz}"']
     return attrs
 
 
-def wrapper_text(ports: list[Port], top: str, wrapper: str, board: dict, iface: dict) -> str:
+def wrapper_text(ports: list[Port], top: str, wrapper: str, board: dict, iface: dict,
+                 weight_stream: dict | None = None) -> str:
     freq_hz = int(round(float(board["clock_mhz"]) * 1e6))
-    attrs = interface_attributes(iface, freq_hz)
+    attrs = interface_attributes(iface, freq_hz, weight_stream)
     width = max(len(p.name) for p in ports)
     lines = [
         "// Generated by fsvae-fpga (codegen/vivado.py): do not edit.",
@@ -182,7 +211,7 @@ def write_wrapper(out_dir: Path, manifest: dict, board: dict | str) -> Path:
     if top_src is None:
         raise CodegenError(f"manifest.json lists no source for the top {top}")
     ports = parse_module_ports((out_dir / top_src).read_text(), top)
-    want = {p.name: p for p in contract_ports(iface)}
+    want = {p.name: p for p in contract_ports(iface, manifest.get("weight_stream"))}
     have = {p.name: p for p in ports}
     problems = [f"{n}: missing" for n in want if n not in have]
     problems += [f"{n}: not in hw/interface.yaml" for n in have if n not in want]
@@ -191,7 +220,7 @@ def write_wrapper(out_dir: Path, manifest: dict, board: dict | str) -> Path:
     if problems:
         raise CodegenError(f"{top_src} does not have the ports of hw/interface.yaml: " + "; ".join(problems))
     path = out_dir / "rtl" / f"{wrapper}.v"
-    path.write_text(wrapper_text(ports, top, wrapper, board, iface))
+    path.write_text(wrapper_text(ports, top, wrapper, board, iface, manifest.get("weight_stream")))
     return path
 
 

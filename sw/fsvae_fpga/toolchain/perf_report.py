@@ -34,6 +34,7 @@ def report(manifest: dict, result: dict, rows: list[dict], build_s: float, run_s
                        "event_accumulates_per_image": b["event_accumulates"],
                        "lower_bound_cycles": b["lower_bound"], "lane_utilisation": b["lower_bound"] / busy})
     cycles = c["perf_run_cycles"] / n
+    ddr = ddr_traffic(manifest, result, cycles)
     bound = max(x["lower_bound_cycles"] for x in layers)
     total_acc = sum(x["event_accumulates_per_image"] for x in layers)
     total_lanes = sum(x["lanes"] for x in layers)
@@ -53,6 +54,7 @@ def report(manifest: dict, result: dict, rows: list[dict], build_s: float, run_s
             "projected_images_per_s": "board clock / measured cycles per image (images overlap)",
         },
         "layers": layers,
+        "ddr": ddr,
         "total": {
             "cycles_per_image": cycles,
             "projected_images_per_s": clock / cycles,
@@ -65,11 +67,44 @@ def report(manifest: dict, result: dict, rows: list[dict], build_s: float, run_s
     }
 
 
+def ddr_traffic(manifest: dict, result: dict, cycles_per_image: float) -> dict | None:
+    """Per streamed layer (manifest weight_stream): DDR bytes per image against the event-driven
+    minimum (its input events x the row's bytes), and the cycles its engine waited for weights;
+    in total the bytes per image and the bandwidth achieved over the run.  None without streaming."""
+    ws = manifest.get("weight_stream")
+    if not ws:
+        return None
+    n, c, beat = result["n"], result["counters"], ws["data_bits"] // 8
+    layers, total = [], 0.0
+    for m in ws["layers"]:
+        inst = m["instance"]
+        read = c[f"perf_{inst}_ddr_beats"] * beat / n
+        minimum = c[f"perf_{inst}_events"] * m["row_bytes"] / n
+        total += read
+        layers.append({"layer": m["layer"], "bytes_per_image": read, "minimum_bytes_per_image": minimum,
+                       "over_minimum": read / minimum - 1 if minimum else 0.0,
+                       "stall_cycles_per_image": c[f"perf_{inst}_starve"] / n})
+    seconds = cycles_per_image / (manifest["clock_mhz"] * 1e6)
+    return {"layers": layers, "bytes_per_image": total,
+            "achieved_mb_per_s": total / seconds / 1e6,
+            "memory_model": ws["memory_model"], "data_bits": ws["data_bits"],
+            "model_bytes": (result.get("ddr") or {}).get("bytes")}
+
+
 def print_report(rep: dict) -> None:
     print(f"\n{'layer':<12}{'inst':>5}{'lanes':>6}{'cycles/img':>12}{'events/img':>12}{'bound':>10}{'util':>7}")
     for x in rep["layers"]:
         print(f"{x['layer']:<12}{x['instances']:>5}{x['lanes']:>6}{x['busy_cycles_per_image']:>12,.0f}"
               f"{x['input_events_per_image']:>12,.0f}{x['lower_bound_cycles']:>10,.0f}{x['lane_utilisation']:>7.0%}")
+    if rep.get("ddr"):
+        d = rep["ddr"]
+        print(f"\n{'DDR layer':<12}{'bytes/img':>12}{'minimum':>12}{'over':>7}{'stalls/img':>12}")
+        for x in d["layers"]:
+            print(f"{x['layer']:<12}{x['bytes_per_image']:>12,.0f}{x['minimum_bytes_per_image']:>12,.0f}"
+                  f"{x['over_minimum']:>7.1%}{x['stall_cycles_per_image']:>12,.0f}")
+        print(f"DDR: {d['bytes_per_image']:,.0f} bytes per image, {d['achieved_mb_per_s']:,.0f} MB/s achieved "
+              f"(model: {d['memory_model']['latency_cycles']} cycles latency, "
+              f"{d['memory_model']['beats_per_cycle']} beats a cycle)")
     t = rep["total"]
     print(f"{'total':<23}{t['cycles_per_image']:>12,.0f}{'':>12}{t['lower_bound_cycles']:>10,.0f}"
           f"{t['lane_utilisation']:>7.0%}")

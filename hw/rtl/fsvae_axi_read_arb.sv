@@ -1,0 +1,140 @@
+// N AXI4 read masters (the weight streamers, fsvae_weight_stream) on one AXI4 read port:
+// the read-address requests are granted round robin, and the read data of each burst goes
+// back to the master that asked for it.  One ID: the memory answers bursts in the order it
+// accepted them (AXI's rule for one ID), so a FIFO of owners, pushed at each grant and popped
+// at each burst's rlast, routes the data.
+//
+//   s_ar*[i] -> m_ar*: a request (address, length) of master i; s_arready[i] pulses in the
+//     cycle master i is granted.  The output request is a register (m_arvalid held with
+//     m_araddr/m_arlen until m_arready); a new grant loads it in the cycle the old one is
+//     taken, so back-to-back requests pass at one per cycle.
+//   m_r* -> s_r*: rdata/rresp/rlast go to every master; rvalid only to the owner of the
+//     burst at the head of the owner FIFO, and m_rready is its rready.  With no request
+//     outstanding m_rready is 0.
+//   OUTSTANDING bounds the bursts granted and not yet finished (the owner FIFO's depth); a
+//     master is not granted while the FIFO is full.
+// Deadlock: a master must be able to take the data of every burst it asked for (the
+// streamers issue a burst only when their data FIFO has room for all of it, so their rready
+// is always 1); a master that holds rready low stalls everyone behind it.
+// Synchronous active-high reset.
+
+`default_nettype none
+
+module fsvae_axi_read_arb #(
+    parameter int N           = 2,         // masters, >= 1
+    parameter int ADDR_BITS   = 32,
+    parameter int DATA_BITS   = 64,
+    parameter int OUTSTANDING = 16,        // bursts in flight, >= 1
+    parameter int ID_W        = (N > 1) ? $clog2(N) : 1
+) (
+    input  wire logic                   clk,
+    input  wire logic                   rst,
+
+    input  wire logic [N*ADDR_BITS-1:0] s_araddr,      // master i in bits [i*ADDR_BITS +: ADDR_BITS]
+    input  wire logic [N*8-1:0]         s_arlen,
+    input  wire logic [N-1:0]           s_arvalid,
+    output logic      [N-1:0]           s_arready,
+    output logic      [DATA_BITS-1:0]   s_rdata,
+    output logic      [1:0]             s_rresp,
+    output logic                        s_rlast,
+    output logic      [N-1:0]           s_rvalid,
+    input  wire logic [N-1:0]           s_rready,
+
+    output logic      [ADDR_BITS-1:0]   m_araddr,
+    output logic      [7:0]             m_arlen,
+    output logic                        m_arvalid,
+    input  wire logic                   m_arready,
+    input  wire logic [DATA_BITS-1:0]   m_rdata,
+    input  wire logic [1:0]             m_rresp,
+    input  wire logic                   m_rlast,
+    input  wire logic                   m_rvalid,
+    output logic                        m_rready
+);
+
+    localparam int O_W = (OUTSTANDING > 1) ? $clog2(OUTSTANDING) : 1;
+
+    if (N < 1 || OUTSTANDING < 1) begin : g_bad
+        $error("fsvae_axi_read_arb: N and OUTSTANDING must be at least 1");
+    end
+
+    // ------------------------------------------------------------------ owner FIFO
+    logic [ID_W-1:0] owners [OUTSTANDING];
+    logic [O_W-1:0]  wr_ptr, rd_ptr;
+    logic [O_W:0]    count;
+    logic            push, pop, full, empty;
+    logic [ID_W-1:0] grant_id, head;
+
+    assign full  = count == (O_W + 1)'(OUTSTANDING);
+    assign empty = count == '0;
+    assign head  = owners[rd_ptr];
+    assign pop   = m_rvalid && m_rready && m_rlast;
+
+    always_ff @(posedge clk) begin
+        if (push) begin
+            owners[wr_ptr] <= grant_id;
+        end
+        if (rst) begin
+            wr_ptr <= '0;
+            rd_ptr <= '0;
+            count  <= '0;
+        end else begin
+            if (push) wr_ptr <= (wr_ptr == O_W'(OUTSTANDING - 1)) ? '0 : wr_ptr + 1'b1;
+            if (pop)  rd_ptr <= (rd_ptr == O_W'(OUTSTANDING - 1)) ? '0 : rd_ptr + 1'b1;
+            count <= count + (O_W + 1)'(push) - (O_W + 1)'(pop);
+        end
+    end
+
+    // ------------------------------------------------------------------ request arbiter
+    logic            load;          // the output register takes a new request this cycle
+    logic            found;
+    logic [ID_W-1:0] last_id;       // the last master granted (round robin starts after it)
+
+    assign load = (!m_arvalid || m_arready) && !full && found;
+    assign push = load;
+
+    // the first requesting master after last_id, cyclically
+    always_comb begin
+        found    = 1'b0;
+        grant_id = '0;
+        for (int k = 1; k <= N; k++) begin
+            if (!found && s_arvalid[(int'(last_id) + k) % N]) begin
+                found    = 1'b1;
+                grant_id = ID_W'((int'(last_id) + k) % N);
+            end
+        end
+    end
+
+    always_comb begin
+        s_arready = '0;
+        if (load) s_arready[grant_id] = 1'b1;
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            m_arvalid <= 1'b0;
+            last_id   <= ID_W'(N - 1);
+        end else begin
+            if (load) begin
+                m_arvalid <= 1'b1;
+                m_araddr  <= s_araddr[grant_id * ADDR_BITS +: ADDR_BITS];
+                m_arlen   <= s_arlen[grant_id * 8 +: 8];
+                last_id   <= grant_id;
+            end else if (m_arready) begin
+                m_arvalid <= 1'b0;
+            end
+        end
+    end
+
+    // ------------------------------------------------------------------ read data routing
+    assign s_rdata  = m_rdata;
+    assign s_rresp  = m_rresp;
+    assign s_rlast  = m_rlast;
+    assign m_rready = !empty && s_rready[head];
+    always_comb begin
+        s_rvalid = '0;
+        if (!empty) s_rvalid[head] = m_rvalid;
+    end
+
+endmodule
+
+`default_nettype wire
