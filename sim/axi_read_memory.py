@@ -93,7 +93,10 @@ class AxiReadMemory:
         def sig(name):            # lower-case names, or Vitis's upper-case ones (m_axi_gmem_ARADDR)
             return getattr(dut, f"{prefix}_{name}") if hasattr(dut, f"{prefix}_{name}") \
                 else getattr(dut, f"{prefix}_{name.upper()}")
-        self.araddr, self.arlen, self.arsize, self.arburst = sig("araddr"), sig("arlen"), sig("arsize"), sig("arburst")
+        def optional(name):       # arsize / arburst: a port without them has them constant (the top drives them)
+            return sig(name) if hasattr(dut, f"{prefix}_{name}") or hasattr(dut, f"{prefix}_{name.upper()}") else None
+        self.araddr, self.arlen, self.arsize, self.arburst = sig("araddr"), sig("arlen"), optional("arsize"), \
+            optional("arburst")
         self.arvalid, self.arready = sig("arvalid"), sig("arready")
         self.rdata, self.rresp, self.rlast = sig("rdata"), sig("rresp"), sig("rlast")
         self.rvalid, self.rready = sig("rvalid"), sig("rready")
@@ -204,7 +207,8 @@ class AxiReadMemory:
             arvalid = self._int(self.arvalid, "arvalid")
             if arvalid:
                 fields = (self._int(self.araddr, "araddr"), self._int(self.arlen, "arlen"),
-                          self._int(self.arsize, "arsize"), self._int(self.arburst, "arburst"))
+                          self.size if self.arsize is None else self._int(self.arsize, "arsize"),
+                          1 if self.arburst is None else self._int(self.arburst, "arburst"))
                 if self._ar_pending is not None and fields != self._ar_pending:
                     self._fail(f"AR changed while waiting for arready: {self._ar_pending} -> {fields} "
                                "(addr, len, size, burst)")
