@@ -146,7 +146,8 @@ SCHEMA: dict[str, Any] = {
         "lr_final": Optional(_or_none(_float(0.0, 1.0)), None),
         # the prior stage: the last prior_epochs of train.epochs train the prior alone on the
         # frozen posterior's codes (likelihood + prior_batch_mmd x the batch MMD between its
-        # free-running samples and those codes, model/losses.py), with AdamW at prior_lr
+        # free-running samples and those codes, model/losses.py), with AdamW at prior_lr (with
+        # lr_final: a cosine from prior_lr to lr_final over the prior stage)
         "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),

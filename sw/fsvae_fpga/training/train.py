@@ -71,6 +71,17 @@ def _stage_lr(cfg, epoch: int, total: int) -> float:
     return t["lr_final"] + (t["lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
+def _prior_lr(cfg, epoch: int, total: int) -> float:
+    """train.prior_lr, or with train.lr_final a cosine from prior_lr (the prior stage's first
+    epoch) to lr_final (its last)."""
+    t = cfg["train"]
+    if t.get("lr_final") is None:
+        return t["prior_lr"]
+    first = total - t["prior_epochs"]
+    frac = (epoch - first) / max(1, total - 1 - first)
+    return t["lr_final"] + (t["prior_lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
 def _scheduled_p(cfg, epoch: int, total: int) -> float:
     p0, p1 = cfg["train"]["scheduled_sampling"]
     return p0 + (p1 - p0) * (epoch / max(1, total - 1))
@@ -247,6 +258,9 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     order = torch.randperm(x_train.shape[0], generator=gen)
     source = TorchIndexSource(tcfg["seed"] * 100003 + epoch)
     p, w, bs = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"], tcfg["batch_size"]
+    lr = _prior_lr(cfg, epoch, total)
+    for group in opt.param_groups:
+        group["lr"] = lr
     sums, n_batches, t0 = {"loss": 0.0, "prior_nll": 0.0, "batch_mmd": 0.0}, 0, time.time()
     bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total} (prior)",
                disable=not progress, file=sys.stderr, leave=False)
@@ -270,7 +284,7 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
         bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
-              "recon": None, "reg_name": "prior_nll + batch_mmd", "scheduled_p": round(p, 4), "lr": tcfg["prior_lr"],
+              "recon": None, "reg_name": "prior_nll + batch_mmd", "scheduled_p": round(p, 4), "lr": lr,
               "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
               "seconds": round(time.time() - t0, 1)}
     log(json.dumps(record))
