@@ -66,7 +66,8 @@ def _stage_lr(cfg, epoch: int, total: int) -> float:
     t = cfg["train"]
     if t.get("lr_final") is None:
         return t["lr"]
-    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else (t["float_epochs"], total - 1)
+    end = total - t.get("prior_epochs", 0)           # the prior stage has its own (_prior_lr)
+    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else (t["float_epochs"], end - 1)
     frac = (epoch - first) / max(1, last - first)
     return t["lr_final"] + (t["lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
