@@ -293,3 +293,135 @@ def test_a_refused_start_leaves_the_dma_ready_for_the_next_run(overlay):
     with pytest.raises(D.FsvaeError, match="refused the start: error_mode"):
         drv.generate(1, 2)
     assert np.array_equal(drv.generate(1, 2)[0].reshape(-1), fake_image(2, 0))
+
+
+# --- weight rows streamed from DDR (fsvae.json weight_stream) ------------------------------------
+WB = REG["weights_base"]
+DDR_BYTES = 3 * 4096 + 200
+
+
+class StreamBoard(Board):
+    """A board whose core reads weight rows from DDR: weights_base is a 64-bit pointer (low
+    word at 0x70, high at 0x74); at each start it records the pointer and what DDR holds there
+    (the buffer the driver allocated, looked up by physical address)."""
+
+    def __init__(self, backend_buffers, **kw):
+        super().__init__(has_loader=False, **kw)
+        self.buffers = backend_buffers
+        self.wb = [0, 0]
+        self.seen = []
+
+    def read(self, offset):
+        if offset in (WB, WB + 4):
+            return self.wb[offset == WB + 4]
+        return super().read(offset)
+
+    def write(self, offset, value):
+        if offset in (WB, WB + 4):
+            self.wb[offset == WB + 4] = value
+            return
+        if offset == REG["CTRL"] and value & 1:
+            addr = self.wb[0] | self.wb[1] << 32
+            held = next((bytes(b.view(np.uint8)) for b in self.buffers
+                         if b.physical_address == addr and not getattr(b, "freed", False)), None)
+            self.seen.append((addr, held))
+        super().write(offset, value)
+
+
+class StreamBackend(Backend):
+    """Backend whose allocations have physical addresses (from ``base``, 4 KB apart unless
+    ``misalign``) and remember whether they were flushed."""
+
+    def __init__(self, base=0x3000_0000, misalign=0, **kw):
+        super().__init__(StreamBoard([]), **kw)
+        self.board.buffers = self.allocated
+        self.next_addr, self.misalign = base, misalign
+
+    def allocate(self, shape, dtype):
+        buf = super().allocate(shape, dtype)
+        buf.physical_address = self.next_addr + self.misalign
+        buf.flushed = False
+        self.next_addr += -(-buf.nbytes // 4096) * 4096 + 4096
+
+        def flush(b=buf):
+            b.flushed = True
+        buf.flush = flush
+        return buf
+
+
+@pytest.fixture
+def stream_overlay(overlay):
+    manifest = json.loads((overlay / "fsvae.json").read_text())
+    manifest.update(weight_load=None, weight_stream={
+        "image": "mem/ddr_weights.bin", "bytes": DDR_BYTES, "align": 4096, "port": "m_axi_gmem", "data_bits": 64,
+        "addr_bits": 32, "max_burst": 16, "base_register": "weights_base", "layers": [{"layer": "prior.2"}]})
+    (overlay / "fsvae.json").write_text(json.dumps(manifest))
+    image = np.random.default_rng(5).integers(0, 256, DDR_BYTES, dtype=np.uint8)
+    image.tofile(overlay / "ddr_weights.bin")
+    return overlay, image.tobytes()
+
+
+def test_streamed_weights_are_copied_to_an_aligned_ddr_buffer_that_weights_base_points_at(stream_overlay):
+    overlay, image = stream_overlay
+    be = StreamBackend()
+    drv = D.FsvaeDriver(be, overlay)
+    ddr = drv.ddr_weights
+    assert ddr is be.allocated[0] and ddr.dtype == np.uint8 and ddr.nbytes == DDR_BYTES
+    assert ddr.physical_address % 4096 == 0 and ddr.flushed
+    assert bytes(ddr) == image                                   # the image, byte for byte
+    assert be.board.wb == [ddr.physical_address, 0]              # low word, high word
+    got = drv.generate(3, 4)                                      # every run starts with the pointer set
+    assert np.array_equal(got[1].reshape(-1), fake_image(4, 1))
+    assert be.board.seen and all(s == (ddr.physical_address, image) for s in be.board.seen)
+    assert "weights_base=0x30000000" in drv.describe_registers(drv.registers())
+    be.board.wb = [0, 0]                                         # a reset clears the register ...
+    be.reprogram = lambda: None
+    drv.reset()
+    assert be.board.wb == [ddr.physical_address, 0]              # ... the driver writes it again
+    assert not getattr(ddr, "freed", False)                      # alive as long as the driver
+    drv.close()
+    assert ddr.freed and drv.ddr_weights is None
+
+
+def test_a_pointer_above_4_gb_fills_both_words_of_weights_base(stream_overlay):
+    overlay, _ = stream_overlay
+    manifest = json.loads((overlay / "fsvae.json").read_text())
+    manifest["weight_stream"]["addr_bits"] = 40
+    (overlay / "fsvae.json").write_text(json.dumps(manifest))
+    be = StreamBackend(base=0x8_0000_0000)
+    drv = D.FsvaeDriver(be, overlay)
+    assert be.board.wb == [0, 8] and drv.ddr_weights.physical_address == 0x8_0000_0000
+
+
+def test_a_ddr_image_of_another_size_is_refused(stream_overlay):
+    overlay, image = stream_overlay
+    (overlay / "ddr_weights.bin").write_bytes(image + b"\0")
+    be = StreamBackend()
+    with pytest.raises(D.FsvaeError, match=rf"ddr_weights.bin: {DDR_BYTES + 1} bytes, but fsvae.json "
+                                           rf"weight_stream.bytes says {DDR_BYTES}: .*different builds"):
+        D.FsvaeDriver(be, overlay)
+    assert be.allocated == []
+    (overlay / "ddr_weights.bin").unlink()
+    with pytest.raises(D.FsvaeError, match=r"ddr_weights.bin is missing: this design streams weight rows from DDR"):
+        D.FsvaeDriver(StreamBackend(), overlay)
+
+
+def test_an_unaligned_or_unreachable_ddr_buffer_is_refused(stream_overlay):
+    overlay, _ = stream_overlay
+    be = StreamBackend(misalign=0x40)
+    with pytest.raises(D.FsvaeError, match=r"at 0x30000040, not 4096-byte aligned"):
+        D.FsvaeDriver(be, overlay)
+    assert len(be.allocated) == 1 and be.allocated[0].freed         # given back
+    be = StreamBackend(base=0xFFFF_F000)                            # runs past the core's 32-bit addresses
+    with pytest.raises(D.FsvaeError, match=r"beyond the core's 32-bit DDR addresses"):
+        D.FsvaeDriver(be, overlay)
+    assert be.allocated[0].freed
+
+
+def test_a_design_without_streaming_allocates_no_ddr_buffer(overlay):
+    be = StreamBackend()
+    drv = D.FsvaeDriver(be, overlay)
+    assert drv.weight_stream is None and drv.ddr_weights is None and be.allocated == []
+    drv.generate(1, 2)
+    assert [b.nbytes for b in be.allocated] == [drv.slot_bytes]       # only the run's output buffer
+    assert be.board.wb == [0, 0] and "weights_base" not in drv.registers()

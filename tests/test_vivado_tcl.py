@@ -24,20 +24,43 @@ needs_tclsh = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is
 
 
 @pytest.fixture(scope="module")
-def designs(tmp_path_factory):
-    """The shipped small model's RTL and wrapper for every board: board -> (folder, manifest)."""
+def small_hw(tmp_path_factory):
+    """The shipped small model's hardware model."""
     from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model
-    from fsvae_fpga.codegen.rtl import write_rtl
     from fsvae_fpga.contract.export import export
     from fsvae_fpga.contract.hwmodel import load
-    base = tmp_path_factory.mktemp("vivado")
     model, _ = load_model(SHIPPED_DIR.parent / "small" / "model.pt")
-    hw = load(export(model, base / "hwmodel"))
+    return load(export(model, tmp_path_factory.mktemp("vivado-hw") / "hwmodel"))
+
+
+def _write_designs(hw, base, board_names, overrides=None):
+    from fsvae_fpga.codegen.rtl import write_rtl
     out = {}
-    for b in BOARDS:
-        manifest = write_rtl(hw, b, base / b)
+    for b in board_names:
+        manifest = write_rtl(hw, b, base / b, overrides=overrides)
         vivado.write_wrapper(base / b, manifest, b)
         out[b] = (base / b, manifest)
+    return out
+
+
+@pytest.fixture(scope="module")
+def designs(small_hw, tmp_path_factory):
+    """The shipped small model's RTL and wrapper for every board: board -> (folder, manifest)."""
+    return _write_designs(small_hw, tmp_path_factory.mktemp("vivado"), BOARDS)
+
+
+# the small model with two layers' weight rows streamed from DDR (as sim/fsvae_top's
+# pynq-z2-stream case), on a board of each PS family
+STREAM_OVERRIDES = {"weight_stream": {"layers": ["prior.2", "decoder_fc"]}}
+STREAM_BOARDS = ["pynq-z2", "kv260"]
+
+
+@pytest.fixture(scope="module")
+def stream_designs(small_hw, tmp_path_factory):
+    """board -> (folder, manifest) of a design whose top has the m_axi_gmem read master."""
+    out = _write_designs(small_hw, tmp_path_factory.mktemp("vivado-stream"), STREAM_BOARDS, STREAM_OVERRIDES)
+    assert {b: bool(m["weight_stream"]) for b, (_, m) in out.items()} == {b: True for b in STREAM_BOARDS}
+    assert {boards.board(b)["family"] for b in STREAM_BOARDS} == set(vivado.FAMILIES)
     return out
 
 
@@ -140,6 +163,102 @@ def test_build_script_meets_the_contract(designs, hls_ip_dir, board, core):
     assert summary["core_range"] == 4096 and summary["register_map_bytes"] == boards.register_map_bytes() == 0x7c
     assert rec["project"]["props"]["board_part"].startswith(vivado.BOARD_PARTS[board].rstrip("*"))
     assert {"fsvae_0", "axi_dma_0"} <= set(rec["cells"])
+    # no weight stream: no second HP port, no gmem SmartConnect, no address space of the core
+    assert "gmem_smc" not in rec["cells"] and "gmem_hp" not in summary
+    assert not any(a.get("space") for a in rec["addresses"])
+
+
+# --- designs that stream weights from DDR (manifest weight_stream: m_axi_gmem) -----------------
+def test_streaming_wrapper_has_the_read_master(stream_designs):
+    out, manifest = stream_designs["pynq-z2"]
+    ws = manifest["weight_stream"]
+    wrapper = out / "rtl" / f"{boards.interface()['wrapper']}.v"
+    ports = vivado.parse_module_ports(wrapper.read_text(), boards.interface()["wrapper"])
+    assert sorted(ports, key=lambda p: p.name) == sorted(vivado.contract_ports(weight_stream=ws), key=lambda p: p.name)
+    text = wrapper.read_text()
+    assert "ASSOCIATED_BUSIF s_axi_control:in_r:out_r:m_axi_gmem," in text
+    assert (f"XIL_INTERFACENAME m_axi_gmem, PROTOCOL AXI4, READ_WRITE_MODE READ_ONLY, ADDR_WIDTH {ws['addr_bits']}, "
+            f"DATA_WIDTH {ws['data_bits']}") in text
+    from runner import lint
+    sources = [out / s for s in manifest["sources"] if out / s != wrapper] + [wrapper]
+    assert lint(sources, boards.interface()["wrapper"]) == ""
+
+
+@needs_tclsh
+@pytest.mark.parametrize("board", STREAM_BOARDS)
+def test_streaming_build_script_connects_the_read_master_to_ddr(stream_designs, board):
+    out, manifest = stream_designs[board]
+    tcl = vivado.write_vivado_project(out, manifest, board, "rtl")
+    problems, summary, rec = vivado_check.check_project(tcl, board, "rtl", manifest, out)
+    assert problems == [], "\n".join(problems)
+    family = boards.board(board)["family"]
+    gm = vivado_check.PS[family]["gmem"]
+    # its own HP port (not the DMA's), enabled, at the PS's width, behind a SmartConnect
+    assert summary["gmem_hp"] == f"/zynq_ps/{gm['hp']}" != f"/zynq_ps/{vivado_check.PS[family]['hp']}"
+    assert summary["gmem_hp_bits"] == {"zynq7000": 64, "zynq_ultrascale_plus": 128}[family]
+    assert rec["cells"]["zynq_ps"]["config"][gm["enable"]] == "1"
+    assert ["/fsvae_0/m_axi_gmem", "/gmem_smc/S00_AXI"] in rec["intf_nets"]
+    assert ["/gmem_smc/M00_AXI", summary["gmem_hp"]] in rec["intf_nets"]
+    # the port's DDR segment in the core's address space, explicitly, 1:1
+    assert summary["gmem_space"] == "/fsvae_0/m_axi_gmem"
+    assert summary["gmem_segment"] == f"/zynq_ps/{gm['ddr']}"
+    gmem_clk = rec["intf_pins"]["/fsvae_0/m_axi_gmem"]["params"]["FREQ_HZ"]
+    assert int(gmem_clk) == summary["pl_clock_hz"]
+    assert summary["register_map_bytes"] == 0x7c            # weights_base at 0x70/0x74 is in the aperture
+
+
+def test_hls_core_refuses_a_streaming_design(stream_designs, hls_ip_dir):
+    out, manifest = stream_designs["kv260"]
+    with pytest.raises(CodegenError, match=r"streams weights from DDR .*prior\.2, decoder_fc.* hls core has no "
+                                           r"m_axi_gmem master"):
+        vivado.write_vivado_project(out, manifest, "kv260", "hls", hls_ip_dir=hls_ip_dir)
+
+
+STREAM_BROKEN = [
+    ("pynq-z2", "set_property -dict $ps_gmem_config [get_bd_cells zynq_ps]", None,
+     "/zynq_ps/S_AXI_HP2 (the weight stream's HP port) is not enabled (PCW_USE_S_AXI_HP2 = 0)"),
+    ("kv260", "set_property -dict $ps_gmem_config [get_bd_cells zynq_ps]", None,
+     "/zynq_ps/S_AXI_HP1_FPD (the weight stream's HP port) is not enabled (PSU__USE__S_AXI_GP3 = 0)"),
+    ("pynq-z2", "connect_bd_intf_net [get_bd_intf_pins fsvae_0/m_axi_gmem] [get_bd_intf_pins gmem_smc/S00_AXI]", None,
+     "/fsvae_0/m_axi_gmem is not connected"),
+    ("kv260", "connect_bd_intf_net [get_bd_intf_pins fsvae_0/m_axi_gmem] [get_bd_intf_pins gmem_smc/S00_AXI]", None,
+     "/fsvae_0/m_axi_gmem does not reach /zynq_ps/S_AXI_HP1_FPD (DDR): /fsvae_0/m_axi_gmem is connected to nothing"),
+    ("pynq-z2", "assign_bd_address -target_address_space $gmem_space [get_bd_addr_segs $ps_gmem_ddr]", None,
+     "/fsvae_0/m_axi_gmem: the DDR segment /zynq_ps/S_AXI_HP2/HP2_DDR_LOWOCM is not assigned into its address "
+     "space /fsvae_0/m_axi_gmem"),
+    ("kv260", "assign_bd_address -target_address_space $gmem_space [get_bd_addr_segs $ps_gmem_ddr]", None,
+     "/fsvae_0/m_axi_gmem: the DDR segment /zynq_ps/SAXIGP3/HP1_DDR_LOW is not assigned"),
+    ("kv260", "[get_bd_addr_segs $ps_gmem_ddr]", "[get_bd_addr_segs zynq_ps/SAXIGP3/HP1_QSPI]",
+     "is not assigned into its address space /fsvae_0/m_axi_gmem (assign_bd_address -target_address_space; "
+     "it holds /zynq_ps/SAXIGP3/HP1_QSPI)"),
+    ("pynq-z2", "connect_bd_net [get_bd_pins $ps_clk] [get_bd_pins $ps_gmem_aclk]", None,
+     "/zynq_ps/S_AXI_HP2_ACLK (the clock of /zynq_ps/S_AXI_HP2) is not PL clock 0 (/zynq_ps/FCLK_CLK0)"),
+    ("kv260", "connect_bd_net [get_bd_pins $ps_clk] [get_bd_pins $ps_gmem_aclk]", None,
+     "/zynq_ps/saxihp1_fpd_aclk (clock input) is not connected"),
+]
+
+
+@needs_tclsh
+@pytest.mark.parametrize("board,old,new,says", STREAM_BROKEN, ids=[f"{b}-{s[:50]}" for b, _, _, s in STREAM_BROKEN])
+def test_broken_streaming_script_is_caught(stream_designs, board, old, new, says):
+    out, manifest = stream_designs[board]
+    tcl = vivado.write_vivado_project(out, manifest, board, "rtl")
+    text = tcl.read_text()
+    assert text.count(old) == 1, f"the script no longer has exactly one {old!r}: update this test"
+    text = "".join(ln for ln in text.splitlines(keepends=True) if old not in ln) if new is None else text.replace(old, new)
+    problems, _, _ = vivado_check.check_project(tcl, board, "rtl", manifest, out, text=text)
+    assert any(says in p for p in problems), "\n".join(problems)
+
+
+@needs_tclsh
+def test_a_streaming_manifest_needs_the_read_master_in_the_script(designs, stream_designs):
+    """The check follows the manifest: a script written for a design without weight_stream does
+    not pass for one with it (the wrapper's m_axi_gmem, if any, would dangle)."""
+    out, manifest = designs["pynq-z2"]
+    tcl = vivado.write_vivado_project(out, manifest, "pynq-z2", "rtl")
+    problems, _, _ = vivado_check.check_project(tcl, "pynq-z2", "rtl", stream_designs["pynq-z2"][1], out)
+    assert any("is not an AXI master interface of the core" in p for p in problems), "\n".join(problems)
+    assert any("ASSOCIATED_BUSIF" in p for p in problems), "\n".join(problems)
 
 
 @needs_tclsh

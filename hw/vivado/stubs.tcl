@@ -5,7 +5,7 @@
 #
 # The record (JSON) lists the project, files, message rules, block-design cells with their
 # CONFIG, every pin and interface pin with its type, mode, width parameters and frequency,
-# the nets, the address assignments and the build steps; sw/fsvae_fpga/codegen/vivado.py
+# the nets, the address assignments and the build steps; sw/fsvae_fpga/toolchain/vivado_check.py
 # (check_record) checks it against hw/interface.yaml and hw/boards.yaml.
 #
 # What a stand-in knows about an IP is the small table below: the pins and interfaces the
@@ -52,12 +52,14 @@ namespace eval ::stub {
     variable defaults
     array set defaults {
         processing_system7 {
-            PCW_USE_M_AXI_GP0 1 PCW_USE_M_AXI_GP1 0 PCW_USE_S_AXI_HP0 0 PCW_EN_CLK0_PORT 1
+            PCW_USE_M_AXI_GP0 1 PCW_USE_M_AXI_GP1 0 PCW_USE_S_AXI_HP0 0 PCW_USE_S_AXI_HP2 0
+            PCW_S_AXI_HP0_DATA_WIDTH 64 PCW_S_AXI_HP2_DATA_WIDTH 64 PCW_EN_CLK0_PORT 1
             PCW_EN_RST0_PORT 1 PCW_FPGA0_PERIPHERAL_FREQMHZ 50 PCW_USE_FABRIC_INTERRUPT 0
             PCW_IRQ_F2P_INTR 0
         }
         zynq_ultra_ps_e {
             PSU__USE__M_AXI_GP0 1 PSU__USE__M_AXI_GP1 1 PSU__USE__M_AXI_GP2 1 PSU__USE__S_AXI_GP2 0
+            PSU__USE__S_AXI_GP3 0 PSU__SAXIGP2__DATA_WIDTH 128 PSU__SAXIGP3__DATA_WIDTH 128
             PSU__FPGA_PL0_ENABLE 1 PSU__OVERRIDE__BASIC_CLOCK 1 PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ 100
             PSU__USE__IRQ0 0 PSU__NUM_FABRIC_RESETS 1
         }
@@ -114,9 +116,16 @@ proc ::stub::pll_hz {pll mhz} {
 proc ::stub::pin {type dir {enabled 1} {params {}} {polarity ""} {width 1}} {
     return [dict create type $type dir $dir enabled $enabled params $params polarity $polarity width $width]
 }
-proc ::stub::bus {vlnv mode {enabled 1} {params {}} {segments {}}} {
+# segments: a slave's address segments, in its memory map (named after the interface unless
+# memmap says otherwise: Zynq UltraScale+ HP slaves keep theirs in SAXIGP<n>); space: a
+# master's address space (assign_bd_address -target_address_space)
+proc ::stub::bus {vlnv mode {enabled 1} {params {}} {segments {}} {memmap ""} {space ""}} {
     return [dict create vlnv xilinx.com:interface:${vlnv}:1.0 mode $mode enabled $enabled params $params \
-            ports {} segments $segments]
+            ports {} segments $segments memmap $memmap space $space]
+}
+proc ::stub::width_ok {ip key value allowed} {
+    if {$value ni $allowed} { fail "$ip: CONFIG.$key $value is not one of $allowed" }
+    return $value
 }
 
 # --- the IP table: pins and interfaces of each Xilinx IP for a CONFIG --------------------------
@@ -124,6 +133,9 @@ proc ::stub::ip_processing_system7 {c} {
     set gp0 [dict get $c PCW_USE_M_AXI_GP0]
     set gp1 [dict get $c PCW_USE_M_AXI_GP1]
     set hp0 [dict get $c PCW_USE_S_AXI_HP0]
+    set hp2 [dict get $c PCW_USE_S_AXI_HP2]
+    set w0 [width_ok processing_system7 PCW_S_AXI_HP0_DATA_WIDTH [dict get $c PCW_S_AXI_HP0_DATA_WIDTH] {32 64}]
+    set w2 [width_ok processing_system7 PCW_S_AXI_HP2_DATA_WIDTH [dict get $c PCW_S_AXI_HP2_DATA_WIDTH] {32 64}]
     set irq [expr {[dict get $c PCW_USE_FABRIC_INTERRUPT] && [dict get $c PCW_IRQ_F2P_INTR]}]
     set hz [pll_hz 1000e6 [dict get $c PCW_FPGA0_PERIPHERAL_FREQMHZ]]
     dict set m pins FCLK_CLK0 [pin clk O [dict get $c PCW_EN_CLK0_PORT] [list FREQ_HZ $hz]]
@@ -131,10 +143,12 @@ proc ::stub::ip_processing_system7 {c} {
     dict set m pins M_AXI_GP0_ACLK [pin clk I $gp0]
     dict set m pins M_AXI_GP1_ACLK [pin clk I $gp1]
     dict set m pins S_AXI_HP0_ACLK [pin clk I $hp0]
+    dict set m pins S_AXI_HP2_ACLK [pin clk I $hp2]
     dict set m pins IRQ_F2P [pin intr I $irq]
     dict set m intf M_AXI_GP0 [bus aximm master $gp0 {PROTOCOL AXI3 DATA_WIDTH 32}]
     dict set m intf M_AXI_GP1 [bus aximm master $gp1 {PROTOCOL AXI3 DATA_WIDTH 32}]
-    dict set m intf S_AXI_HP0 [bus aximm slave $hp0 {PROTOCOL AXI3 DATA_WIDTH 64} HP0_DDR_LOWOCM]
+    dict set m intf S_AXI_HP0 [bus aximm slave $hp0 [list PROTOCOL AXI3 DATA_WIDTH $w0] HP0_DDR_LOWOCM]
+    dict set m intf S_AXI_HP2 [bus aximm slave $hp2 [list PROTOCOL AXI3 DATA_WIDTH $w2] HP2_DDR_LOWOCM]
     dict set m intf DDR [bus ddrx slave]
     dict set m intf FIXED_IO [bus fixed_io slave]
     return $m
@@ -145,6 +159,9 @@ proc ::stub::ip_zynq_ultra_ps_e {c} {
     set gp1 [dict get $c PSU__USE__M_AXI_GP1]
     set gp2 [dict get $c PSU__USE__M_AXI_GP2]
     set hp0 [dict get $c PSU__USE__S_AXI_GP2]
+    set hp1 [dict get $c PSU__USE__S_AXI_GP3]
+    set w0 [width_ok zynq_ultra_ps_e PSU__SAXIGP2__DATA_WIDTH [dict get $c PSU__SAXIGP2__DATA_WIDTH] {32 64 128}]
+    set w1 [width_ok zynq_ultra_ps_e PSU__SAXIGP3__DATA_WIDTH [dict get $c PSU__SAXIGP3__DATA_WIDTH] {32 64 128}]
     set hz [pll_hz 1499985000 [dict get $c PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ]]
     dict set m pins pl_clk0 [pin clk O [dict get $c PSU__FPGA_PL0_ENABLE] [list FREQ_HZ $hz]]
     dict set m pins pl_resetn0 [pin rst O [expr {[dict get $c PSU__NUM_FABRIC_RESETS] >= 1}] {} low]
@@ -152,12 +169,15 @@ proc ::stub::ip_zynq_ultra_ps_e {c} {
     dict set m pins maxihpm1_fpd_aclk [pin clk I $gp1]
     dict set m pins maxihpm0_lpd_aclk [pin clk I $gp2]
     dict set m pins saxihp0_fpd_aclk [pin clk I $hp0]
+    dict set m pins saxihp1_fpd_aclk [pin clk I $hp1]
     dict set m pins pl_ps_irq0 [pin intr I [dict get $c PSU__USE__IRQ0]]
     dict set m intf M_AXI_HPM0_FPD [bus aximm master $gp0 {PROTOCOL AXI4 DATA_WIDTH 128}]
     dict set m intf M_AXI_HPM1_FPD [bus aximm master $gp1 {PROTOCOL AXI4 DATA_WIDTH 128}]
     dict set m intf M_AXI_HPM0_LPD [bus aximm master $gp2 {PROTOCOL AXI4 DATA_WIDTH 32}]
-    dict set m intf S_AXI_HP0_FPD [bus aximm slave $hp0 {PROTOCOL AXI4 DATA_WIDTH 128} \
-        {HP0_DDR_LOW HP0_DDR_HIGH HP0_LPS_OCM HP0_QSPI}]
+    dict set m intf S_AXI_HP0_FPD [bus aximm slave $hp0 [list PROTOCOL AXI4 DATA_WIDTH $w0] \
+        {HP0_DDR_LOW HP0_DDR_HIGH HP0_LPS_OCM HP0_QSPI} SAXIGP2]
+    dict set m intf S_AXI_HP1_FPD [bus aximm slave $hp1 [list PROTOCOL AXI4 DATA_WIDTH $w1] \
+        {HP1_DDR_LOW HP1_DDR_HIGH HP1_LPS_OCM HP1_QSPI} SAXIGP3]
     return $m
 }
 
@@ -245,6 +265,7 @@ proc ::stub::attributed_verilog {path module} {
     set f [open $path]; set text [read $f]; close $f
     regsub -all {/\*.*?\*/} $text {} text
     regsub -all {//[^\n]*} $text {} text
+    set named_module [expr {$module ne ""}]
     if {$module eq ""} {
         if {![regexp {module\s+(\w+)} $text -> module]} { fail "$path: no module" }
     }
@@ -295,7 +316,8 @@ proc ::stub::attributed_verilog {path module} {
             xilinx.com:signal:interrupt:* { dict set m pins $port [pin intr $dir 1 $p] }
             default {
                 if {![dict exists $m intf $iname]} {
-                    dict set m intf $iname [dict create vlnv $vlnv mode "" enabled 1 params {} ports {} segments {}]
+                    dict set m intf $iname [dict create vlnv $vlnv mode "" enabled 1 params {} ports {} segments {} \
+                        memmap "" space ""]
                 }
                 dict set m intf $iname ports $logical [dict create width $width dir $dir port $port]
                 if {$param ne ""} { dict set m intf $iname params $p }
@@ -314,6 +336,11 @@ proc ::stub::attributed_verilog {path module} {
         }
         if {[string match *aximm* [dict get $i vlnv]] && [dict get $m intf $iname mode] eq "slave"} {
             dict set m intf $iname segments reg0
+        }
+        # a master's address space: named after the interface in a module reference, Data_<interface>
+        # in a packaged IP (Vitis HLS: Data_m_axi_<bundle>); scripts look it up through the pin
+        if {[string match *aximm* [dict get $i vlnv]] && [dict get $m intf $iname mode] eq "master"} {
+            dict set m intf $iname space [expr {$named_module ? $iname : "Data_$iname"}]
         }
     }
     set parsed($cache_key) $m
@@ -515,15 +542,52 @@ proc get_bd_intf_pins {args} {
     foreach n [::stub::flat $args] { set p [::stub::find_pin $n intf_pin]; if {$p ne ""} { lappend r $p } }
     return $r
 }
+proc ::stub::memmap {iname i} {
+    return [expr {[dict exists $i memmap] && [dict get $i memmap] ne "" ? [dict get $i memmap] : $iname}]
+}
+# a slave segment is <cell>/<memory map>/<segment>, as in Vivado; a disabled interface has none
 proc get_bd_addr_segs {args} {
+    lassign [::stub::opts get_bd_addr_segs $args {-quiet 0}] o pos
     set r {}
-    foreach pat [::stub::flat $args] {
+    foreach pat [::stub::flat $pos] {
         set pat [string trimleft $pat /]
         dict for {cell c} $::stub::cells {
             dict for {iname i} [dict get [::stub::model $cell] intf] {
+                if {![dict get $i enabled]} continue
+                set mm [::stub::memmap $iname $i]
                 foreach seg [dict get $i segments] {
-                    if {[string match $pat $cell/$iname/$seg]} { lappend r /$cell/$iname/$seg }
+                    if {[string match $pat $cell/$mm/$seg]} {
+                        lappend r /$cell/$mm/$seg
+                        set ::stub::objtype(/$cell/$mm/$seg) addr_seg
+                    }
                 }
+            }
+        }
+    }
+    return $r
+}
+# the address spaces of master interface pins (-of_objects), or matching /<cell>/<space>
+proc get_bd_addr_spaces {args} {
+    lassign [::stub::opts get_bd_addr_spaces $args {-of_objects 1 -quiet 0 -filter 1}] o pos
+    set r {}
+    set want {}
+    if {[dict exists $o -of_objects]} {
+        foreach p [::stub::flat [dict get $o -of_objects]] {
+            if {![info exists ::stub::objtype($p)] || $::stub::objtype($p) ne "intf_pin"} {
+                ::stub::fail "get_bd_addr_spaces -of_objects: $p is not an interface pin"
+            }
+            lappend want $p
+        }
+    }
+    dict for {cell c} $::stub::cells {
+        dict for {iname i} [dict get [::stub::model $cell] intf] {
+            if {![dict get $i enabled] || ![dict exists $i space] || [dict get $i space] eq ""} continue
+            set space /$cell/[dict get $i space]
+            set hit [expr {[dict exists $o -of_objects] ? "/$cell/$iname" in $want : 0}]
+            foreach pat [::stub::flat $pos] { if {[string match /[string trimleft $pat /] $space]} { set hit 1 } }
+            if {$hit && $space ni $r} {
+                lappend r $space
+                set ::stub::objtype($space) addr_space
             }
         }
     }
@@ -606,6 +670,14 @@ proc assign_bd_address {args} {
     if {$pos ne "" && $segs eq ""} { ::stub::fail "assign_bd_address: no address segment matches" }
     set a [dict create segments $segs auto [expr {$segs eq ""}]]
     foreach k {-offset -range} { if {[dict exists $o $k]} { dict set a [string range $k 1 end] [dict get $o $k] } }
+    if {[dict exists $o -target_address_space]} {
+        set space [::stub::flat [dict get $o -target_address_space]]
+        if {[llength $space] != 1 || ![info exists ::stub::objtype($space)] || $::stub::objtype($space) ne "addr_space"} {
+            ::stub::fail "assign_bd_address -target_address_space '$space': not one address space (get_bd_addr_spaces)"
+        }
+        if {$segs eq ""} { ::stub::fail "assign_bd_address -target_address_space: no slave segment given" }
+        dict set a space $space
+    }
     lappend ::stub::addresses $a
 }
 
@@ -812,7 +884,8 @@ proc ::stub::write_record {path code err} {
                 dict for {l pd} [dict get $i ports] { lappend ports "[js $l]: [dict get $pd width]" }
                 lappend intfs "[js /$name/$p]: {\"vlnv\": [js [dict get $i vlnv]], \"mode\": [js [dict get $i mode]],\
  \"enabled\": [dict get $i enabled], \"params\": [jd $params], \"hdl_params\": [jd $hdl],\
- \"ports\": {[join $ports {, }]}, \"segments\": [jl [dict get $i segments]]}"
+ \"ports\": {[join $ports {, }]}, \"segments\": [jl [dict get $i segments]],\
+ \"memmap\": [js [::stub::memmap $p $i]], \"space\": [js [expr {[dict exists $i space] ? [dict get $i space] : ""}]]}"
             }
         }
     } msg]} {
@@ -825,7 +898,7 @@ proc ::stub::write_record {path code err} {
     set addrs {}
     foreach a $::stub::addresses {
         set kv [list "\"segments\": [jl [dict get $a segments]]" "\"auto\": [expr {[dict get $a auto] ? "true" : "false"}]"]
-        foreach k {offset range} { if {[dict exists $a $k]} { lappend kv "\"$k\": [js [dict get $a $k]]" } }
+        foreach k {offset range space} { if {[dict exists $a $k]} { lappend kv "\"$k\": [js [dict get $a $k]]" } }
         lappend addrs "{[join $kv {, }]}"
     }
     set steps {}

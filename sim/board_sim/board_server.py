@@ -5,12 +5,13 @@ process, a notebook kernel included.  Started by launch.py (cocotb's Python runn
 
 Environment: FSVAE_BOARD_SOCKET (path to listen on), FSVAE_BOARD_CLOCK_MHZ (the board's
 clock, manifest clock_mhz), FSVAE_BOARD_ONCE=1 (exit when the first client leaves),
-FSVAE_BOARD_IDLE_S (exit after this long without a request; default 3600).
+FSVAE_BOARD_IDLE_S (exit after this long without a request; default 3600), FSVAE_BOARD_DDR
+(JSON: the manifest's weight_stream port and memory_model, for designs that stream weights).
 
 Protocol (framing in sw/fsvae_fpga/board/wire.py: length-prefixed JSON header + raw bytes).
 Requests ("op" and fields) and what the reply adds to {"ok", "seq", "cycles"}:
 
-    hello    {protocol}                       clock_mhz, period_ps, top, addr_bits, max_transfer_bytes
+    hello    {protocol}                       clock_mhz, period_ps, top, addr_bits, max_transfer_bytes, ddr
     read     {space: core|dma, offset}        value      (core: an AXI-Lite read on s_axi_control)
     write    {space, offset, value, [decode_error]}   payload: for dma MM2S_LENGTH, the bytes to send
     time     {}                               (cycles)
@@ -18,6 +19,9 @@ Requests ("op" and fields) and what the reply adds to {"ok", "seq", "cycles"}:
                                               since (at once if one already is)
     reset    {cycles}                         ap_rst_n low for cycles (>= 16) and a DMA reset
     fault    {name|null, params}              inject (stall_out_r {after_words}, drop_s2mm_start) or clear
+    ddr_write {address}                       payload: bytes the simulated DDR holds from address on
+                                              (the client's flush() of a buffer; only where ddr)
+    ddr_free {address}                        forget the bytes written at address (buffer freed)
     signals  {}                               signals: ports and perf_* counters
     shutdown {}                               the server ends after the reply
 
@@ -32,6 +36,12 @@ takes TREADY high only while a transfer is armed and ends at TLAST (LENGTH then 
 received) or, when the buffer fills first, with DMAIntErr and a halt.  A source address
 outside every buffer gives DMADecErr.  IOC_Irq/Err_Irq are set (write 1 to clear).
 
+DDR (designs whose top has the AXI4 read master m_axi_gmem, manifest weight_stream): the
+model sim/axi_read_memory.py (AxiReadMemory, with the manifest's latency and bandwidth) serves
+the core's reads from the buffers the client flushed, at their physical addresses; a beat at
+an address no flushed buffer covers comes back zero with SLVERR (the core flags its error).
+hello's "ddr" tells the client to send its flushes.
+
 Time: while a DMA transfer is in flight, or the core computes without waiting for the host,
 the server advances the clock in chunks between requests; otherwise it blocks on the socket.
 
@@ -41,6 +51,7 @@ sections of it.
 """
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -72,6 +83,52 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
     from cocotb.simtime import get_sim_time
     from cocotb.triggers import Event, First, RisingEdge, Timer
     from lean_axil import LeanAxiLite
+
+    class SparseDdr:
+        """The simulated DDR as AxiReadMemory reads it (len() and byte slices from address 0):
+        the buffers the client flushed, at their physical addresses; zeros elsewhere.  The
+        uncovered ranges (``holes``) answer with SLVERR."""
+
+        def __init__(self, addr_bits: int):
+            self.size = 1 << addr_bits
+            self.regions: dict[int, bytearray] = {}
+
+        def __len__(self) -> int:
+            return self.size
+
+        def write(self, addr: int, data: bytes) -> None:
+            if addr < 0 or addr + len(data) > self.size:
+                raise ValueError(f"DDR write at 0x{addr:x} of {len(data)} bytes: outside the core's "
+                                 f"{self.size.bit_length() - 1}-bit addresses")
+            for base, buf in self.regions.items():
+                if base <= addr and addr + len(data) <= base + len(buf):
+                    buf[addr - base:addr - base + len(data)] = data
+                    return
+            self.regions = {b: r for b, r in self.regions.items()
+                            if b + len(r) <= addr or addr + len(data) <= b}      # overwritten buffers go
+            self.regions[addr] = bytearray(data)
+
+        def free(self, addr: int) -> None:
+            self.regions.pop(addr, None)
+
+        def holes(self) -> list[tuple[int, int]]:
+            out, at = [], 0
+            for base in sorted(self.regions):
+                if base > at:
+                    out.append((at, base))
+                at = max(at, base + len(self.regions[base]))
+            if at < self.size:
+                out.append((at, self.size))
+            return out
+
+        def __getitem__(self, s: slice) -> bytes:
+            start, stop = s.start, s.stop
+            out = bytearray(stop - start)
+            for base, buf in self.regions.items():
+                lo, hi = max(start, base), min(stop, base + len(buf))
+                if lo < hi:
+                    out[lo - start:hi - start] = buf[lo - base:hi - base]
+            return bytes(out)
 
     class Channel:
         """One AXI DMA channel in direct register mode (register map in the module docstring)."""
@@ -244,6 +301,24 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             self.mm2s, self.s2mm = Mm2s(self, "MM2S"), S2mm(self, "S2MM")
             self.t0 = get_sim_time("ps")
             self.last_idle = 1
+            self.ddr, self.ddr_memory = self.attach_ddr()
+
+        def attach_ddr(self):
+            """The DDR model behind m_axi_gmem, where the design has that port (weight_stream)."""
+            spec = json.loads(os.environ.get("FSVAE_BOARD_DDR") or "null") or {}
+            port = spec.get("port", "m_axi_gmem")
+            if not hasattr(self.dut, f"{port}_ARADDR"):
+                return None, None
+            from axi_read_memory import AxiReadMemory
+            model = spec.get("memory_model") or {}
+            memory = SparseDdr(len(getattr(self.dut, f"{port}_ARADDR")))
+            ddr = AxiReadMemory(self.dut, port, self.dut.ap_clk, self.dut.ap_rst_n,
+                                latency=int(model.get("latency_cycles", 60)),
+                                beats_per_cycle=float(model.get("beats_per_cycle", 0.75)),
+                                reset_active_level=False)
+            ddr.memory, ddr.base = memory, 0          # read by reference: the flushed buffers
+            ddr.slverr = memory.holes()
+            return ddr, memory
 
         def check_idle(self) -> None:
             """ap_idle rising is an event.  Polled (every IDLE_POLL_CYCLES while advancing):
@@ -311,7 +386,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             out = {}
             for h in self.dut:
                 name = h._name
-                if name.startswith(("perf_", "s_axi", "in_r", "out_r", "ap_", "interrupt")):
+                if name.startswith(("perf_", "s_axi", "in_r", "out_r", "ap_", "interrupt", "m_axi")):
                     try:
                         out[name] = int(h.value)
                     except (ValueError, TypeError):
@@ -323,7 +398,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
             if op == "hello":
                 return {"protocol": wire.PROTOCOL, "clock_mhz": self.clock_mhz, "period_ps": self.period_ps,
                         "top": self.dut._name, "addr_bits": self.axil.addr_bits,
-                        "max_transfer_bytes": MAX_TRANSFER_BYTES}, False
+                        "max_transfer_bytes": MAX_TRANSFER_BYTES, "ddr": self.ddr is not None}, False
             if op == "read":
                 off = int(req["offset"])
                 if req["space"] == "core":
@@ -352,6 +427,16 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
                 else:
                     self.faults.clear()
                 return {"faults": sorted(self.faults)}, False
+            if op in ("ddr_write", "ddr_free"):
+                if self.ddr is None:
+                    raise ValueError("this design has no DDR port (m_axi_gmem): nothing to write")
+                addr = int(req["address"])
+                if op == "ddr_write":
+                    self.ddr_memory.write(addr, payload)
+                else:
+                    self.ddr_memory.free(addr)
+                self.ddr.slverr = self.ddr_memory.holes()
+                return {"ddr_bytes": sum(len(r) for r in self.ddr_memory.regions.values())}, False
             if op == "signals":
                 return {"signals": self.signals()}, False
             if op == "shutdown":
@@ -437,6 +522,9 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
                 if stop or once:
                     break
                 board.dma_reset()               # a new client finds the DMA as after power-up
+                if board.ddr_memory is not None:
+                    board.ddr_memory.regions.clear()    # and none of the last client's buffers in DDR
+                    board.ddr.slverr = board.ddr_memory.holes()
         finally:
             listener.close()
             if os.path.exists(path):

@@ -87,6 +87,9 @@ def serve(rtl_dir: Path, socket_path: str, build_dir: Path | None = None, once: 
            "FSVAE_BOARD_CLOCK_MHZ": str(m["clock_mhz"]), "FSVAE_BOARD_ONCE": "1" if once else "0",
            "PYTHONUNBUFFERED": "1"}
     env.pop("PYTEST_CURRENT_TEST", None)        # the runner changes behaviour under pytest
+    ws = m.get("weight_stream")
+    if ws:                                      # the DDR model behind m_axi_gmem (board_server.py)
+        env["FSVAE_BOARD_DDR"] = json.dumps({"port": ws["port"], "memory_model": ws.get("memory_model") or {}})
     if idle_s is not None:
         env["FSVAE_BOARD_IDLE_S"] = str(idle_s)
     sim = get_runner("verilator")

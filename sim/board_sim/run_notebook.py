@@ -1,7 +1,7 @@
 """Run notebooks/generate.ipynb headless against the simulated board.
 
     python sim/board_sim/run_notebook.py --board pynq-z2 [--config CFG] [--work DIR] \\
-        [--n 4] [--n-throughput 2] --out build/board-sim/generate.ipynb
+        [--n 4] [--n-throughput 2] [--weight-stream prior.2,decoder_fc] --out build/board-sim/generate.ipynb
 
 Steps (each skipped when its output is up to date, so a rerun costs only the simulation):
 export the board's default model (hw/boards.yaml default_config, or --config) -> WORK/hwmodel;
@@ -10,7 +10,10 @@ WORK/sim_build; the overlay folder without bitstream -> WORK/overlay; then the n
 fresh kernel with FSVAE_SIMULATED=1 and FSVAE_OVERLAY_DIR=WORK/overlay, the image counts
 injected after its "parameters" cell.  Writes the executed notebook (outputs included) to
 --out and exits 1 when a cell fails (a self-test or golden-model mismatch included) or the
-notebook shows fewer than two images.
+notebook shows fewer than two images.  --weight-stream LAYERS: those layers' weight rows are
+streamed from DDR (hw/boards.yaml weight_stream.layers for this run; work folder
+WORK-stream by default): the driver puts them in a DDR buffer, the simulated core reads them
+through its m_axi_gmem from the DDR model.
 """
 from __future__ import annotations
 
@@ -35,8 +38,10 @@ def _log(msg: str) -> None:
     print(f"run_notebook: {msg}", file=sys.stderr, flush=True)
 
 
-def prepare(board: str, config: str | None = None, work: Path | None = None, n_selftest: int = 4) -> dict:
-    """hardware model, RTL, Verilator build and simulated overlay folder for ``board``."""
+def prepare(board: str, config: str | None = None, work: Path | None = None, n_selftest: int = 4,
+            overrides: dict | None = None) -> dict:
+    """hardware model, RTL, Verilator build and simulated overlay folder for ``board``
+    (``overrides``: board keys replaced for this design, as write_rtl takes them)."""
     from fsvae_fpga.codegen import boards
     from fsvae_fpga.contract import hwmodel
     from fsvae_fpga.contract.export import export_shipped
@@ -48,10 +53,11 @@ def prepare(board: str, config: str | None = None, work: Path | None = None, n_s
     hw_dir = Path(export_shipped(config, work / "hwmodel"))
     hw = hwmodel.load(hw_dir)
     rtl_dir, build_dir = work / "rtl", work / "sim_build"
-    if launch.ensure_design(hw, board, rtl_dir, build_dir):
+    if launch.ensure_design(hw, board, rtl_dir, build_dir, overrides=overrides):
         _log(f"codegen rtl -> {rtl_dir}, verilated -> {build_dir}")
     overlay_dir = work / "overlay"
-    write_overlay_files(overlay_dir, rtl_dir, hw_dir, board, n_selftest, sim_build_dir=build_dir)
+    write_overlay_files(overlay_dir, rtl_dir, hw_dir, board, n_selftest, sim_build_dir=build_dir,
+                        board_overrides=overrides)
     _log(f"prepared {overlay_dir} ({config}, {time.perf_counter() - t0:.1f} s)")
     return {"work": work, "hwmodel": hw_dir, "rtl": rtl_dir, "build": build_dir, "overlay": overlay_dir,
             "config": config}
@@ -108,8 +114,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=4, help="images in the generate cell (notebook N)")
     ap.add_argument("--n-throughput", type=int, default=2, help="images in the throughput test")
     ap.add_argument("--n-selftest", type=int, default=4, help="golden self-test vectors written to the overlay")
+    ap.add_argument("--weight-stream", metavar="LAYERS",
+                    help="comma-separated linear layers whose weight rows stream from DDR (e.g. prior.2,decoder_fc)")
     args = ap.parse_args(argv)
-    paths = prepare(args.board, args.config, args.work, args.n_selftest)
+    overrides, work = None, args.work
+    if args.weight_stream:
+        overrides = {"weight_stream": {"layers": [s.strip() for s in args.weight_stream.split(",") if s.strip()]}}
+        work = work or ROOT / "build" / "board-sim" / f"{args.board}-stream"
+    paths = prepare(args.board, args.config, work, args.n_selftest, overrides)
     return execute(paths["overlay"], args.out.resolve(), {"N": args.n, "N_THROUGHPUT": args.n_throughput})
 
 

@@ -25,7 +25,15 @@ provides:
 
 The overlay folder (written by fsvae_fpga.toolchain.overlay.write_overlay_files) holds what the driver
 reads: fsvae.json (the RTL manifest), interface.json (the port contract), weights.bin,
-hwmodel/ and selftest/.
+ddr_weights.bin, hwmodel/ and selftest/.
+
+Weights streamed from DDR (fsvae.json weight_stream not null: the core reads the weight rows of
+some layers over its AXI4 master m_axi_gmem): the driver allocates one physically contiguous
+buffer of weight_stream.bytes bytes (backend.allocate), refuses it unless its physical address
+is weight_stream.align (4 KB) aligned and the image ends within the core's addr_bits, copies
+ddr_weights.bin (the design's mem/ddr_weights.bin) into it, flushes the cache, and writes its
+address into the 64-bit pointer register weights_base (low word, then high word) before every
+run.  The buffer lives as long as the driver (close() frees it).
 
 Stream contract (interface.json): out_r carries C*H*W/4 words per image with TLAST on each
 image's last word.  The AXI DMA in direct register mode ends an S2MM transfer at TLAST
@@ -64,6 +72,7 @@ TIMEOUT_MARGIN = 20                          # x the expected cycles per image (
 DENSE_BOUND_FACTOR = 40                      # cycles per output value per step: a loose upper bound
 
 FILES = {"manifest": "fsvae.json", "interface": "interface.json", "weights": "weights.bin",
+         "ddr_weights": "ddr_weights.bin",
          "hwmodel": "hwmodel", "selftest": "selftest", "bitstream": "fsvae.bit", "hwh": "fsvae.hwh",
          "marker": "fsvae-overlay.json"}
 
@@ -194,8 +203,15 @@ class FsvaeDriver:
         hwjson = self.dir / FILES["hwmodel"] / "hwmodel.json"
         self._hw_desc = json.loads(hwjson.read_text()) if hwjson.is_file() else None
         self.last_times = RunTimes()
+        self.weight_stream = self.manifest.get("weight_stream") or None
+        self.ddr_weights = None               # the DDR buffer of the streamed weight rows
+        if self.weight_stream and "weights_base" not in self.reg:
+            raise FsvaeError(f"{self.dir / FILES['manifest']} streams weights from DDR (weight_stream) but "
+                             f"{FILES['interface']} has no weights_base register: rewrite the overlay folder")
         if check_identity:
             self.check_identity()
+        if self.weight_stream:
+            self.load_ddr_weights()
 
     # ------------------------------------------------------------------ registers
     def _read(self, name: str) -> int:
@@ -229,6 +245,9 @@ class FsvaeDriver:
         """Every register a diagnosis needs.  Reading CTRL clears a pending ap_done."""
         core = {name: self._read(name) for name in ("CTRL", "status", "progress", "engines_busy")
                 if name in self.reg}
+        if self.weight_stream:
+            off = self.reg["weights_base"]
+            core["weights_base"] = int(self.backend.core.read(off)) | int(self.backend.core.read(off + 4)) << 32
         dma = self.backend.dma_mmio
         core.update({"MM2S_DMASR": int(dma.read(MM2S_DMASR)), "S2MM_DMASR": int(dma.read(S2MM_DMASR)),
                      "MM2S_LENGTH": int(dma.read(MM2S_LENGTH)), "S2MM_LENGTH": int(dma.read(S2MM_LENGTH))})
@@ -242,6 +261,8 @@ class FsvaeDriver:
             parts.append(f"progress={regs['progress']}")
         if "engines_busy" in regs:
             parts.append(f"engines_busy=0x{regs['engines_busy']:08x}")
+        if "weights_base" in regs:
+            parts.append(f"weights_base=0x{regs['weights_base']:x}")
         for ch in ("MM2S", "S2MM"):
             v = regs[f"{ch}_DMASR"]
             parts.append(f"{ch}_DMASR=0x{v:08x} ({decode_dmasr(v)})")
@@ -473,6 +494,7 @@ class FsvaeDriver:
         self._write("n_images", n)
         self._write("image_base", base)
         self._write("mode", self.mode_values["generate"])
+        self._write_weights_base()
         recv.transfer(buf, 0, img)            # armed before the start: the first word has a receiver
         t_start = clock.now()
         times.setup_s += t_start - t0
@@ -520,6 +542,7 @@ class FsvaeDriver:
                 self._write("n_images", k)
                 self._write("image_base", image_base + start)
                 self._write("mode", self.mode_values["reconstruct"])
+                self._write_weights_base()
                 be.recvchannel.transfer(dst, 0, img)
                 self._write("CTRL", self._ctrl("ap_start"))
                 state, timeout = {"done": False}, self.default_timeout_s(1)
@@ -570,6 +593,59 @@ class FsvaeDriver:
                              + self.describe_registers(self.registers()))
         return {"words": int(blob.size), "transfers": transfers}
 
+    def load_ddr_weights(self) -> dict:
+        """The weight rows the core streams from DDR (fsvae.json weight_stream): ddr_weights.bin
+        into one physically contiguous buffer (allocated once, kept until close()), flushed to
+        DDR, its address in weights_base.  Returns {"address", "bytes"}."""
+        ws = self.weight_stream
+        if not ws:
+            return {"address": None, "bytes": 0}
+        path, want = self.dir / FILES["ddr_weights"], int(ws["bytes"])
+        if not path.is_file():
+            raise FsvaeError(f"{path} is missing: this design streams weight rows from DDR (fsvae.json weight_stream); "
+                             "use the overlay folder written together with the bitstream, or rewrite it")
+        size = path.stat().st_size
+        if size != want:
+            raise FsvaeError(f"{path}: {size} bytes, but fsvae.json weight_stream.bytes says {want}: the DDR weight "
+                             "image and the design come from different builds; rewrite the overlay folder")
+        align, bits = int(ws.get("align", 4096)), int(ws.get("addr_bits", 32))
+        buf = self.ddr_weights
+        if buf is None or int(buf.nbytes) != size:
+            self._free_ddr_weights()
+            buf = self.backend.allocate((size,), np.uint8)
+            try:
+                addr = int(buf.physical_address)
+                if addr % align:
+                    raise FsvaeError(f"the DDR buffer for {FILES['ddr_weights']} is at 0x{addr:x}, not {align}-byte "
+                                     "aligned as the core's weight stream needs (weight_stream.align): the allocator "
+                                     "returned an unaligned buffer")
+                if addr + size > 1 << bits:
+                    raise FsvaeError(f"the DDR buffer for {FILES['ddr_weights']} spans 0x{addr:x}..0x{addr + size - 1:x}, "
+                                     f"beyond the core's {bits}-bit DDR addresses (weight_stream.addr_bits): "
+                                     "the allocator must place it lower (CMA in the low DDR)")
+            except BaseException:
+                buf.freebuffer()
+                raise
+            self.ddr_weights = buf
+        np.asarray(buf)[:] = np.fromfile(path, dtype=np.uint8)
+        buf.flush()                       # the core reads DDR, not the CPU's cache
+        self._write_weights_base()
+        return {"address": int(buf.physical_address), "bytes": size}
+
+    def _write_weights_base(self) -> None:
+        """weights_base = the DDR buffer's physical address (a 64-bit pointer register: low word,
+        then high word, hw/interface.yaml)."""
+        if self.ddr_weights is None:
+            return
+        addr, off = int(self.ddr_weights.physical_address), self.reg["weights_base"]
+        self.backend.core.write(off, addr & 0xFFFFFFFF)
+        self.backend.core.write(off + 4, addr >> 32 & 0xFFFFFFFF)
+
+    def _free_ddr_weights(self) -> None:
+        buf, self.ddr_weights = self.ddr_weights, None
+        if buf is not None:
+            buf.freebuffer()
+
     # ------------------------------------------------------------------ recovery
     def reset(self) -> None:
         """Recover from a hung run: bring the hardware back to power-up state through the back
@@ -578,6 +654,7 @@ class FsvaeDriver:
         check the identity again and reload the weights where the design needs them."""
         self.backend.reprogram()
         self.check_identity()
+        self._write_weights_base()            # the register is back at 0; the DDR buffer kept its contents
         if not self.status_bits or not self.status()["weights_loaded"]:
             self.load_weights()
 
@@ -647,7 +724,10 @@ class FsvaeDriver:
 
     # ------------------------------------------------------------------ housekeeping
     def close(self) -> None:
-        self.backend.close()
+        try:
+            self._free_ddr_weights()
+        finally:
+            self.backend.close()
 
     def __enter__(self):
         return self

@@ -14,7 +14,11 @@ shuts down a server this object started and kills its process group if it does n
 Memory: ``allocate`` returns numpy arrays with a made-up physical address.  A write of the
 MM2S length register sends the bytes at the programmed source address along; a finished S2MM
 transfer comes back with the next reply and lands in the buffer at its destination address,
-so the driver's register-level DMA programming is exercised as on the board.
+so the driver's register-level DMA programming is exercised as on the board.  Where the
+design streams weights from DDR (the server's hello says "ddr"), flush() is the write-back
+to DDR it is on the board: the buffer's bytes go to the server's DDR model at its address
+(op ddr_write), which the simulated core's m_axi_gmem reads; freeing a flushed buffer drops it
+there (ddr_free).
 
 Time: ``clock.now()`` is simulated cycles / clock_mhz.  ``clock.pause(max_s)`` advances the
 simulation until the next event (a DMA transfer ends, a DMA error, the core goes idle) or
@@ -63,7 +67,8 @@ class SimulatedBoardError(RuntimeError):
 
 # ----------------------------------------------------------------------------- memory
 class SimBuffer(np.ndarray):
-    """A DMA buffer of the simulated board: a numpy array with the pynq buffer API."""
+    """A DMA buffer of the simulated board: a numpy array with the pynq buffer API.  flush()
+    writes the whole buffer back to the simulated DDR where the server has one."""
 
     def __array_finalize__(self, obj):
         base = getattr(obj, "_sim_base", None)
@@ -76,8 +81,12 @@ class SimBuffer(np.ndarray):
     def cacheable(self) -> bool:
         return False
 
-    def flush(self) -> None:            # no cache between the client and the simulated DMA
-        pass
+    def flush(self) -> None:
+        """The simulated DMA reads the client's memory directly; the simulated core's DDR port
+        reads the server's copy, written here (whole buffer)."""
+        base = self._sim_base
+        if base is not None and base._sim_memory is not None:
+            base._sim_memory.flushed(base)
 
     def invalidate(self) -> None:
         pass
@@ -104,6 +113,10 @@ class SimMemory:
     def __init__(self):
         self._next = BASE_ADDRESS
         self._buffers: dict[int, tuple[weakref.ref, int]] = {}
+        # the simulated board's DDR (designs that stream weights): write(address, bytes) and
+        # free(address) of the server's copy; None: no DDR port on the board
+        self.ddr_write = self.ddr_free = None
+        self._in_ddr: set[int] = set()
 
     def allocate(self, shape, dtype="u4") -> SimBuffer:
         arr = np.zeros(shape, dtype=dtype)
@@ -118,6 +131,14 @@ class SimMemory:
 
     def free(self, addr: int) -> None:
         self._buffers.pop(addr, None)
+        if addr in self._in_ddr:
+            self._in_ddr.discard(addr)
+            self.ddr_free(addr)
+
+    def flushed(self, buf: "SimBuffer") -> None:
+        if self.ddr_write is not None and buf._sim_addr in self._buffers:
+            self.ddr_write(buf._sim_addr, np.ndarray.view(buf, np.ndarray).reshape(-1).view(np.uint8).tobytes())
+            self._in_ddr.add(buf._sim_addr)
 
     def _find(self, addr: int, nbytes: int):
         for base, (ref, size) in self._buffers.items():
@@ -357,8 +378,18 @@ class SimulatedBackend:
         self.clock = SimClock(self.conn, self.clock_mhz)
         self.core = _CoreMMIO(self.conn)
         self.dma_mmio = _DmaMMIO(self.conn, self.memory)
+        if hello.get("ddr"):
+            self.memory.ddr_write = lambda addr, data: self.conn.call("ddr_write", data, address=int(addr))
+            self.memory.ddr_free = self._ddr_free
         self._channels()
         _live.add(self)
+
+    def _ddr_free(self, addr: int) -> None:
+        if not self._closed:
+            try:
+                self.conn.call("ddr_free", address=int(addr))
+            except SimulatedBoardError:
+                pass                                 # the board is gone: nothing to free
 
     # -- server process
     def _start(self, rtl_dir: Path, build_dir, launcher, python, start_timeout_s, idle_s):

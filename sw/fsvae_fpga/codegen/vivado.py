@@ -13,7 +13,11 @@ Three steps, each checkable without Vivado:
                            fragment per PS family and per core kind): project, block design
                            (PS, AXI DMA, SmartConnects, reset, the core as ``fsvae_0``),
                            synthesis, implementation, bitstream, timing check, and the
-                           fsvae.bit / fsvae.hwh pair that PYNQ loads.
+                           fsvae.bit / fsvae.hwh pair that PYNQ loads.  A design that streams
+                           weights from DDR (manifest weight_stream; RTL core only) also gets
+                           hw/vivado/core_gmem.tcl.in: m_axi_gmem -> gmem_smc -> a second PS
+                           high-performance port (the PS fragment's ps_gmem_*), that port's DDR
+                           segment assigned into the core's address space.
 ``toolchain/vivado_check.py`` runs that script under ``tclsh`` with hw/vivado/stubs.tcl standing
                            in for Vivado, and checks the recorded block design against the
                            port contract (hw/interface.yaml) and the board (hw/boards.yaml).
@@ -284,6 +288,13 @@ def write_vivado_project(out_dir: Path, manifest: dict, board: dict | str, core:
         "DMA_LENGTH_BITS": DMA_LENGTH_BITS, "CORE_RANGE": "4K",
         "LAST_REGISTER": f"{max(r['offset'] for r in iface['control']['registers']):#04x}",
     }
+    ws = manifest.get("weight_stream")
+    gmem = iface["memory_ports"]["gmem"]["prefix"]
+    if ws and core != "rtl":
+        raise CodegenError(f"the design streams weights from DDR (manifest weight_stream: {', '.join(l['layer'] for l in ws['layers'])}) "
+                           f"but the {core} core has no {gmem} master: build the rtl core, or generate without "
+                           "weight_stream (hw/boards.yaml)")
+    values["CORE_INTFS"] = " ".join([values["CONTROL"], into, outof] + ([gmem] if ws else []))
     if core == "rtl":
         wrapper = out_dir / "rtl" / f"{iface['wrapper']}.v"
         if not wrapper.is_file():
@@ -301,6 +312,12 @@ def write_vivado_project(out_dir: Path, manifest: dict, board: dict | str, core:
     values["PS_BLOCK"] = _render(f"ps_{board['family']}.tcl.in", values)
     values["CORE_SOURCES"] = _render(f"core_{core}_sources.tcl.in", values)
     values["CORE_CELL_BLOCK"] = _render(f"core_{core}_cell.tcl.in", values)
+    if ws:
+        values["GMEM_BLOCK"] = _render("core_gmem.tcl.in", {
+            **values, "GMEM": gmem, "GMEM_BITS": ws["data_bits"], "GMEM_ADDR_BITS": ws["addr_bits"],
+            "GMEM_BURST": ws["max_burst"]})
+    else:
+        values["GMEM_BLOCK"] = "# (no weight stream from DDR in this design: manifest weight_stream is null)\n"
     path = out_dir / "vivado" / "build_bitstream.tcl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_render("build_bitstream.tcl.in", values))

@@ -10,6 +10,9 @@ simulated board (sim/board_sim/run_notebook.py), which uses the folder without t
     interface.json       the port contract (hw/interface.yaml as JSON: pyyaml may be missing
                          on the board)
     weights.bin          the load_weights blob, where the design has run-time weights
+    ddr_weights.bin      the weight rows the core streams from DDR (mem/ddr_weights.bin), where
+                         the design streams weights (manifest weight_stream); the driver copies
+                         it into a DDR buffer and points weights_base at it
     hwmodel/             the hardware model (golden model input on the board)
     selftest/            vectors.json + seed_<seed>.npy: golden images the self-test replays
     fsvae_fpga/          the board-side driver package and the numpy-only golden modules
@@ -139,6 +142,19 @@ def write_overlay_files(out_dir: Path, rtl_dir: Path, hwmodel_dir: Path, board: 
         files.append("weights.bin")
     elif (out_dir / "weights.bin").is_file():
         (out_dir / "weights.bin").unlink()    # ours, from an earlier design with run-time weights
+    stream = manifest.get("weight_stream")
+    if stream:
+        image = Path(stream["image"])
+        image = image if image.is_absolute() else rtl_dir / image
+        if not image.is_file():
+            raise OverlayError(f"{image} is missing: the design streams weights from DDR (manifest weight_stream)")
+        if image.stat().st_size != int(stream["bytes"]):
+            raise OverlayError(f"{image}: {image.stat().st_size} bytes, the manifest's weight_stream.bytes says "
+                               f"{stream['bytes']}")
+        shutil.copy2(image, out_dir / "ddr_weights.bin")
+        files.append("ddr_weights.bin")
+    elif (out_dir / "ddr_weights.bin").is_file():
+        (out_dir / "ddr_weights.bin").unlink()    # ours, from an earlier design that streamed weights
 
     _replace_dir(hwmodel_dir, out_dir / "hwmodel", ignore=shutil.ignore_patterns("__pycache__"))
     files.append("hwmodel/")

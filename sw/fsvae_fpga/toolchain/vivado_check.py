@@ -20,13 +20,20 @@ from fsvae_fpga.codegen.vivado import CORE_CELL, DMA_CELL, STUBS, CodegenError, 
 
 # --- checking the build script without Vivado ------------------------------------------------
 # The PS ports each family's fragment uses (hw/vivado/ps_<family>.tcl.in) and the CONFIG
-# that sets PL clock 0.
+# that sets PL clock 0; "gmem": the high-performance slave that the weight stream (the core's
+# m_axi_gmem, designs with manifest weight_stream) reaches DDR through, the CONFIG that enables
+# it, its clock pin, its width and its DDR segment (<memory map>/<segment>).
 PS = {
     "zynq7000": {"ip": "processing_system7", "master": "M_AXI_GP0", "hp": "S_AXI_HP0", "clk": "FCLK_CLK0",
-                 "resetn": "FCLK_RESET0_N", "freq": "PCW_FPGA0_PERIPHERAL_FREQMHZ", "external": ["DDR", "FIXED_IO"]},
+                 "resetn": "FCLK_RESET0_N", "freq": "PCW_FPGA0_PERIPHERAL_FREQMHZ", "external": ["DDR", "FIXED_IO"],
+                 "gmem": {"hp": "S_AXI_HP2", "enable": "PCW_USE_S_AXI_HP2", "aclk": "S_AXI_HP2_ACLK",
+                          "width": "PCW_S_AXI_HP2_DATA_WIDTH", "ddr": "S_AXI_HP2/HP2_DDR_LOWOCM"}},
     "zynq_ultrascale_plus": {"ip": "zynq_ultra_ps_e", "master": "M_AXI_HPM0_FPD", "hp": "S_AXI_HP0_FPD",
                              "clk": "pl_clk0", "resetn": "pl_resetn0",
-                             "freq": "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ", "external": []},
+                             "freq": "PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ", "external": [],
+                             "gmem": {"hp": "S_AXI_HP1_FPD", "enable": "PSU__USE__S_AXI_GP3",
+                                      "aclk": "saxihp1_fpd_aclk", "width": "PSU__SAXIGP3__DATA_WIDTH",
+                                      "ddr": "SAXIGP3/HP1_DDR_LOW"}},
 }
 OPTIONAL_INPUTS = {"aux_reset_in", "mb_debug_sys_rst", "dcm_locked"}     # proc_sys_reset: tied off inside
 
@@ -299,6 +306,8 @@ class _Design:
                      f"PL clock 0 makes {self.summary.get('pl_clock_hz')}")
         busif = set(hdl.get("ASSOCIATED_BUSIF", "").split(":"))
         want_busif = {f"s_axi_{self.iface['control']['bundle']}", *self.iface["streams"]}
+        if (self.manifest or {}).get("weight_stream"):
+            want_busif.add(self.iface["memory_ports"]["gmem"]["prefix"])
         if rtl and busif != want_busif:
             self.bad(f"{core_clk}: ASSOCIATED_BUSIF {sorted(busif)}, the core's interfaces are {sorted(want_busif)}")
         if rtl and hdl.get("ASSOCIATED_RESET") != self.iface["reset"]["port"]:
@@ -337,6 +346,52 @@ class _Design:
             self.bad(f"{DMA_CELL}: c_sg_length_width {width} moves at most {(1 << width) - 1} bytes per transfer, "
                      f"{what} is {need} bytes")
 
+    def check_weight_stream(self) -> None:
+        """Designs that stream weights (manifest weight_stream): the core's read master is as the
+        manifest says, reaches DDR through the family's own HP port, which is enabled and clocked
+        by PL clock 0, and the port's DDR segment is assigned into the master's address space."""
+        ws = (self.manifest or {}).get("weight_stream")
+        if not ws:
+            return
+        prefix = self.iface["memory_ports"]["gmem"]["prefix"]
+        gmem, g, ps = f"{self.core_cell}/{prefix}", self.fam["gmem"], self.ps
+        if self.core != "rtl":
+            self.bad(f"the design streams weights (manifest weight_stream) but the {self.core} core has no {prefix}")
+            return
+        i = self.intfs.get(gmem)
+        if i is None or "aximm" not in i.get("vlnv", "") or i.get("mode") != "master":
+            self.bad(f"{gmem} is not an AXI master interface of the core (the wrapper's attributes)")
+            return
+        for key, want in (("DATA_WIDTH", ws["data_bits"]), ("ADDR_WIDTH", ws["addr_bits"])):
+            if i["params"].get(key) != str(want):
+                self.bad(f"{gmem}: {key} {i['params'].get(key)}, manifest weight_stream says {want}")
+        if not ps:
+            return
+        cfg = self.cells[ps.strip("/")]["config"]
+        hp = f"{ps}/{g['hp']}"
+        self.summary.update(gmem_hp=hp, gmem_hp_bits=int(cfg.get(g["width"], 0) or 0))
+        if str(cfg.get(g["enable"])) != "1":
+            self.bad(f"{hp} (the weight stream's HP port) is not enabled ({g['enable']} = {cfg.get(g['enable'])})")
+        elif hp not in self.reach(gmem):
+            self.bad(f"{gmem} does not reach {hp} (DDR): {gmem} is connected to {self.peer.get(gmem, 'nothing')}")
+        aclk = f"{ps}/{g['aclk']}"
+        clk_net = self.on_net.get(f"{ps}/{self.fam['clk']}", set())
+        if str(cfg.get(g["enable"])) == "1" and aclk not in clk_net:
+            self.bad(f"{aclk} (the clock of {hp}) is not PL clock 0 ({ps}/{self.fam['clk']})")
+        space = i.get("space") and f"{self.core_cell}/{i['space']}"
+        ddr = f"{ps}/{g['ddr']}"
+        spaces = [a for a in self.rec.get("addresses", []) if a.get("space") == space]
+        if not any(ddr in a["segments"] for a in spaces):
+            got = sorted({s for a in spaces for s in a["segments"]})
+            self.bad(f"{gmem}: the DDR segment {ddr} is not assigned into its address space {space} "
+                     f"(assign_bd_address -target_address_space{'; it holds ' + ', '.join(got) if got else ''})")
+        else:
+            a = next(a for a in spaces if ddr in a["segments"])
+            self.summary.update(gmem_space=space, gmem_segment=ddr)
+            if int(str(a.get("offset", "0")), 0) != 0:
+                self.bad(f"{gmem}: {ddr} at offset {a['offset']} in {space}: DDR addresses must map 1:1 "
+                         "(the driver writes physical addresses into weights_base)")
+
     def check_build_steps(self) -> None:
         """The build steps, in order, and their products."""
         recorded = self.rec.get("steps", [])
@@ -364,8 +419,9 @@ def check_record(rec: dict, board: dict | str, core: str, manifest: dict | None 
                  out_dir: Path | None = None, hls_ip_dir: Path | None = None) -> tuple[list[str], dict]:
     """What the block design recorded by the stand-ins must satisfy; returns the problems (one
     sentence each, empty when all is well) and a summary of the facts checked.  Left to
-    Vivado: IP parameter propagation, bus width conversion inside the SmartConnects, DDR
-    address segments, and everything after validation (synthesis, timing)."""
+    Vivado: IP parameter propagation, bus width and protocol conversion inside the
+    SmartConnects, the DMA's DDR address segments (assigned by the catch-all assign_bd_address),
+    the DDR size behind a segment, and everything after validation (synthesis, timing)."""
     d = _Design(rec, _board(board), core, manifest, out_dir, hls_ip_dir)
     d.check_exit()
     d.check_project_and_messages()
@@ -380,6 +436,7 @@ def check_record(rec: dict, board: dict | str, core: str, manifest: dict | None 
     d.check_core_clock()
     d.check_reset()
     d.check_dma()
+    d.check_weight_stream()
     d.check_build_steps()
     return d.problems, d.summary
 
