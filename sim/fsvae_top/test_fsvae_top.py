@@ -411,6 +411,31 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
         assert np.array_equal(got, want), "after reset: " + first_difference(got, want)
 
     @cocotb.test()
+    async def run_ddr_error(dut):
+        """Designs that stream weights: a weight-row read answered with SLVERR sets
+        status.error_ddr for that run; the next start clears it and gives the golden images."""
+        tb = TB(dut)
+        if tb.ddr is None:
+            return
+        sink = FastSink(dut)
+        await tb.reset()
+        await tb.load_weights()
+        image = tb.ddr.memory
+        tb.ddr.slverr = [(DDR_BASE, DDR_BASE + len(image))]
+        await tb.start(1, 2, 0)
+        await tb.wait_done(_limit(tb, 1))
+        assert await status_bit(tb, "error_ddr") == 1, "an error response did not reach status.error_ddr"
+        tb.ddr.slverr = []
+        sink.clear()
+        want = tb.golden(1, 2, 0)
+        await tb.start(1, 2, 0)
+        await tb.wait_done(_limit(tb, 1))
+        assert await status_bit(tb, "error_ddr") == 0, "error_ddr not cleared by the next start"
+        await ClockCycles(dut.ap_clk, 4)
+        got = words_to_images(sink.frames, want.shape[1:])
+        assert np.array_equal(got, want), first_difference(got, want)
+
+    @cocotb.test()
     async def run_zero_images(dut):
         """n_images = 0: ap_done without any output word."""
         tb = TB(dut)
@@ -542,9 +567,10 @@ def test_fsvae_top_streams_weight_rows_from_ddr(small_rtl, tmp_path):
     from fsvae_fpga.toolchain.perf_report import ddr_traffic
     hw_dir, rtl_dir, build_dir = small_rtl
     n = 3
-    total, failed, xml = rtl_sim.simulate(rtl_dir, hw_dir, n, 9, 4, build_dir=build_dir, testcase="run_images",
+    total, failed, xml = rtl_sim.simulate(rtl_dir, hw_dir, n, 9, 4, build_dir=build_dir,
+                                          testcase=["run_images", "run_ddr_error"],
                                           lean_axil=True, result=tmp_path / "r.json", ddr_stalls=True)
-    assert total == 1 and failed == 0, f"the streaming design failed, see {xml}"
+    assert total == 2 and failed == 0, f"the streaming design failed, see {xml}"
     result = json.loads((tmp_path / "r.json").read_text())
     manifest = rtl_sim.manifest(rtl_dir)
     c = result["counters"]

@@ -406,6 +406,10 @@ class FsvaeDriver:
         if not self.status_bits:
             return
         st = self.status()
+        if st.get("error_ddr"):
+            raise FsvaeError(f"{what}: the core's weight-row reads from DDR came back with an error response "
+                             f"(status.error_ddr), so the images are wrong; weights_base was 0x{self._weights_base():x}: "
+                             "check that the DDR buffer is still allocated (load_ddr_weights())")
         errors = [name for name in ("error_mode", "error_no_weights") if st.get(name)]
         if errors:
             hint = {"error_mode": f"the design has modes {self.modes}",
@@ -640,6 +644,12 @@ class FsvaeDriver:
         addr, off = int(self.ddr_weights.physical_address), self.reg["weights_base"]
         self.backend.core.write(off, addr & 0xFFFFFFFF)
         self.backend.core.write(off + 4, addr >> 32 & 0xFFFFFFFF)
+
+    def _weights_base(self) -> int:
+        off = self.reg.get("weights_base")
+        if off is None:
+            return 0
+        return int(self.backend.core.read(off)) | int(self.backend.core.read(off + 4)) << 32
 
     def _free_ddr_weights(self) -> None:
         buf, self.ddr_weights = self.ddr_weights, None

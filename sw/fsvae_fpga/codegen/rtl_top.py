@@ -134,9 +134,9 @@ class TopBody:
                   f"    logic {', '.join(f'{ev.name}_{x}' for x in ev.signals[1:])};",
                   f"    logic [{wbits - 1}:0] {n}_w_tdata;", f"    logic {n}_w_tvalid, {n}_w_tready;",
                   f"    logic [{ws['addr_bits'] - 1}:0] {n}_base;",
-                  "    /* verilator lint_off UNUSEDSIGNAL */   // error: read by the testbench through the hierarchy",
-                  f"    logic [31:0] perf_{n}_ddr_beats, perf_{n}_starve;", f"    logic {n}_ws_error;",
-                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  "    /* verilator lint_off UNUSEDSIGNAL */   // read by the testbench through the hierarchy",
+                  f"    logic [31:0] perf_{n}_ddr_beats, perf_{n}_starve;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */", f"    logic {n}_ws_error;             // -> status.error_ddr",
                   "    always_ff @(posedge clk) begin            // the base is static during a run: registered",
                   f"        {n}_base <= weights_base[{ws['addr_bits'] - 1}:0] + {ws['addr_bits']}'h{m['offset']:x};",
                   "    end")
@@ -323,8 +323,9 @@ class TopBody:
         if not self.streamers:
             self.emit("", "    /* verilator lint_off UNUSEDSIGNAL */   // no layer streams its weights",
                       "    logic unused_weights_base;", "    assign unused_weights_base = ^weights_base;",
-                      "    /* verilator lint_on UNUSEDSIGNAL */")
+                      "    /* verilator lint_on UNUSEDSIGNAL */", "    assign error_ddr = 1'b0;")
             return
+        self.emit("    assign error_ddr = " + " || ".join(f"{x['instance']}_ws_error" for x in self.streamers) + ";")
         ws, n = self.stream_cfg, len(self.streamers)
         a, d, gm = ws["addr_bits"], ws["port_bits"], "m_axi_gmem"
         self.emit("", f"    // ------------------------------------------------------------------ DDR reads ({n} streamers)",
