@@ -12,7 +12,8 @@ for _p in (ROOT / "sw", ROOT / "sim", ROOT / "sim" / "board_sim"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_board_driver.py", "tests/test_board_weights.py",
+LONGEST_FIRST = ("sim/fsvae_top/", "tests/test_prior_stage.py", "tests/test_board_driver.py", "tests/test_board_weights.py",
+                 "tests/test_board_stream.py",
                  "tests/test_hls_project.py", "tests/test_bench.py", "tests/test_cli.py", "tests/test_cli_outputs.py",
                  "tests/test_cli_errors.py", "tests/test_hwmodel_tamper.py", "tests/test_cli_fuzz.py")
 
