@@ -96,3 +96,19 @@ def test_only_linear_layers_stream_and_words_must_fit_the_port(small_hw):
         describe(small_hw, _board("pynq-z2", weight_stream={"layers": ["prior.2"], "port_bits": 48}))
     design = describe(small_hw, _board("pynq-z2", lanes=1, weight_stream={"layers": ["prior.2"], "port_bits": 32}))
     assert ddr_weight_layout(design)[0]["word_bits"] == 8                # 1 lane x 8 bits divides 32
+
+
+def test_fused_membranes_keep_one_word_per_neuron(small_hw):
+    """fused_membranes (PYNQ-Z2): the spiking transposed-conv layers of one engine copy hold one
+    membrane word per neuron, not a current, a membrane and a spike bit; layers with several
+    copies (KV260's replicas) and the linear layers do not fuse."""
+    fused = describe(small_hw, boards.board("pynq-z2"))
+    plain = describe(small_hw, _board("pynq-z2", fused_membranes=False))
+    names = [n for n, p in fused.layers.items() if p.fused]
+    assert names == small_hw.names("decoder")[1:]
+    saved = sum(int(np.prod(small_hw.layer(n)["out_shape"])) * (small_hw.layer(n)["current_bits"] + 1)
+                for n in names)
+    assert memory_bits(plain)["state"] - memory_bits(fused)["state"] == saved
+    assert all(fused.plan(n).cur_bits == fused.plan(n).widths["mem"] for n in names)
+    kv = describe(small_hw, _board("kv260", fused_membranes=True))
+    assert not any(kv.plan(n).fused for n, c in boards.board("kv260")["replicas"].items())

@@ -25,7 +25,7 @@
 //   m_axis_cur_*: the step's currents, one beat per (position, channel group) in ascending
 //     order, beat pos*G + g = I[pos][g*P + p] in lane p (ACC_BITS each, two's complement,
 //     lane 0 in the low bits), tlast on beat NPOS*G - 1; plain valid/ready (AXI stream
-//     without tuser/tkeep).
+//     without tuser/tkeep).  FUSED = 1: the membranes u_t in place of I (see the end).
 //
 // Memory files ($readmemh, one word per line, two's complement, lane 0 in the low bits):
 //   WEIGHT_FILE: CIN*K*K*G lines, line row*G + g with row = (ci*K + kh)*K + kw holds
@@ -73,6 +73,26 @@
 // Cost: weight ROM CIN*K*K*G x P*W_BITS, bias ROM G x P*B_BITS, accumulator RAM NW x
 // P*ACC_BITS (one read + one write port with synchronous read: BRAM or LUTRAM); P adders
 // for the scatter, P adders for the bias.
+//
+// FUSED = 1: the membranes in place of the accumulators (fsvae_current_acc FUSED = 1): one
+// RAM word per neuron (P lanes) holds b + the leak of the previous step, the scatter adds the
+// step's weights to it, so the update reads the membrane u_t itself: the current stream
+// m_axis_cur_* then carries u_t (same beats, widths and order), and the neuron stage after it
+// is fsvae_lif_update STATELESS = 1 (s = u > THRESHOLD, no membrane or spike RAM).  Exact
+// with golden.LIFState (same sums, modulo 2^ACC_BITS: see fsvae_current_acc).
+//   ACC_BITS: the membrane width (MEM_BITS, holds membrane_range).  THRESHOLD: the layer's.
+//   T: steps per image.  The step is an internal count, as in fsvae_lif_update: step 0 after
+//     reset and after every T steps (a reset in the middle of an image restarts at step 0);
+//     no new port.  The update writes back b + (step T-1 ? 0 : (u >>> 2) * (1 - s)) in
+//     place of the clear, in the same cycles, so the next image's step 0 starts at b.
+//   After reset the init pass writes b into every word (the same NW busy cycles: word w's
+//     bias word is read in init cycle w and written at the end of the next cycle, so the last
+//     one lands in the first idle cycle, before any scatter can reach the RAM).
+//   Replicas (several copies summed by fsvae_current_join) are not possible: one membrane per
+//     neuron, in one engine.
+//   Cycles: as above.  Cost: NW x P*ACC_BITS RAM replaces the accumulator RAM here and the
+//     membrane (NW x P*MEM_BITS) and spike (NW x P) RAMs of fsvae_lif_update: ACC_BITS + 1
+//     bits less per neuron; P comparators and multiplexers on the write-back.
 
 `default_nettype none
 
@@ -93,6 +113,9 @@ module fsvae_convt_current #(
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
     parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
     parameter     BIAS_FILE   = "bias.hex",
+    parameter int FUSED       = 0,               // 1: membranes, not currents, out (header)
+    parameter int T           = 4,               // FUSED = 1: steps per image
+    parameter int THRESHOLD   = 0,               // FUSED = 1: spike when u > THRESHOLD
     // derived (do not override)
     parameter int OH    = (IH - 1) * S - 2 * PAD + K + OUTPAD,
     parameter int OW    = (IW - 1) * S - 2 * PAD + K + OUTPAD,
@@ -158,12 +181,33 @@ module fsvae_convt_current #(
         .busy, .done, .cycles
     );
 
+    // FUSED = 1: ua_g also counts the init pass (clr_a's group: the fill's bias word).
     always_ff @(posedge clk) begin
         if (acc && acc_end) begin
             ua_g <= '0;
-        end else if (upd_issue) begin
+        end else if (upd_issue || (FUSED != 0 && init)) begin
             ua_g <= (ua_g == LAST_G) ? '0 : ua_g + 1'b1;
         end
+        if (FUSED != 0 && rst) begin
+            ua_g <= '0;
+        end
+    end
+
+    // FUSED = 1, init pass: word clr_a's bias word is read now (rd_en), written one cycle later.
+    logic            fill_v;
+    logic [AA_W-1:0] fill_a;
+    if (FUSED != 0) begin : g_fill
+        always_ff @(posedge clk) begin
+            fill_v <= init;
+            fill_a <= clr_a;
+            if (rst) begin
+                fill_v <= 1'b0;
+            end
+        end
+    end else begin : g_no_fill
+        assign fill_v = 1'b0;
+        assign fill_a = '0;
+        wire unused_fill = ^{fill_v, fill_a};
     end
 
     // ------------------------------------------------------------------ scatter: decode
@@ -244,15 +288,25 @@ module fsvae_convt_current #(
     end
 
     // ------------------------------------------------------------------ currents
+    // FUSED = 0: the update clears each word it reads (no bias-fill pass); the reset clears all.
+    // FUSED = 1: the update writes each word back (b + leak), the reset pass writes b (fill).
+    // (The fill reads word clr_a too, though only its bias word matters: a defined address.)
+    logic            clr_en, rd_en;
+    logic [AA_W-1:0] clr_addr, rd_addr;
+    assign rd_en    = upd_issue || (FUSED != 0 && init);
+    assign rd_addr  = (FUSED != 0 && init) ? clr_a : ua_a;
+    assign clr_en   = upd_adv || ((FUSED != 0) ? fill_v : init);
+    assign clr_addr = upd_adv ? updb_a : ((FUSED != 0) ? fill_a : clr_a);
+
     fsvae_current_acc #(.P(P), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_BITS(ACC_BITS), .ROWS(NWROW),
                         .WORDS(NW), .BWORDS(G), .WEIGHT_FILE(WEIGHT_FILE), .WEIGHT_LOAD(WEIGHT_LOAD),
-                        .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE)) u_currents (
+                        .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE),
+                        .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
         .clk, .rst,
         .add_en(acc_issue), .add_waddr(w_tap + WA_W'(ag)), .add_aaddr(AA_W'(a_tap + int'({1'b0, ag}))),
         .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
-        .rd_en(upd_issue), .rd_aaddr(ua_a), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
-        // the update clears each word it reads (no bias-fill pass); the reset clears all
-        .clr_en(upd_adv || init), .clr_addr(upd_adv ? updb_a : clr_a),
+        .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
+        .clr_en, .clr_addr,
         .wl_en, .wl_addr, .wl_data
     );
 

@@ -16,7 +16,8 @@
 //     rd_baddr, valid from the next cycle and held until the next add_en or rd_en.
 //   clr_en / clr_addr: write zeros to accumulator word clr_addr at the end of this cycle
 //     (after reset: every word; in the update: each word once read), unless a scatter write
-//     lands at the same edge (the engines never ask for both).
+//     lands at the same edge (the engines never ask for both).  FUSED = 1: a write-back
+//     instead (see the end of this header); the clear is counted even then.
 //   wl_*: the weight memory's load port (WEIGHT_LOAD = 1; WEIGHT_STREAM = 0 only).
 //   Memory files: as the engines document them (WEIGHT_FILE: ROWS words of P*W_BITS,
 //   BIAS_FILE: BWORDS words of P*B_BITS).
@@ -39,6 +40,35 @@
 // Cost: weight ROM ROWS x P*W_BITS (WEIGHT_STREAM = 1: a P*W_BITS register instead), bias
 // ROM BWORDS x P*B_BITS, accumulator RAM WORDS x P*ACC_BITS (one read + one write port,
 // synchronous read), 2P adders.
+//
+// FUSED = 1: the words are the neurons' membranes (fsvae_convt_current FUSED = 1; ACC_BITS =
+// the membrane width MEM_BITS): one word per neuron instead of an accumulator word here plus
+// a membrane word and a spike bit in fsvae_lif_update.  Golden LIF (golden.LIFState):
+// u_0 = I_0, u_t = (u_{t-1} >>> 2) * (1 - s_{t-1}) + I_t, s_t = u_t > THRESHOLD, I_t = b + the
+// step's weights.  Invariant: at the start of step t's scatter a word holds
+//   V = b + (t == 0 ? 0 : (u_{t-1} >>> 2) * (1 - s_{t-1}))
+// so the scatter, unchanged, leaves V = u_t.  What differs from FUSED = 0:
+//   cur: the word itself, u_t (no bias added at the read; the bias is already in it).  The
+//     bias word rd_baddr is still read, for the write-back.
+//   clr_en / clr_addr: a write-back instead of a clear: writes
+//       b + (last ? 0 : (cur >>> 2) * (1 - s)),   s = cur > THRESHOLD
+//     into word clr_addr at the end of this cycle, with cur and b = the word and the bias word
+//     of the last read (the update asks it for the word it last read, when that word leaves:
+//     the same cycles as the clears of FUSED = 0).  last: the write-back belongs to step T-1 of
+//     an image, so that the next image's step 0 starts at b.  It is an internal count of the
+//     clears (no port: the engines' update writes every word once per step): WORDS clears per
+//     step, T steps per image, and after reset the count stands at step T-1, so the reset pass
+//     writes b into every word when the engine reads each word (rd_en, bias word rd_baddr) in
+//     the cycle before its clear (fsvae_convt_current's fill).  The first step after a reset is
+//     step 0 of an image.
+//   Widths: all sums modulo 2^ACC_BITS.  Every value a word takes is a partial sum of some
+//     u_t (its leak + b + some of the step's weights), and only the step's final sum is used
+//     (streamed, compared, leaked): modular addition makes it exact whatever the partial sums
+//     do, so ACC_BITS = MEM_BITS, which holds membrane_range (hwmodel.py; it contains
+//     current_range), is enough.  The compare and the leak are fsvae_lif_datapath's (same
+//     definition, written out here: this module sits below it in the source order).
+//   Cost: P comparators and P multiplexers more on the write data; the bias adders add b to
+//     the leak instead of to the output; the output has no adder.
 
 `default_nettype none
 
@@ -55,6 +85,9 @@ module fsvae_current_acc #(
     parameter int WEIGHT_STYLE = 0,
     parameter int WEIGHT_STREAM = 0,           // 1: weight words on add_wdata, no weight memory
     parameter     BIAS_FILE    = "bias.hex",
+    parameter int FUSED        = 0,            // 1: membrane words, write-back instead of clear (header)
+    parameter int T            = 4,            // FUSED = 1: steps per image
+    parameter int THRESHOLD    = 0,            // FUSED = 1: spike when u > THRESHOLD
     parameter int WA_W = (ROWS > 1) ? $clog2(ROWS) : 1,
     parameter int AA_W = (WORDS > 1) ? $clog2(WORDS) : 1,
     parameter int BA_W = (BWORDS > 1) ? $clog2(BWORDS) : 1
@@ -92,7 +125,8 @@ module fsvae_current_acc #(
     logic [AA_W-1:0]       addb_a;
     logic                  acc_re, acc_we, fwd_sel;
     logic [AA_W-1:0]       acc_ra, acc_wa;
-    logic [P*ACC_BITS-1:0] acc_wd, acc_q, acc_sum, fwd_data;
+    logic [P*ACC_BITS-1:0] acc_wd, acc_q, acc_sum, fwd_data, clr_wd;
+    logic                  wb_last;    // FUSED = 1: the clears are step T-1's (write b alone)
     logic [P*W_BITS-1:0]   w_q;
     logic [P*B_BITS-1:0]   b_q;
 
@@ -100,7 +134,7 @@ module fsvae_current_acc #(
     assign acc_ra = add_en ? add_aaddr : rd_aaddr;
     assign acc_we = addb_v || clr_en;
     assign acc_wa = addb_v ? addb_a : clr_addr;
-    assign acc_wd = addb_v ? acc_sum : '0;
+    assign acc_wd = addb_v ? acc_sum : clr_wd;     // clr_wd = 0 unless FUSED
 
     if (WEIGHT_STREAM != 0) begin : g_wstream
         if (WEIGHT_LOAD != 0) begin : g_bad_mode
@@ -168,7 +202,53 @@ module fsvae_current_acc #(
 
         assign b      = b_q[p*B_BITS +: B_BITS];
         assign b_ext  = ACC_BITS'(b);
-        assign cur[p*ACC_BITS +: ACC_BITS] = acc_op + b_ext;
+
+        if (FUSED != 0) begin : g_fused
+            // fsvae_lif_datapath's compare and leak (THRESHOLD compared at >= 32 bits)
+            localparam int CMP_BITS = (ACC_BITS > 32) ? ACC_BITS : 32;
+            localparam logic signed [CMP_BITS-1:0] THR = CMP_BITS'(THRESHOLD);
+            logic signed [ACC_BITS-1:0] shifted, leaked;
+            logic                       s;
+            assign s       = CMP_BITS'(acc_op) > THR;
+            assign shifted = acc_op >>> 2;      // its own signal: see fsvae_lif_datapath
+            assign leaked  = (wb_last || s) ? '0 : shifted;
+            assign cur[p*ACC_BITS +: ACC_BITS]    = acc_op;
+            assign clr_wd[p*ACC_BITS +: ACC_BITS] = b_ext + leaked;
+        end else begin : g_plain
+            assign cur[p*ACC_BITS +: ACC_BITS]    = acc_op + b_ext;
+            assign clr_wd[p*ACC_BITS +: ACC_BITS] = '0;
+        end
+    end
+
+    // FUSED = 1: the count of the clears (write-backs) that tells step T-1's (see header).
+    if (FUSED != 0) begin : g_count
+        localparam int T_W = (T > 1) ? $clog2(T) : 1;
+        localparam logic [T_W-1:0]  LAST_T = T_W'(T - 1);
+        localparam logic [AA_W-1:0] LAST_A = AA_W'(WORDS - 1);
+        logic [AA_W-1:0] wb_w;                  // clears so far in this step
+        logic [T_W-1:0]  wb_t;                  // the step
+
+        if (T < 1) begin : g_bad_steps
+            $error("fsvae_current_acc: T (%0d) must be at least 1", T);
+        end
+        assign wb_last = wb_t == LAST_T;
+        always_ff @(posedge clk) begin
+            if (clr_en) begin
+                if (wb_w == LAST_A) begin
+                    wb_w <= '0;
+                    wb_t <= wb_last ? '0 : wb_t + 1'b1;
+                end else begin
+                    wb_w <= wb_w + 1'b1;
+                end
+            end
+            if (rst) begin
+                wb_w <= '0;
+                wb_t <= LAST_T;                 // the reset pass writes b
+            end
+        end
+    end else begin : g_no_count
+        assign wb_last = 1'b0;
+        wire unused_last = wb_last;
     end
 
 endmodule

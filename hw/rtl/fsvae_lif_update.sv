@@ -40,6 +40,13 @@
 // Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, mask FIFO MASK_DEPTH x (P + log2 NW
 // + 1) per stream, P adders and comparators; a P-bit spike emitter per stream (MASKS = 0).
 // Synchronous active-high reset (the RAMs need no clearing: step 0 ignores them).
+//
+// STATELESS = 1 (after fsvae_convt_current FUSED = 1, which keeps the membranes itself): the
+// input words are the membranes u_t (ACC_BITS = their width; MEM_BITS >= ACC_BITS as ever,
+// MEM_BITS = ACC_BITS is enough) and s = u > THRESHOLD (fsvae_lif_datapath with first = 1:
+// u = the input), nothing is stored: no membrane or spike RAM, no step count (T unused).
+// The spikes, the masks, the FIFO, the emitter, the output protocol and the cycles are those
+// of STATELESS = 0.
 
 `default_nettype none
 
@@ -53,6 +60,7 @@ module fsvae_lif_update #(
     parameter int MASK_DEPTH = 16,              // power of two >= 4
     parameter int NE         = 1,               // spike streams (word w -> stream w mod NE)
     parameter int MASKS      = 0,               // 1: the masks on m_axis_mask_* (NE = 1, no emitter)
+    parameter int STATELESS  = 0,               // 1: the input is the membrane, no state (header)
     parameter int OUT_W      = (NW * P > 1) ? $clog2(NW * P) : 1,
     parameter int W_W        = (NW > 1) ? $clog2(NW) : 1          // word index width
 ) (
@@ -95,10 +103,7 @@ module fsvae_lif_update #(
     end
 
     // ------------------------------------------------------------------ update, stage A
-    logic [P*MEM_BITS-1:0] u_mem [NW];
-    logic [P-1:0]          s_mem [NW];
     logic [W_W-1:0]        in_w;                // word index of the next input beat
-    logic [T_W-1:0]        in_t;                // step of the next input beat
     logic                  in_hs;
 
     logic                  b_v;                 // stage B holds a word
@@ -106,46 +111,75 @@ module fsvae_lif_update #(
 
     // ------------------------------------------------------------------ stage B
     logic [W_W-1:0]        b_w;
-    logic                  b_first, b_end, b_fwd;
+    logic                  b_end;
     logic [P*ACC_BITS-1:0] b_cur;
-    logic [P*MEM_BITS-1:0] b_u_ram, b_u_new, b_u_fwd;
-    logic [P-1:0]          b_s_ram, b_s_new, b_s_fwd;
+    logic [P*MEM_BITS-1:0] b_u_new, b_u_old;
+    logic [P-1:0]          b_s_new, b_s_old;
+    logic                  b_first;
 
     always_ff @(posedge clk) begin
         if (in_hs) begin
-            b_u_ram <= u_mem[in_w];
-            b_s_ram <= s_mem[in_w];
-            b_fwd   <= b_v && (b_w == in_w);    // the word being written now (NW = 1)
-            b_u_fwd <= b_u_new;
-            b_s_fwd <= b_s_new;
             b_w     <= in_w;
-            b_first <= (in_t == '0);
             b_end   <= s_axis_cur_tlast;
             b_cur   <= s_axis_cur_tdata;
         end
-        if (b_v) begin
-            u_mem[b_w] <= b_u_new;
-            s_mem[b_w] <= b_s_new;
+    end
+
+    if (STATELESS != 0) begin : g_stateless
+        // u = the input word (first = 1 ignores the state), s = u > THRESHOLD
+        assign b_first = 1'b1;
+        assign b_u_old = '0;
+        assign b_s_old = '0;
+        wire unused_state = ^b_u_new;
+    end else begin : g_state
+        logic [P*MEM_BITS-1:0] u_mem [NW];
+        logic [P-1:0]          s_mem [NW];
+        logic [T_W-1:0]        in_t;            // step of the next input beat
+        logic                  b_fwd;
+        logic [P*MEM_BITS-1:0] b_u_ram, b_u_fwd;
+        logic [P-1:0]          b_s_ram, b_s_fwd;
+
+        always_ff @(posedge clk) begin
+            if (in_hs) begin
+                b_u_ram <= u_mem[in_w];
+                b_s_ram <= s_mem[in_w];
+                b_fwd   <= b_v && (b_w == in_w);    // the word being written now (NW = 1)
+                b_u_fwd <= b_u_new;
+                b_s_fwd <= b_s_new;
+                b_first <= (in_t == '0);
+            end
+            if (b_v) begin
+                u_mem[b_w] <= b_u_new;
+                s_mem[b_w] <= b_s_new;
+            end
         end
+
+        always_ff @(posedge clk) begin
+            if (rst) begin
+                in_t <= '0;
+            end else if (in_hs && s_axis_cur_tlast) begin
+                in_t <= (in_t == T_W'(T - 1)) ? '0 : in_t + 1'b1;
+            end
+        end
+
+        assign b_u_old = b_fwd ? b_u_fwd : b_u_ram;
+        assign b_s_old = b_fwd ? b_s_fwd : b_s_ram;
     end
 
     fsvae_lif_datapath #(.P(P), .CUR_BITS(ACC_BITS), .MEM_BITS(MEM_BITS), .THRESHOLD(THRESHOLD)) u_lif (
-        .first(b_first), .cur(b_cur),
-        .u_old(b_fwd ? b_u_fwd : b_u_ram), .s_old(b_fwd ? b_s_fwd : b_s_ram),
+        .first(b_first), .cur(b_cur), .u_old(b_u_old), .s_old(b_s_old),
         .u_new(b_u_new), .s_new(b_s_new)
     );
 
     always_ff @(posedge clk) begin
         if (rst) begin
             in_w <= '0;
-            in_t <= '0;
             b_v  <= 1'b0;
         end else begin
             b_v <= in_hs;
             if (in_hs) begin
                 if (s_axis_cur_tlast) begin
                     in_w <= '0;
-                    in_t <= (in_t == T_W'(T - 1)) ? '0 : in_t + 1'b1;
                 end else begin
                     in_w <= in_w + 1'b1;
                 end

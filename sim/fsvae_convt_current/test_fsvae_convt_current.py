@@ -13,10 +13,20 @@ Weight sets: "random" (random int8 weights, small biases) and "extreme" (output 
 all +127 or all -127 weights with biases at the edge of B_BITS, so the currents reach
 -2^(B_BITS-1) and 2^(B_BITS-1) - 1).  ACC_BITS comes from hwmodel.current_range("convT",
 ...) over both sets, and the bench checks that the extreme set needs every bit.
+
+FUSED = 1 (the membranes out): the same tests, the golden stream being the membranes u_t of
+golden.LIFState driven by those currents (images of T steps: the 9 steps are images 0, 1,
+... in order; after a reset, step 0 of an image), ``==``; ACC_BITS is the membrane width,
+from hwmodel.membrane_range over both weight sets.  run_images (FUSED only): 4 images of T
+steps with random events (densities 0 to 100 %, empty steps), random input idle and output
+backpressure, a reset in the middle of a step of image 1 (the image restarts), then after
+the last image every RAM word must hold its bias (read from the RAM, and seen as the
+output of a further empty step 0); spikes and no spikes, and carried leaks, must occur.
 """
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -27,14 +37,14 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import EngineTB, cycle_pause, pack_words, unpack_lanes  # noqa: E402
+from common import EngineTB, cycle_pause, pack_words, random_pause, unpack_lanes  # noqa: E402
 from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
 from cocotb.triggers import ClockCycles  # noqa: E402
 
 from fsvae_fpga.contract import golden  # noqa: E402
-from fsvae_fpga.contract.hwmodel import current_range, signed_bits  # noqa: E402
+from fsvae_fpga.contract.hwmodel import current_range, membrane_range, signed_bits  # noqa: E402
 
 W_BITS = 8
 DENSITIES = [0.5, 1.0, 0.0, 0.1, 1.0, 0.0, 0.5, 1.0, 0.1]    # of the steps: 0 %, 10 %, 50 %, 100 %
@@ -50,6 +60,12 @@ CONFIGS = {
     (2, 2, 3, 3, 1, 2, 0, 0, 2): 12,
 }
 CASES = ("random", "extreme")
+# FUSED = 1: (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P) -> (bias width, T, THRESHOLD)
+FUSED_CONFIGS = {
+    (3, 4, 2, 2, 3, 2, 1, 1, 2): (16, 3, 40),        # G = 2
+    (2, 2, 3, 3, 1, 2, 0, 0, 2): (12, 4, -110),      # K = 1, G = 1: scatter hits 1 iteration apart
+}
+FUSED = int(os.environ.get("FSVAE_FUSED", "0"))
 
 
 def out_size(n, k, s, pad, outpad):
@@ -87,14 +103,27 @@ def golden_currents(c: dict, w, b, events) -> list[int]:
     return [int(v) for v in golden.conv_transpose2d(x, w, b, c["S"], c["PAD"], c["OUTPAD"])[0].reshape(-1)]
 
 
-def acc_bits(c: dict, b_bits) -> int:
-    """ACC_BITS exactly sufficient for every case of this build."""
+def acc_bits(c: dict, b_bits, steps: int = 0, threshold: int = 0) -> int:
+    """ACC_BITS exactly sufficient for every case of this build: the currents, or with
+    steps (FUSED = 1) the membranes of that many steps per image."""
     lo, hi = 0, 0
     for kind in CASES:
         w, b, _ = make_case(c, b_bits, kind)
         clo, chi = current_range("convT", w, b, 0, 1)
         lo, hi = min(lo, clo), max(hi, chi)
-    return signed_bits(lo, hi)
+    return signed_bits(*membrane_range(lo, hi, threshold, steps)) if steps else signed_bits(lo, hi)
+
+
+def golden_membranes(currents, t_steps: int, threshold: int) -> tuple[list[list[int]], list[np.ndarray]]:
+    """The membranes u of golden.LIFState driven by the steps' currents, images of T steps
+    (step g is step g mod T of its image); and the spikes."""
+    us, spikes, state = [], [], None
+    for g, cur in enumerate(currents):
+        if g % t_steps == 0:
+            state = golden.LIFState(threshold)
+        spikes.append(state.step(np.asarray(cur, np.int64)))
+        us.append([int(v) for v in state.u])
+    return us, spikes
 
 
 def write_memory_files(directory: Path, w, b, p, b_bits):
@@ -123,6 +152,8 @@ class TB(EngineTB):
         self.P, self.NW = self.cfg["P"], words(self.cfg)
         self.B_BITS, self.ACC_BITS = int(env["FSVAE_B_BITS"]), int(env["FSVAE_ACC_BITS"])
         self.case = env["FSVAE_CASE"]
+        if FUSED:
+            self.T, self.THRESHOLD = int(env["FSVAE_T"]), int(env["FSVAE_THRESHOLD"])
 
     async def currents(self, events) -> list[int]:
         """One step: the NPOS*COUT currents (channel-last)."""
@@ -131,8 +162,12 @@ class TB(EngineTB):
         return [v for word in frame.tdata for v in unpack_lanes(word, self.P, self.ACC_BITS)]
 
     def data(self):
+        """The steps' events and the golden output stream: currents, or (FUSED) membranes."""
         w, b, steps = make_case(self.cfg, self.B_BITS, self.case)
-        return steps, [golden_currents(self.cfg, w, b, events) for events in steps]
+        currents = [golden_currents(self.cfg, w, b, events) for events in steps]
+        if FUSED:
+            return steps, golden_membranes(currents, self.T, self.THRESHOLD)[0]
+        return steps, currents
 
 
 @cocotb.test()
@@ -145,7 +180,8 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     steps, expected = tb.data()
     if tb.case == "extreme" and tb.cfg["COUT"] >= 2:      # the data needs every bit of ACC_BITS
         cur = np.concatenate(expected)
-        assert signed_bits(int(cur.min()), int(cur.max())) == tb.ACC_BITS
+        bits = signed_bits(int(cur.min()), int(cur.max()))
+        assert bits == tb.ACC_BITS if not FUSED else bits <= tb.ACC_BITS   # FUSED: a bound
 
     for t, (events, want) in enumerate(zip(steps, expected)):
         done_before = tb.done_count
@@ -176,6 +212,54 @@ async def run_reset_mid_step(dut):
         assert got == expected[t], f"after reset, step {t}: {got} != {expected[t]}"
 
 
+@cocotb.test(skip=not FUSED)
+async def run_images(dut):
+    """FUSED: images of T random steps under random idle and backpressure, a reset inside an
+    image, then every word back at its bias."""
+    tb = TB(dut)
+    c, t_steps, rng = tb.cfg, tb.T, random.Random(5)
+    tb.set_idle_generator(lambda: random_pause(0.4, 11))
+    tb.set_backpressure_generator(lambda: random_pause(0.4, 12))
+    await tb.reset()
+    w, b, _ = make_case(c, tb.B_BITS, tb.case)
+    n_in = c["IH"] * c["IW"] * c["CIN"]
+    densities = [0.0, 0.05, 0.2, 0.5, 1.0]
+    images = [[sorted(rng.sample(range(n_in), round(rng.choice(densities) * n_in))) for _ in range(t_steps)]
+              for _ in range(4)]
+    images[1][t_steps // 2] = sorted(rng.sample(range(n_in), n_in // 2))   # reset in its scatter
+    spikes, carried = [], 0
+    for i, image in enumerate(images):
+        currents = [golden_currents(c, w, b, events) for events in image]
+        want, s = golden_membranes(currents, t_steps, tb.THRESHOLD)
+        spikes += s
+        carried += sum(int(np.sum((np.asarray(u) <= tb.THRESHOLD) & (np.asarray(u) != 0))) for u in want[:-1])
+        for t, events in enumerate(image):
+            if i == 1 and t == t_steps // 2:        # a reset inside a step: the image restarts
+                await tb.start(list(events))
+                await ClockCycles(dut.clk, 3 + len(events) * c["K"] ** 2 * c["COUT"] // tb.P // 2)
+                await tb.reset()
+                tb.source.clear()
+                tb.sink.clear()
+                for t2 in range(t_steps):
+                    got = await tb.currents(image[t2])
+                    assert got == want[t2], f"image {i} after reset, step {t2}: {got} != golden {want[t2]}"
+                break
+            got = await tb.currents(events)
+            assert got == want[t], f"image {i} step {t}: membranes {got} != golden {want[t]}"
+    every = np.concatenate([np.asarray(s).reshape(-1) for s in spikes])
+    assert every.any() and not every.all(), "the data has no spike or only spikes"
+    assert carried > 0, "no membrane carried to a next step"
+
+    # Image boundary: every word holds its bias (word pos*G + g, lane p: b[g*P + p]).
+    g_count = c["COUT"] // tb.P
+    bias_words = [[int(b[(a % g_count) * tb.P + p]) for p in range(tb.P)] for a in range(tb.NW)]
+    mem = dut.u_currents.acc_mem
+    stored = [unpack_lanes(int(mem[a].value), tb.P, tb.ACC_BITS) for a in range(tb.NW)]
+    assert stored == bias_words, f"words after the last image {stored} != biases {bias_words}"
+    got = await tb.currents([])                     # an empty step 0: u = b
+    assert got == [v for word in bias_words for v in word]
+
+
 # --- pytest wrapper ----------------------------------------------------------------------------
 SOURCES = sources("fsvae_convt_current")
 
@@ -186,6 +270,18 @@ def test_fsvae_convt_current(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
     c = dict(zip(KEYS, (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P)))
     b_bits = CONFIGS[tuple(c.values())]
     params = {**c, "W_BITS": W_BITS, "B_BITS": b_bits, "ACC_BITS": acc_bits(c, b_bits)}
+    runner.run_cases("fsvae_convt_current", SOURCES, params, CASES,
+                     lambda d, case: write_memory_files(d, *make_case(c, b_bits, case)[:2], P, b_bits),
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+
+
+@pytest.mark.parametrize(",".join(KEYS), list(FUSED_CONFIGS))
+def test_fsvae_convt_current_fused(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
+    import runner
+    c = dict(zip(KEYS, (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P)))
+    b_bits, t_steps, threshold = FUSED_CONFIGS[tuple(c.values())]
+    params = {**c, "W_BITS": W_BITS, "B_BITS": b_bits, "ACC_BITS": acc_bits(c, b_bits, t_steps, threshold),
+              "FUSED": 1, "T": t_steps, "THRESHOLD": threshold}
     runner.run_cases("fsvae_convt_current", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(c, b_bits, case)[:2], P, b_bits),
                      strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})

@@ -11,6 +11,14 @@ cycle after an add (the scatter write has priority; the engines never do that). 
 WEIGHT_LOAD = 1 the weights are first written through wl_* in random order.  Swept by
 pytest: P, the depths (one accumulator word: every add hits the word being written), widths
 with biases wider than ACC_BITS and weights that wrap, and WEIGHT_LOAD.
+
+FUSED = 1 (membrane words): the model's read gives the word itself (no bias); ``cur`` is
+checked after adds too (it is the word the add read, held); a clear writes
+b + (last ? 0 : (cur >>> 2) * (1 - (cur > THRESHOLD))) with cur and b of the last read or
+add (b of the last read), last counted by the model as the RTL counts it (WORDS clears a
+step, T steps, step T-1 after reset); the clearing passes are the engine's fill: read word a
+(bias word a mod BWORDS) and clear it in the next cycle.  The random clears land on any word,
+the reads and adds around them, so the write-back meets the forwarding in every way.
 """
 from __future__ import annotations
 
@@ -35,6 +43,9 @@ W_BITS = 8
 WEIGHT_FILE, BIAS_FILE = "weights.hex", "bias.hex"
 KEYS = ("P", "ROWS", "WORDS", "BWORDS", "B_BITS", "ACC_BITS", "WEIGHT_LOAD")
 CONFIGS = [(4, 8, 4, 2, 16, 10, 0), (1, 3, 1, 1, 12, 12, 1), (3, 6, 5, 3, 20, 9, 0)]
+FUSED_KEYS = ("T", "THRESHOLD")
+# FUSED = 1: (the KEYS, T, THRESHOLD); one word (every access forwarded), T = 1 (every step last)
+FUSED_CONFIGS = [(3, 6, 5, 3, 20, 9, 0, 3, 5), (1, 3, 1, 1, 12, 12, 1, 2, -3), (2, 4, 3, 2, 10, 8, 0, 1, 0)]
 N_CYCLES = 1500
 
 
@@ -57,10 +68,14 @@ class TB:
     def __init__(self, dut):
         self.dut = dut
         self.c = {k: int(os.environ[f"FSVAE_{k}"]) for k in KEYS}
+        self.fused = int(os.environ.get("FSVAE_FUSED", "0"))
+        self.T, self.thr = (int(os.environ[f"FSVAE_{k}"]) for k in FUSED_KEYS) if self.fused else (1, 0)
         self.w, self.b = make_memories(self.c)
         self.acc = [[0] * self.c["P"] for _ in range(self.c["WORDS"])]     # the model
-        self.expect = None          # cur after the last read (None after an add)
+        self.expect = None          # cur after the last read (None after an add; FUSED: the held word)
         self.checked = 0
+        self.held, self.b_held = None, None     # FUSED: the word of the last read or add, the last read's bias
+        self.reset_count()
         for name in ("rst", "add_en", "add_waddr", "add_aaddr", "rd_en", "rd_aaddr", "rd_baddr", "clr_en",
                      "clr_addr", "wl_en", "wl_addr", "wl_data"):
             getattr(dut, name).value = 0
@@ -68,6 +83,19 @@ class TB:
 
     def wrap(self, v: int) -> int:
         return to_signed(v, self.c["ACC_BITS"])
+
+    def reset_count(self):
+        """FUSED: the RTL's count of clears: step T-1 (write b alone) after reset."""
+        self.wb_w, self.wb_t = 0, self.T - 1
+
+    def write_back(self) -> list[int]:
+        """FUSED: a clear's data, b + (last ? 0 : (u >>> 2) * (1 - s)), and the count advanced."""
+        last = self.wb_t == self.T - 1
+        data = [self.wrap(b + (0 if last or u > self.thr else u >> 2)) for u, b in zip(self.held, self.b_held)]
+        self.wb_w += 1
+        if self.wb_w == self.c["WORDS"]:
+            self.wb_w, self.wb_t = 0, (self.wb_t + 1) % self.T
+        return data
 
     async def tick(self, add=None, rd=None, clr=None, rst=0):
         """One cycle: add = (weight row, word), rd = (word, bias word), clr = word."""
@@ -85,19 +113,29 @@ class TB:
             assert got == self.expect, f"cur {got} != model {self.expect} (after add {add} rd {rd} clr {clr})"
             self.checked += 1
         if clr is not None:
-            self.acc[clr] = [0] * self.c["P"]
+            self.acc[clr] = self.write_back() if self.fused else [0] * self.c["P"]
         if add is not None:
             row, a = add
+            self.held = list(self.acc[a])
             self.acc[a] = [self.wrap(x + y) for x, y in zip(self.acc[a], self.w[row])]
-            self.expect = None
+            self.expect = self.held if self.fused else None
         if rd is not None:
             a, bw = rd
-            self.expect = [self.wrap(x + y) for x, y in zip(self.acc[a], self.b[bw])]
+            self.held, self.b_held = list(self.acc[a]), [self.wrap(x) for x in self.b[bw]]
+            self.expect = self.held if self.fused else [self.wrap(x + y) for x, y in zip(self.acc[a], self.b[bw])]
         await RisingEdge(dut.clk)
 
     async def clear_all(self):
-        for a in range(self.c["WORDS"]):
-            await self.tick(clr=a)
+        """The engine's pass after reset: clears (FUSED: the fill, reads one cycle ahead)."""
+        if not self.fused:
+            for a in range(self.c["WORDS"]):
+                await self.tick(clr=a)
+            return
+        n = self.c["WORDS"]
+        for a in range(n + 1):      # the words read are not yet filled (RAM contents unknown)
+            await self.tick(rd=(a, a % self.c["BWORDS"]) if a < n else None, clr=a - 1 if a else None)
+            self.expect = None
+        assert self.acc == [[self.wrap(x) for x in self.b[a % self.c["BWORDS"]]] for a in range(n)]
 
     async def load_weights(self, rng: random.Random):
         dut = self.dut
@@ -125,6 +163,7 @@ async def run_test(dut):
             await tb.tick(rst=1)
             tb.expect = None
             tb.acc = [[0] * c["P"] for _ in range(c["WORDS"])]
+            tb.reset_count()
             await tb.clear_all()
             last_add = False
             continue
@@ -151,5 +190,14 @@ def test_fsvae_current_acc(P, ROWS, WORDS, BWORDS, B_BITS, ACC_BITS, WEIGHT_LOAD
     import runner
     c = dict(zip(KEYS, (P, ROWS, WORDS, BWORDS, B_BITS, ACC_BITS, WEIGHT_LOAD)))
     params = {**c, "W_BITS": W_BITS}
+    runner.run_cases("fsvae_current_acc", SOURCES, params, ("random",), lambda d, case: write_memory_files(d, c),
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+
+
+@pytest.mark.parametrize(",".join(KEYS + FUSED_KEYS), FUSED_CONFIGS)
+def test_fsvae_current_acc_fused(P, ROWS, WORDS, BWORDS, B_BITS, ACC_BITS, WEIGHT_LOAD, T, THRESHOLD):
+    import runner
+    c = dict(zip(KEYS, (P, ROWS, WORDS, BWORDS, B_BITS, ACC_BITS, WEIGHT_LOAD)))
+    params = {**c, "W_BITS": W_BITS, "FUSED": 1, "T": T, "THRESHOLD": THRESHOLD}
     runner.run_cases("fsvae_current_acc", SOURCES, params, ("random",), lambda d, case: write_memory_files(d, c),
                      strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})

@@ -21,6 +21,12 @@ test resets the module in the middle of a step and then checks a full run.
 MASKS = 1 (the masks out, for fsvae_output_sum): per step exactly NW beats {w, mask} with
 w = 0 .. NW-1 in order and tlast on the last, whose set bits w*P + p must be the golden
 spikes; the spike ports stay idle.
+
+STATELESS = 1 (the input words are membranes, MEM_BITS = ACC_BITS): the same two tests on
+other data (make_stateless_case): steps of random membranes of which a third sit at exactly
+THRESHOLD or THRESHOLD + 1, an "extreme" step with the ends of the ACC_BITS range,
+THRESHOLD - 1, THRESHOLD and THRESHOLD + 1 in every word, a quiet step and an all-spike
+step; the golden spikes are u > THRESHOLD.
 """
 from __future__ import annotations
 
@@ -60,6 +66,9 @@ CONFIGS = [
     (5, 1, 4, 10, 60, 8, 1),
     (3, 5, 4, 12, 200, 4, 1),
 ]
+# STATELESS = 1 (same KEYS): the smallest FIFO under full steps; the masks, one word, THRESHOLD < 0
+STATELESS_CONFIGS = [(3, 5, 4, 12, 200, 4, 0), (4, 1, 4, 10, -6, 8, 1)]
+STATELESS = int(os.environ.get("FSVAE_STATELESS", "0"))
 
 
 def acc_range(acc_bits: int) -> tuple[int, int]:
@@ -114,6 +123,30 @@ def make_case(c: dict, seed: int = 1):
         spikes.append([int(i) for i in np.flatnonzero(state.step(cur.astype(np.int64)))])
         membranes.append(state.u.copy())
     return steps, spikes, np.concatenate(membranes), floor_cases
+
+
+def make_stateless_case(c: dict, seed: int = 1):
+    """STATELESS: 2*T steps of (kind, membranes (NW*P,)) and the golden spikes u > THRESHOLD."""
+    n, thr = c["NW"] * c["P"], c["THRESHOLD"]
+    lo, hi = acc_range(c["ACC_BITS"])
+    rng = np.random.default_rng([seed, *(abs(c[k]) for k in KEYS if k != "MASKS")])
+    edges = [lo, hi, thr - 1, thr, thr + 1, lo + 1, hi - 1]   # the range ends, the threshold's neighbours
+    n_extreme = -(-len(edges) // n)
+    kinds = ["extreme"] * n_extreme + ["random", "quiet", "all"] + ["random"] * max(0, 2 * c["T"] - 3 - n_extreme)
+    steps, spikes = [], []
+    for g, kind in enumerate(kinds):
+        if kind == "quiet":
+            u = rng.integers(lo, thr + 1, n)
+        elif kind == "all":
+            u = rng.integers(thr + 1, hi + 1, n)
+        elif kind == "extreme":                     # every edge value, the rest of the word too
+            u = np.array([edges[(g * n + i) % len(edges)] for i in range(n)])
+        else:
+            u = rng.integers(lo, hi + 1, n)
+            u = np.where(rng.random(n) < 1 / 3, thr + rng.integers(0, 2, n), u)
+        steps.append((kind, u))
+        spikes.append([int(i) for i in np.flatnonzero(u > thr)])
+    return steps, spikes
 
 
 # --- cocotb side ---------------------------------------------------------------------------
@@ -175,14 +208,19 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     tb.set_idle_generator(idle_inserter)
     tb.set_backpressure_generator(backpressure_inserter)
     await tb.reset()
-    steps, expected, membranes, floor_cases = make_case(tb.cfg)
-
-    # The data must exercise what the widths, the leak and the emitter are about.
     n = tb.cfg["NW"] * tb.cfg["P"]
-    assert floor_cases > 0, "no carried negative membrane where floor != truncation decides a spike"
+    if STATELESS:
+        steps, expected = make_stateless_case(tb.cfg)
+        every = np.concatenate([u for _, u in steps])
+        thr, (lo, hi) = tb.cfg["THRESHOLD"], acc_range(tb.cfg["ACC_BITS"])
+        assert {lo, hi, thr, thr + 1} <= set(int(v) for v in every), "the edge values are missing"
+    else:
+        steps, expected, membranes, floor_cases = make_case(tb.cfg)
+        # The data must exercise what the widths, the leak and the emitter are about.
+        assert floor_cases > 0, "no carried negative membrane where floor != truncation decides a spike"
+        assert signed_bits(int(membranes.min()), int(membranes.max())) == tb.MEM_BITS > tb.cfg["ACC_BITS"]
     assert any(not s for s in expected), "no step without spikes"
     assert any(len(s) == n for s in expected), "no step where every neuron spikes"
-    assert signed_bits(int(membranes.min()), int(membranes.max())) == tb.MEM_BITS > tb.cfg["ACC_BITS"]
 
     await tb.run_and_check(steps, expected)
     await tb.check_drained()
@@ -196,7 +234,7 @@ async def run_reset_mid_step(dut):
     """A reset with words half taken and spikes pending restarts at step 0 of an image."""
     tb = TB(dut)
     await tb.reset()
-    steps, expected, _, _ = make_case(tb.cfg)
+    steps, expected = make_stateless_case(tb.cfg) if STATELESS else make_case(tb.cfg)[:2]
     nw = tb.cfg["NW"]
     full = [s for s in steps if s[0] == "all"]
     tb.sink.pause = True                            # spikes pile up: the FIFO holds masks
@@ -223,3 +261,10 @@ def test_fsvae_lif_update(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS):
     import runner
     c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS)))
     runner.run_bench("fsvae_lif_update", SOURCES, {**c, "MEM_BITS": mem_bits(c)})
+
+
+@pytest.mark.parametrize(",".join(KEYS), STATELESS_CONFIGS)
+def test_fsvae_lif_update_stateless(T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS):
+    import runner
+    c = dict(zip(KEYS, (T, NW, P, ACC_BITS, THRESHOLD, MASK_DEPTH, MASKS)))
+    runner.run_bench("fsvae_lif_update", SOURCES, {**c, "MEM_BITS": ACC_BITS, "STATELESS": 1})

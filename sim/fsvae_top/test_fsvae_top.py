@@ -498,7 +498,7 @@ def test_fsvae_top_generates_golden_images(small_rtl):
     hw_dir, rtl_dir, build_dir = small_rtl
     total, failed, xml = rtl_sim.simulate(rtl_dir, hw_dir, 3, 2 ** 32 - 3, 11, backpressure=True,
                                           build_dir=build_dir)
-    assert total == 4 and failed == 0, f"{failed} of {total} top-level tests failed, see {xml}"
+    assert total == 5 and failed == 0, f"{failed} of {total} top-level tests failed, see {xml}"
 
 
 @pytest.mark.parametrize("small_rtl", ["pynq-z2"], indirect=True)

@@ -130,7 +130,7 @@ def build(design: Design) -> Graph:
                            "hands the output stage its spike masks; remove it from the board's spike_streams")
     for name in convs:
         n, lp = cname(name), plan(name)
-        cur = g.add_stream(f"{n}_cur", lp.lanes * lp.widths["acc"], user=False)
+        cur = g.add_stream(f"{n}_cur", lp.lanes * lp.cur_bits, user=False)
         # decoder.1's input events are decoder_fc's spikes, already traced at decoder_fc's output
         g.nodes.append(Node(f"{n}_r0", "convt_current", name, list(srcs), [cur],
                             {"trace_in": None if prev == "decoder_fc" else prev}))

@@ -159,6 +159,13 @@ class LayerPlan:
     lut_rom: bool               # weights small enough for a LUT ROM (weight_memory.lut_rom_max_bits)
     streamed: bool              # weight rows read from DDR per input event (weight_stream)
     threshold: int | None
+    fused: bool = False         # RTL: membranes kept in the scatter engine's RAM (fused_membranes)
+
+    @property
+    def cur_bits(self) -> int:
+        """Bits of a lane of what the RTL scatter engine hands the neurons: the current, or,
+        fused, the membrane itself."""
+        return self.widths["mem"] if self.fused else self.widths["acc"]
 
     @property
     def cout(self) -> int:
@@ -260,8 +267,18 @@ def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -
             spike_streams=spike_streams(board, name) if layer.get("spiking") else 1,
             loaded=name in loaded,
             lut_rom=on_chip and name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
-            streamed=not on_chip, threshold=layer.get("threshold"))
+            streamed=not on_chip, threshold=layer.get("threshold"),
+            fused=fused_membranes(board, layer, replicas(board, name)))
     return plans
+
+
+def fused_membranes(board: dict, layer: dict, copies: int) -> bool:
+    """hw/boards.yaml fused_membranes: the spiking transposed-conv layers of one engine copy keep
+    their membranes in the scatter engine's RAM (fsvae_convt_current FUSED, fsvae_lif_update
+    STATELESS): one word per neuron instead of a current, a membrane and a spike bit.  Layers
+    with several copies cannot (one membrane per neuron, in one engine)."""
+    return bool(board.get("fused_membranes")) and layer["kind"] == "convT" and bool(layer.get("spiking")) \
+        and copies == 1
 
 
 def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
@@ -395,6 +412,9 @@ def memory_bits(design: Design, streamed: set[str] | None = None) -> dict[str, i
             used["state"] += design.output_sum.sc_bits
             continue
         n = int(np.prod(layer["out_shape"]))
+        if design.layers[name].fused:           # the membrane alone (its leak and reset done in place)
+            used["state"] += n * design.layers[name].widths["mem"]
+            continue
         used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
     return used
 

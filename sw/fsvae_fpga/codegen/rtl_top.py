@@ -108,7 +108,8 @@ class TopBody:
         t = lp.widths
         bias = f"{self.mem}/{name}.bias_zero.hex" if node.attrs.get("zero_bias") else f"{self.mem}/{name}.bias.hex"
         weights = [] if lp.streamed else [f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")']
-        return load + [f".P({lp.lanes})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({t['acc']})",
+        fused = [".FUSED(1)", ".T(T)", f".THRESHOLD({lp.threshold})"] if lp.fused and not lif else []
+        return load + fused + [f".P({lp.lanes})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({lp.cur_bits})",
                        *([f".MEM_BITS({t['mem']})", f".THRESHOLD({lp.threshold})"] if lif else []),
                        *weights, f'.BIAS_FILE("{bias}")']
 
@@ -205,8 +206,9 @@ class TopBody:
         if spiking:
             self.trace(node.attrs.get("trace_out"), n, dst.name)
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
-                             "acc_bits": t["acc"], "mem_bits": t["mem"] if spiking else None,
-                             "in_events": nin, "outputs": nout, "sequenced": True, "streamed": lp.streamed})
+                             "acc_bits": lp.cur_bits, "mem_bits": t["mem"] if spiking else None,
+                             "in_events": nin, "outputs": nout, "sequenced": True, "streamed": lp.streamed,
+                             "fused": lp.fused})
 
     def lif_update(self, node: Node) -> None:
         """The LIF neurons of a transposed-conv layer, after its current engines: spike streams
@@ -219,7 +221,8 @@ class TopBody:
         # room for a stream's share of a step's masks, so that the current engines can read
         # out a whole step while the emitter (or the output stage) is still busy with the last
         depth = 1 << max(2, (min(nw // ne + 2, MASK_DEPTH_MAX) - 1).bit_length())
-        params = [".T(T)", f".NW({nw})", f".P({p})", f".ACC_BITS({t['acc']})", f".MEM_BITS({t['mem']})",
+        params = [".T(T)", f".NW({nw})", f".P({p})", f".ACC_BITS({lp.cur_bits})", f".MEM_BITS({t['mem']})",
+                  *([".STATELESS(1)"] if lp.fused else []),
                   f".THRESHOLD({lp.threshold})", f".MASK_DEPTH({depth})", f".NE({ne})", f".MASKS({int(masks)})"]
         outs = [self.s(o) for o in node.outputs]
         if masks:       # the spike ports unused
@@ -288,7 +291,7 @@ class TopBody:
 
     def current_join(self, node: Node) -> None:
         ins, lp = [self.s(i) for i in node.inputs], self.plan(node.layer)
-        params = [f".R({len(ins)})", f".LANES({lp.lanes})", f".BITS({lp.widths['acc']})"]
+        params = [f".R({len(ins)})", f".LANES({lp.lanes})", f".BITS({lp.cur_bits})"]
         self.emit(*_instance(MODULES["current_join"], params, node.name,
                              [".clk, .rst", _bind("s_axis", ins), _bind("m_axis", [self.s(node.outputs[0])])]))
 
