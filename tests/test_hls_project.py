@@ -2,8 +2,12 @@
 mode of hw/interface.yaml and equals the golden model byte for byte (small configuration);
 the project is self-contained (it compiles after a move); the load_weights blob is the RTL's;
 memories are counted in blocks by bank geometry and boards that cannot hold the design are
-refused with the shortfall in blocks; static checks catch what Vitis would reject."""
+refused with the shortfall in blocks; static checks catch what Vitis would reject.  Designs that
+stream weight rows from DDR get the pointer weights_base (m_axi_gmem) at hw/interface.yaml's
+offset, no arrays for the streamed weights, and equal the golden model with the DDR image the
+testbench passes."""
 import json
+import os
 import shutil
 import subprocess
 
@@ -14,6 +18,7 @@ from fsvae_fpga.codegen import boards
 from fsvae_fpga.contract import hwmodel
 from fsvae_fpga.codegen import hls, hls_memory
 from fsvae_fpga.toolchain.csim import run_csim, static_check
+from fsvae_fpga.codegen.design import ddr_weight_image, ddr_weight_layout, describe
 from fsvae_fpga.codegen.hls import CodegenError, write_project
 from fsvae_fpga.contract.export import export
 from fsvae_fpga.contract.golden import quantize_images
@@ -266,7 +271,8 @@ def paper_hw(tmp_path_factory):
 
 def test_paper_model_block_counts(paper_hw):
     """The shipped paper model: KV260 and ZCU104 hold generation only with their large layers
-    loaded at run time (ROMs are never UltraRAM); PYNQ-Z2 cannot hold it, and says why."""
+    loaded at run time (ROMs are never UltraRAM); PYNQ-Z2 cannot hold it even with every linear
+    layer's weights in DDR, and says why."""
     for name in ("kv260", "zcu104"):
         board = boards.board(name)
         with pytest.raises(CodegenError, match="generation and reconstruction design does not fit"):
@@ -276,7 +282,8 @@ def test_paper_model_block_counts(paper_hw):
         assert usage["bram18"] <= usage["bram18_budget"] and usage["uram"] <= usage["uram_budget"]
         assert all(m.impl in ("bram", "lutram") for m in mems if m.storage == "rom")
         assert {m.impl for m in mems if m.storage == "load"} <= {"uram", "bram"}
-    with pytest.raises(CodegenError, match=r"short by \d+ BRAM18; this board loads no weights at run time"):
+    with pytest.raises(CodegenError, match=r"short by \d+ BRAM18; this board loads no weights at run time.*the "
+                                           r"weights of prior.0, prior.1, prior.2, decoder_fc are read from DDR"):
         hls_memory.fit_blocks(paper_hw, boards.board("pynq-z2"), False)
 
 
@@ -294,3 +301,225 @@ def test_memory_report_is_written(pynq_project):
     assert report["usage"]["bram18"] == info["memory"]["bram18"]
     assert sum(a["bram18"] for a in report["arrays"]) == report["usage"]["bram18"]
     assert {a["storage"] for a in report["arrays"]} == {"rom", "load", "ram"}
+
+
+# --- weight rows streamed from DDR (hw/boards.yaml weight_stream) --------------------------------
+STREAM_SMALL = {"weight_stream": {"layers": ["prior.2", "decoder_fc"]}}
+
+
+@pytest.fixture(scope="module")
+def stream_project(small_hw, tmp_path_factory):
+    """Small model, PYNQ-Z2 with prior.2 and decoder_fc streamed from DDR, reconstruction too."""
+    tmp = tmp_path_factory.mktemp("stream")
+    vec = _vectors(small_hw, 3, 17, tmp / "vectors")
+    info = write_project(small_hw, "pynq-z2", tmp / "prj", vectors_dir=vec, overrides=STREAM_SMALL)
+    ok, log = run_csim(tmp / "prj")
+    return tmp / "prj", info, ok, log
+
+
+def _signature(top: str) -> str:
+    start = top.index("void fsvae_top(")
+    return top[start:top.index("{", start)]
+
+
+def test_streaming_csim_equals_golden(stream_project):
+    project, info, ok, log = stream_project
+    assert ok, log
+    words = info["weight_stream"]["bytes"] // 8
+    assert f"DDR weight image: {words} beats of 64 bits" in log
+    assert "generate: 3 images, 0 pixels differ" in log and "reconstruct: 3 images, 0 pixels differ" in log
+    assert "read while empty" not in log and "leftover" not in log, log
+
+
+def test_streaming_top_has_the_weights_pointer(stream_project, small_hw):
+    """The pointer argument is weights_base (Vitis names the offset register after it), last,
+    after the read-only outputs: m_axi bundle gmem (m_axi_gmem) with offset=slave, bursts of 16,
+    depth = the image, its offset register in s_axi_control at 0x70 (build_prj.tcl checks it, 64
+    bits wide)."""
+    project, info, _, _ = stream_project
+    top = (project / "firmware" / "fsvae_top.cpp").read_text()
+    signature = _signature(top)
+    assert signature.rstrip().endswith("ap_uint<32> &engines_busy, const ddr_word_t *weights_base)")
+    words = info["weight_stream"]["bytes"] // 8
+    pragma = next(line for line in top.splitlines() if "mode=m_axi" in line)
+    for option in ("port=weights_base", "offset=slave", "bundle=gmem", f"depth={words}", "max_read_burst_length=16",
+                   "num_read_outstanding=8", "latency=60", "max_widen_bitwidth=64"):
+        assert f" {option}" in pragma, (option, pragma)
+    assert "#pragma HLS INTERFACE mode=s_axilite port=weights_base bundle=control" in top
+    assert "fsvae_core(in_r, out_r, seed, n_images, mode, image_base, progress, weights_base);" in top
+    tcl = (project / "build_prj.tcl").read_text()
+    assert "engines_busy 0x60 weights_base 0x70}" in tcl and "weights_base 64}" in tcl
+    assert "config_interface -m_axi_addr64=true" in tcl
+    assert info["weight_stream"]["port"] == "m_axi_gmem" and info["weight_stream"]["base_register"] == "weights_base"
+    header = (project / "firmware" / "fsvae_core.h").read_text()
+    assert "const ddr_word_t *weights_base);" in header and "ap_uint<32> &progress, const ddr_word_t *weights);" in header
+
+
+def test_streamed_layers_have_no_weight_array(stream_project, small_hw):
+    """prior.2 and decoder_fc: no ROM, no declaration, no pragma, not counted (only the engine's
+    row buffer); their engine reads rows at the layout's offsets; the image in vectors/ is the
+    design's (the RTL's mem/ddr_weights.bin: codegen rtl describes the generation design)."""
+    project, info, _, _ = stream_project
+    fw = project / "firmware"
+    sources = "".join((fw / f).read_text() for f in ("weights.h", "fsvae_core.cpp", "parameters.h"))
+    for n in ("prior_2", "decoder_fc"):
+        assert f"{n}_weight" not in sources
+        assert f"fsvae::lif_linear_step_ddr<" in sources and f"weights + {n}_DDR_OFFSET" in sources
+    assert "prior_1_weight" in sources and "fsvae::lif_linear_step<32, 64, prior_1_P>" in sources
+    report = json.loads((project / "memory.json").read_text())
+    assert report["usage"]["streamed_layers"] == ["prior.2", "decoder_fc"]
+    arrays = {a["name"]: a for a in report["arrays"]}
+    assert "prior_2_weight" not in arrays and "decoder_fc_weight" not in arrays
+    assert arrays["prior_2_row"]["storage"] == "ram" and arrays["prior_2_row"]["banks_depth_width"][2] == 32
+    mems, plain = hls_memory.fit_blocks(small_hw, boards.board("pynq-z2"), True)     # nothing streamed
+    gone = [m.blocks() for m in mems if m.name in ("prior_2_weight", "decoder_fc_weight")]
+    rows = [arrays[n] for n in ("prior_2_row", "decoder_fc_row")]
+    assert len(gone) == 2 and sum(g["bram18"] for g in gone) > 0
+    assert report["usage"]["bram18"] == plain["bram18"] - sum(g["bram18"] for g in gone) + sum(r["bram18"] for r in rows)
+    assert report["usage"]["lutram_luts"] == (plain["lutram_luts"] - sum(g["lut"] for g in gone)
+                                              + sum(r["lut"] for r in rows))
+    layout = {m["layer"]: m for m in info["weight_stream"]["layers"]}
+    params = (fw / "parameters.h").read_text()
+    for name, n in (("prior.2", "prior_2"), ("decoder_fc", "decoder_fc")):
+        assert f"static const int {n}_DDR_OFFSET = {layout[name]['offset'] // 8};" in params
+        assert f"static const int {n}_DDR_STRIDE = {layout[name]['row_stride'] // 8};" in params
+    board = {**boards.board("pynq-z2"), **STREAM_SMALL}
+    assert (project / "vectors" / "ddr_weights.bin").read_bytes() == ddr_weight_image(describe(small_hw, board))
+    assert info["weight_stream"]["layers"] == ddr_weight_layout(describe(small_hw, board))
+
+
+def test_streaming_csim_reads_the_ddr_image(stream_project, tmp_path):
+    """The rows come from the image the testbench passes: one flipped bit in every decoder_fc
+    weight changes images."""
+    project, info, _, _ = stream_project
+    vec = tmp_path / "vectors"
+    shutil.copytree(project / "vectors", vec)
+    image = bytearray((vec / "ddr_weights.bin").read_bytes())
+    fc = next(m for m in info["weight_stream"]["layers"] if m["layer"] == "decoder_fc")
+    for i in range(fc["offset"], fc["offset"] + fc["rows"] * fc["row_stride"]):
+        image[i] ^= 0x40
+    (vec / "ddr_weights.bin").write_bytes(bytes(image))
+    ok, log = run_csim(project, vectors=vec, rebuild=False)
+    assert not ok and "generate: 3 images, 0 pixels differ" not in log
+
+
+def test_streaming_and_loaded_weights_on_wide_words(small_hw, tmp_path):
+    """KV260 lanes (32: an engine word of 256 bits spans 4 beats), generation only, prior.0
+    streamed while the large layers load at run time: both paths in one design, bit-exact."""
+    vec = _vectors(small_hw, 2, 4, tmp_path / "vectors")
+    over = {**LOAD_SMALL, "reconstruction": False, "weight_stream": {"layers": ["prior.0", "prior.2"]}}
+    info = write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec, overrides=over)
+    assert info["weight_load"] and not {"prior.0", "prior.2"} & set(info["memory"]["loaded_layers"])
+    assert [m["word_bits"] for m in info["weight_stream"]["layers"]] == [256, 256]
+    fw = tmp_path / "prj" / "firmware"
+    assert static_check(sorted(fw.glob("*.cpp")) + sorted((fw / "fsvae").glob("*.h"))) == []
+    ok, log = run_csim(tmp_path / "prj")
+    assert ok, log
+    words = info["weight_load"]["words"]
+    assert f"load_weights: {words} of {words} words taken, status 0x501" in log
+    assert "generate: 2 images, 0 pixels differ" in log
+
+
+def test_designs_without_streaming_have_no_pointer(small_hw, tmp_path):
+    """The board's default for the small model streams nothing: no pointer argument, no m_axi
+    port, no image; the register map ends with engines_busy."""
+    info = write_project(small_hw, "pynq-z2", tmp_path / "prj")
+    assert info["weight_stream"] is None and info["memory"]["streamed_layers"] == []
+    top = (tmp_path / "prj" / "firmware" / "fsvae_top.cpp").read_text()
+    assert "mode=m_axi" not in top and "weights_base" not in _signature(top) and "ddr_word_t" not in top
+    assert "fsvae_core(in_r, out_r, seed, n_images, mode, image_base, progress);" in top
+    assert "#define FSVAE_DDR_WORDS 0" in (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    assert not (tmp_path / "prj" / "vectors" / "ddr_weights.bin").exists()
+    tcl = (tmp_path / "prj" / "build_prj.tcl").read_text()
+    assert "engines_busy 0x60}" in tcl and "m_axi_addr64" not in tcl
+
+
+def test_pointer_register_layout():
+    """The offset register of a 64-bit pointer takes 12 bytes after the outputs (data_0, data_1,
+    reserved); hw/interface.yaml's 0x70 is that layout; a pointer elsewhere is refused."""
+    iface = boards.interface()
+    regs, offsets = hls.scalar_registers(iface, pointers=True)
+    assert regs[-1]["name"] == "weights_base" and offsets["weights_base"] == 0x70
+    assert "weights_base" not in hls.scalar_registers(iface)[1]
+
+    def edited(**changes):
+        d = json.loads(json.dumps(iface))
+        for r in d["control"]["registers"]:
+            r.update(changes.get(r["name"], {}))
+        d["control"]["registers"].sort(key=lambda r: r["offset"])
+        return d
+    with pytest.raises(CodegenError, match="not the layout Vitis HLS gives"):
+        hls.scalar_registers(edited(weights_base={"offset": 0x74}), pointers=True)
+    # a pointer between the scalars: fine for a top that has it, refused for one that has not
+    moved = edited(weights_base={"offset": 0x30}, identity={"offset": 0x3c}, status={"offset": 0x4c},
+                   progress={"offset": 0x5c}, engines_busy={"offset": 0x6c})
+    assert hls.scalar_registers(moved, pointers=True)[1]["identity"] == 0x3c
+    with pytest.raises(CodegenError, match="must come after the scalar registers"):
+        hls.scalar_registers(moved, pointers=False)
+    # outputs 8 bytes apart: the pointer follows at 0x50
+    eight = edited(status={"offset": 0x38}, progress={"offset": 0x40}, engines_busy={"offset": 0x48},
+                   weights_base={"offset": 0x50})
+    assert hls.scalar_registers(eight, pointers=True)[1]["weights_base"] == 0x50
+
+
+TCL_STUBS = """
+proc open_project {args} {}
+proc set_top {args} {}
+proc add_files {args} {}
+proc open_solution {args} {}
+proc set_part {args} {}
+proc create_clock {args} {}
+proc config_interface {args} { puts "config_interface $args" }
+proc csim_design {args} {}
+proc cosim_design {args} {}
+proc export_design {args} {}
+proc csynth_design {args} {
+    set d fsvae_prj/solution1/impl/misc/drivers/fsvae_top_v1_0/src
+    file mkdir $d
+    set f [open $d/xfsvae_top_hw.h w]
+    puts $f $::env(FSVAE_HEADER)
+    close $f
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is needed")
+def test_build_script_checks_the_pointer_register(stream_project, tmp_path):
+    """build_prj.tcl (Vitis commands stubbed) against driver headers in Vitis' format: the
+    documented layout passes; the offset register elsewhere, or 32 bits wide, fails."""
+    project, _, _, _ = stream_project
+    (tmp_path / "run.tcl").write_text(TCL_STUBS + "source build_prj.tcl\n")
+    shutil.copy(project / "build_prj.tcl", tmp_path / "build_prj.tcl")
+    regs = {"AP_CTRL": 0x00, "GIE": 0x04, "IER": 0x08, "ISR": 0x0c, "SEED_DATA": 0x10, "N_IMAGES_DATA": 0x18,
+            "MODE_DATA": 0x20, "IMAGE_BASE_DATA": 0x28, "IDENTITY_DATA": 0x30, "IDENTITY_CTRL": 0x34,
+            "STATUS_DATA": 0x40, "STATUS_CTRL": 0x44, "PROGRESS_DATA": 0x50, "PROGRESS_CTRL": 0x54,
+            "ENGINES_BUSY_DATA": 0x60, "ENGINES_BUSY_CTRL": 0x64, "WEIGHTS_BASE_DATA": 0x70}
+
+    def run(pointer_at=0x70, pointer_bits=64):
+        lines = [f"#define XFSVAE_TOP_CONTROL_ADDR_{k:<20} 0x{(pointer_at if k == 'WEIGHTS_BASE_DATA' else v):02x}"
+                 for k, v in regs.items()]
+        lines += [f"#define XFSVAE_TOP_CONTROL_BITS_{k:<20} {pointer_bits if k == 'WEIGHTS_BASE_DATA' else 32}"
+                  for k in regs if k.endswith("_DATA")]
+        shutil.rmtree(tmp_path / "fsvae_prj", ignore_errors=True)
+        return subprocess.run(["tclsh", "run.tcl"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "FSVAE_HEADER": "\n".join(lines)})
+    good = run()
+    assert good.returncode == 0, good.stderr
+    assert "config_interface -m_axi_addr64=true" in good.stdout and "match hw/interface.yaml" in good.stdout
+    moved = run(pointer_at=0x7c)
+    assert moved.returncode != 0 and "Vitis put weights_base at 0x7c, hw/interface.yaml says 0x70" in moved.stderr
+    narrow = run(pointer_bits=32)
+    assert narrow.returncode != 0 and "Vitis made weights_base 32 bits wide" in narrow.stderr
+
+
+def test_streaming_reconstruction_layers(small_hw, tmp_path):
+    """Layers only the reconstruction design has (encoder_fc, posterior.1) stream too, bit-exact;
+    that image is not codegen rtl's (a generation design), which the writer says."""
+    vec = _vectors(small_hw, 1, 9, tmp_path / "vectors")
+    info = write_project(small_hw, "pynq-z2", tmp_path / "prj", vectors_dir=vec,
+                         overrides={"weight_stream": {"layers": ["posterior.1", "encoder_fc", "prior.2"]}})
+    assert [m["layer"] for m in info["weight_stream"]["layers"]] == ["encoder_fc", "posterior.1", "prior.2"]
+    assert any("is not codegen rtl's" in w for w in info["warnings"])
+    ok, log = run_csim(tmp_path / "prj")
+    assert ok, log
+    assert "generate: 1 images, 0 pixels differ" in log and "reconstruct: 1 images, 0 pixels differ" in log

@@ -114,6 +114,126 @@ void lif_linear_step(const index_t events[IN], index_t count, const W_T weight[I
     }
 }
 
+// The same layer step with its weights in DDR (hw/boards.yaml weight_stream): per input
+// event, the event's row is read with one burst from the AXI4 master behind `rows` (the top's
+// m_axi weights_base port, at the layer's offset in the DDR weight image) instead of from an
+// on-chip array.  Same results as lif_linear_step, bit for bit.
+//
+// The image (design.ddr_weight_layout): row i = the engine's G weight words of input i, word g
+// = outputs g*P .. g*P+P-1 (lane p in bits [p*W_BITS, (p+1)*W_BITS), two's complement), words
+// packed little-endian into DDR_BITS-bit beats; rows ROW_STRIDE beats apart.  A word of
+// WB = P*W_BITS bits either divides a beat (K = DDR_BITS / WB words a beat, word k of beat b
+// is word b*K + k, in the beat's bits [k*WB, (k+1)*WB)) or spans M = WB / DDR_BITS beats (low
+// bits first), as in the RTL's fsvae_weight_stream.
+//
+// Per event (count events):
+//   ROW_FETCH: ROW_BEATS beats in a pipelined loop from rows[src*ROW_STRIDE], one burst (the
+//              m_axi adapter splits it at max_read_burst_length; the 4 KB-aligned layers and
+//              the row stride keep a burst inside 4 KB), split into the G words of `row`
+//              (cyclic K banks: K words written a cycle);
+//   ROW_ADD:   G iterations adding word g's P lanes into acc[g*P .. g*P+P-1].
+// Latency (G = OUT / P):  G (bias) + count * (DDR latency + ROW_BEATS + G + a few cycles)
+//                         + G (LIF update).  Rows are not prefetched across events (the RTL's
+// weight stream is), so every event pays the memory latency once.
+template <int IN, int OUT, int P, int W_BITS, int ROW_STRIDE, int DDR_BITS, typename B_T, typename ACC_T,
+          typename U_T>
+void lif_linear_step_ddr(const index_t events[IN], index_t count, const ap_uint<DDR_BITS> *rows,
+                         const B_T bias[OUT], U_T membrane[OUT],
+                         spike_t spikes[OUT] /* in: previous step's spikes, out: new */,
+                         ACC_T threshold, bool first_step) {
+    static_assert(P >= 1, "lif_linear_step_ddr: P must be >= 1");
+    static_assert(OUT % P == 0, "lif_linear_step_ddr: OUT must be a multiple of the lane count P");
+    static_assert(IN >= 1 && IN <= MAX_EVENTS, "lif_linear_step_ddr: IN must be in [1, 65535]");
+    static_assert(W_BITS >= 2 && W_BITS <= 32, "lif_linear_step_ddr: weights of 2 to 32 bits");
+    static const int WB = P * W_BITS;          // bits of one engine word
+    static_assert(DDR_BITS % WB == 0 || WB % DDR_BITS == 0,
+                  "lif_linear_step_ddr: an engine word must divide a DDR beat or be whole beats");
+    static const int G = OUT / P;              // engine words (output groups) of a row
+    static const int K = WB <= DDR_BITS ? DDR_BITS / WB : 1;   // words a beat
+    static const int M = WB > DDR_BITS ? WB / DDR_BITS : 1;    // beats a word
+    static const int ROW_BEATS = (G * WB + DDR_BITS - 1) / DDR_BITS;
+    static_assert(ROW_STRIDE >= ROW_BEATS, "lif_linear_step_ddr: rows overlap (ROW_STRIDE < ROW_BEATS)");
+
+#pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
+
+    ACC_T acc[OUT];
+#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=1
+    ap_uint<WB> row[G];                        // the current event's row, one engine word an entry
+#pragma HLS ARRAY_PARTITION variable=row type=cyclic factor=K dim=1
+
+    // 1. acc = bias: G iterations, P lanes each.
+    DDR_BIAS:
+    for (int g = 0; g < G; ++g) {
+#pragma HLS PIPELINE II=1
+        DDR_BIAS_LANES:
+        for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+            acc[g * P + p] = bias[g * P + p];
+        }
+    }
+
+    // 2. Per event: fetch its row from DDR, then add it.
+    DDR_EVENTS:
+    for (int e = 0; e < int(count); ++e) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=IN
+        const ap_uint<DDR_BITS> *src_row = rows + int(events[e]) * ROW_STRIDE;
+        ap_uint<WB> word = 0;                  // M > 1: the word being assembled, low beats first
+        int m = 0;                             // M > 1: beats of it taken
+        int gw = 0;                            // M > 1: the word being assembled
+        ROW_FETCH:
+        for (int b = 0; b < ROW_BEATS; ++b) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<DDR_BITS> beat = src_row[b];
+            if (M == 1) {
+                ROW_SPLIT:
+                for (int k = 0; k < K; ++k) {
+#pragma HLS UNROLL
+                    if (G % K == 0 || b * K + k < G) {
+                        row[b * K + k] = beat.range(k * WB + WB - 1, k * WB);
+                    }
+                }
+            } else {
+                word = (word >> DDR_BITS) | (ap_uint<WB>(beat) << (WB - DDR_BITS));
+                if (m == M - 1) {
+                    row[gw] = word;
+                    m = 0;
+                    ++gw;
+                } else {
+                    ++m;
+                }
+            }
+        }
+        ROW_ADD:
+        for (int g = 0; g < G; ++g) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<WB> w = row[g];
+            ROW_ADD_LANES:
+            for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+                acc[g * P + p] += ap_int<W_BITS>(w.range(p * W_BITS + W_BITS - 1, p * W_BITS));
+            }
+        }
+    }
+
+    // 3. LIF update (as lif_linear_step).
+    DDR_UPDATE:
+    for (int g2 = 0; g2 < G; ++g2) {
+#pragma HLS PIPELINE II=1
+        DDR_UPDATE_LANES:
+        for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+            const int o = g2 * P + p;
+            U_T leaked = 0;
+            if (!first_step && !spikes[o]) {
+                leaked = membrane[o] >> LEAK_SHIFT;
+            }
+            const U_T u = leaked + acc[o];
+            membrane[o] = u;
+            spikes[o] = (u > threshold) ? 1 : 0;
+        }
+    }
+}
+
 }  // namespace fsvae
 
 #if defined(__GNUC__) && !defined(__clang__)

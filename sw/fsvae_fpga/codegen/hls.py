@@ -11,10 +11,14 @@ path outside itself, so it can be moved or copied to another machine and opened 
     firmware/fsvae_core.cpp the accelerator: generation (and reconstruction) built from the
                             engine library, the run-time weight loader, the memory pragmas
     firmware/fsvae_top.cpp  the top function: AXI4-Stream + s_axi_control ports of
-                            hw/interface.yaml, modes, status registers
+                            hw/interface.yaml, modes, status registers; where layers stream
+                            their weights, the pointer weights_base on the m_axi_gmem master
     tb/tb_fsvae.cpp         C testbench on the golden test vectors (every mode)
     vectors/                the golden test vectors (fsvae-fpga vectors) and weights.bin, the
-                            load_weights blob (the same bytes as codegen rtl's mem/weights.bin)
+                            load_weights blob (the same bytes as codegen rtl's mem/weights.bin),
+                            and ddr_weights.bin, the DDR weight image (design.ddr_weight_image,
+                            codegen rtl's mem/ddr_weights.bin) that the testbench passes as
+                            weights_base
     memory.json             every on-chip array: layout, binding and block count
     build_prj.tcl           csim, csynth (+ register-offset check), cosim, IP export
 
@@ -24,6 +28,12 @@ Weights are ROMs in block RAM or LUTs (UltraRAM has no initial contents) unless 
 loads them at run time (hw/boards.yaml weight_memory.loadable_min_bits, the rule of the RTL
 writer, ``rtl.loadable_layers``): those are RAMs in URAM or BRAM, written by mode
 load_weights.  A design that does not fit the board's memory budget is refused.
+
+Weight rows from DDR.  Where the design streams the weights of some linear layers
+(``LayerPlan.streamed``: hw/boards.yaml weight_stream), those layers have no weight array:
+their engine (fsvae/lif_linear.h ``lif_linear_step_ddr``) reads each input event's row with a
+burst from the top's pointer argument weights_base (m_axi bundle gmem, offset register in
+s_axi_control at hw/interface.yaml's offset), in the layout of ``design.ddr_weight_layout``.
 """
 from __future__ import annotations
 
@@ -35,8 +45,9 @@ import numpy as np
 
 from fsvae_fpga.codegen import boards
 from fsvae_fpga.contract.hwmodel import HwModel
-from fsvae_fpga.codegen.design import (CodegenError, clipped_pixel_thresholds, cname, describe, engine_bias,
-                                       engine_weight, threshold_sum_bits, weight_load_memories)
+from fsvae_fpga.codegen.design import (CodegenError, clipped_pixel_thresholds, cname, ddr_weight_image,
+                                       ddr_weight_layout, describe, engine_bias, engine_weight, stream_settings,
+                                       threshold_sum_bits, weight_load_memories)
 from fsvae_fpga.codegen.hls_memory import Memory, fit_blocks
 
 HLS_DIR = Path(__file__).resolve().parents[3] / "hls"
@@ -51,35 +62,72 @@ LIBRARY = ["types.h", "event_list.h", "lif_linear.h", "lif_conv_transpose.h", "c
 # word; the generated driver headers seen from Vitis HLS 2020.2 and 2023.1 leave 8 more bytes
 # after that (output slots 16 bytes apart), while hw/interface.yaml reads 8.  Both are
 # accepted here; build_prj.tcl checks the offsets of the header Vitis actually writes.
+# A pointer argument on an m_axi port with offset=slave (and s_axilite port=<it>) gets its
+# offset register in the same bundle, in argument order, named after the argument: a 64-bit
+# address (m_axi addressing is 64-bit: build_prj.tcl sets config_interface -m_axi_addr64) is
+# data_0 (bits 31:0), data_1 (bits 63:32) and a reserved word, 12 bytes (x<top>_hw.h of the
+# Vivado IP flow: "0x10 Data signal of p [31:0], 0x14 Data signal of p [63:32], 0x18 reserved").
+# So the argument must be called as hw/interface.yaml's register (weights_base).
 INPUT_SLOT = 8
 OUTPUT_SLOTS = (8, 16)
 
 
-def scalar_registers(iface: dict) -> tuple[list[dict], dict[str, int]]:
+def _slot(r: dict, output_slot: int) -> int:
+    if r.get("pointer"):
+        return 4 * (r.get("width", 64) // 32 + 1)      # data words, then a reserved word
+    return output_slot if r["access"] == "r" else INPUT_SLOT
+
+
+def scalar_registers(iface: dict, pointers: bool = False) -> tuple[list[dict], dict[str, int]]:
     """The argument registers of hw/interface.yaml (in order) and the offsets Vitis gives them
-    when the top's scalar arguments come in that order; CodegenError where the file's offsets
-    are no such layout."""
-    # pointer registers (weights_base) belong to the m_axi weight stream, which this
-    # generator does not implement yet: the HLS top has no such argument
-    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10 and not r.get("pointer")]
+    when the top's arguments come in that order; CodegenError where the file's offsets are no
+    such layout.  ``pointers``: the top has the pointer arguments (a design that streams
+    weights: weights_base); without them their registers must come last (nothing moves)."""
+    regs = [r for r in iface["control"]["registers"] if r["offset"] >= 0x10]
     for r in regs:
-        if r.get("width", 32) != 32 or r["access"] not in ("rw", "w", "r"):
+        if r.get("pointer"):
+            if r.get("width", 64) not in (32, 64) or r["access"] != "rw":
+                raise CodegenError(f"hw/interface.yaml: register {r['name']}: a pointer (m_axi offset register) is "
+                                   "a 32- or 64-bit address, access rw")
+        elif r.get("width", 32) != 32 or r["access"] not in ("rw", "w", "r"):
             raise CodegenError(f"hw/interface.yaml: register {r['name']}: this generator implements 32-bit "
                                "inputs (access rw) and outputs (access r)")
-    outputs = [r for r in regs if r["access"] == "r"]
-    if outputs and any(r["access"] != "r" for r in regs[regs.index(outputs[0]):]):
+    scalars = [r for r in regs if not r.get("pointer")]
+    outputs = [r for r in scalars if r["access"] == "r"]
+    if outputs and any(r["access"] != "r" for r in scalars[scalars.index(outputs[0]):]):
         raise CodegenError("hw/interface.yaml: the read-only registers must follow the written ones")
+    if not pointers:
+        last = max((i for i, r in enumerate(regs) if not r.get("pointer")), default=-1)
+        early = [r["name"] for r in regs[:last + 1] if r.get("pointer")]
+        if early:
+            raise CodegenError(f"hw/interface.yaml: pointer register {', '.join(early)} must come after the scalar "
+                               "registers (a top without its argument would move the registers after it)")
+        regs = scalars
     for slot in OUTPUT_SLOTS:
         offsets, at = {}, 0x10
         for r in regs:
             offsets[r["name"]] = at
-            at += slot if r["access"] == "r" else INPUT_SLOT
+            at += _slot(r, slot)
         if all(offsets[r["name"]] == r["offset"] for r in regs):
             return regs, offsets
     want = ", ".join(f"{r['name']} 0x{r['offset']:02x}" for r in regs)
     raise CodegenError(f"hw/interface.yaml: the offsets ({want}) are not the layout Vitis HLS gives the top's "
-                       f"scalar arguments in this order (from 0x10: inputs every {INPUT_SLOT} bytes, outputs every "
-                       f"{' or '.join(map(str, OUTPUT_SLOTS))})")
+                       f"arguments in this order (from 0x10: inputs every {INPUT_SLOT} bytes, outputs every "
+                       f"{' or '.join(map(str, OUTPUT_SLOTS))}, a 64-bit pointer 12)")
+
+
+def _arg(r: dict) -> str:
+    """The top's argument for a register."""
+    if r.get("pointer"):
+        return f"const ddr_word_t *{r['name']}"
+    return f"ap_uint<32> {'&' if r['access'] == 'r' else ''}{r['name']}"
+
+
+def _register_note(r: dict) -> str:
+    if r.get("pointer"):
+        return (f"DDR byte address of the weight image, {r.get('width', 64)} bits: m_axi_{r['pointer']} reads the "
+                "streamed layers' rows there")
+    return "read-only" if r["access"] == "r" else "written by the host"
 
 
 # --- generated sources -----------------------------------------------------------------------
@@ -110,8 +158,16 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool, identity: int |
              f"// little-endian (hwmodel.identity32; this model: {hw.identity[:16]}...)",
              f"#define FSVAE_IDENTITY 0x{identity & 0xFFFFFFFF:08x}u",
              "// 32-bit words of the load_weights blob (vectors/weights.bin); 0: no run-time weights",
-             f"#define FSVAE_WEIGHT_WORDS {load_words}", ""]
-    for name, lp in describe(hw, board, reconstruction).layers.items():
+             f"#define FSVAE_WEIGHT_WORDS {load_words}"]
+    design = describe(hw, board, reconstruction)
+    ddr = ddr_stream(design)
+    lines += ["// weight rows streamed from DDR (hw/boards.yaml weight_stream): the image vectors/ddr_weights.bin,",
+              "// FSVAE_DDR_WORDS beats of FSVAE_DDR_BITS bits at weights_base; 0: no layer streams",
+              f"#define FSVAE_DDR_WORDS {ddr['words'] if ddr else 0}",
+              f"#define FSVAE_DDR_BITS {ddr['data_bits'] if ddr else 64}",
+              "typedef ap_uint<FSVAE_DDR_BITS> ddr_word_t;", ""]
+    rows = {m["layer"]: m for m in (ddr["layers"] if ddr else [])}
+    for name, lp in design.layers.items():
         layer, n, t = hw.layer(name), cname(name), lp.widths
         lines.append(f"// {layer['name']}: {layer['kind']} {layer['in_shape']} -> {layer['out_shape']}, "
                      f"current {layer['current_range']}, membrane {layer.get('membrane_range', '-')}")
@@ -125,6 +181,13 @@ def parameters_h(hw: HwModel, board: dict, reconstruction: bool, identity: int |
         lines.append(f"static const int {n}_P = {lp.lanes};")
         if lp.threshold is not None:
             lines.append(f"static const int {n}_THRESHOLD = {lp.threshold};")
+        if name in rows:
+            m, beat = rows[name], ddr["data_bits"] // 8
+            lines += [f"// weight rows in DDR: row i at weights_base + {m['offset']} + i * {m['row_stride']} bytes, "
+                      f"{m['row_bytes']} bytes used ({m['row_words']} words of {m['word_bits']} bits)",
+                      f"static const int {n}_W_BITS = {t['w']};",
+                      f"static const int {n}_DDR_OFFSET = {m['offset'] // beat};   // in beats",
+                      f"static const int {n}_DDR_STRIDE = {m['row_stride'] // beat};   // in beats"]
         lines.append("")
     thr = clipped_pixel_thresholds(hw)
     lines += [f"typedef ap_int<{threshold_sum_bits(hw)}> out_sum_t;   // membrane-output sum, {out['sum_range']}",
@@ -163,6 +226,28 @@ def storage_pragmas(mems: list[Memory]) -> str:
     return "\n".join(lines)
 
 
+# the DDR weight image's pointer, through fsvae_core to the step functions (designs that stream)
+DDR_PARAM = ", const ddr_word_t *weights"
+
+
+def ddr_stream(design) -> dict | None:
+    """The design's weight rows in DDR (None where no layer streams): the image's layout
+    (design.ddr_weight_layout, the RTL's), its size in beats and the m_axi port's settings."""
+    layout = ddr_weight_layout(design)
+    if not layout:
+        return None
+    ws = stream_settings(design.board)
+    beat = ws["port_bits"] // 8
+    size = layout[-1]["offset"] + layout[-1]["rows"] * layout[-1]["row_stride"]
+    for m in layout:
+        if m["offset"] % beat or m["row_stride"] % beat or m["beats_per_row"] > m["row_stride"] // beat:
+            raise CodegenError(f"{m['layer']}: DDR rows at offset {m['offset']}, stride {m['row_stride']} bytes are "
+                               f"not whole {ws['port_bits']}-bit beats")
+    return {"words": size // beat, "bytes": size, "data_bits": ws["port_bits"], "addr_bits": 64,
+            "max_burst": ws["max_burst"], "outstanding": ws["max_outstanding"], "latency": ws["latency_cycles"],
+            "layers": layout}
+
+
 def core_cpp(hw: HwModel, reconstruction: bool, board: dict, mems: list[Memory]) -> str:
     """The accelerator body: per image, step through T with every layer's state on chip."""
     L = hw.layer
@@ -170,8 +255,15 @@ def core_cpp(hw: HwModel, reconstruction: bool, board: dict, mems: list[Memory])
     body_dec, body_gen, body_rec = [], [], []
     counts = ["z_n", "fc_n"]
 
+    design = describe(hw, board, reconstruction)
+
     def linear(name, in_events, in_count, out):
         n, layer = cname(name), L(name)
+        if design.plan(name).streamed:          # weight rows from DDR (m_axi weights_base)
+            out.append(f"    fsvae::lif_linear_step_ddr<{layer['in_shape'][0]}, {layer['out_shape'][0]}, {n}_P, "
+                       f"{n}_W_BITS, {n}_DDR_STRIDE>({in_events}, {in_count}, weights + {n}_DDR_OFFSET, {n}_bias, "
+                       f"{n}_mem, {n}_spk, {n}_acc_t({n}_THRESHOLD), first);")
+            return
         out.append(f"    fsvae::lif_linear_step<{layer['in_shape'][0]}, {layer['out_shape'][0]}, {n}_P>"
                    f"({in_events}, {in_count}, {n}_weight, {n}_bias, {n}_mem, {n}_spk, "
                    f"{n}_acc_t({n}_THRESHOLD), first);")
@@ -249,8 +341,11 @@ def core_cpp(hw: HwModel, reconstruction: bool, board: dict, mems: list[Memory])
             rows, cout = m.dims
             loads.append(f"    fsvae::load_weight_memory<{rows}, {cout}, {m.lanes}, {m.bits}>"
                          f"(in_r, {m.name}, taken, progress);")
+    streams = any(p.streamed for p in design.layers.values())
     src = (TEMPLATES / "fsvae_core.cpp.in").read_text()
-    return (src.replace("@STATE@", "\n".join(decl))
+    return (src.replace("@DDR_PARAM@", DDR_PARAM if streams else "")
+               .replace("@DDR_ARG@", ", weights" if streams else "")
+               .replace("@STATE@", "\n".join(decl))
                .replace("@DECODER_STEP@", "\n".join(body_dec))
                .replace("@PRIOR_STEP@", "\n".join(body_gen))
                .replace("@ENCODER_POSTERIOR_STEP@", "\n".join(body_rec))
@@ -277,6 +372,14 @@ def _copy_library(fw: Path) -> None:
         shutil.copy2(HLS_DIR / "fsvae" / f, lib / f)
 
 
+def _generation_layout(hw: HwModel, board: dict) -> list[dict] | None:
+    """The DDR layout of the generation design (codegen rtl's); None where it has none."""
+    try:
+        return ddr_weight_layout(describe(hw, board))
+    except CodegenError:
+        return None
+
+
 def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir: str | Path | None = None,
                   identity: int | None = None, overrides: dict | None = None) -> dict:
     """Write the Vitis HLS project for ``hw`` on ``board_name`` into ``out_dir``.  ``identity``:
@@ -289,9 +392,7 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
         raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")
     if (hw.image_shape[1] * hw.image_shape[2]) % 4:
         raise CodegenError(f"image {list(hw.image_shape)}: H*W must be a multiple of 4 (4 pixels per word)")
-    regs, offsets = scalar_registers(iface)
     status_bits = _status_bits(iface)
-    modes = {r["name"]: r for r in regs}["mode"]["values"]
     # reconstruction mode (encoder + posterior) only where the board has room for it too
     reconstruction = bool(board["reconstruction"])
     if reconstruction:
@@ -302,6 +403,15 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     mems, usage = fit_blocks(hw, board, reconstruction)
     load = weight_load_memories(hw, board, usage["loaded_layers"])
     load_words = sum(m["words"] for m in load)
+    ddr = ddr_stream(describe(hw, board, reconstruction))
+    regs, offsets = scalar_registers(iface, pointers=ddr is not None)
+    modes = {r["name"]: r for r in regs}["mode"]["values"]
+    pointer = next((r for r in regs if r.get("pointer")), None)
+    if ddr is not None:
+        port = iface.get("memory_ports", {}).get(pointer["pointer"] if pointer else "", {})
+        if pointer is None or port.get("prefix") != f"m_axi_{pointer['pointer']}":
+            raise CodegenError("hw/interface.yaml: a design that streams weights needs a pointer register (pointer: "
+                               "<bundle>) and its memory port (memory_ports.<bundle>.prefix m_axi_<bundle>)")
 
     out_dir = Path(out_dir)
     fw = out_dir / "firmware"
@@ -313,21 +423,32 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     header = (TEMPLATES / "fsvae_core.h.in").read_text()
     subs = {"@MODE_GENERATE@": modes["generate"], "@MODE_RECONSTRUCT@": modes["reconstruct"],
             "@MODE_LOAD_WEIGHTS@": modes["load_weights"], "@PIXELS_PER_WORD@": iface["pixels_per_word"],
-            "@TOP@": iface["top"],
-            "@SCALAR_ARGS@": ", ".join(f"ap_uint<32> {'&' if r['access'] == 'r' else ''}{r['name']}" for r in regs)}
+            "@TOP@": iface["top"], "@SCALAR_ARGS@": ", ".join(_arg(r) for r in regs),
+            "@DDR_PARAM@": DDR_PARAM if ddr else ""}
     subs.update({f"@STATUS_{k.upper()}@": v for k, v in status_bits.items()})
     for key, value in subs.items():
         header = header.replace(key, str(value))
     (fw / "fsvae_core.h").write_text(header)
     (fw / "fsvae_core.cpp").write_text(core_cpp(hw, reconstruction, board, mems))
     bundle = iface["control"]["bundle"]
+    pragmas = []
+    for r in regs:
+        if r.get("pointer"):
+            # the weight rows' AXI4 master: read-only bursts of at most max_burst beats (AXI3 HP
+            # ports of Zynq-7000: 16), the board's outstanding reads and memory latency, no
+            # widening beyond the beat; depth: the image, for C/RTL co-simulation
+            pragmas.append(f"#pragma HLS INTERFACE mode=m_axi port={r['name']} offset=slave bundle={r['pointer']} "
+                           f"depth={ddr['words']} max_read_burst_length={ddr['max_burst']} "
+                           f"num_read_outstanding={ddr['outstanding']} latency={ddr['latency']} "
+                           f"max_widen_bitwidth={ddr['data_bits']} max_write_burst_length=2 num_write_outstanding=1")
+        pragmas.append(f"#pragma HLS INTERFACE mode=s_axilite port={r['name']} bundle={bundle}")
     top = (TEMPLATES / "fsvae_top.cpp.in").read_text()
     top = (top.replace("@TOP@", iface["top"])
               .replace("@SCALAR_ARGS@", subs["@SCALAR_ARGS@"])
-              .replace("@SCALAR_PRAGMAS@", "\n".join(f"#pragma HLS INTERFACE mode=s_axilite port={r['name']} "
-                                                       f"bundle={bundle}" for r in regs))
-              .replace("@REGISTER_MAP@", "\n".join(f"//   0x{offsets[r['name']]:02x} {r['name']} ({'read-only' if r['access'] == 'r' else 'written by the host'})"
+              .replace("@SCALAR_PRAGMAS@", "\n".join(pragmas))
+              .replace("@REGISTER_MAP@", "\n".join(f"//   0x{offsets[r['name']]:02x} {r['name']} ({_register_note(r)})"
                                                    for r in regs))
+              .replace("@CORE_DDR_ARG@", f", {pointer['name']}" if ddr else "")
               .replace("@BUNDLE@", bundle))
     (fw / "fsvae_top.cpp").write_text(top)
 
@@ -351,13 +472,25 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
         write_weight_blob(hw, board, load, blob)
     elif blob.exists():
         blob.unlink()
+    image = dst / "ddr_weights.bin"          # the DDR weight image (design.ddr_weight_image, the RTL's)
+    if ddr:
+        data = ddr_weight_image(describe(hw, board, reconstruction))
+        assert len(data) == ddr["bytes"]
+        image.write_bytes(data)
+    elif image.exists():
+        image.unlink()
     (out_dir / "tb" / "tb_fsvae.cpp").write_text(tb)
 
     expected = " ".join(f"{r['name']} 0x{offsets[r['name']]:02x}" for r in regs)
     tcl = (TEMPLATES / "build_prj.tcl.in").read_text()
     for key, value in {"@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
                        "@PERIOD_NS@": f"{1000.0 / board['clock_mhz']:.3f}", "@RELEASE@": boards.vivado_release(),
-                       "@TOP@": iface["top"], "@OFFSETS@": expected}.items():
+                       "@TOP@": iface["top"], "@OFFSETS@": expected,
+                       "@WIDTHS@": " ".join(f"{r['name']} {r.get('width', 32)}" for r in regs),
+                       "@CONFIG@": ("# weight rows from DDR: 64-bit m_axi addresses, so that the offset register of "
+                                    f"{pointer['name']} is 64 bits wide (hw/interface.yaml)\n"
+                                    "config_interface -m_axi_addr64=true" if ddr else
+                                    "# (no weight rows from DDR: the top has no m_axi port)")}.items():
         tcl = tcl.replace(key, value)
     (out_dir / "build_prj.tcl").write_text(tcl)
 
@@ -371,7 +504,17 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
         warnings.append("hw/interface.yaml places the read-only registers 8 bytes apart; the driver headers of "
                         "Vitis HLS 2020.2 and 2023.1 place output scalars 16 bytes apart (build_prj.tcl checks "
                         "the real layout after csynth)")
+    if ddr and reconstruction and ddr["layers"] != _generation_layout(hw, board):
+        warnings.append("the DDR weight image of this design (generation and reconstruction: "
+                        f"{', '.join(m['layer'] for m in ddr['layers'])} streamed) is not codegen rtl's (generation "
+                        "only): a driver must be given vectors/ddr_weights.bin and this layout, not the RTL's")
+    stream = None
+    if ddr:
+        port = iface["memory_ports"][pointer["pointer"]]
+        stream = {"image": "vectors/ddr_weights.bin", "bytes": ddr["bytes"], "align": 4096, "port": port["prefix"],
+                  "data_bits": ddr["data_bits"], "addr_bits": ddr["addr_bits"], "max_burst": ddr["max_burst"],
+                  "base_register": pointer["name"], "layers": ddr["layers"]}
     return {"out": str(out_dir), "board": board["name"], "reconstruction": reconstruction,
             "memory": {k: v for k, v in usage.items()},
             "weight_load": {"blob": "vectors/weights.bin", "memories": load, "words": load_words} if load else None,
-            "warnings": warnings}
+            "weight_stream": stream, "warnings": warnings}

@@ -2,7 +2,9 @@
 writer (hls.py) renders declarations and pragmas, and from which blocks are counted by bank
 geometry (BRAM18 shapes 16Kx1 .. 1Kx18, 512x36 simple dual port; URAM 4Kx72; LUTRAM for small
 banks).  ``fit_blocks`` places the run-time loaded weights (URAM or BRAM) and refuses a
-design over the board's memory budget, naming the shortfall in blocks.
+design over the board's memory budget, naming the shortfall in blocks.  The weights of layers
+streamed from DDR (design ``LayerPlan.streamed``) have no array: only their engine's row
+buffer is counted.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fsvae_fpga.codegen.design import CodegenError, cname, describe, threshold_sum_bits
+from fsvae_fpga.codegen.design import CodegenError, cname, describe, stream_settings, threshold_sum_bits
 from fsvae_fpga.contract.hwmodel import HwModel
 
 # --- memories: one description per array, rendered as pragmas and counted in blocks ----------
@@ -111,8 +113,16 @@ def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
     for name, lp in design.layers.items():
         n, t, p, cout = cname(name), lp.widths, lp.lanes, lp.cout
         rows = hw.weights[name].size // cout
-        add(f"{n}_weight", f"{n}_w_t", (rows, cout), t["w"], "weight", "load" if lp.loaded else "rom",
-            p, 2, "core" if lp.loaded else "weights.h", name)
+        if lp.streamed:
+            # weight rows in DDR (weight_stream): no weight array on chip, only the engine's
+            # buffer of the current event's row (lif_linear_step_ddr: G words of P lanes)
+            wb = p * t["w"]
+            per_beat = max(1, stream_settings(board)["port_bits"] // wb)       # words written a cycle
+            add(f"{n}_row", f"ap_uint<{wb}>", (cout // p,), wb, "state", "ram", math.gcd(per_beat, cout // p), 1,
+                "engine", name)
+        else:
+            add(f"{n}_weight", f"{n}_w_t", (rows, cout), t["w"], "weight", "load" if lp.loaded else "rom",
+                p, 2, "core" if lp.loaded else "weights.h", name)
         add(f"{n}_bias", f"{n}_b_t", (cout,), t["b"], "bias", "rom", p, 1, "weights.h", name)
         if lp.kind == "linear":
             add(f"{n}_mem", f"{n}_mem_t", (cout,), t["mem"], "state", "ram", p, 1, "core", name)
@@ -221,6 +231,8 @@ def fit_blocks(hw: HwModel, board: dict, reconstruction: bool) -> tuple[list[Mem
     usage = allocate(mems, board)
     loaded = [m.layer for m in mems if m.storage == "load"]
     usage["loaded_layers"] = loaded
+    streamed = [n for n, lp in describe(hw, board, reconstruction).layers.items() if lp.streamed]
+    usage["streamed_layers"] = streamed
     if usage["fits"]:
         return mems, usage
     short = [f"{usage[k] - usage[k + '_budget']} {label}" for k, label in (("bram18", "BRAM18"), ("uram", "URAM"))
@@ -234,6 +246,9 @@ def fit_blocks(hw: HwModel, board: dict, reconstruction: bool) -> tuple[list[Mem
     else:
         loading = ("; this board loads no weights at run time (hw/boards.yaml weight_memory.loadable_min_bits), "
                    "so every weight is a ROM in block RAM or LUTs (UltraRAM has no initial contents)")
+    if streamed:
+        loading += (f"; the weights of {', '.join(streamed)} are read from DDR (hw/boards.yaml weight_stream) and "
+                    "count nothing here (only linear layers can stream)")
     design = "generation and reconstruction" if reconstruction else "generation"
     raise CodegenError(
         f"the {design} design does not fit {board['name']}: counted by bank geometry it needs "
