@@ -23,7 +23,8 @@ help:
 	@echo "make bitstream BOARD=pynq-z2|kv260|zcu104 [CORE=rtl|hls] [CONFIG=...]: Vivado $(VIVADO_RELEASE) block design,"
 	@echo "              bitstream and PYNQ overlay folder -> build/overlay/<board>/ (needs vivado on PATH)"
 	@echo "make board-sim BOARD=pynq-z2: the board notebook run headless against the simulated RTL"
-	@echo "              -> build/board-sim/generate.ipynb (with its image outputs)"
+	@echo "              -> build/board-sim/generate.ipynb (with its image outputs); STREAM=prior.2,decoder_fc:"
+	@echo "              those layers' weight rows from the simulated DDR (the driver's buffer)"
 	@echo "make setup    create .venv with every pinned dependency (requirements.txt)"
 	@echo "make samples  generate images from the shipped model -> $(BUILD)/samples.png (N=, SEED=)"
 	@echo "make test     run the test suite"
@@ -99,7 +100,7 @@ bitstream: $(STAMP)
 # the PYNQ notebook, unchanged, on the Verilator-simulated board (BOARD defaults to pynq-z2 here)
 BOARD_SIM = $(if $(filter command line environment,$(origin BOARD)),$(BOARD),pynq-z2)
 board-sim: $(STAMP)
-	$(PY) sim/board_sim/run_notebook.py --board $(BOARD_SIM) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) --out $(BUILD)/board-sim/generate.ipynb
+	$(PY) sim/board_sim/run_notebook.py --board $(BOARD_SIM) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),) $(if $(STREAM),--weight-stream $(STREAM),) --out $(BUILD)/board-sim/generate.ipynb
 
 estimate: $(STAMP)
 	$(CLI) estimate --board $(BOARD) $(if $(filter command line environment,$(origin CONFIG)),--config $(CONFIG),)
