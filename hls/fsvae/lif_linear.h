@@ -12,6 +12,45 @@
 
 namespace fsvae {
 
+// The two ends both variants share: acc = bias, and the LIF update of the G output groups
+// (hard reset to zero after a spike; every iteration reads and writes its own group only, so
+// there is no carried dependence).  Inlined into the caller, whose arrays they partition.
+template <int OUT, int P, typename B_T, typename ACC_T>
+void lif_linear_load_bias(const B_T bias[OUT], ACC_T acc[OUT]) {
+#pragma HLS INLINE
+    BIAS:
+    for (int g = 0; g < OUT / P; ++g) {
+#pragma HLS PIPELINE II=1
+        BIAS_LANES:
+        for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+            acc[g * P + p] = bias[g * P + p];
+        }
+    }
+}
+
+template <int OUT, int P, typename ACC_T, typename U_T>
+void lif_linear_update(const ACC_T acc[OUT], U_T membrane[OUT], spike_t spikes[OUT], ACC_T threshold,
+                       bool first_step) {
+#pragma HLS INLINE
+    UPDATE:
+    for (int g = 0; g < OUT / P; ++g) {
+#pragma HLS PIPELINE II=1
+        UPDATE_LANES:
+        for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+            const int o = g * P + p;
+            U_T leaked = 0;
+            if (!first_step && !spikes[o]) {
+                leaked = membrane[o] >> LEAK_SHIFT;   // arithmetic shift on signed U_T: floor
+            }
+            const U_T u = leaked + acc[o];
+            membrane[o] = u;
+            spikes[o] = (u > threshold) ? 1 : 0;
+        }
+    }
+}
+
 // One time step of a fully connected LIF layer driven by an event list:
 //
 //   acc[o] = bias[o] + sum_{e < count} weight[events[e]][o]          (= W x + b, x 0/1)
@@ -53,15 +92,7 @@ void lif_linear_step(const index_t events[IN], index_t count, const W_T weight[I
 #pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=1
 
     // 1. acc = bias: G iterations, P lanes each.
-    BIAS:
-    for (int g = 0; g < G; ++g) {
-#pragma HLS PIPELINE II=1
-        BIAS_LANES:
-        for (int p = 0; p < P; ++p) {
-#pragma HLS UNROLL
-            acc[g * P + p] = bias[g * P + p];
-        }
-    }
+    lif_linear_load_bias<OUT, P>(bias, acc);
 
     // 2. Scatter the events: the (event, group) nest flattened by hand into one loop of
     //    count * G iterations (the trip count is data dependent).  Each iteration adds the
@@ -94,24 +125,8 @@ void lif_linear_step(const index_t events[IN], index_t count, const W_T weight[I
         }
     }
 
-    // 3. LIF update, hard reset to zero after a spike: G iterations, P lanes each; every
-    //    iteration reads and writes its own group only, so there is no carried dependence.
-    UPDATE:
-    for (int g2 = 0; g2 < G; ++g2) {
-#pragma HLS PIPELINE II=1
-        UPDATE_LANES:
-        for (int p = 0; p < P; ++p) {
-#pragma HLS UNROLL
-            const int o = g2 * P + p;
-            U_T leaked = 0;
-            if (!first_step && !spikes[o]) {
-                leaked = membrane[o] >> LEAK_SHIFT;   // arithmetic shift on signed U_T: floor
-            }
-            const U_T u = leaked + acc[o];
-            membrane[o] = u;
-            spikes[o] = (u > threshold) ? 1 : 0;
-        }
-    }
+    // 3. LIF update: G iterations, P lanes each.
+    lif_linear_update<OUT, P>(acc, membrane, spikes, threshold, first_step);
 }
 
 // The same layer step with its weights in DDR (hw/boards.yaml weight_stream): per input
@@ -162,15 +177,7 @@ void lif_linear_step_ddr(const index_t events[IN], index_t count, const ap_uint<
 #pragma HLS ARRAY_PARTITION variable=row type=cyclic factor=K dim=1
 
     // 1. acc = bias: G iterations, P lanes each.
-    DDR_BIAS:
-    for (int g = 0; g < G; ++g) {
-#pragma HLS PIPELINE II=1
-        DDR_BIAS_LANES:
-        for (int p = 0; p < P; ++p) {
-#pragma HLS UNROLL
-            acc[g * P + p] = bias[g * P + p];
-        }
-    }
+    lif_linear_load_bias<OUT, P>(bias, acc);
 
     // 2. Per event: fetch its row from DDR, then add it.
     DDR_EVENTS:
@@ -216,22 +223,7 @@ void lif_linear_step_ddr(const index_t events[IN], index_t count, const ap_uint<
     }
 
     // 3. LIF update (as lif_linear_step).
-    DDR_UPDATE:
-    for (int g2 = 0; g2 < G; ++g2) {
-#pragma HLS PIPELINE II=1
-        DDR_UPDATE_LANES:
-        for (int p = 0; p < P; ++p) {
-#pragma HLS UNROLL
-            const int o = g2 * P + p;
-            U_T leaked = 0;
-            if (!first_step && !spikes[o]) {
-                leaked = membrane[o] >> LEAK_SHIFT;
-            }
-            const U_T u = leaked + acc[o];
-            membrane[o] = u;
-            spikes[o] = (u > threshold) ? 1 : 0;
-        }
-    }
+    lif_linear_update<OUT, P>(acc, membrane, spikes, threshold, first_step);
 }
 
 }  // namespace fsvae
