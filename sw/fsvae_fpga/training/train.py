@@ -181,7 +181,6 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
     test_set = load_images(data["dataset"], "test", data["image_size"], data["root"])
     x_train = train_set.images.to(device)
     x_test = test_set.images.to(device)
-    bs = tcfg["batch_size"]
 
     prior_from = _prior_from(cfg, total)
     for epoch in range(start, total):
@@ -204,15 +203,10 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
         for group in opt.param_groups:
             group["lr"] = lr
         model.train()
-        gen = torch.Generator().manual_seed(tcfg["seed"] * 100003 + epoch)
-        order = torch.randperm(x_train.shape[0], generator=gen)
-        source = TorchIndexSource(tcfg["seed"] * 100003 + epoch)
+        gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress)
         p = _scheduled_p(cfg, epoch, total)
         sums, n_batches, t0 = {"loss": 0.0, "recon": 0.0, "reg": 0.0}, 0, time.time()
-        bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total}",
-                   disable=not progress, file=sys.stderr, leave=False)
-        for i in bar:
-            x = x_train[order[i:i + bs]]
+        for x in batches:
             if is_fsvae:
                 out = model(x, source, scheduled_p=p, scheduled_from=tcfg["scheduled_from_step"],
                             mix_generator=gen, detach_teacher=tcfg.get("detach_teacher", False),
@@ -222,13 +216,7 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
             else:
                 out = model(x, generator=gen)
                 loss, recon, reg = model.loss(x, out)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for k, v in zip(sums, (loss, recon, reg)):
-                sums[k] += v.item()
-            n_batches += 1
-            bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
+            n_batches = _optimise(opt, sums, (loss, recon, reg), n_batches, bar)
         record = {"epoch": epoch + 1, "stage": getattr(model, "stage", "float"),
                   **{k: v / max(1, n_batches) for k, v in sums.items()},
                   "reg_name": "mmd" if is_fsvae else "kld", "scheduled_p": round(p, 4), "lr": lr,
@@ -238,6 +226,30 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
         log(json.dumps(record))
         _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test)
     return out_dir / "last.pt"
+
+
+def _batches(cfg, x_train, epoch: int, total: int, progress: bool, label: str = ""):
+    """An epoch's randomness, seeded by the run's seed and the epoch (the mixing generator, which
+    also orders the batches, and the latent index source), its progress bar and its batches."""
+    seed, bs = cfg["train"]["seed"] * 100003 + epoch, cfg["train"]["batch_size"]
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(x_train.shape[0], generator=gen)
+    source = TorchIndexSource(seed)
+    bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total}{label}",
+               disable=not progress, file=sys.stderr, leave=False)
+    return gen, source, bar, (x_train[order[i:i + bs]] for i in bar)
+
+
+def _optimise(opt, sums: dict, terms, n_batches: int, bar) -> int:
+    """One optimiser step on terms[0] (the loss); every term added to its running sum (sums'
+    keys in order); returns the batches done."""
+    opt.zero_grad(set_to_none=True)
+    terms[0].backward()
+    opt.step()
+    for k, v in zip(sums, terms):
+        sums[k] += v.item()
+    bar.set_postfix(loss=f"{sums['loss'] / (n_batches + 1):.4f}")
+    return n_batches + 1
 
 
 def _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test) -> None:
@@ -255,18 +267,13 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     """One epoch of the prior stage (module docstring); returns its log record."""
     tcfg = cfg["train"]
     model.train()
-    gen = torch.Generator().manual_seed(tcfg["seed"] * 100003 + epoch)
-    order = torch.randperm(x_train.shape[0], generator=gen)
-    source = TorchIndexSource(tcfg["seed"] * 100003 + epoch)
-    p, w, bs = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"], tcfg["batch_size"]
+    gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (prior)")
+    p, w = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"]
     lr = _prior_lr(cfg, epoch, total)
     for group in opt.param_groups:
         group["lr"] = lr
     sums, n_batches, t0 = {"loss": 0.0, "prior_nll": 0.0, "batch_mmd": 0.0}, 0, time.time()
-    bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total} (prior)",
-               disable=not progress, file=sys.stderr, leave=False)
-    for i in bar:
-        x = x_train[order[i:i + bs]]
+    for x in batches:
         with model.frozen_weights():
             with torch.no_grad():                     # the codes the prior must learn
                 z, _ = model.posterior_latents(model.encode(x), source)
@@ -276,13 +283,7 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
             nll = prior_nll(bernoulli_probability(r), z, model.k)
             mmd = batch_mmd(model.prior_latents(source, x.shape[0])[0], z) if w else torch.zeros(())
             loss = nll + w * mmd
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        for k, v in zip(sums, (loss, nll, mmd)):
-            sums[k] += v.item()
-        n_batches += 1
-        bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
+        n_batches = _optimise(opt, sums, (loss, nll, mmd), n_batches, bar)
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
               "recon": None, "reg_name": "prior_nll + batch_mmd", "scheduled_p": round(p, 4), "lr": lr,
