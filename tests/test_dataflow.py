@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fsvae_fpga.codegen import boards
-from fsvae_fpga.codegen.dataflow import build, index_bits, insert_copies, insert_fifos, lower
+from fsvae_fpga.codegen.dataflow import EVENT_FIFO_MAX, FIFO_DEPTH, build, index_bits, insert_copies, insert_fifos, lower
 from fsvae_fpga.codegen.design import CodegenError, cname, describe, output_sum_weight, replicas, spike_streams
 
 
@@ -43,22 +43,34 @@ def test_every_stream_has_one_producer_and_one_consumer(models, which, board):
 
 @pytest.mark.parametrize("which,board", CASES)
 def test_fifos_sit_exactly_on_the_streams_between_layers(models, which, board):
-    g = lower(describe(models[which], boards.board(board)))
-    fifos = [n for n in g.nodes if n.op == "stream_fifo"]
+    design = describe(models[which], boards.board(board))
+    g = lower(design)
+    fifo_ops = ("stream_fifo", "event_fifo")
+    fifos = [n for n in g.nodes if n.op in fifo_ops]
     for f in fifos:
         prod, cons = g.producer(f.inputs[0]), g.consumers(f.outputs[0])[0]
         assert prod.layer != cons.layer and f.layer == cons.layer, f.name
+        # into a decoder layer the block-RAM FIFO, holding all of the producer's outputs (a
+        # step's events) up to EVENT_FIFO_MAX; the prior's loop keeps the small one
+        into_decoder = cons.layer == "decoder_fc" or cons.layer.startswith("decoder.")
+        assert f.op == ("event_fifo" if into_decoder else "stream_fifo"), f.name
+        if into_decoder:
+            outputs = design.plan(prod.layer).outputs if prod.layer in design.layers else models[which].C
+            depth = f.attrs["depth"]
+            assert depth & (depth - 1) == 0 and (depth >= outputs or depth == EVENT_FIFO_MAX) and depth < 2 * outputs + 4
+        else:
+            assert f.attrs["depth"] == FIFO_DEPTH
     for n in g.nodes:                    # no other stream crosses from one layer to another
-        if n.op == "stream_fifo":
+        if n.op in fifo_ops:
             continue
         for s in n.inputs:
-            assert g.producer(s).layer == n.layer or g.producer(s).op == "stream_fifo" or g.streams[s].buffered, \
+            assert g.producer(s).layer == n.layer or g.producer(s).op in fifo_ops or g.streams[s].buffered, \
                 (n.name, s)
     assert [s for s in g.streams.values() if s.buffered] == [g.streams[f"{cname(hw_last(models[which]))}_mask"]]
     # one FIFO per layer input stream: each linear layer and the pick one, a transposed
     # conv one per spike stream of the layer before it; none before the output stage (its
     # input is the last LIF update's mask FIFO)
-    hw, b = models[which], boards.board(board)
+    hw, b = models[which], design.board
     dec = hw.names("decoder")
     want = len(hw.names("prior")) + 1 + 1 + 1        # prior layers, the pick, decoder_fc, decoder.0
     want += sum(spike_streams(b, name) for name in dec[1:-1])
@@ -69,7 +81,8 @@ def test_fifos_sit_exactly_on_the_streams_between_layers(models, which, board):
 
 @pytest.mark.parametrize("which,board", CASES)
 def test_copies_split_and_join_follow_the_board(models, which, board):
-    hw, b = models[which], boards.board(board)
+    hw = models[which]
+    b = describe(hw, boards.board(board)).board     # with the balance plan resolved
     g = lower(describe(hw, b))
     for name in hw.names("decoder")[1:]:
         R = replicas(b, name)
@@ -122,7 +135,7 @@ def test_the_last_spiking_layer_hands_its_masks_to_the_output_stage(models, whic
 ])
 def test_copies_of_the_output_stage_are_refused(models, key, value, message):
     with pytest.raises(CodegenError, match=message):
-        lower(describe(models["mnist"], {**boards.board("kv260"), key: value}))
+        lower(describe(models["mnist"], {**boards.board("kv260"), "balance": None, key: value}))
 
 
 def test_passes_are_what_lower_runs(models):
@@ -135,6 +148,6 @@ def test_passes_are_what_lower_runs(models):
 
 def test_replicas_not_a_multiple_of_the_spike_streams_are_refused(models):
     hw = models["mnist"]
-    b = {**boards.board("kv260"), "spike_streams": {"decoder.2": 2}, "replicas": {"decoder.3": 3}}
+    b = {**boards.board("kv260"), "balance": None, "spike_streams": {"decoder.2": 2}, "replicas": {"decoder.3": 3}}
     with pytest.raises(CodegenError, match="decoder.3: replicas \\(3\\) must be a multiple of the input spike streams"):
         lower(describe(hw, b))

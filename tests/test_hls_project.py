@@ -129,12 +129,12 @@ def test_weight_blob_is_the_rtl_blob(pynq_project, small_hw, tmp_path):
 
 
 def test_csim_generation_only_build_with_wide_words(small_hw, tmp_path):
-    """KV260 lanes (32: a loaded memory word is 8 stream words, in URAM), reconstruction left
+    """KV260's 32 lanes (its balance plan off: a loaded memory word is 8 stream words, in URAM), reconstruction left
     out: mode reconstruct is refused like any mode the design lacks, and no reader of in_r for
     images is generated."""
     vec = _vectors(small_hw, 3, 2 ** 32 - 7, tmp_path / "vectors")
     info = write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec,
-                         overrides={**LOAD_SMALL, "reconstruction": False})
+                         overrides={**LOAD_SMALL, "reconstruction": False, "balance": None})
     assert not info["reconstruction"]
     assert any(m["words_per_entry"] == 8 for m in info["weight_load"]["memories"])
     core = (tmp_path / "prj" / "firmware" / "fsvae_core.cpp").read_text()
@@ -145,6 +145,24 @@ def test_csim_generation_only_build_with_wide_words(small_hw, tmp_path):
     assert "reconstruct (not in this design): status 0x502, nothing sent" in log
     assert "generate: 3 images, 0 pixels differ" in log
     assert not any(line.startswith("reconstruct:") for line in log.splitlines())
+
+
+def test_csim_with_balanced_lanes_equals_golden(small_hw, tmp_path):
+    """KV260's balance plan (codegen/balance.py): lanes per layer from the measured events, so
+    that neighbouring layers differ in lanes (an engine's mask words feed a consumer of other
+    lanes); C simulation bit-exact."""
+    from fsvae_fpga.codegen.design import describe
+    board = describe(small_hw, {**boards.board("kv260"), **LOAD_SMALL}).board
+    lanes = board["layer_lanes"]
+    assert len(set(lanes.values())) > 1, lanes
+    vec = _vectors(small_hw, 2, 9, tmp_path / "vectors")
+    write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec, overrides={**LOAD_SMALL, "reconstruction": False})
+    params = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
+    for name, p in lanes.items():
+        assert f"static const int {hls.cname(name)}_P = {p};" in params, name
+    ok, log = run_csim(tmp_path / "prj")
+    assert ok, log
+    assert "generate: 2 images, 0 pixels differ" in log
 
 
 def test_csim_without_run_time_weights(small_hw, tmp_path):
@@ -404,10 +422,10 @@ def test_streaming_csim_reads_the_ddr_image(stream_project, tmp_path):
 
 
 def test_streaming_and_loaded_weights_on_wide_words(small_hw, tmp_path):
-    """KV260 lanes (32: an engine word of 256 bits spans 4 beats), generation only, prior.0
+    """KV260's 32 lanes (its balance plan off: an engine word of 256 bits spans 4 beats), generation only, prior.0
     streamed while the large layers load at run time: both paths in one design, bit-exact."""
     vec = _vectors(small_hw, 2, 4, tmp_path / "vectors")
-    over = {**LOAD_SMALL, "reconstruction": False, "weight_stream": {"layers": ["prior.0", "prior.2"]}}
+    over = {**LOAD_SMALL, "reconstruction": False, "balance": None, "weight_stream": {"layers": ["prior.0", "prior.2"]}}
     info = write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec, overrides=over)
     assert info["weight_load"] and not {"prior.0", "prior.2"} & set(info["memory"]["loaded_layers"])
     assert [m["word_bits"] for m in info["weight_stream"]["layers"]] == [256, 256]

@@ -6,7 +6,10 @@ must come out unchanged and in order, tlast exactly at the frame ends (the frame
 whole, beat by beat, with ==), under input idle and output backpressure (none, regular,
 random).  A second test fills the FIFO against a stalled output: exactly DEPTH beats are
 taken, s_axis_tready stays low while it is full, and the beats then drain in order; a reset
-with beats inside empties it.  DATA_W and DEPTH are swept by pytest.
+with beats inside empties it.  A third sends one long frame with neither idle nor
+backpressure: after the first beat one beat leaves every cycle.  DATA_W and DEPTH are swept
+by pytest.  The deep FIFO's bench (sim/fsvae_event_fifo) runs these tests too, with the
+capacity DEPTH + FSVAE_EXTRA_ENTRIES (its output buffer).
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ class TB(StreamTB):
     def __init__(self, dut):
         super().__init__(dut, "s_axis", "m_axis")
         self.DATA_W, self.DEPTH = int(os.environ["FSVAE_DATA_W"]), int(os.environ["FSVAE_DEPTH"])
+        self.CAPACITY = self.DEPTH + int(os.environ.get("FSVAE_EXTRA_ENTRIES", "0"))
 
     async def send(self, frames):
         for tdata, tuser in frames:
@@ -66,7 +70,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     tb.set_idle_generator(idle_inserter)
     tb.set_backpressure_generator(backpressure_inserter)
     await tb.reset()
-    frames = make_frames(tb.DATA_W, tb.DEPTH, N_FRAMES)
+    frames = make_frames(tb.DATA_W, tb.CAPACITY, N_FRAMES)
     cocotb.start_soon(tb.send(frames))
     await tb.check(frames)
     await ClockCycles(dut.clk, 4)
@@ -76,7 +80,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
 
 @cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
 async def run_full_and_reset(dut):
-    """DEPTH beats fill it against a stalled output; a reset empties it."""
+    """CAPACITY beats fill it against a stalled output; a reset empties it."""
     tb = TB(dut)
     await tb.reset()
     taken = 0
@@ -88,10 +92,10 @@ async def run_full_and_reset(dut):
             taken += int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value)
     cocotb.start_soon(count())
     tb.sink.pause = True
-    frames = make_frames(tb.DATA_W, tb.DEPTH, 4, seed=2)
+    frames = make_frames(tb.DATA_W, tb.CAPACITY, 4, seed=2)
     cocotb.start_soon(tb.send(frames))
-    await ClockCycles(dut.clk, 3 * tb.DEPTH + 5)
-    assert taken == tb.DEPTH and not int(dut.s_axis_tready.value) and int(dut.m_axis_tvalid.value)
+    await ClockCycles(dut.clk, 3 * tb.CAPACITY + 5)
+    assert taken == tb.CAPACITY and not int(dut.s_axis_tready.value) and int(dut.m_axis_tvalid.value)
     tb.sink.pause = False
     await tb.check(frames, "after the stall: ")
     tb.sink.pause = True
@@ -102,9 +106,35 @@ async def run_full_and_reset(dut):
     tb.sink.clear()
     assert not int(dut.m_axis_tvalid.value) and int(dut.s_axis_tready.value)
     tb.sink.pause = False
-    frames = make_frames(tb.DATA_W, tb.DEPTH, 6, seed=3)
+    frames = make_frames(tb.DATA_W, tb.CAPACITY, 6, seed=3)
     cocotb.start_soon(tb.send(frames))
     await tb.check(frames, "after the reset: ")
+
+
+@cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
+async def run_throughput(dut):
+    """One frame of 4 x CAPACITY beats, no idle, no backpressure: from the first beat out, one
+    beat leaves on every cycle until the last."""
+    tb = TB(dut)
+    await tb.reset()
+    n = 4 * tb.CAPACITY
+    frames = make_frames(tb.DATA_W, n, 1, seed=4)
+    frames = [(frames[0][0][:1] * 0 + [random.Random(5).getrandbits(tb.DATA_W) for _ in range(n)], [0] * n)]
+    out_cycles = []
+
+    async def watch():
+        cycle = 0
+        while True:
+            await RisingEdge(dut.clk)
+            cycle += 1
+            if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value):
+                out_cycles.append(cycle)
+    cocotb.start_soon(watch())
+    cocotb.start_soon(tb.send(frames))
+    await tb.check(frames)
+    assert len(out_cycles) == n
+    assert out_cycles[-1] - out_cycles[0] == n - 1, \
+        f"{n} beats left over {out_cycles[-1] - out_cycles[0] + 1} cycles, not back to back"
 
 
 # --- pytest wrapper ----------------------------------------------------------------------------

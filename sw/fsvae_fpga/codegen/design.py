@@ -21,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from fsvae_fpga.codegen import boards
+from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.contract.hwmodel import HwModel, signed_bits
 
 
@@ -33,9 +33,10 @@ def cname(layer_name: str) -> str:
     return layer_name.replace(".", "_")
 
 
-def lanes(board: dict, cout: int) -> int:
-    """P for a layer: the board's lane count, reduced to divide the layer's output width."""
-    return math.gcd(board["lanes"], cout)
+def lanes(board: dict, name: str, cout: int) -> int:
+    """P for a layer: hw/boards.yaml `layer_lanes` for that layer, else the board's `lanes`,
+    reduced to divide the layer's output width."""
+    return math.gcd(int((board.get("layer_lanes") or {}).get(name, board["lanes"])), cout)
 
 
 # --- weight layouts --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def weight_load_memories(hw: HwModel, board: dict, names: list[str]) -> list[dic
     mems, offset = [], 0
     for n in names:
         layer = hw.layer(n)
-        p, w = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        p, w = lanes(board, n, layer["out_shape"][0]), layer["weight"]["bits"]
         depth, width = hw.weights[n].size // p, p * w
         chunks = (width + 31) // 32
         mems.append({"layer": n, "depth": depth, "width": width, "words_per_entry": chunks,
@@ -262,7 +263,7 @@ def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -
         on_chip = name not in streamed
         plans[name] = LayerPlan(
             name=name, kind=layer["kind"], in_shape=tuple(layer["in_shape"]), out_shape=tuple(layer["out_shape"]),
-            lanes=lanes(board, layer["out_shape"][0]), widths=layer_widths(layer),
+            lanes=lanes(board, name, layer["out_shape"][0]), widths=layer_widths(layer),
             copies=replicas(board, name) if layer["kind"] == "convT" else 1,
             spike_streams=spike_streams(board, name) if layer.get("spiking") else 1,
             loaded=name in loaded,
@@ -283,7 +284,9 @@ def fused_membranes(board: dict, layer: dict, copies: int) -> bool:
 
 def describe(hw: HwModel, board: dict, reconstruction: bool = False) -> Design:
     """The design of ``hw`` on ``board``; with the board's ``weight_stream`` the layers whose
-    weights stay in DDR (``streamed_layers``)."""
+    weights stay in DDR (``streamed_layers``); with its ``balance``, per-layer lanes and engine
+    copies from the model's measured events (balance.resolve)."""
+    board = balance.resolve(hw, board)
     design = Design(hw, board, reconstruction, _plans(hw, board, reconstruction, set()))
     streamed = streamed_layers(design)
     if streamed:
@@ -419,11 +422,11 @@ def memory_bits(design: Design, streamed: set[str] | None = None) -> dict[str, i
     return used
 
 
-def check_fits(design: Design) -> dict:
-    """Bits against the board's BRAM + URAM bits (codegen rtl); the HLS writer counts blocks
-    (hls_memory.fit_blocks)."""
+def check_fits(design: Design, buffers: dict[str, int] | None = None) -> dict:
+    """Bits against the board's BRAM + URAM bits (codegen rtl; ``buffers``: more on-chip bits by
+    kind, the RTL's event FIFOs); the HLS writer counts blocks (hls_memory.fit_blocks)."""
     board = design.board
-    used = memory_bits(design)
+    used = {**memory_bits(design), **(buffers or {})}
     budget = int(boards.onchip_bits(board) * board["memory_budget"])
     total = sum(used.values())
     streamed = [n for n, p in design.layers.items() if p.streamed]
@@ -432,7 +435,9 @@ def check_fits(design: Design) -> dict:
     if total > budget:
         raise CodegenError(
             f"the model needs {total / 8 / 1024:.0f} KiB of on-chip memory on {board['name']} "
-            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB) but the "
+            f"(weights {used['weights'] / 8 / 1024:.0f} KiB, state {used['state'] / 8 / 1024:.0f} KiB"
+            + "".join(f", {k.replace('_', ' ')} {v / 8 / 1024:.0f} KiB" for k, v in (buffers or {}).items())
+            + ") but the "
             f"budget is {budget / 8 / 1024:.0f} KiB ({board['memory_budget']:.0%} of BRAM/URAM): over by "
             f"{(total - budget) / 8 / 1024:.0f} KiB{streaming}.  Use a smaller configuration (configs/small.yaml) or a "
             f"larger board")

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fsvae_fpga.codegen import boards
+from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.contract.hwmodel import HwModel
 from fsvae_fpga.codegen.design import (CodegenError, clipped_pixel_thresholds, cname, ddr_weight_image,
                                        ddr_weight_layout, describe, engine_bias, engine_weight, stream_settings,
@@ -386,7 +386,7 @@ def write_project(hw: HwModel, board_name: str, out_dir: str | Path, vectors_dir
     the value of the identity register (hw/interface.yaml), by default the hardware model's
     (``hw.identity32``, as the RTL); ``overrides`` replaces board keys (tests: e.g. weight_memory).
     Test vectors (``vectors_dir``) made from any other hardware model are refused."""
-    board = {**boards.board(board_name), **(overrides or {})}
+    board = balance.resolve(hw, {**boards.board(board_name), **(overrides or {})})
     iface = boards.interface()
     if iface["pixels_per_word"] != 4 or any(st["tdata_bits"] != 32 for st in iface["streams"].values()):
         raise CodegenError("hw/interface.yaml: this generator implements 32-bit words of 4 pixels")

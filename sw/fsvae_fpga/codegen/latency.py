@@ -56,6 +56,7 @@ def output_sum_cycles(T: int, words: int, pixels: int, kernel: int, groups: int)
 def image_cycles(hw: HwModel, board: dict, rows: list[dict], reconstruction: bool = False) -> dict:
     """rows: stats.layer_stats for one mode; returns per-layer and total cycles per image."""
     design = describe(hw, board, reconstruction)
+    board = design.board
     per_layer = {r["layer"]: layer_cycles(design, r["layer"], r["input_events"] or 0.0) for r in rows}
     npix = hw.image_shape[0] * hw.image_shape[1] * hw.image_shape[2]
     per_layer["sampler"] = hw.C * (2 + hw.T)

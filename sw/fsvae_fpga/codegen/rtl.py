@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fsvae_fpga.codegen import boards
+from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.contract.hwmodel import HwModel
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, lower
 from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, ddr_weight_image,
@@ -75,7 +75,7 @@ def write_weight_blob(hw: HwModel, board: dict, mems: list[dict], path: Path) ->
     parts = []
     for m in mems:
         layer = hw.layer(m["layer"])
-        p, bits = lanes(board, layer["out_shape"][0]), layer["weight"]["bits"]
+        p, bits = lanes(board, m["layer"], layer["out_shape"][0]), layer["weight"]["bits"]
         for row in engine_weight(hw, m["layer"]).reshape(-1, p):
             parts.append(pack_lanes(row, bits).to_bytes(4 * m["words_per_entry"], "little"))
     path.write_bytes(b"".join(parts))
@@ -219,15 +219,16 @@ def memory_ports(iface: dict, weight_stream: dict | None) -> str:
 def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict | None = None) -> dict:
     """Write the RTL accelerator for ``hw`` on ``board_name`` into ``out_dir``; returns the manifest.
     ``overrides`` replaces board keys (tests: e.g. weight_memory, replicas)."""
-    board = {**boards.board(board_name), **(overrides or {})}
+    board = balance.resolve(hw, {**boards.board(board_name), **(overrides or {})})
     iface = boards.interface()
     _check_supported(hw, iface)
     design = describe(hw, board)
     if design.plan("output").loaded:
         raise CodegenError("weight_memory.loadable_min_bits: the output layer's weights are a ROM of the output "
                            "stage; set it above their size")
-    fit = check_fits(design)
     graph = lower(design)
+    fit = check_fits(design, {"event_fifos": sum(n.attrs["depth"] * (graph.streams[n.inputs[0]].width + 2)
+                                                  for n in graph.nodes if n.op == "event_fifo")})
     out_dir = Path(out_dir).resolve()
     rtl_dir, mem_dir = _prepare_out_dir(out_dir)
     mem = str(mem_dir)
@@ -279,7 +280,9 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "words_per_image": int(np.prod(hw.image_shape)) // iface["pixels_per_word"],
         "engines": writer.engines, "lif_updates": writer.updates,
+        "lanes": {name: lp.lanes for name, lp in design.layers.items()},
         "replicas": {name: design.plan(name).copies for name in hw.names("decoder")[1:]},
+        "balance": board.get("balanced"),
         "spike_streams": {name: design.plan(name).spike_streams for name in hw.names("decoder")[1:-1]},
         "output_sum": dataclasses.asdict(design.output_sum), "fifo_depth": FIFO_DEPTH,
         "memory": fit,

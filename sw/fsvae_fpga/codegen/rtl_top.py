@@ -18,6 +18,7 @@ from fsvae_fpga.codegen.latency import output_sum_cycles
 MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
 MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_current", "lif_update": "fsvae_lif_update",
            "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
+           "event_fifo": "fsvae_event_fifo",
            "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick", "output_sum": "fsvae_output_sum"}
 # modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
 HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters", "fsvae_weight_stream", "fsvae_axi_read_arb"]
@@ -298,8 +299,11 @@ class TopBody:
     def stream_fifo(self, node: Node) -> None:
         src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
         assert src.signals == dst.signals == Stream("", 1).signals, node.name   # events: tlast and tuser
-        self.emit(*_instance(MODULES["stream_fifo"], [f".DATA_W({src.width})", f".DEPTH({FIFO_DEPTH})"], node.name,
+        depth = node.attrs.get("depth", FIFO_DEPTH)
+        self.emit(*_instance(MODULES[node.op], [f".DATA_W({src.width})", f".DEPTH({depth})"], node.name,
                              [".clk, .rst", _bind("s_axis", [src]), _bind("m_axis", [dst])]))
+
+    event_fifo = stream_fifo          # the same ports; the block-RAM module
 
     def event_list(self, node: Node) -> None:
         n = node.name

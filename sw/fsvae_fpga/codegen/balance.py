@@ -1,0 +1,168 @@
+"""Per-layer lanes and engine copies from the model's measured events (hw/boards.yaml ``balance``).
+
+The layers of the RTL design run concurrently, so the slowest one sets the pace.  A layer's
+cycles per image follow from its traffic (the golden model's, ``stats.layer_stats`` on
+``images`` generated images from ``seed``: event accumulates A and neuron updates U per
+image) and its engines: a linear layer takes (A + U) / P (one event: COUT / P cycles; the
+update: COUT / P a step); a transposed conv with R copies A / (P R) + U / P (the events are
+dealt to the copies, but every copy reads all of its currents out each step); the output
+stage's cycles follow from its source layer's lanes (``latency.output_sum_cycles``: fewer
+channel groups a mask word with more lanes).
+
+The prior's layers are one unit: the latent loop runs them one after another within a step
+(z_t is the input of the prior's next step), so the unit's bound is the sum of theirs.
+
+``plan_lanes`` deals a budget of lanes (``balance.lanes``: lanes x copies summed over the
+layers' engines, a proxy for the datapath's LUTs) one doubling at a time to the unit whose
+bound is the largest, and in it to the layer whose bound is the largest: its lanes double
+while they still divide its output channels, then,
+for a transposed conv on a board that allows it, it gets one more engine copy.  A layer's
+lanes stop growing at ``balance.max_lanes`` (the width of its weight memory: lanes x weight
+bits), its copies at ``balance.max_copies``, and a layer stops growing at a step that would
+lower its cycles by less than ``balance.min_gain`` (10 %: a copy does not shorten the
+read-out of the currents, so copies pay less and less).  Every layer starts at one lane.  The slowest layer's bound is then as low as this
+budget and these power-of-two steps allow, and the other layers keep slack below it.  A
+layer whose weights are UltraRAM (run-time loaded, weight_memory.style ultra) starts at the
+lanes that fill most of its 72-bit word (8 lanes of 8 bits): with fewer, each UltraRAM holds
+a narrower, deeper slice and the memory takes more of them for the same bits.  A step that
+would take the UltraRAM weight memories past the board's UltraRAMs (each memory 72 bits x
+4,096 a block, per copy: ``hls_memory.uram_blocks``) is not taken: that layer stops growing.
+
+``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
+that plan (and ``balanced``: what was measured and chosen, for the manifest and the
+reports); a board without ``balance`` is returned as it is.  ``describe`` resolves the board
+it is given, and the writers pass the resolved board on, so every back end and the cycle
+model see the same lanes.  A board that sets ``balance`` may not also set ``layer_lanes`` or
+``replicas`` by hand.
+"""
+from __future__ import annotations
+
+import math
+
+from fsvae_fpga.contract.hwmodel import HwModel
+
+DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1}
+
+_STATS: dict[tuple, list[dict]] = {}     # (model identity, images, seed) -> stats rows
+
+
+def settings(board: dict) -> dict | None:
+    b = board.get("balance")
+    if not b:
+        return None
+    from fsvae_fpga.codegen.design import CodegenError
+    s = {**DEFAULTS, **b}
+    if not isinstance(s.get("lanes"), int) or s["lanes"] < 1:
+        raise CodegenError(f"{board['name']}: balance.lanes must be a positive lane budget, got {b.get('lanes')!r}")
+    for key in ("layer_lanes", "replicas"):
+        if board.get(key):
+            raise CodegenError(f"{board['name']}: balance chooses {key} from the measured events; remove {key} "
+                               "from the board or remove balance")
+    return s
+
+
+def _measured(hw: HwModel, images: int, seed: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Per layer of the generation pass, per image: event accumulates, neuron updates."""
+    from fsvae_fpga.contract import stats
+    key = (hw.desc.get("identity") or id(hw), images, seed)
+    if key not in _STATS:
+        _STATS[key] = stats.layer_stats(hw, "generate", images, seed)
+    rows = _STATS[key]
+    return ({r["layer"]: float(r["event_accumulates"]) for r in rows},
+            {r["layer"]: float(r["neuron_updates"]) for r in rows})
+
+
+def _output_cycles(hw: HwModel, source_lanes: int) -> float:
+    from fsvae_fpga.codegen.latency import output_sum_cycles
+    layer = hw.layer("output")
+    cin, ih, iw = layer["in_shape"]
+    groups = cin // source_lanes
+    pixels = int(math.prod(layer["out_shape"]))
+    return output_sum_cycles(hw.T, ih * iw * groups, pixels, layer["kernel_size"], groups)
+
+
+def _first_lanes(hw: HwModel, name: str, word_bits: int) -> int:
+    """The most lanes, a power of two dividing the layer's output channels, whose weights fit in
+    ``word_bits`` (at least 1)."""
+    layer = hw.layer(name)
+    p = 1
+    while layer["out_shape"][0] % (2 * p) == 0 and 2 * p * layer["weight"]["bits"] <= word_bits:
+        p *= 2
+    return p
+
+
+def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
+    """{"layer_lanes", "replicas", "bounds", "work", "lanes_used"} for the generation layers."""
+    acc, upd = _measured(hw, int(s["images"]), int(s["seed"]))
+    names = [n for n in hw.mode_layers("generate") if n != "output"]
+    source = hw.names("decoder")[-1]                  # the output stage reads its spike masks
+    from fsvae_fpga.codegen.design import loadable_layers
+    from fsvae_fpga.codegen.hls_memory import uram_blocks
+    ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
+    lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
+    copies = {n: 1 for n in names}
+    allow_copies = bool(s["copies"]) and not board.get("fused_membranes")
+
+    def bound(n: str) -> float:
+        b = acc[n] / (lanes[n] * copies[n]) + upd[n] / lanes[n]
+        return max(b, _output_cycles(hw, lanes[n])) if n == source else b
+
+    def grow(n: str) -> bool:
+        cout = hw.layer(n)["out_shape"][0]
+        if cout % (2 * lanes[n]) == 0 and 2 * lanes[n] <= int(s["max_lanes"]):
+            lanes[n] *= 2
+            return True
+        if allow_copies and hw.layer(n)["kind"] == "convT" and copies[n] < int(s["max_copies"]):
+            copies[n] += 1
+            return True
+        return False
+
+    units = [[n for n in names if n.startswith("prior.")]] + [[n] for n in names if not n.startswith("prior.")]
+    units = [u for u in units if u]
+    unit_bound = lambda u: sum(bound(n) for n in u)           # noqa: E731
+    used = lambda: sum(lanes[n] * copies[n] for n in names)   # noqa: E731
+
+    def urams() -> int:
+        return sum(copies[n] * uram_blocks(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"])
+                   for n in ultra)
+    uram_cap = int(board["resources"].get("uram", 0))
+    frozen: set[str] = set()
+    while True:
+        unit = max(units, key=unit_bound)
+        open_ = [n for n in unit if n not in frozen]
+        if not open_:
+            break                                     # the slowest unit cannot grow any more
+        layer = max(open_, key=bound)
+        before, was = (lanes[layer], copies[layer]), bound(layer)
+        if not grow(layer):
+            frozen.add(layer)
+            continue
+        if bound(layer) > (1 - float(s["min_gain"])) * was:   # too little gain: undo, freeze it
+            lanes[layer], copies[layer] = before
+            frozen.add(layer)
+            continue
+        if used() > int(s["lanes"]):                   # over budget: undo, and stop there
+            lanes[layer], copies[layer] = before
+            break
+        if ultra and urams() > uram_cap:               # its weights would not fit: undo, freeze it
+            lanes[layer], copies[layer] = before
+            frozen.add(layer)
+    return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
+            "bounds": {n: round(bound(n)) for n in names},
+            "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
+            "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
+            "uram_weight_blocks": urams() if ultra else 0}
+
+
+def resolve(hw: HwModel, board: dict) -> dict:
+    """The board with the balance plan's layer_lanes and replicas (unchanged without balance)."""
+    if board.get("balanced") is not None:
+        return board
+    s = settings(board)
+    if s is None:
+        return board
+    plan = plan_lanes(hw, board, s)
+    resolved = {k: v for k, v in board.items() if k != "balance"}
+    resolved.update(layer_lanes=plan["layer_lanes"], replicas=plan["replicas"],
+                    balanced={"settings": s, **plan})
+    return resolved
