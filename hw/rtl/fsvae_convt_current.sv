@@ -3,10 +3,11 @@
 // state in here.  One time step per `start`, bit-exact with golden.conv_transpose2d
 // (sw/fsvae_fpga/contract/golden.py); the RTL twin of the scatter in hls/fsvae/lif_conv_transpose.h
 // (same microarchitecture: event -> tap -> channel group scatter, weights stored
-// [CIN*K*K][COUT], P output-channel lanes).  A spiking layer's neurons are a separate
-// stage, fsvae_lif_update (after fsvae_current_join when a layer has several copies of
-// this engine).  The output layer is not computed here: fsvae_output_sum takes the last
-// spiking layer's spike masks.
+// [CIN*K*K][COUT], P output-channel lanes; except that the RTL skips the taps landing outside
+// the output, where the HLS loop still spends their iterations).  A spiking layer's
+// neurons are a separate stage, fsvae_lif_update (after fsvae_current_join when a layer
+// has several copies of this engine).  The output layer is not computed here:
+// fsvae_output_sum takes the last spiking layer's spike masks.
 //
 //   I[oh][ow][c] = bias[c] + sum_{events (ih, iw, ci), taps (kh, kw) with
 //                    oh = ih*S - PAD + kh, ow = iw*S - PAD + kw inside OH x OW} W[ci][c][kh][kw]
@@ -38,41 +39,62 @@
 //
 // Microarchitecture (one accumulator word = P lanes of one (position, channel group); the
 // step control is fsvae_engine_ctrl, the memories and adders fsvae_current_acc):
-//   scatter: an event is decoded when accepted (divisions by the constants CIN and IW, a
-//     multiply-add by constants; cheap when CIN and IW are powers of two) into its first
-//     tap's output coordinates and RAM addresses; then one (tap, group) iteration per
-//     cycle: taps in DESCENDING order (kh, kw from K-1 down to 0, i.e. weight row
-//     descending), groups 0..G-1 innermost, tracked by incremental counters (no multiplier
-//     in the loop).  A tap landing outside OH x OW still takes its G cycles but does no
-//     RAM access, so an event costs exactly K*K*G cycles; the next event is accepted
-//     during the last iteration of the current one (back to back, no bubble).
+//   scatter: only the event's in-range taps are iterated.  Those of input row ih are
+//       kh = KH_LO(ih) .. KH_HI(ih),  KH_LO = max(0, PAD - ih*S),  KH_HI = min(K-1, OH-1 + PAD - ih*S)
+//     (oh = ih*S - PAD + kh inside [0, OH)), NH(ih) = KH_HI - KH_LO + 1 of them (none when
+//     negative); columns likewise (KW_LO(iw), KW_HI(iw), NWC(iw), with OW).  Per row and per
+//     column a small table built at elaboration (IH and IW entries: count - 1, a none flag
+//     and the first tap's RAM address offsets) holds them.  An event is decoded when
+//     accepted (divisions by the constants CIN and IW, a multiply by a constant for ci, the
+//     two table reads and two small adds; cheap when CIN and IW are powers of two) into its
+//     tap box and its first tap's RAM addresses; then one (tap, group) iteration per cycle:
+//     kh from KH_HI down to KH_LO, within it kw from KW_HI down to KW_LO (DESCENDING: weight
+//     row descending within the box), groups 0..G-1 innermost, tracked by down-counters
+//     and addresses stepped by constants (-G per tap; per row -OW*G and -K*G from the row's
+//     first tap, kept in a register: no multiplier in the loop).  Every iteration is a RAM
+//     access.  An event costs exactly NH(ih)*NWC(iw)*G cycles, and the next event is
+//     accepted during the last iteration of the current one (back to back, no bubble).  An
+//     event with no in-range tap (possible only when PAD >= K) starts no iteration: it is
+//     consumed in the cycle it is accepted, and costs that one cycle (the next event is
+//     accepted in the cycle after).
 //   update: NPOS*G cycles, one word per cycle in ascending address order: acc + bias is
 //     the output beat (m_axis_cur_tvalid = the update's stage-B valid; backpressure stalls
 //     the update), the accumulator word cleared for the next step (no bias-fill pass; the
 //     reset clears the RAM once).  m_axis_cur_tready reaches the update's RAM enables
 //     combinationally; add a register slice on the output if that path limits the clock.
 //   Accumulator read-modify-write hazard: the RAM read is synchronous (issue in cycle t,
-//     data in t+1, sum written at the end of t+1).  Two accesses to the same word are
-//     >= K*K*G iterations apart: within one event the taps land on distinct positions and
-//     the groups on distinct words; across ascending events, with descending taps, a later
-//     event (ih+dh, iw+dw) hitting the output of an earlier one's tap t1 with its tap t2
-//     is G*(K*K + S*(dh*K + dw)) >= G*K*K iterations later (the HLS DEPENDENCE argument;
-//     in ascending tap order the last tap of one event and the first of the next could
-//     collide 1 iteration apart).  Stalls (input idle) only add distance.  So for
-//     K*K*G >= 2 the write always lands an edge before the re-read.  The only distance-1
-//     case (K = 1, G = 1: e.g. two input channels of one pixel) and the last scatter write
-//     against the first update read are covered by the accumulator's read-during-write
-//     forwarding, which makes the engine safe for any order; the descending order is kept
-//     only to mirror the HLS schedule.
+//     data in t+1, sum written at the end of t+1).  Within one event the taps land on
+//     distinct positions and the groups on distinct words: no repeat.  Across events: if
+//     event B, after event A, hits with its tap t2 = (kh2, kw2) the word of A's tap t1 = (kh1, kw1)
+//     (same group), then with A's box KH_LO_A.., KW_LO_A.. of NWC_A columns and B's box
+//     ..KH_HI_B, ..KW_HI_B of NWC_B columns, B's access comes
+//       G*((kh1 - KH_LO_A)*NWC_A + (kw1 - KW_LO_A) + 1 + (KH_HI_B - kh2)*NWC_B + (KW_HI_B - kw2))
+//     iterations after A's (A's iterations after t1, then B's before t2; events, empty
+//     events and stalls in between only add distance), and every term is >= 0: so >= G.
+//     For ascending events whose boxes are the full K x K (interior pixels) this is the old
+//     bound G*(K*K + S*(dh*K + dw)) >= G*K*K (kh1 - kh2 = S*dh, kw1 - kw2 = S*dw; the HLS
+//     DEPENDENCE argument; ascending tap order could collide 1 iteration apart).  Clipped
+//     boxes can bring it down to G (t1 A's last tap, t2 B's first: e.g. a 1 x 1 output, or
+//     the input channels of one pixel with a 1-tap box).  So for G >= 2 the write always
+//     lands an edge before the re-read; distance 1 (G = 1, the last tap of one event and
+//     the first of the next on one word) and the last scatter write against the first
+//     update read are covered by the accumulator's read-during-write forwarding, which
+//     makes the engine exact for any order (the bench runs random orders too); the
+//     descending order is kept to mirror the HLS schedule and keep the distance large in
+//     the usual case.
 //
 // Cycles per step (busy cycles, start to done, no input idle and no output backpressure),
-// E events (E = 0: the empty beat), NW = NPOS*G update words:
-//     2 + E*K*K*G + NW
+// events e = (ih, iw, ci) (none: the empty beat), NW = NPOS*G update words:
+//     2 + sum_e C(e) + NW,   C(e) = NH(ih)*NWC(iw)*G, or 1 when NH(ih)*NWC(iw) = 0
+// (without in-range taps at the borders C(e) = K*K*G; e.g. 2x2 -> 4x4, K = 3, S = 2,
+// PAD = 1, OUTPAD = 1: NH = 2, 3 for ih = 0, 1, so C = 4G, 6G, 6G, 9G for the four pixels
+// instead of 9G each).
 //   `cycles` reports the count of the last completed step.
 //
 // Cost: weight ROM CIN*K*K*G x P*W_BITS, bias ROM G x P*B_BITS, accumulator RAM NW x
 // P*ACC_BITS (one read + one write port with synchronous read: BRAM or LUTRAM); P adders
-// for the scatter, P adders for the bias.
+// for the scatter, P adders for the bias; the tap tables (IH + IW entries of a few address
+// bits: LUTs) and two row-start address registers.
 //
 // FUSED = 1: the membranes in place of the accumulators (fsvae_current_acc FUSED = 1): one
 // RAM word per neuron (P lanes) holds b + the leak of the previous step, the scatter adds the
@@ -155,13 +177,8 @@ module fsvae_convt_current #(
     localparam int K_W   = (K > 1) ? $clog2(K) : 1;
     localparam int WA_W  = (NWROW > 1) ? $clog2(NWROW) : 1;
     localparam int AA_W  = (NW > 1) ? $clog2(NW) : 1;       // accumulator word address width
-    // signed output coordinates during the scatter: -PAD-1 .. (IH-1)*S - PAD + K - 1
-    localparam int CRD_W = $clog2(IH * S + IW * S + OH + OW + K + PAD + 2) + 2;
     localparam logic [G_W-1:0]  LAST_G  = G_W'(G - 1);
-    localparam logic [K_W-1:0]  LAST_K  = K_W'(K - 1);
     localparam logic [AA_W-1:0] LAST_W  = AA_W'(NW - 1);
-    localparam logic signed [CRD_W-1:0] OH_C = CRD_W'(OH);
-    localparam logic signed [CRD_W-1:0] OW_C = CRD_W'(OW);
 
     if (P < 1 || COUT % P != 0) begin : g_bad_lanes
         $error("fsvae_convt_current: COUT (%0d) must be a multiple of P (%0d)", COUT, P);
@@ -210,33 +227,83 @@ module fsvae_convt_current #(
         wire unused_fill = ^{fill_v, fill_a};
     end
 
+    // ------------------------------------------------------------------ scatter: tables
+    // Per input row ih (column iw likewise), built at elaboration: the in-range taps are
+    // kh = LO .. HI with LO = max(0, PAD - ih*S), HI = min(K-1, OH-1 + PAD - ih*S) (so that
+    // oh = ih*S - PAD + kh lies in [0, OH)); none when HI < LO.  The tables hold HI - LO (the
+    // count less one), the none flag, and the first tap's (kh = HI) address offsets:
+    // accumulator oh*OW*G (column: ow*G), weight HI*K*G (column: HI*G).
+    function automatic int tap_lo(int i);
+        return (PAD - i * S > 0) ? PAD - i * S : 0;
+    endfunction
+    function automatic int tap_hi(int i, int n_out);
+        return (n_out - 1 + PAD - i * S < K - 1) ? n_out - 1 + PAD - i * S : K - 1;
+    endfunction
+
+    logic [K_W-1:0]  row_n1 [IH], col_n1 [IW];   // in-range taps - 1
+    logic            row_none [IH], col_none [IW];
+    logic [AA_W-1:0] row_a [IH], col_a [IW];     // first tap: oh*OW*G, ow*G
+    logic [WA_W-1:0] row_w [IH], col_w [IW];     // first tap: HI*K*G, HI*G
+    for (genvar i = 0; i < IH; i++) begin : g_row
+        localparam int LO = tap_lo(i);
+        localparam int HI = tap_hi(i, OH);
+        assign row_none[i] = HI < LO;
+        assign row_n1[i]   = K_W'((HI < LO) ? 0 : HI - LO);
+        assign row_a[i]    = AA_W'((HI < LO) ? 0 : (i * S - PAD + HI) * OW * G);
+        assign row_w[i]    = WA_W'((HI < LO) ? 0 : HI * K * G);
+    end
+    for (genvar i = 0; i < IW; i++) begin : g_col
+        localparam int LO = tap_lo(i);
+        localparam int HI = tap_hi(i, OW);
+        assign col_none[i] = HI < LO;
+        assign col_n1[i]   = K_W'((HI < LO) ? 0 : HI - LO);
+        assign col_a[i]    = AA_W'((HI < LO) ? 0 : (i * S - PAD + HI) * G);
+        assign col_w[i]    = WA_W'((HI < LO) ? 0 : HI * G);
+    end
+
     // ------------------------------------------------------------------ scatter: decode
-    // First tap (kh = kw = K-1) of the event on s_axis_event_tdata.
-    int dec_ci, dec_pix, dec_ih, dec_iw, dec_oh, dec_ow;
+    // The event on s_axis_event_tdata: its pixel, its in-range tap box and its first tap (an
+    // index >= NIN, an error reported below, reads outside the tables).
+    localparam int IH_W = (IH > 1) ? $clog2(IH) : 1;
+    localparam int IW_W = (IW > 1) ? $clog2(IW) : 1;
+    int              dec_ci, dec_pix;
+    logic [IH_W-1:0] dec_ih;
+    logic [IW_W-1:0] dec_iw;
+    logic            dec_none;                 // no in-range tap
+    logic [K_W-1:0]  dec_kh_n1, dec_kw_n1;
+    logic [AA_W-1:0] dec_a;
+    logic [WA_W-1:0] dec_w;
     always_comb begin
-        dec_ci  = int'(32'(s_axis_event_tdata) % 32'(CIN));
-        dec_pix = int'(32'(s_axis_event_tdata) / 32'(CIN));
-        dec_ih  = dec_pix / IW;
-        dec_iw  = dec_pix % IW;
-        dec_oh  = dec_ih * S - PAD + K - 1;
-        dec_ow  = dec_iw * S - PAD + K - 1;
+        dec_ci    = int'(32'(s_axis_event_tdata) % 32'(CIN));
+        dec_pix   = int'(32'(s_axis_event_tdata) / 32'(CIN));
+        dec_ih    = IH_W'(dec_pix / IW);
+        dec_iw    = IW_W'(dec_pix % IW);
+        dec_none  = row_none[dec_ih] || col_none[dec_iw];
+        dec_kh_n1 = row_n1[dec_ih];
+        dec_kw_n1 = col_n1[dec_iw];
+        dec_a     = row_a[dec_ih] + col_a[dec_iw];
+        dec_w     = WA_W'(dec_ci * TAPS * G) + row_w[dec_ih] + col_w[dec_iw];
     end
 
     // ------------------------------------------------------------------ scatter: iteration
     logic                    ev_v;         // an event is being scattered
     logic [G_W-1:0]          ag;           // group
-    logic [K_W-1:0]          kh_c, kw_c;   // tap (counting down)
-    logic signed [CRD_W-1:0] oh_c, ow_c;   // output coordinates of the tap
-    logic [WA_W-1:0]         w_tap;        // weight word of (tap, group 0): row*G
-    int                      a_tap;        // accumulator word of (tap, group 0): pos*G (may be off-map)
+    logic [K_W-1:0]          kh_left;      // in-range rows left after this one
+    logic [K_W-1:0]          kw_left;      // in-range columns left in this row after this one
+    logic [K_W-1:0]          kw_n1;        // the event's in-range columns - 1
+    logic [WA_W-1:0]         w_tap, w_row; // weight word of (tap, group 0), of (row's first tap, 0)
+    logic [AA_W-1:0]         a_tap, a_row; // accumulator word of the same
     logic                    ev_seen_last; // the step's last (or empty) beat was accepted
-    logic                    ev_hs, it_last, tap_in, acc_issue;
+    logic                    ev_hs, it_last, acc_issue;
+    localparam logic [AA_W-1:0] A_ROW = AA_W'(OW * G);   // one output row
+    localparam logic [WA_W-1:0] W_ROW = WA_W'(K * G);    // one kernel row
+    localparam logic [AA_W-1:0] A_G   = AA_W'(G);
+    localparam logic [WA_W-1:0] W_G   = WA_W'(G);
 
-    assign it_last   = (ag == LAST_G) && (kw_c == '0) && (kh_c == '0);
+    assign it_last   = (ag == LAST_G) && (kw_left == '0) && (kh_left == '0);
     assign s_axis_event_tready = acc && !ev_seen_last && (!ev_v || it_last);
     assign ev_hs     = s_axis_event_tvalid && s_axis_event_tready;
-    assign tap_in    = (oh_c >= 0) && (oh_c < OH_C) && (ow_c >= 0) && (ow_c < OW_C);
-    assign acc_issue = acc && ev_v && tap_in;
+    assign acc_issue = acc && ev_v;
     // Leave while the last iteration of the last event is issued (or on the empty beat); its
     // write meets the first update read through the accumulator's forwarding.
     assign acc_end   = (ev_seen_last && (!ev_v || it_last)) || (ev_hs && s_axis_event_tuser);
@@ -250,19 +317,19 @@ module fsvae_convt_current #(
             if (ag != LAST_G) begin
                 ag <= ag + 1'b1;
             end else begin
-                ag    <= '0;
-                w_tap <= w_tap - WA_W'(G);   // next tap = previous weight row
-                if (kw_c != '0) begin
-                    kw_c  <= kw_c - 1'b1;
-                    ow_c  <= ow_c - 1'b1;
-                    a_tap <= a_tap - G;
-                end else begin
-                    kw_c  <= LAST_K;
-                    ow_c  <= ow_c + CRD_W'(K - 1);
-                    oh_c  <= oh_c - 1'b1;
-                    a_tap <= a_tap + (K - 1) * G - OW * G;
-                    if (kh_c != '0) begin
-                        kh_c <= kh_c - 1'b1;
+                ag <= '0;
+                if (kw_left != '0) begin       // next tap: kw - 1
+                    kw_left <= kw_left - 1'b1;
+                    a_tap   <= a_tap - A_G;
+                    w_tap   <= w_tap - W_G;
+                end else begin                 // next row: kh - 1, kw = the event's HI
+                    kw_left <= kw_n1;
+                    a_row   <= a_row - A_ROW;
+                    a_tap   <= a_row - A_ROW;
+                    w_row   <= w_row - W_ROW;
+                    w_tap   <= w_row - W_ROW;
+                    if (kh_left != '0) begin
+                        kh_left <= kh_left - 1'b1;
                     end else begin
                         ev_v <= 1'b0;
                     end
@@ -272,14 +339,15 @@ module fsvae_convt_current #(
         if (ev_hs) begin
             ev_seen_last <= s_axis_event_tlast || s_axis_event_tuser;
             if (!s_axis_event_tuser) begin
-                ev_v  <= 1'b1;
-                ag    <= '0;
-                kh_c  <= LAST_K;
-                kw_c  <= LAST_K;
-                oh_c  <= CRD_W'(dec_oh);
-                ow_c  <= CRD_W'(dec_ow);
-                w_tap <= WA_W'((dec_ci * TAPS + TAPS - 1) * G);
-                a_tap <= (dec_oh * OW + dec_ow) * G;
+                ev_v    <= !dec_none;          // no in-range tap: consumed, no iteration
+                ag      <= '0;
+                kh_left <= dec_kh_n1;
+                kw_left <= dec_kw_n1;
+                kw_n1   <= dec_kw_n1;
+                a_tap   <= dec_a;
+                a_row   <= dec_a;
+                w_tap   <= dec_w;
+                w_row   <= dec_w;
             end
         end
         if (rst) begin
@@ -303,7 +371,7 @@ module fsvae_convt_current #(
                         .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE),
                         .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(w_tap + WA_W'(ag)), .add_aaddr(AA_W'(a_tap + int'({1'b0, ag}))),
+        .add_en(acc_issue), .add_waddr(w_tap + WA_W'(ag)), .add_aaddr(a_tap + AA_W'(ag)),
         .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
         .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         .clr_en, .clr_addr,

@@ -6,7 +6,9 @@ the pytest wrapper, in the format documented in the RTL header) and runs several
 steps.  Input events are channel-last indices in ascending order at densities 0 %, 10 %,
 50 % and 100 %.  Per step the streamed currents must equal golden.conv_transpose2d (``==``),
 done must pulse once and, without stalls, ``cycles`` must equal the formula in the RTL
-header.  The accumulators are cleared by each step's update, so every step starts from the
+header: each event costs its in-range taps x G cycles (one cycle if it has none), counted
+here by brute force over the K x K taps.  run_random_order: the same steps with the events
+in random order (the engine computes any order exactly), currents and cycles checked.  The accumulators are cleared by each step's update, so every step starts from the
 bias alone: a word left over from the previous step would show.
 
 Weight sets: "random" (random int8 weights, small biases) and "extreme" (output channels of
@@ -58,12 +60,26 @@ CONFIGS = {
     (4, 1, 4, 4, 3, 1, 1, 0, 1): 20,                 # stride 1, one channel
     # K = 1, G = 1: the input channels of one pixel hit the same word 1 iteration apart
     (2, 2, 3, 3, 1, 2, 0, 0, 2): 12,
+    # taps outside the output (the scatter skips them):
+    (2, 4, 2, 2, 3, 2, 1, 0, 2): 16,                 # 2x2 -> 3x3
+    (3, 2, 1, 1, 3, 2, 1, 0, 2): 16,                 # 1x1 -> 1x1: 1 tap of 9; G = 1, 1 iteration apart
+    (2, 4, 1, 1, 3, 2, 1, 1, 2): 16,                 # 1x1 -> 2x2: 4 taps of 9
+    (2, 4, 3, 3, 3, 2, 1, 1, 2): 16,                 # 3x3 -> 6x6
+    (2, 4, 3, 3, 3, 2, 1, 0, 4): 16,                 # 3x3 -> 5x5, G = 1
+    (2, 4, 3, 3, 3, 1, 1, 0, 2): 16,                 # K = 3, S = 1, PAD = 1
+    (2, 4, 3, 3, 4, 2, 1, 0, 2): 16,                 # K = 4, S = 2, PAD = 1: 3x3 -> 6x6
+    (2, 4, 2, 3, 4, 2, 1, 1, 2): 16,                 # K = 4, IH != IW: 2x3 -> 5x7
+    # events with no in-range tap (PAD >= K): consumed in one cycle
+    (2, 2, 3, 3, 1, 2, 1, 0, 1): 16,                 # K = 1: only pixel (1, 1) lands inside, G = 2
+    (3, 2, 3, 3, 2, 2, 2, 1, 2): 16,                 # K = 2, PAD = 2: row 0 and column 0 land outside, G = 1
 }
 CASES = ("random", "extreme")
 # FUSED = 1: (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P) -> (bias width, T, THRESHOLD)
 FUSED_CONFIGS = {
     (3, 4, 2, 2, 3, 2, 1, 1, 2): (16, 3, 40),        # G = 2
     (2, 2, 3, 3, 1, 2, 0, 0, 2): (12, 4, -110),      # K = 1, G = 1: scatter hits 1 iteration apart
+    (2, 4, 3, 3, 4, 2, 1, 0, 2): (16, 4, 50),        # taps outside the output
+    (3, 2, 3, 3, 2, 2, 2, 1, 2): (16, 3, 40),        # events with no in-range tap, G = 1
 }
 FUSED = int(os.environ.get("FSVAE_FUSED", "0"))
 
@@ -139,8 +155,24 @@ def words(c: dict) -> int:
             * out_size(c["IW"], c["K"], c["S"], c["PAD"], c["OUTPAD"]) * c["COUT"] // c["P"])
 
 
-def expected_cycles(c: dict, n_events):
-    return 2 + n_events * c["K"] * c["K"] * c["COUT"] // c["P"] + words(c)
+def in_range_taps(c: dict, i: int, axis: str) -> int:
+    """Taps k of input row (axis "H") or column ("W") i with i*S - PAD + k inside the output."""
+    n_out = out_size(c["I" + axis], c["K"], c["S"], c["PAD"], c["OUTPAD"])
+    return sum(0 <= i * c["S"] - c["PAD"] + k < n_out for k in range(c["K"]))
+
+
+def event_cycles(c: dict, event: int) -> int:
+    """Scatter cycles of one event: in-range taps x G, or 1 (consumed) when it has none."""
+    ih, iw = divmod(event // c["CIN"], c["IW"])
+    return max(1, in_range_taps(c, ih, "H") * in_range_taps(c, iw, "W") * c["COUT"] // c["P"])
+
+
+def scatter_cycles(c: dict, events) -> int:
+    return sum(event_cycles(c, e) for e in events)
+
+
+def expected_cycles(c: dict, events):
+    return 2 + scatter_cycles(c, events) + words(c)
 
 
 # --- cocotb side ---------------------------------------------------------------------------
@@ -189,7 +221,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
         assert got == want, f"step {t}: currents {got} != golden {want}"
         assert tb.done_count == done_before + 1, f"step {t}: done pulsed {tb.done_count - done_before} times"
         if idle_inserter is None and backpressure_inserter is None:
-            cycles, formula = int(dut.cycles.value), expected_cycles(tb.cfg, len(events))
+            cycles, formula = int(dut.cycles.value), expected_cycles(tb.cfg, events)
             assert cycles == formula, f"step {t}: {cycles} cycles, formula {formula}"
 
     await ClockCycles(dut.clk, 4)
@@ -205,11 +237,27 @@ async def run_reset_mid_step(dut):
     steps, expected = tb.data()
     n_in = tb.cfg["IH"] * tb.cfg["IW"] * tb.cfg["CIN"]
     await tb.start(list(range(n_in)))
-    await ClockCycles(dut.clk, 1 + (n_in * tb.cfg["K"] ** 2 * tb.cfg["COUT"] // tb.P) // 2)
+    await ClockCycles(dut.clk, 1 + scatter_cycles(tb.cfg, range(n_in)) // 2)
     await tb.reset()                    # the engine; the bus models only drop the frame in flight
     for t in range(3):
         got = await tb.currents(steps[t])
         assert got == expected[t], f"after reset, step {t}: {got} != {expected[t]}"
+
+
+@cocotb.test()
+async def run_random_order(dut):
+    """The steps with their events in random order: the same outputs (any order is exact,
+    the accumulator forwards a word re-read right after its write) and the same cycles."""
+    tb = TB(dut)
+    await tb.reset()
+    steps, expected = tb.data()
+    rng = random.Random(3)
+    for t, (events, want) in enumerate(zip(steps, expected)):
+        events = rng.sample(events, len(events))
+        got = await tb.currents(events)
+        assert got == want, f"step {t} (random order): {got} != golden {want}"
+        cycles, formula = int(dut.cycles.value), expected_cycles(tb.cfg, events)
+        assert cycles == formula, f"step {t} (random order): {cycles} cycles, formula {formula}"
 
 
 @cocotb.test(skip=not FUSED)
@@ -236,7 +284,7 @@ async def run_images(dut):
         for t, events in enumerate(image):
             if i == 1 and t == t_steps // 2:        # a reset inside a step: the image restarts
                 await tb.start(list(events))
-                await ClockCycles(dut.clk, 3 + len(events) * c["K"] ** 2 * c["COUT"] // tb.P // 2)
+                await ClockCycles(dut.clk, 3 + scatter_cycles(c, events) // 2)
                 await tb.reset()
                 tb.source.clear()
                 tb.sink.clear()
