@@ -234,10 +234,14 @@ module fsvae_convt_current #(
     // count less one), the none flag, and the first tap's (kh = HI) address offsets:
     // accumulator oh*OW*G (column: ow*G), weight HI*K*G (column: HI*G).
     function automatic int tap_lo(int i);
-        return (PAD - i * S > 0) ? PAD - i * S : 0;
+        int v;
+        v = PAD - i * S;
+        tap_lo = (v > 0) ? v : 0;
     endfunction
     function automatic int tap_hi(int i, int n_out);
-        return (n_out - 1 + PAD - i * S < K - 1) ? n_out - 1 + PAD - i * S : K - 1;
+        int v;
+        v = n_out - 1 + PAD - i * S;
+        tap_hi = (v < K - 1) ? v : K - 1;
     endfunction
 
     logic [K_W-1:0]  row_n1 [IH], col_n1 [IW];   // in-range taps - 1

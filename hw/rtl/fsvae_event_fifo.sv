@@ -70,7 +70,7 @@ module fsvae_event_fifo #(
     end
 
     function automatic logic [1:0] next(input logic [1:0] i);
-        return (i == 2'd2) ? 2'd0 : i + 2'd1;
+        next = (i == 2'd2) ? 2'd0 : i + 2'd1;
     endfunction
 
     always_ff @(posedge clk) begin
