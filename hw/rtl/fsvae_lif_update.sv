@@ -27,18 +27,23 @@
 //
 // Microarchitecture
 //   update: a word is accepted (its state read from the membrane and spike RAMs, synchronous
-//     read), computed (fsvae_lif_datapath) and written back in the next cycle, and its spike
-//     mask pushed into the mask FIFO (MASK_DEPTH entries of {end of step, w, mask}) when it
-//     has a spike or ends the step.  s_axis_cur_tready = room in the FIFO for the word in
-//     flight and this one.  With NW = 1 the same word is read at the edge that writes it:
-//     forwarded, as in the engines.
-//   emitter: fsvae_spike_emitter with REG_OUT = 1: one FIFO entry is taken per cycle when
-//     idle, then one spike per cycle, lowest lane first, one held back so that tlast is
-//     exact.  Output registered: m_axis_spike_tready never reaches the RAMs.
+//     read), computed (fsvae_lif_datapath) and written back in the next cycle (stage B).
+//     Its spike mask then passes two registers (C: the mask; D: the FIFO entry and, per
+//     stream, whether the word goes there) before it is pushed into the mask FIFO
+//     (MASK_DEPTH entries of {end of step, w, mask}) when it has a spike or ends the step:
+//     the comparators, the P-input "any spike" and the FIFO's pointers each get a cycle.
+//     s_axis_cur_tready = room in the FIFO for the words in B, C and D and this one, kept
+//     as an occupancy count register per stream (tready is one of its bits).  With NW = 1
+//     the same word is read at the edge that writes it: forwarded, as in the engines.
+//   emitter: fsvae_spike_emitter with REG_OUT = 1 (its pipelined, chunked search): FIFO
+//     entries are taken as its first stage empties, one spike leaves per cycle, lowest
+//     lane first, one held back so that tlast is exact.  Output registered, and the FIFO
+//     pop depends only on registers: m_axis_spike_tready never reaches the FIFO or the RAMs.
 //   MASKS = 1: every word is pushed (one FIFO, NE = 1) and the FIFO's head is the output
 //     beat: one word per cycle, m_axis_mask_tready reaches only the FIFO's read pointer.
-// Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, mask FIFO MASK_DEPTH x (P + log2 NW
-// + 1) per stream, P adders and comparators; a P-bit spike emitter per stream (MASKS = 0).
+// Cost: membrane RAM NW x P*MEM_BITS, spike RAM NW x P, two P-bit mask registers, mask
+// FIFO MASK_DEPTH x (P + log2 NW + 1) per stream, P adders and comparators; a P-bit spike
+// emitter per stream (MASKS = 0).
 // Synchronous active-high reset (the RAMs need no clearing: step 0 ignores them).
 //
 // STATELESS = 1 (after fsvae_convt_current FUSED = 1, which keeps the membranes itself): the
@@ -187,6 +192,33 @@ module fsvae_lif_update #(
         end
     end
 
+    // ------------------------------------------------------------------ stages C and D
+    // Two registers between the datapath and the FIFO push, so that the comparators, the
+    // test for "any spike" (a P-input OR) and the FIFO's pointers each have a cycle of their
+    // own: C holds the word's spike mask, D the FIFO entry (and, per stream, d_push).
+    logic                  c_v, c_end, d_v, d_end;
+    logic [W_W-1:0]        c_w, d_w;
+    logic [P-1:0]          c_s, d_s;
+    logic                  c_any;
+
+    assign c_any = c_s != '0;
+
+    always_ff @(posedge clk) begin
+        c_end <= b_end;
+        c_w   <= b_w;
+        c_s   <= b_s_new;
+        d_end <= c_end;
+        d_w   <= c_w;
+        d_s   <= c_s;
+        if (rst) begin
+            c_v <= 1'b0;
+            d_v <= 1'b0;
+        end else begin
+            c_v <= b_v;
+            d_v <= c_v;
+        end
+    end
+
     // ------------------------------------------------------------------ mask FIFOs + emitters
     // NE spike streams: the mask of word w goes to stream w mod NE; the step's end marker to
     // every stream (each stream is a complete step: ascending indices, tlast or empty beat).
@@ -198,37 +230,46 @@ module fsvae_lif_update #(
     for (genvar e = 0; e < NE; e++) begin : g_stream
         logic [E_W-1:0]  f_mem [MASK_DEPTH];
         logic [MD_W-1:0] f_wr, f_rd;
-        logic [MD_W:0]   f_count;
-        logic            f_push, f_pop, mine, e_ready;
+        logic [MD_W:0]   f_count, f_occ;
+        logic            f_push, f_pop, f_nonempty, mine, d_push, e_ready;
         logic [E_W-1:0]  f_head;
 
-        assign room[e] = (32'(f_count) + (b_v ? 32'd1 : 32'd0) + 32'd1) <= 32'(MASK_DEPTH);
-        assign mine    = ((32'(b_w) % NE) == e);
-        assign f_push  = b_v && (MASKS != 0 || b_end || (mine && b_s_new != '0));
-        assign f_head  = f_mem[f_rd];
+        // f_occ = f_count + the words in stages B, C and D (each may still come here): room
+        // for one more while f_occ < MASK_DEPTH, its top bit (it never exceeds MASK_DEPTH).
+        // f_nonempty = f_count != 0, registered: the pop sees flip-flops only.
+        assign room[e]     = !f_occ[MD_W];
+        assign nonempty[e] = f_nonempty;
+        assign mine        = ((32'(d_w) % NE) == e);
+        assign f_push      = d_v && d_push;
+        assign f_head      = f_mem[f_rd];
         assign heads[e]    = f_head;
-        assign nonempty[e] = f_count != '0;
 
         always_ff @(posedge clk) begin
-            if (f_push) f_mem[f_wr] <= {b_end, b_w, mine ? b_s_new : P'(0)};
+            d_push <= MASKS != 0 || c_end || (((32'(c_w) % NE) == e) && c_any);    // C's word, here
+            if (f_push) f_mem[f_wr] <= {d_end, d_w, mine ? d_s : P'(0)};
         end
 
         always_ff @(posedge clk) begin
             if (rst) begin
-                f_wr    <= '0;
-                f_rd    <= '0;
-                f_count <= '0;
+                f_wr       <= '0;
+                f_rd       <= '0;
+                f_count    <= '0;
+                f_occ      <= '0;
+                f_nonempty <= 1'b0;
             end else begin
                 if (f_push) f_wr <= f_wr + 1'b1;
                 if (f_pop)  f_rd <= f_rd + 1'b1;
                 if (f_push && !f_pop)      f_count <= f_count + 1'b1;
                 else if (f_pop && !f_push) f_count <= f_count - 1'b1;
+                f_nonempty <= f_push || f_count > (f_pop ? 1 : 0);
+                // in: a word accepted; out: popped, or a word leaving D for another stream
+                f_occ <= f_occ + {MD_W'(0), in_hs} - {MD_W'(0), f_pop} - {MD_W'(0), d_v && !d_push};
             end
         end
 
         logic             e_busy;
         if (MASKS == 0) begin : g_emitter
-            // one entry taken per cycle when idle, then one spike per cycle
+            // entries taken as the emitter's first stage empties, one spike per cycle out
             logic             e_end;
             logic [W_W-1:0]   e_w;
             logic [P-1:0]     e_mask;
@@ -261,7 +302,7 @@ module fsvae_lif_update #(
     assign m_axis_mask_tvalid = (MASKS != 0) && nonempty[0];
     assign m_axis_mask_tlast  = (MASKS != 0) && heads[0][W_W+P];
 
-    assign busy = b_v || (|occupied);
+    assign busy = b_v || c_v || d_v || (|occupied);
 
 endmodule
 

@@ -62,6 +62,9 @@ CONFIGS = [
     (3, 5, 4, 12, 200, 4, 0),
     # two words per step (no forwarding, the addresses alternate), P = 3, THRESHOLD = 0
     (5, 2, 3, 16, 0, 4, 0),
+    # wider words: the emitter's search over chunks of 8 (three, the last narrower; four)
+    (4, 3, 20, 10, 60, 4, 0),
+    (3, 2, 32, 12, 200, 8, 0),
     # the masks out: one word per step (forwarded), and the smallest FIFO under backpressure
     (5, 1, 4, 10, 60, 8, 1),
     (3, 5, 4, 12, 200, 4, 1),

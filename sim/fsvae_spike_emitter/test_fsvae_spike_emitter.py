@@ -1,16 +1,20 @@
 """cocotb bench of hw/rtl/fsvae_spike_emitter.sv: spike words in, spike indices out.
 
 Steps of words (ascending bases, not always adjacent, like fsvae_lif_update's FIFO entries;
-densities from empty to full words, steps without any spike, single-word steps) stream back
-to back.  Per step the output frame must equal the Python model (``==``): the ascending
-indices base + p of the set bits, tlast on the last, or the single empty beat (tuser = 1,
-tdata = 0).  Without idle and backpressure the handshake cycles must follow the header's
-contract: REG_OUT = 0: word i+1 taken max(k_i, 1) cycles after word i (k_i its spikes), the
-end beat k + 1 cycles after the step's last word; REG_OUT = 1: k_i + 1 cycles between words,
-the end beat k + 2 cycles after the last word; both: the next step's first word k + 2
-cycles after the last word.  Input idle and output backpressure
-(regular and random) are swept by cocotb; a second test resets in the middle of a step.
-P and REG_OUT are swept by pytest.
+densities from empty to full words, steps without any spike, single-word steps; and words
+that matter to the chunked search of REG_OUT = 1: one bit in the last chunk, one bit per
+chunk, the lowest bit alone, all ones, empty words inside a step and as its last word)
+stream back to back.  Per step the output frame must equal the Python model (``==``): the
+ascending indices base + p of the set bits, tlast on the last, or the single empty beat
+(tuser = 1, tdata = 0).  Without idle and backpressure the handshake cycles must follow the
+header's contract: REG_OUT = 0: word i+1 taken max(k_i, 1) cycles after word i (k_i its
+spikes), the end beat k + 1 cycles after the step's last word, the next step's first word
+k + 2 cycles after it; REG_OUT = 1: the cycles of the header's stages (pipelined_cycles, a
+model of their handshakes), and no slower than the single-stage emitter it replaced (k_i + 1
+cycles a word): each step ends at most LATENCY cycles later, the last no later.  Input idle
+and output backpressure (regular and random) are swept by cocotb; a second test resets in
+the middle of a step.  P, REG_OUT and CHUNK (REG_OUT = 1: P > CHUNK gives several chunks)
+are swept by pytest.
 """
 from __future__ import annotations
 
@@ -33,15 +37,32 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge  # noqa: E402
 from cocotbext.axi import AxiStreamBus, AxiStreamSink  # noqa: E402
 
 TIMEOUT_US = 100
-KEYS = ("P", "OUT_W", "REG_OUT")
-CONFIGS = [(4, 7, 0), (3, 7, 1), (1, 5, 0)]
+KEYS = ("P", "OUT_W", "REG_OUT", "CHUNK")
+CONFIGS = [(4, 7, 0, 8), (3, 7, 1, 8), (1, 5, 0, 8),
+           (1, 5, 1, 8),            # REG_OUT = 1, one bit a word
+           (20, 9, 1, 8),           # three chunks, the last one narrower (8, 8, 4)
+           (8, 9, 1, 2)]            # four chunks of two bits (OUT_W = 8 would make tdata bytes)
 MAX_WORD = 24                       # bases below MAX_WORD * P < 2^OUT_W
+LATENCY = 4                         # REG_OUT = 1: the stages V, U, T and S, in cycles
 
 
-def make_steps(p: int, n_steps: int, seed: int = 1):
+def special_steps(p: int, chunk: int):
+    """Words for the chunked search: a bit in the last chunk only, the lowest bit alone, one
+    bit per chunk, all ones, empty words inside a step and as its last word."""
+    full = (1 << p) - 1
+    per_chunk = sum(1 << i for i in range(0, p, chunk))
+    return [[(1 << (p - 1), 0, 1)],
+            [(1, p, 0), (1 << (p - 1), 2 * p, 0), (0, 3 * p, 0), (full, 4 * p, 1)],
+            [(per_chunk, 0, 0), (per_chunk << (min(chunk, p) - 1) & full, p, 0), (0, 5 * p, 1)],
+            [(full, 0, 0), (full, p, 1)],
+            [(0, 0, 0), (0, p, 1)]]
+
+
+def make_steps(p: int, n_steps: int, seed: int = 1, chunk: int = 8):
     """Steps as lists of (mask, base, last) words."""
     rng = random.Random(seed)
     steps = [[(0, 0, 1)], [((1 << p) - 1, p * (MAX_WORD - 1), 1)]]       # empty step; full last word
+    steps += special_steps(p, chunk)
     for _ in range(n_steps):
         n_words = rng.randint(1, 6)
         bases = sorted(rng.sample(range(MAX_WORD), n_words))
@@ -56,10 +77,60 @@ def model(words) -> list[int]:
     return [base + i for mask, base, _ in words for i in range(len(bin(mask))) if (mask >> i) & 1]
 
 
+def pipelined_cycles(steps, p: int, chunk: int, first_take: int):
+    """REG_OUT = 1, no idle, no backpressure: the cycles in which each word is taken and each
+    step's last beat leaves, from the handshakes of the header's stages V, U, W, T, S, hold and
+    the output register (bit counts only: a chunk is its number of set bits)."""
+    c = min(p, chunk)
+    words = []
+    for ws in steps:
+        for mask, _, last in ws:
+            counts = [bin(mask >> (j * c) & ((1 << c) - 1)).count("1") for j in range(-(-p // c))]
+            words.append(([k for k in counts if k] or [0], last))       # an empty word: one empty chunk
+    takes, ends = [], []
+    v = u = w = None                # V, U: a word; W: [chunks left, end]
+    t = []                          # T: (bits, the step ends after it), at most two
+    n_s, end_q, hold_v, o_v, o_last = 0, False, False, False, False
+    nxt, cycle = 0, first_take
+    while nxt < len(words) or v or u or w or t or n_s or end_q or hold_v or o_v:
+        assert cycle < first_take + 100 * len(words) + 100, "the model does not finish"
+        if o_v and o_last:
+            ends.append(cycle)
+        c_last = n_s == 0
+        c_valid = (n_s > 0 or end_q) if hold_v else (c_last and end_q)
+        move = n_s > 0 and (not hold_v or c_valid)
+        s_take = bool(t) and (not end_q or (c_valid and c_last)) and (n_s == 0 or (n_s == 1 and move))
+        t_take = w is not None and len(t) < 2
+        w_load = u is not None and (w is None or (len(w[0]) == 1 and len(t) < 2))
+        u_load = v is not None and (u is None or w_load)
+        v_take = nxt < len(words) and (v is None or u_load)
+        o_v, o_last = c_valid, c_last
+        hold_v = True if move else (False if c_valid else hold_v)
+        if s_take:
+            n_s, end_q = t[0][0], t[0][1]
+            t = t[1:]
+        else:
+            n_s -= move
+            end_q = end_q and not (c_valid and c_last)
+        if t_take:
+            t.append((w[0][0], w[1] and len(w[0]) == 1))
+            w = [w[0][1:], w[1]] if len(w[0]) > 1 else None
+        if w_load:
+            w, u = [list(u[0]), u[1]], None
+        if u_load:
+            u, v = v, None
+        if v_take:
+            takes.append(cycle)
+            v = words[nxt]
+            nxt += 1
+        cycle += 1
+    return takes, ends
+
+
 class TB:
     def __init__(self, dut):
         self.dut = dut
-        self.P, self.OUT_W, self.REG_OUT = (int(os.environ[f"FSVAE_{k}"]) for k in KEYS)
+        self.P, self.OUT_W, self.REG_OUT, self.CHUNK = (int(os.environ[f"FSVAE_{k}"]) for k in KEYS)
         self.idle = None
         self.cycle = 0
         self.takes: list[int] = []          # cycles in which a word was taken
@@ -115,18 +186,29 @@ class TB:
 
     def check_timing(self, steps, first_take: int):
         """The header's cycle contract, without idle or backpressure."""
-        takes, ends, t, extra = [], [], first_take, self.REG_OUT
+        takes, ends, t = [], [], first_take
         for words in steps:
             for mask, _, last in words:
                 takes.append(t)
                 k = bin(mask).count("1")
                 if last:                    # the end beat, then the next step's first word
-                    ends.append(t + k + 1 + extra)
+                    ends.append(t + k + 1 + self.REG_OUT)
                     t += k + 2
                 else:
                     t += k + 1 if self.REG_OUT else max(k, 1)
-        assert (self.takes, self.ends) == (takes, ends), (
-            f"takes {self.takes} ends {self.ends}, contract {takes} {ends}")
+        if self.REG_OUT:
+            want = pipelined_cycles(steps, self.P, self.CHUNK, first_take)
+            assert (self.takes, self.ends) == want, (
+                f"takes {self.takes} ends {self.ends}, contract {want[0]} {want[1]}")
+            # against the single-stage emitter this replaced (k + 1 cycles a word, the cycles
+            # above): a step ends at most LATENCY cycles later, and the run no later
+            late = [(n, got, old) for n, (got, old) in enumerate(zip(self.ends, ends)) if got > old + LATENCY]
+            assert not late and self.ends[-1] <= ends[-1], (
+                f"slower than the single-stage emitter: steps (number, end, its end) {late}, "
+                f"last end {self.ends[-1]} against {ends[-1]}")
+        else:
+            assert (self.takes, self.ends) == (takes, ends), (
+                f"takes {self.takes} ends {self.ends}, contract {takes} {ends}")
 
 
 @cocotb.test(timeout_time=TIMEOUT_US, timeout_unit="us")
@@ -137,7 +219,7 @@ async def run_test(dut, idle_inserter, backpressure_inserter):
     tb.set_idle_generator(idle_inserter)
     tb.set_backpressure_generator(backpressure_inserter)
     await tb.reset()
-    steps = make_steps(tb.P, 40)
+    steps = make_steps(tb.P, 40, chunk=tb.CHUNK)
     assert any(not model(s) for s in steps) and any(len(model(s)) > tb.P for s in steps)
     cocotb.start_soon(tb.send(steps))
     for n, words in enumerate(steps):
@@ -164,7 +246,7 @@ async def run_reset_mid_step(dut):
     tb.sink.pause = False
     tb.sink.clear()
     assert not int(dut.busy.value) and not int(dut.m_axis_spike_tvalid.value)
-    steps = make_steps(tb.P, 8, seed=2)
+    steps = make_steps(tb.P, 8, seed=2, chunk=tb.CHUNK)
     cocotb.start_soon(tb.send(steps))
     for n, words in enumerate(steps):
         got = spike_indices(await tb.sink.recv())
@@ -173,6 +255,6 @@ async def run_reset_mid_step(dut):
 
 # --- pytest wrapper ----------------------------------------------------------------------------
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
-def test_fsvae_spike_emitter(P, OUT_W, REG_OUT):
+def test_fsvae_spike_emitter(P, OUT_W, REG_OUT, CHUNK):
     import runner
-    runner.run_bench("fsvae_spike_emitter", sources("fsvae_spike_emitter"), dict(zip(KEYS, (P, OUT_W, REG_OUT))))
+    runner.run_bench("fsvae_spike_emitter", sources("fsvae_spike_emitter"), dict(zip(KEYS, (P, OUT_W, REG_OUT, CHUNK))))
