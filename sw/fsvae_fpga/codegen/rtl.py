@@ -121,14 +121,16 @@ def _prepare_out_dir(out_dir: Path) -> tuple[Path, Path]:
 
 def design_sha256(hw: HwModel, board: dict) -> str:
     """sha256 (hex) of the hardware model's description (which holds every array's sha256),
-    the board settings and the generator's texts: whether generated files are current."""
+    the board settings (with the balance plan resolved, as write_rtl uses them) and the
+    generator's texts: whether generated files are current."""
+    board = balance.resolve(hw, board)
     h = hashlib.sha256()
     h.update(json.dumps({"hwmodel": hw.desc, "board": board, "fifo_depth": FIFO_DEPTH,
                          "interface": boards.interface()}, sort_keys=True, default=str).encode())
     for f in library_files() + ["sources.yaml"]:
         h.update((RTL_LIB / f).read_bytes())
     h.update(TEMPLATE.read_bytes())
-    for writer in ("rtl.py", "rtl_top.py", "dataflow.py", "design.py", "rtl_sources.py", "latency.py"):
+    for writer in ("rtl.py", "rtl_top.py", "dataflow.py", "design.py", "rtl_sources.py", "latency.py", "balance.py"):
         h.update((Path(__file__).parent / writer).read_bytes())
     return h.hexdigest()
 
