@@ -1,7 +1,7 @@
 """Per-layer lanes and engine copies from the measured events (codegen/balance.py), on the
 shipped paper model: the plan's invariants against an independent recount of its cycle model,
 that no single step of the plan's own kind could still lower the slowest unit within the
-budget, monotonicity in the budget, the UltraRAM cap, and the board errors."""
+budget, monotonicity in the budget, the UltraRAM and block-RAM caps, and the board errors."""
 from __future__ import annotations
 
 import math
@@ -11,6 +11,7 @@ import pytest
 from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.codegen.design import CodegenError, describe
 from fsvae_fpga.codegen.hls_memory import uram_blocks
+from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18, ram_bram18
 from fsvae_fpga.contract import stats
 
 
@@ -83,7 +84,9 @@ def test_plan_is_consistent_and_cannot_be_improved_by_one_step(paper, budget):
         urams = sum((step[1] if n == name else copies.get(n, 1)) *
                     uram_blocks(hw.weights[n].size // (step[0] if n == name else lanes[n]),
                                 (step[0] if n == name else lanes[n]) * 8) for n in loaded)
-        assert more > budget or urams > ultra_cap, (name, step, more, urams)
+        state = sum(layer_state_bram18(hw, n, step[0] if n == name else lanes[n],
+                                       step[1] if n == name else copies.get(n, 1)) for n in lanes)
+        assert more > budget or urams > ultra_cap or state > bram18_available(board), (name, step, more, urams, state)
 
 
 def test_more_lanes_never_slow_the_plan_and_urams_stay_within_the_part(paper):
@@ -96,6 +99,41 @@ def test_more_lanes_never_slow_the_plan_and_urams_stay_within_the_part(paper):
         assert plan["uram_weight_blocks"] <= board["resources"]["uram"]
         previous = slowest
     assert previous < max(balance.plan_lanes(paper, _board(64), balance.settings(_board(64)))["unit_bounds"].values())
+
+
+def test_state_memories_in_block_ram_are_counted_as_fsvae_state_ram_places_them(paper):
+    # fsvae_state_ram: at most 128 words in LUTs (no block RAM), deeper ones in 512 x 36 or
+    # 1K x 18 .. 16K x 1 blocks, whichever takes fewest
+    assert ram_bram18(128, 10_000) == 0 and ram_bram18(129, 36) == 1 and ram_bram18(1024, 448) == 25
+    assert ram_bram18(256, 480) == 14 and ram_bram18(2048, 9) == 1 and ram_bram18(2048, 10) == 2
+    # decoder.3 (32 x 32 x 32 neurons) at 32 lanes: 1,024 words; currents 14 bits, membranes 14
+    d3 = paper.layer("decoder.3")
+    assert math.prod(d3["out_shape"]) == 32768
+    one, two = layer_state_bram18(paper, "decoder.3", 32, 1), layer_state_bram18(paper, "decoder.3", 32, 2)
+    assert two - one == ram_bram18(1024, 32 * d3["current_bits"]) > 0       # a copy adds its currents
+
+
+def _bram_board(bram36: int) -> dict:
+    return {**_board(1024), "resources": {**boards.board("kv260")["resources"], "bram36": bram36}}
+
+
+@pytest.mark.parametrize("bram36", [70, 100, 130])
+def test_engine_copies_stop_at_the_block_ram(paper, bram36):
+    board = _bram_board(bram36)
+    plan = balance.plan_lanes(paper, board, balance.settings(board))
+    cap = bram18_available(board)
+    state = sum(layer_state_bram18(paper, n, p, plan["replicas"].get(n, 1)) for n, p in plan["layer_lanes"].items())
+    assert state == plan["state_bram18"] <= cap == plan["state_bram18_cap"]
+    roomy = balance.plan_lanes(paper, _board(1024), balance.settings(_board(1024)))
+    if roomy["state_bram18"] > cap:            # the cap binds: fewer copies (or lanes) than without it
+        assert sum(plan["replicas"].values()) < sum(roomy["replicas"].values())
+    else:
+        assert plan["replicas"] == roomy["replicas"] and plan["layer_lanes"] == roomy["layer_lanes"]
+
+
+def test_a_board_whose_block_ram_cannot_hold_the_state_is_refused(paper):
+    with pytest.raises(CodegenError, match=r"state memories need \d+ BRAM18 blocks even at the fewest lanes"):
+        balance.plan_lanes(paper, _bram_board(40), balance.settings(_bram_board(40)))
 
 
 def test_describe_and_the_writers_see_the_plan(paper):

@@ -114,7 +114,6 @@ module fsvae_current_acc #(
 );
 
     logic [P*B_BITS-1:0]   b_mem   [BWORDS];
-    logic [P*ACC_BITS-1:0] acc_mem [WORDS];
 
     initial begin
         $readmemh(BIAS_FILE, b_mem);
@@ -162,14 +161,9 @@ module fsvae_current_acc #(
         end
     end
 
-    always_ff @(posedge clk) begin
-        if (acc_we) begin
-            acc_mem[acc_wa] <= acc_wd;
-        end
-        if (acc_re) begin
-            acc_q <= acc_mem[acc_ra];
-        end
-    end
+    fsvae_state_ram #(.DEPTH(WORDS), .WIDTH(P * ACC_BITS)) u_acc (
+        .clk, .we(acc_we), .waddr(acc_wa), .wdata(acc_wd), .re(acc_re), .raddr(acc_ra), .rdata(acc_q)
+    );
 
     // Read-during-write forwarding (see header): held together with acc_q between reads.
     always_ff @(posedge clk) begin

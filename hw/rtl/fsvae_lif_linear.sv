@@ -228,8 +228,6 @@ module fsvae_lif_linear #(
     );
 
     // ------------------------------------------------------------------ neurons
-    logic [P*MEM_BITS-1:0] u_mem [G];
-    logic [P-1:0]          s_mem [G];
     logic                  st_re;
     logic [G_W-1:0]        st_ra;
     logic [P*MEM_BITS-1:0] u_q, u_new;
@@ -238,16 +236,11 @@ module fsvae_lif_linear #(
     assign st_re = upd_issue || idle;
     assign st_ra = upd_issue ? ua_g : dbg_group;
 
-    always_ff @(posedge clk) begin
-        if (upd_adv) begin
-            u_mem[updb_g] <= u_new;
-            s_mem[updb_g] <= s_new;
-        end
-        if (st_re) begin
-            u_q <= u_mem[st_ra];
-            s_q <= s_mem[st_ra];
-        end
-    end
+    // membranes and spike bits in one memory: written and read together
+    fsvae_state_ram #(.DEPTH(G), .WIDTH(P * MEM_BITS + P)) u_state (
+        .clk, .we(upd_adv), .waddr(updb_g), .wdata({u_new, s_new}),
+        .re(st_re), .raddr(st_ra), .rdata({u_q, s_q})
+    );
 
     assign dbg_membrane = u_q;
     assign dbg_spike    = s_q;

@@ -137,25 +137,23 @@ module fsvae_lif_update #(
         assign b_s_old = '0;
         wire unused_state = ^b_u_new;
     end else begin : g_state
-        logic [P*MEM_BITS-1:0] u_mem [NW];
-        logic [P-1:0]          s_mem [NW];
         logic [T_W-1:0]        in_t;            // step of the next input beat
         logic                  b_fwd;
         logic [P*MEM_BITS-1:0] b_u_ram, b_u_fwd;
         logic [P-1:0]          b_s_ram, b_s_fwd;
 
+        // membranes and spike bits in one memory: written and read together
+        fsvae_state_ram #(.DEPTH(NW), .WIDTH(P * MEM_BITS + P)) u_state (
+            .clk, .we(b_v), .waddr(b_w), .wdata({b_u_new, b_s_new}),
+            .re(in_hs), .raddr(in_w), .rdata({b_u_ram, b_s_ram})
+        );
+
         always_ff @(posedge clk) begin
             if (in_hs) begin
-                b_u_ram <= u_mem[in_w];
-                b_s_ram <= s_mem[in_w];
                 b_fwd   <= b_v && (b_w == in_w);    // the word being written now (NW = 1)
                 b_u_fwd <= b_u_new;
                 b_s_fwd <= b_s_new;
                 b_first <= (in_t == '0);
-            end
-            if (b_v) begin
-                u_mem[b_w] <= b_u_new;
-                s_mem[b_w] <= b_s_new;
             end
         end
 

@@ -301,7 +301,8 @@ async def run_images(dut):
     # Image boundary: every word holds its bias (word pos*G + g, lane p: b[g*P + p]).
     g_count = c["COUT"] // tb.P
     bias_words = [[int(b[(a % g_count) * tb.P + p]) for p in range(tb.P)] for a in range(tb.NW)]
-    mem = dut.u_currents.acc_mem
+    ram = dut.u_currents.u_acc               # fsvae_state_ram: LUTs up to 128 words, else block RAM
+    mem = ram.g_lut.mem if tb.NW <= 128 else ram.g_block.mem
     stored = [unpack_lanes(int(mem[a].value), tb.P, tb.ACC_BITS) for a in range(tb.NW)]
     assert stored == bias_words, f"words after the last image {stored} != biases {bias_words}"
     got = await tb.currents([])                     # an empty step 0: u = b

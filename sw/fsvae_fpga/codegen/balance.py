@@ -26,7 +26,11 @@ layer whose weights are UltraRAM (run-time loaded, weight_memory.style ultra) st
 lanes that fill most of its 72-bit word (8 lanes of 8 bits): with fewer, each UltraRAM holds
 a narrower, deeper slice and the memory takes more of them for the same bits.  A step that
 would take the UltraRAM weight memories past the board's UltraRAMs (each memory 72 bits x
-4,096 a block, per copy: ``hls_memory.uram_blocks``) is not taken: that layer stops growing.
+4,096 a block, per copy: ``hls_memory.uram_blocks``) is not taken: that layer stops growing;
+so is a step that would take the layers' state memories past the board's block RAM (each
+engine copy of a transposed conv holds a current for every neuron of its layer: BRAM18
+counted by ``rtl_memory.layer_state_bram18``, against ``memory_budget`` of the board's
+block RAM).
 
 ``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
 that plan (and ``balanced``: what was measured and chosen, for the manifest and the
@@ -96,8 +100,9 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     acc, upd = _measured(hw, int(s["images"]), int(s["seed"]))
     names = [n for n in hw.mode_layers("generate") if n != "output"]
     source = hw.names("decoder")[-1]                  # the output stage reads its spike masks
-    from fsvae_fpga.codegen.design import loadable_layers
+    from fsvae_fpga.codegen.design import fused_membranes, loadable_layers
     from fsvae_fpga.codegen.hls_memory import uram_blocks
+    from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
     copies = {n: 1 for n in names}
@@ -126,6 +131,16 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         return sum(copies[n] * uram_blocks(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"])
                    for n in ultra)
     uram_cap = int(board["resources"].get("uram", 0))
+
+    def brams() -> int:                               # the layers' state in block RAM (BRAM18)
+        return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]))
+                   for n in names)
+    bram_cap = bram18_available(board)
+    if brams() > bram_cap:
+        from fsvae_fpga.codegen.design import CodegenError
+        raise CodegenError(f"{board['name']}: the layers' state memories need {brams()} BRAM18 blocks even at "
+                           f"the fewest lanes, more than the {bram_cap} that memory_budget allows: use a smaller "
+                           "configuration or a larger board")
     frozen: set[str] = set()
     while True:
         unit = max(units, key=unit_bound)
@@ -147,11 +162,14 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         if ultra and urams() > uram_cap:               # its weights would not fit: undo, freeze it
             lanes[layer], copies[layer] = before
             frozen.add(layer)
+        elif brams() > bram_cap:                       # its state would not fit: undo, freeze it
+            lanes[layer], copies[layer] = before
+            frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
             "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
-            "uram_weight_blocks": urams() if ultra else 0}
+            "uram_weight_blocks": urams() if ultra else 0, "state_bram18": brams(), "state_bram18_cap": bram_cap}
 
 
 def resolve(hw: HwModel, board: dict) -> dict:

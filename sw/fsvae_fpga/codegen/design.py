@@ -401,7 +401,7 @@ def pack_lanes(row, bits: int) -> int:
 # --- memory budget in bits (the RTL writer's check) ---------------------------------------------
 def memory_bits(design: Design, streamed: set[str] | None = None) -> dict[str, int]:
     """On-chip bits of the RTL design: weights (but those of streamed layers) and biases, plus
-    accumulator, membrane and spike state (the bound analysis' widths); the output layer's
+    accumulator (one per engine copy), membrane and spike state (the bound analysis' widths); the output layer's
     state is the output stage's Sc RAM.  ``streamed``: count as if these layers streamed."""
     hw, used = design.hw, {"weights": 0, "state": 0}
     if streamed is None:
@@ -418,7 +418,8 @@ def memory_bits(design: Design, streamed: set[str] | None = None) -> dict[str, i
         if design.layers[name].fused:           # the membrane alone (its leak and reset done in place)
             used["state"] += n * design.layers[name].widths["mem"]
             continue
-        used["state"] += n * (layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
+        # every engine copy of a transposed conv holds a current for each neuron of the layer
+        used["state"] += n * (design.layers[name].copies * layer["current_bits"] + layer.get("membrane_bits", 0) + 1)
     return used
 
 
