@@ -353,7 +353,8 @@ def quality(config: str, hw, samples: int, held_out: int, seed: int, rtl_images:
 def hardware_row(design, rep: dict, n: int) -> dict:
     t = rep["total"]
     row = {"board": design.board, "config": design.config, "model": model_name(design.config),
-           "lanes": design.lanes, "clock_mhz": rep["clock_mhz"], "design_sha256": design.sha,
+           "lanes": design.lanes, "balanced": design.balanced, "clock_mhz": rep["clock_mhz"],
+           "design_sha256": design.sha,
            "images": n, "seed": rep["seed"], "bit_exact": rep["bit_exact"],
            "cycles_per_image": t["cycles_per_image"], "projected_images_per_s": t["projected_images_per_s"],
            "event_bound_cycles": t["lower_bound_cycles"], "utilisation": t["lane_utilisation"],
@@ -442,7 +443,8 @@ def markdown(res: dict) -> str:
             "latency of 1 image (cycles) | steady state (cycles / image) | event bound (cycles) | utilisation |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for h in res["hardware"]:
-        out.append(f"| {h['board']} | {h['model']} | {h['lanes']} | {h['clock_mhz']:g} | {h['images']} | "
+        lanes = f"{h['lanes']} (balanced)" if h.get("balanced") else h["lanes"]
+        out.append(f"| {h['board']} | {h['model']} | {lanes} | {h['clock_mhz']:g} | {h['images']} | "
                    f"{_f(h['cycles_per_image'])} | **{_f(h['projected_images_per_s'])}** | {_f(h['latency_cycles'])} | "
                    f"{_f(h['steady_state_cycles_per_image'])} | {_f(h['event_bound_cycles'])} | {_pct(h['utilisation'])} |")
     for h in res["hardware"]:
@@ -589,8 +591,10 @@ class Bench:
                     set_latency(row, bench_hw.image_alone(d, a.seed, 0, folder, log))
 
     def _is_sweep_design(self, d) -> bool:
-        return d.board == self.args.sweep_board and d.config == self.sweep_config and \
-            d.lanes == self._board_lanes(d.board)
+        # the sweep board's own design (balanced, or at the board's lanes)
+        from fsvae_fpga.codegen import boards
+        own = d.balanced if boards.board(d.board).get("balance") else d.lanes == self._board_lanes(d.board)
+        return d.board == self.args.sweep_board and d.config == self.sweep_config and own
 
     @staticmethod
     def _board_lanes(board: str) -> int:
@@ -625,7 +629,7 @@ class Bench:
         for lanes in a.lanes:
             with self.steps(f"lane sweep, {a.sweep_board}: {lanes} lanes, {a.n} images"):
                 main = self.designs.get(a.sweep_board)
-                if main is not None and self._is_sweep_design(main) and main.lanes == lanes:
+                if main is not None and self._is_sweep_design(main) and not main.balanced and main.lanes == lanes:
                     d, rep = main, self.reports[a.sweep_board]      # the board's own design, measured above
                     folder = self.out / f"sim-{a.sweep_board}"
                 else:

@@ -114,18 +114,24 @@ class Design:
         from fsvae_fpga.codegen.rtl import write_rtl
         from fsvae_fpga.contract.hwmodel import load
         self.config, self.board = config, board
-        board_lanes = boards.board(board)["lanes"]
-        self.lanes = lanes or board_lanes
+        settings = boards.board(board)
+        # lanes=None: the board's own design (a balanced board: per-layer lanes from its plan);
+        # lanes=N: N lanes in every layer, the balance plan off (the lane sweep)
+        self.balanced = lanes is None and bool(settings.get("balance"))
+        own = lanes is None or (lanes == settings["lanes"] and not settings.get("balance"))
+        self.lanes = lanes or settings["lanes"]
         self.hw_dir = flows.hardware_model(config, ROOT / "build")       # the export make sim uses
         self.hw = load(self.hw_dir)
-        name = f"{Path(config).stem}-{board}" + ("" if self.lanes == board_lanes else f"-lanes{self.lanes}")
+        name = f"{Path(config).stem}-{board}" + ("" if own else f"-lanes{self.lanes}")
         self.rtl_dir = cache / "rtl" / name
         try:
             self.manifest = write_rtl(self.hw, board, self.rtl_dir,
-                                      overrides=None if self.lanes == board_lanes else {"lanes": self.lanes})
+                                      overrides=None if own else {"lanes": self.lanes, "balance": None})
         except CodegenError as err:
-            raise BenchError(f"{config} on {board}" + ("" if self.lanes == board_lanes else f" with {self.lanes} lanes")
+            raise BenchError(f"{config} on {board}" + ("" if own else f" with {self.lanes} lanes")
                              + f": {err}") from None
+        if self.balanced:               # lanes x copies summed over the layers, as the plan counts them
+            self.lanes = int(self.manifest["balance"]["lanes_used"])
 
     @property
     def sha(self) -> str:

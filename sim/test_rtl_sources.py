@@ -59,7 +59,7 @@ def test_compile_order():
         "fsvae_lif_datapath", "fsvae_spike_emitter", "fsvae_lif_linear"]
     assert modules(["fsvae_lif_update", "fsvae_lif_linear"])[:4] == [
         "fsvae_lif_datapath", "fsvae_spike_emitter", "fsvae_state_ram", "fsvae_lif_update"]
-    assert sources("fsvae_sampler") == sources(["fsvae_sampler"]) == [RTL / "fsvae_sampler.sv"]
+    assert sources("fsvae_sampler") == sources(["fsvae_sampler"]) == [RTL / "fsvae_state_ram.sv", RTL / "fsvae_sampler.sv"]
     assert all(p.is_file() for p in sources(sorted(deps)))
 
 

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from fsvae_fpga.codegen import balance, boards
-from fsvae_fpga.codegen.design import CodegenError, describe
+from fsvae_fpga.codegen.design import CodegenError, describe, loadable_layers
 from fsvae_fpga.codegen.hls_memory import uram_blocks
 from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18, ram_bram18
 from fsvae_fpga.contract import stats
@@ -131,9 +131,13 @@ def test_engine_copies_stop_at_the_block_ram(paper, bram36):
         assert plan["replicas"] == roomy["replicas"] and plan["layer_lanes"] == roomy["layer_lanes"]
 
 
-def test_a_board_whose_block_ram_cannot_hold_the_state_is_refused(paper):
-    with pytest.raises(CodegenError, match=r"state memories need \d+ BRAM18 blocks even at the fewest lanes"):
-        balance.plan_lanes(paper, _bram_board(40), balance.settings(_bram_board(40)))
+def test_a_board_whose_block_ram_cannot_hold_the_state_keeps_the_first_lanes(paper):
+    board = _bram_board(40)
+    plan = balance.plan_lanes(paper, board, balance.settings(board))
+    assert plan["state_bram18"] > plan["state_bram18_cap"]          # over even so: nothing grew
+    ultra = set(loadable_layers(paper, board))                     # UltraRAM weights start at 8 lanes
+    assert not plan["replicas"] and plan["layer_lanes"] == {
+        n: balance._first_lanes(paper, n, 72 if n in ultra else 1) for n in plan["layer_lanes"]}
 
 
 def test_describe_and_the_writers_see_the_plan(paper):

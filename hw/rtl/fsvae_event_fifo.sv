@@ -1,4 +1,4 @@
-// A deep FIFO for AXI4-Stream beats in block RAM: the buffer between two layers of the generated
+// A deep FIFO for AXI4-Stream beats in block RAM (up to 128 entries: LUTs): the buffer between two layers of the generated
 // top that lets a producer run up to a time step ahead of its consumer (fsvae_stream_fifo, the
 // small FIFO, couples them beat by beat: a layer waits for the next one to start the step
 // before it can finish its own).
@@ -43,8 +43,8 @@ module fsvae_event_fifo #(
         $error("fsvae_event_fifo: DEPTH (%0d) must be a power of two >= 4", DEPTH);
     end
 
-    // ---- the RAM: written on push, read (registered) on issue
-    (* ram_style = "block" *) logic [W-1:0] mem [DEPTH];
+    // ---- the RAM: written on push, read (registered) on issue (fsvae_state_ram: block RAM, or
+    // LUTs for a FIFO of at most 128 entries)
     logic [A_W-1:0] wr_ptr, rd_ptr;
     logic [A_W:0]   ram_count;                   // entries in the RAM not yet read
     logic [W-1:0]   rdata;
@@ -64,10 +64,10 @@ module fsvae_event_fifo #(
     assign {m_axis_tuser, m_axis_tlast, m_axis_tdata} = buf_q[head];
     assign pop = m_axis_tvalid && m_axis_tready;
 
-    always_ff @(posedge clk) begin
-        if (push) mem[wr_ptr] <= {s_axis_tuser, s_axis_tlast, s_axis_tdata};
-        if (issue) rdata <= mem[rd_ptr];
-    end
+    fsvae_state_ram #(.DEPTH(DEPTH), .WIDTH(W)) u_ram (
+        .clk, .we(push), .waddr(wr_ptr), .wdata({s_axis_tuser, s_axis_tlast, s_axis_tdata}),
+        .re(issue), .raddr(rd_ptr), .rdata
+    );
 
     function automatic logic [1:0] next(input logic [1:0] i);
         next = (i == 2'd2) ? 2'd0 : i + 2'd1;

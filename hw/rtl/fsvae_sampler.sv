@@ -80,7 +80,6 @@ module fsvae_sampler #(
     logic [15:0] image_r;
 
     // ------------------------------------------------------------------ state RAM
-    logic [31:0] mem [C];
     logic            rd_en;
     logic [CH_W-1:0] rd_addr;
     logic [31:0]     rd_data;
@@ -88,14 +87,10 @@ module fsvae_sampler #(
     logic [CH_W-1:0] wr_addr;
     logic [31:0]     wr_data;
 
-    always_ff @(posedge clk) begin
-        if (wr_en) begin
-            mem[wr_addr] <= wr_data;
-        end
-        if (rd_en) begin
-            rd_data <= mem[rd_addr];
-        end
-    end
+    // one word a channel: LUTs up to 128 channels, else block RAM (fsvae_state_ram)
+    fsvae_state_ram #(.DEPTH(C), .WIDTH(32)) u_ram (
+        .clk, .we(wr_en), .waddr(wr_addr), .wdata(wr_data), .re(rd_en), .raddr(rd_addr), .rdata(rd_data)
+    );
 
     // ------------------------------------------------------------------ seeding pipeline
     // Stage 0 is the channel counter; stages 1..4 each end in a register after one

@@ -256,7 +256,6 @@ module fsvae_weight_stream #(
     assign r_last_beat   = m_axi_rvalid && m_axi_rlast;
 
     // ------------------------------------------------------------------ data FIFO
-    logic [DATA_BITS-1:0] f_mem [FIFO_BEATS];
     logic [FA_W-1:0]      f_wr, f_rd;
     logic                 f_nonempty;            // the RAM holds a beat
     logic [C_W-1:0]       f_count;
@@ -265,10 +264,10 @@ module fsvae_weight_stream #(
 
     assign f_rd_en = f_nonempty && (!q_valid || q_take);
 
-    always_ff @(posedge clk) begin
-        if (m_axi_rvalid) f_mem[f_wr] <= m_axi_rdata;
-        if (f_rd_en)      q_data <= f_mem[f_rd];
-    end
+    // block RAM, or LUTs for at most 128 beats (fsvae_state_ram)
+    fsvae_state_ram #(.DEPTH(FIFO_BEATS), .WIDTH(DATA_BITS)) u_fifo_ram (
+        .clk, .we(m_axi_rvalid), .waddr(f_wr), .wdata(m_axi_rdata), .re(f_rd_en), .raddr(f_rd), .rdata(q_data)
+    );
 
     always_ff @(posedge clk) begin
         if (m_axi_rvalid) f_wr <= f_wr + 1'b1;

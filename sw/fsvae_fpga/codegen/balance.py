@@ -30,7 +30,8 @@ would take the UltraRAM weight memories past the board's UltraRAMs (each memory 
 so is a step that would take the layers' state memories past the board's block RAM (each
 engine copy of a transposed conv holds a current for every neuron of its layer: BRAM18
 counted by ``rtl_memory.layer_state_bram18``, against ``memory_budget`` of the board's
-block RAM).
+block RAM; a board whose block RAM cannot hold the state even at the first lanes keeps them,
+and the back end's fit check says what is short).
 
 ``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
 that plan (and ``balanced``: what was measured and chosen, for the manifest and the
@@ -136,11 +137,6 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]))
                    for n in names)
     bram_cap = bram18_available(board)
-    if brams() > bram_cap:
-        from fsvae_fpga.codegen.design import CodegenError
-        raise CodegenError(f"{board['name']}: the layers' state memories need {brams()} BRAM18 blocks even at "
-                           f"the fewest lanes, more than the {bram_cap} that memory_budget allows: use a smaller "
-                           "configuration or a larger board")
     frozen: set[str] = set()
     while True:
         unit = max(units, key=unit_bound)

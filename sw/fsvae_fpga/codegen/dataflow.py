@@ -194,11 +194,14 @@ def insert_copies(g: Graph) -> Graph:
 # --- 3. FIFOs between layers ------------------------------------------------------------------
 def event_fifo_depth(design: Design, producer: str, consumer: str) -> int | None:
     """Entries of the block-RAM FIFO into a decoder layer: a power of two that holds all of the
-    producer's outputs (its most events in a step), at most EVENT_FIFO_MAX; None elsewhere."""
+    producer's outputs (its most events in a step), at most the board's ``event_fifo_max``
+    (default EVENT_FIFO_MAX: one BRAM36 of 18-bit entries; a smaller part may trade run-ahead for
+    block RAM); None elsewhere."""
     if not (consumer == "decoder_fc" or consumer.startswith("decoder.")):
         return None
     outputs = design.plan(producer).outputs if producer in design.layers else design.hw.C
-    return min(EVENT_FIFO_MAX, max(4, 1 << (outputs - 1).bit_length()))
+    cap = int(design.board.get("event_fifo_max", EVENT_FIFO_MAX))
+    return min(cap, max(4, 1 << (outputs - 1).bit_length()))
 
 
 def insert_fifos(g: Graph) -> Graph:
