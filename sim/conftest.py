@@ -16,3 +16,12 @@ def small_hwmodel(tmp_path_factory):
     from fsvae_fpga.contract.export import export
     model, _ = load_model(SHIPPED_DIR.parent / "small" / "model.pt")
     return export(model, tmp_path_factory.mktemp("hwmodel") / "small")
+
+
+@pytest.fixture(scope="session")
+def paper_hwmodel(tmp_path_factory):
+    """The shipped paper-configuration model (configs/mnist.yaml), exported."""
+    from fsvae_fpga.training.checkpoint import SHIPPED_MODEL, load_model
+    from fsvae_fpga.contract.export import export
+    model, _ = load_model(SHIPPED_MODEL)
+    return export(model, tmp_path_factory.mktemp("hwmodel") / "mnist")
