@@ -84,3 +84,21 @@ def test_learning_rate_schedule_is_a_cosine_per_stage(small_cfg):
     assert lrs[0] == lrs[8] == 1e-3 and lrs[7] == lrs[19] == pytest.approx(1e-4, abs=1e-15)
     assert all(a > b for a, b in zip(lrs[:7], lrs[1:8])) and all(a > b for a, b in zip(lrs[8:19], lrs[9:]))
     assert lrs[7] < lrs[8]                                   # a fresh start at the fold
+
+
+def test_images_per_epoch_draws_a_fresh_subset_each_epoch(small_cfg):
+    """train.images_per_epoch: each epoch sees that many distinct images, a different subset
+    per epoch; null (the default) sees every image once."""
+    import torch
+    from fsvae_fpga.training.train import _batches
+    x = torch.arange(100.0)[:, None]
+    assert small_cfg["train"]["images_per_epoch"] is None
+
+    def seen(cfg, epoch):
+        return torch.cat(list(_batches(cfg, x, epoch, 10, progress=False)[3]))[:, 0].tolist()
+
+    assert sorted(seen(small_cfg, 0)) == list(range(100))
+    cfg = with_overrides(small_cfg, **{"train.images_per_epoch": 30})
+    first, second = seen(cfg, 0), seen(cfg, 1)
+    assert len(first) == len(set(first)) == 30 and len(second) == 30 and set(first) != set(second)
+    assert seen(cfg, 0) == first                                          # seeded

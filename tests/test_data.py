@@ -115,6 +115,30 @@ def test_idx_load_and_resize(tmp_path, name, gz):
     assert test.labels.tolist() == test_labels[:2].tolist()
 
 
+def test_mnist_59k_trains_on_idx_digits_less_the_embedded_held_out_set(tmp_path):
+    held_out, held_labels = data._load_embedded_mnist("test")
+    others, other_labels = tiny_digits(7, seed=4)
+    # the held-out digits sit among the others, as they do in MNIST's training file
+    images = np.concatenate([others[:3], held_out[:, 0], others[3:]])
+    labels = np.concatenate([other_labels[:3], held_labels, other_labels[3:]])
+    make_idx_set(tmp_path, "train", images, labels, gz=False)
+
+    train = load_images("mnist-59k", "train", 32, root=str(tmp_path))
+    assert train.labels.tolist() == other_labels.tolist()
+    assert torch.equal(train.images, load_images("mnist", "train", 32, str(tmp_path)).images[
+        [0, 1, 2, 503, 504, 505, 506]])
+    test = load_images("mnist-59k", "test", 32, root=str(tmp_path))
+    assert torch.equal(test.images, load_images("mnist-embedded", "test", 32).images)
+
+
+def test_mnist_59k_refuses_training_files_without_the_held_out_digits(tmp_path):
+    make_idx_set(tmp_path, "train", *tiny_digits(5, seed=5), gz=False)
+    with pytest.raises(DatasetError, match="0 of the 500 held-out digits"):
+        load_images("mnist-59k", "train", 32, root=str(tmp_path))
+    with pytest.raises(DatasetError, match="fetch_mnist.py"):
+        load_images("mnist-59k", "train", 32, root=str(tmp_path / "absent"))
+
+
 def test_idx_torchvision_layout(tmp_path):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
@@ -314,4 +338,4 @@ def test_image_shape():
     assert image_shape("fashion-mnist", 32) == (1, 32, 32)
     assert image_shape("cifar10", 32) == (3, 32, 32)
     assert image_shape("celeba", 64) == (3, 64, 64)
-    assert data.DATASETS == ("mnist-embedded", "mnist", "fashion-mnist", "cifar10", "celeba")
+    assert data.DATASETS == ("mnist-embedded", "mnist-59k", "mnist", "fashion-mnist", "cifar10", "celeba")

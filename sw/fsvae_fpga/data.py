@@ -18,6 +18,14 @@ Datasets
     class appears in both; no image appears in both). 28x28 grey images are
     resized to ``image_size`` with bilinear interpolation
     (``torch.nn.functional.interpolate``, ``align_corners=False``).
+``mnist-59k``
+    More training data with the same held-out set. "train": MNIST's 60,000
+    training digits (IDX files under ``root``, as for ``mnist``) less the 500
+    that ``mnist-embedded`` holds out, matched by their pixels (59,500 left);
+    "test": ``mnist-embedded``'s 500 held-out digits, so scores compare with
+    models trained on ``mnist-embedded``. (The 5,000 embedded digits all come
+    from MNIST's training set.) ``scripts/fetch_mnist.py`` puts the IDX files
+    in ``data/mnist``.
 ``mnist`` / ``fashion-mnist``
     The original IDX files under ``root`` (or the torchvision layout
     ``root/MNIST/raw`` / ``root/FashionMNIST/raw``):
@@ -68,10 +76,10 @@ class DatasetError(Exception):
     """A dataset is unknown, missing, or its files are malformed."""
 
 
-DATASETS = ("mnist-embedded", "mnist", "fashion-mnist", "cifar10", "celeba")
+DATASETS = ("mnist-embedded", "mnist-59k", "mnist", "fashion-mnist", "cifar10", "celeba")
 SPLITS = ("train", "test")
 
-_CHANNELS = {"mnist-embedded": 1, "mnist": 1, "fashion-mnist": 1, "cifar10": 3, "celeba": 3}
+_CHANNELS = {"mnist-embedded": 1, "mnist-59k": 1, "mnist": 1, "fashion-mnist": 1, "cifar10": 3, "celeba": 3}
 
 _HINT = (
     "Set data.root in the YAML config to the directory that holds these files, "
@@ -116,6 +124,8 @@ def load_images(
 
     if name == "mnist-embedded":
         pixels, labels = _load_embedded_mnist(split)
+    elif name == "mnist-59k":
+        pixels, labels = _load_mnist_59k(split, root)
     elif name in ("mnist", "fashion-mnist"):
         pixels, labels = _load_idx_dataset(name, split, root)
     elif name == "cifar10":
@@ -324,6 +334,26 @@ def _load_idx_dataset(name: str, split: str, root: str | None) -> tuple[np.ndarr
     if len(labels) and labels.max() > 9:
         raise DatasetError(f"{label_path}: label {int(labels.max())} is outside 0..9.")
     return images[:, None, :, :], labels
+
+
+def _load_mnist_59k(split: str, root: str | None) -> tuple[np.ndarray, np.ndarray]:
+    held_out, held_labels = _load_embedded_mnist("test")
+    if split == "test":
+        return held_out, held_labels
+    try:
+        images, labels = _load_idx_dataset("mnist", "train", root)
+    except DatasetError as exc:
+        raise DatasetError(f"Dataset 'mnist-59k' reads MNIST's training IDX files: {exc}\n"
+                           "  Run `python scripts/fetch_mnist.py` to put them in data/mnist.") from None
+    held = {img.tobytes() for img in held_out}
+    keep = np.fromiter((img.tobytes() not in held for img in images), dtype=bool, count=len(images))
+    if len(images) - keep.sum() != len(held):
+        raise DatasetError(
+            f"Dataset 'mnist-59k': {len(images) - keep.sum()} of the {len(held)} held-out digits "
+            "were found in the MNIST training files (expected all): these are not MNIST's "
+            "60,000 training digits."
+        )
+    return images[keep], labels[keep]
 
 
 # ---------------------------------------------------------------------------

@@ -233,9 +233,9 @@ def _batches(cfg, x_train, epoch: int, total: int, progress: bool, label: str = 
     also orders the batches, and the latent index source), its progress bar and its batches."""
     seed, bs = cfg["train"]["seed"] * 100003 + epoch, cfg["train"]["batch_size"]
     gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(x_train.shape[0], generator=gen)
+    order = torch.randperm(x_train.shape[0], generator=gen)[:cfg["train"].get("images_per_epoch")]
     source = TorchIndexSource(seed)
-    bar = tqdm(range(0, x_train.shape[0], bs), desc=f"epoch {epoch + 1}/{total}{label}",
+    bar = tqdm(range(0, order.shape[0], bs), desc=f"epoch {epoch + 1}/{total}{label}",
                disable=not progress, file=sys.stderr, leave=False)
     return gen, source, bar, (x_train[order[i:i + bs]] for i in bar)
 
