@@ -80,26 +80,31 @@ module fsvae_event_list #(
     logic [W-1:0]      a_word;                          // bits not yet emitted
     logic [IDX_W-1:0]  a_base;
     logic              a_lastw;                         // word is the list's last
-
+    // Registered views of a_word, each computed a cycle ahead on the register's input, so
+    // that s_axis_tready, the event and its last flag wait on no W-bit subtraction or
+    // reduction: a_rest = a_word without its lowest set bit, a_single = (a_rest == 0) (at
+    // most one bit left: the next event is the word's last), a_nz = (a_word != 0).
+    logic [W-1:0]      a_rest;
+    logic              a_single;
     logic              a_nz;
-    logic [W-1:0]      a_rest;                          // a_word without its lowest set bit
+
+    logic [W-1:0]      a_low;                           // a_word's lowest set bit, one-hot
     logic [PW-1:0]     a_pos;
     logic [IDX_W-1:0]  a_ev;
     logic              a_final;                         // a_ev is the list's last event
 
-    always_comb begin
+    assign a_low = a_word & ~a_rest;
+    always_comb begin                                   // one-hot -> index: OR trees
         a_pos = '0;
-        for (int i = W - 1; i >= 0; i--) begin
-            if (a_word[i]) begin
-                a_pos = PW'(i);
+        for (int i = 0; i < W; i++) begin
+            if (a_low[i]) begin
+                a_pos = a_pos | PW'(i);
             end
         end
     end
 
-    assign a_nz    = (a_word != '0);
-    assign a_rest  = a_word & (a_word - 1'b1);
     assign a_ev    = a_base + IDX_W'(a_pos);
-    assign a_final = a_lastw && (a_rest == '0);
+    assign a_final = a_lastw && a_single;
 
     // ------------------------------------------------------------------ holding register (B)
     // pend_conf: the held event is known to be its list's last (the list has ended).
@@ -178,8 +183,13 @@ module fsvae_event_list #(
         end
     end
 
-    assign a_done_word   = a_go && (a_rest == '0);
+    assign a_done_word   = a_go && a_single;            // a_rest == 0
     assign s_axis_tready = !a_valid || a_done_word;
+
+    logic [W-1:0] in_word, in_rest, rest_rest;          // the input word (bits >= N cleared)
+    assign in_word   = s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
+    assign in_rest   = in_word & (in_word - 1'b1);
+    assign rest_rest = a_rest & (a_rest - 1'b1);
 
     always_ff @(posedge clk) begin
         if (push) begin
@@ -191,11 +201,17 @@ module fsvae_event_list #(
             pend_idx <= a_ev;
         end
         if (s_axis_tvalid && s_axis_tready) begin
-            a_word  <= s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
-            a_base  <= in_base;
-            a_lastw <= (in_widx == LAST_WORD);
+            a_word   <= in_word;
+            a_rest   <= in_rest;
+            a_single <= (in_rest == '0);
+            a_nz     <= (in_word != '0);
+            a_base   <= in_base;
+            a_lastw  <= (in_widx == LAST_WORD);
         end else if (a_go) begin
-            a_word <= a_rest;
+            a_word   <= a_rest;
+            a_rest   <= rest_rest;
+            a_single <= (rest_rest == '0);
+            a_nz     <= !a_single;
         end
     end
 
