@@ -64,7 +64,6 @@ module fsvae_axi_read_arb #(
     logic            push, pop, full, empty;
     logic [ID_W-1:0] grant_id, head;
 
-    assign full  = count == (O_W + 1)'(OUTSTANDING);
     assign empty = count == '0;
     assign head  = owners[rd_ptr];
     assign pop   = m_rvalid && m_rready && m_rlast;
@@ -77,10 +76,14 @@ module fsvae_axi_read_arb #(
             wr_ptr <= '0;
             rd_ptr <= '0;
             count  <= '0;
+            full   <= 1'b0;
         end else begin
             if (push) wr_ptr <= (wr_ptr == O_W'(OUTSTANDING - 1)) ? '0 : wr_ptr + 1'b1;
             if (pop)  rd_ptr <= (rd_ptr == O_W'(OUTSTANDING - 1)) ? '0 : rd_ptr + 1'b1;
             count <= count + (O_W + 1)'(push) - (O_W + 1)'(pop);
+            // a register, so that the grant (and the masters' FIFO pops behind s_arready)
+            // does not wait on a compare of count
+            full  <= (count + (O_W + 1)'(push) - (O_W + 1)'(pop)) == (O_W + 1)'(OUTSTANDING);
         end
     end
 

@@ -10,7 +10,7 @@
 //   no path leads from m_axis_tready to the RAM's enables or to s_axis_tready; one beat a
 //   cycle in and out in steady state; a beat written into an empty FIFO appears on m_axis
 //   three cycles later.
-//   s_axis_tready = the RAM is not full (a register); m_axis_tvalid = the output buffer is
+//   s_axis_tready = the RAM is not full (a flag register); m_axis_tvalid = the output buffer is
 //   not empty (a register).
 // DEPTH must be a power of two >= 4.  Synchronous active-high reset empties the FIFO.
 
@@ -55,10 +55,13 @@ module fsvae_event_fifo #(
     logic [1:0]     head, tail, buf_count;       // buf_count 0..3
     logic           pop;
 
-    assign s_axis_tready = (ram_count != (A_W + 1)'(DEPTH));
+    // ram_full / ram_any: ram_count == DEPTH / != 0 as registers, so that s_axis_tready and the
+    // read issue wait on no compare of the count
+    logic           ram_full, ram_any;
+    assign s_axis_tready = !ram_full;
     assign push  = s_axis_tvalid && s_axis_tready;
     // room for one more read: what is buffered plus the read in flight stays <= 3 even with no pop
-    assign issue = (ram_count != '0) && ({1'b0, buf_count} + {2'b0, in_flight} <= 3'd2);
+    assign issue = ram_any && ({1'b0, buf_count} + {2'b0, in_flight} <= 3'd2);
 
     assign m_axis_tvalid = (buf_count != '0);
     assign {m_axis_tuser, m_axis_tlast, m_axis_tdata} = buf_q[head];
@@ -82,6 +85,8 @@ module fsvae_event_fifo #(
             wr_ptr    <= '0;
             rd_ptr    <= '0;
             ram_count <= '0;
+            ram_full  <= 1'b0;
+            ram_any   <= 1'b0;
             in_flight <= 1'b0;
             head      <= '0;
             tail      <= '0;
@@ -89,8 +94,15 @@ module fsvae_event_fifo #(
         end else begin
             if (push)  wr_ptr <= wr_ptr + 1'b1;
             if (issue) rd_ptr <= rd_ptr + 1'b1;
-            if (push && !issue)      ram_count <= ram_count + 1'b1;
-            else if (issue && !push) ram_count <= ram_count - 1'b1;
+            if (push && !issue) begin
+                ram_count <= ram_count + 1'b1;
+                ram_full  <= (ram_count == (A_W + 1)'(DEPTH - 1));
+                ram_any   <= 1'b1;
+            end else if (issue && !push) begin
+                ram_count <= ram_count - 1'b1;
+                ram_full  <= 1'b0;
+                ram_any   <= (ram_count != (A_W + 1)'(1));
+            end
             in_flight <= issue;
             if (in_flight) tail <= next(tail);
             if (pop)       head <= next(head);

@@ -122,7 +122,8 @@ module fsvae_event_list #(
     logic              f_space;
     logic              f_pop;
 
-    assign f_space = (f_cnt != 2'(FIFO_DEPTH));
+    // f_space (f_cnt != FIFO_DEPTH) is a register: the scanner's advance, and s_axis_tready
+    // behind it, wait on no count compare
     assign f_pop   = m_axis_tvalid && m_axis_tready;
 
     assign m_axis_tvalid = (f_cnt != 2'd0);
@@ -187,9 +188,12 @@ module fsvae_event_list #(
     assign s_axis_tready = !a_valid || a_done_word;
 
     logic [W-1:0] in_word, in_rest, rest_rest;          // the input word (bits >= N cleared)
-    assign in_word   = s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
-    assign in_rest   = in_word & (in_word - 1'b1);
-    assign rest_rest = a_rest & (a_rest - 1'b1);
+    logic         in_single, rest_single;               // in_rest == 0, rest_rest == 0
+    assign in_word     = s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
+    assign in_rest     = in_word & (in_word - 1'b1);
+    assign rest_rest   = a_rest & (a_rest - 1'b1);
+    assign in_single   = (in_rest == '0);
+    assign rest_single = (rest_rest == '0);
 
     always_ff @(posedge clk) begin
         if (push) begin
@@ -203,14 +207,14 @@ module fsvae_event_list #(
         if (s_axis_tvalid && s_axis_tready) begin
             a_word   <= in_word;
             a_rest   <= in_rest;
-            a_single <= (in_rest == '0);
+            a_single <= in_single;
             a_nz     <= (in_word != '0);
             a_base   <= in_base;
             a_lastw  <= (in_widx == LAST_WORD);
         end else if (a_go) begin
             a_word   <= a_rest;
             a_rest   <= rest_rest;
-            a_single <= (rest_rest == '0);
+            a_single <= rest_single;
             a_nz     <= !a_single;
         end
     end
@@ -227,6 +231,7 @@ module fsvae_event_list #(
             f_wp       <= 1'b0;
             f_rp       <= 1'b0;
             f_cnt      <= '0;
+            f_space    <= 1'b1;
             out_cnt    <= '0;
             done       <= 1'b0;
             done_count <= '0;
@@ -258,7 +263,8 @@ module fsvae_event_list #(
             if (f_pop) begin
                 f_rp <= ~f_rp;
             end
-            f_cnt <= f_cnt + 2'(push) - 2'(f_pop);
+            f_cnt   <= f_cnt + 2'(push) - 2'(f_pop);
+            f_space <= (f_cnt + 2'(push) - 2'(f_pop)) != 2'(FIFO_DEPTH);
 
             done <= 1'b0;
             if (f_pop) begin

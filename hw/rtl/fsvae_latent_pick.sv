@@ -21,6 +21,8 @@
 // Merge: the spikes and indices both arrive in ascending order, so one pass suffices: a
 //   spike below the current target c*K + idx[c] is dropped, one equal to it sets z[c].
 //   One spike or one channel per cycle: a step costs C + (spikes) + NW cycles at most.
+//   The indices pass a two-entry stage that turns each into its target c*K + idx, so the
+//   compare starts from registers and s_axis_idx_tready is a register (1 cycle of latency).
 // Synchronous active-high reset.
 
 `default_nettype none
@@ -76,7 +78,6 @@ module fsvae_latent_pick #(
     logic [2:0]      state;
     logic [T_W-1:0]  t;
     logic [NW_W-1:0] init_words;
-    logic [TG_W-1:0] base;                       // c*K
     logic [B_W-1:0]  bit_pos;                    // c mod W
     logic [W-1:0]    word;                       // z bits of the current word so far
     logic            spikes_done;                // the step's last spike beat was taken
@@ -86,34 +87,69 @@ module fsvae_latent_pick #(
     assign busy = (state != S_IDLE);
     assign out_busy = m_axis_dec_tvalid || m_axis_fb_tvalid;
 
+    logic            head_real, head_below, head_hit, resolve, drop, word_full;
+
+    // The index stage: each index as its target c*K + idx, in registers (a head and a skid
+    // entry), so that the compare with the head spike starts from registers and
+    // s_axis_idx_tready is a register (the sampler's handshake waits on no compare).
+    logic            t_valid, k_valid;           // head / skid entry holds a target
+    logic [TG_W-1:0] t_tgt, k_tgt, in_base;      // in_base: c*K of the next index to arrive
+    logic            t_last, k_last;
+    logic            idx_take, head_free;
+    logic [TG_W-1:0] in_tgt;
+    assign in_tgt            = in_base + TG_W'(s_axis_idx_tdata);
+    assign s_axis_idx_tready = !k_valid;
+    assign idx_take          = s_axis_idx_tvalid && !k_valid;
+    assign head_free         = !t_valid || resolve;
+
+    always_ff @(posedge clk) begin
+        if (idx_take) begin
+            in_base <= s_axis_idx_tlast ? '0 : in_base + TG_W'(K);
+        end
+        if (head_free) begin
+            t_valid <= k_valid || idx_take;
+            t_tgt   <= k_valid ? k_tgt : in_tgt;
+            t_last  <= k_valid ? k_last : s_axis_idx_tlast;
+        end
+        if (k_valid) begin
+            k_valid <= !head_free;               // the skid entry moves to the head
+        end else if (idx_take && !head_free) begin
+            k_valid <= 1'b1;
+            k_tgt   <= in_tgt;
+            k_last  <= s_axis_idx_tlast;
+        end
+        if (rst) begin
+            t_valid <= 1'b0;
+            k_valid <= 1'b0;
+            in_base <= '0;
+        end
+    end
+
     // the head spike, compared with the current target
     logic [TG_W-1:0] target;
-    logic            head_real, head_below, head_hit, resolve, drop, word_full;
-    assign target     = base + TG_W'(s_axis_idx_tdata);
+    assign target     = t_tgt;
     assign head_real  = s_axis_spike_tvalid && !s_axis_spike_tuser;
     assign head_below = head_real && (TG_W'(s_axis_spike_tdata) < target);
     assign head_hit   = head_real && (TG_W'(s_axis_spike_tdata) == target);
     // a channel is resolved once its index is here and the spike stream has moved past it
-    assign resolve    = (state == S_PICK) && s_axis_idx_tvalid && !out_busy &&
+    assign resolve    = (state == S_PICK) && t_valid && !out_busy &&
                         (spikes_done || (s_axis_spike_tvalid && !s_axis_spike_tuser && !head_below));
     // spikes below the target, the empty marker, and (in S_DRAIN) everything are dropped
-    // (the target is only known while s_axis_idx_tvalid: a stale index must not drop a spike)
+    // (the target is only known while t_valid: a stale index must not drop a spike)
     assign drop       = ((state == S_PICK) && !spikes_done && s_axis_spike_tvalid &&
-                         (s_axis_spike_tuser || (s_axis_idx_tvalid && head_below))) ||
+                         (s_axis_spike_tuser || (t_valid && head_below))) ||
                         ((state == S_DRAIN) && !spikes_done && s_axis_spike_tvalid);
     assign s_axis_spike_tready = drop || (resolve && !spikes_done && head_hit);
-    assign s_axis_idx_tready   = resolve;
     assign sampler_step        = (state == S_STEP) && sampler_ready;
     assign sampler_start       = (state == S_SEED);
     assign sampler_image       = 16'(base_q + img);
-    assign word_full           = (bit_pos == B_W'(W - 1)) || s_axis_idx_tlast;
+    assign word_full           = (bit_pos == B_W'(W - 1)) || t_last;
 
     always_ff @(posedge clk) begin
         if (rst) begin
             state       <= S_IDLE;
             t           <= '0;
             init_words  <= '0;
-            base        <= '0;
             bit_pos     <= '0;
             word        <= '0;
             spikes_done <= 1'b0;
@@ -154,13 +190,11 @@ module fsvae_latent_pick #(
                 end
                 S_STEP: if (sampler_ready) begin
                     state       <= S_PICK;
-                    base        <= '0;
                     bit_pos     <= '0;
                     word        <= '0;
                     spikes_done <= 1'b0;
                 end
                 S_PICK: if (resolve) begin
-                    base    <= base + TG_W'(K);
                     bit_pos <= bit_pos + 1'b1;
                     word    <= word | (W'(!spikes_done && head_hit) << bit_pos);
                     if (word_full) begin
@@ -171,7 +205,7 @@ module fsvae_latent_pick #(
                         word        <= '0;
                         bit_pos     <= '0;
                     end
-                    if (s_axis_idx_tlast)
+                    if (t_last)
                         state <= S_DRAIN;
                 end
                 S_DRAIN: begin

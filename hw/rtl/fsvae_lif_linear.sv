@@ -163,7 +163,16 @@ module fsvae_lif_linear #(
     // ------------------------------------------------------------------ accumulate
     logic            first_q;      // the step ignores the stored state
     logic            ev_v;         // an event is being scattered
-    logic [WA_W-1:0] ev_base;      // its first weight word, index * G
+    logic [WA_W-1:0] wa;           // weight word of group ag: index * G + ag
+    // wa + 1 as gates, not an adder (see fsvae_engine_ctrl's ua): the weight read is
+    // registered and synthesis moves that register to a ROM's address, so the increment sits
+    // in front of the ROM (PYNQ-Z2 small design, prior.0: 10 LUT + 1 carry with the adder)
+    logic [WA_W-1:0] wa_next;
+    always_comb begin
+        for (int i = 0; i < WA_W; i++) begin
+            wa_next[i] = wa[i] ^ (&(wa | ~WA_W'((1 << i) - 1)));   // flips when every lower bit is 1
+        end
+    end
     logic [G_W-1:0]  ag;           // group being issued
     logic            ev_seen_last; // the step's last (or empty) beat was accepted
     logic            ev_hs, acc_issue;
@@ -194,6 +203,7 @@ module fsvae_lif_linear #(
         if (acc) begin
             if (acc_issue) begin
                 ag <= ag + 1'b1;
+                wa <= wa_next;
                 if (ag == LAST_G) begin
                     ev_v <= 1'b0;
                 end
@@ -202,7 +212,7 @@ module fsvae_lif_linear #(
                 ev_seen_last <= s_axis_event_tlast || s_axis_event_tuser;
                 if (!s_axis_event_tuser) begin
                     ev_v    <= 1'b1;
-                    ev_base <= WA_W'(s_axis_event_tdata) * WA_W'(G);
+                    wa      <= WA_W'(s_axis_event_tdata) * WA_W'(G);
                     ag      <= '0;
                 end
             end
@@ -220,7 +230,7 @@ module fsvae_lif_linear #(
                         .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_STREAM(WEIGHT_STREAM),
                         .BIAS_FILE(BIAS_FILE)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(ev_base + WA_W'(ag)), .add_aaddr(ag), .add_wdata(s_axis_weight_tdata),
+        .add_en(acc_issue), .add_waddr(wa), .add_aaddr(ag), .add_wdata(s_axis_weight_tdata),
         .rd_en(upd_issue), .rd_aaddr(ua_g), .rd_baddr(ua_g), .cur,
         // the update clears each word it reads (no bias-load pass); the reset clears all
         .clr_en(upd_adv || init), .clr_addr(upd_adv ? updb_g : clr_g),

@@ -22,8 +22,9 @@
 //     leave one cycle after the last word's last bit moved, and the next step's first word
 //     is taken in the cycle after that (k + 2 cycles after a last word with k spikes).
 //     s_axis_mask_tready depends combinationally on m_axis_spike_tready.  Cost: P-bit mask,
-//     an OUT_W-bit hold, a P-input priority encoder (its logic depth grows with P) and an
-//     OUT_W adder in front of the hold.
+//     an OUT_W-bit hold, the mask's rest (without its lowest bit) and two flags as registers
+//     computed a cycle ahead, so that tready and tvalid wait on no P-bit subtraction, a
+//     P-input one-hot encoder and an OUT_W adder in front of the hold.
 //   REG_OUT = 1 (fsvae_lif_update; P up to 128 and more): the search is split into chunks
 //     of C = min(CHUNK, P) bits and pipelined, so that no register's next state depends on
 //     more than an NC- or C-bit search (NC = ceil(P / C) chunks): about 5 LUT levels at P =
@@ -84,24 +85,31 @@ module fsvae_spike_emitter #(
         logic [P_W-1:0]   low;         // lowest set bit of mask
         logic             take, move;
         logic             c_valid, c_ready, c_fire, c_last;   // the beat the registers make
-        logic             mask_one;    // at most one bit left
+        // Registered views of mask, computed a cycle ahead (as fsvae_event_list's scanner),
+        // so that the handshakes wait on no P-bit subtraction or reduction: rest = mask
+        // without its lowest bit, mask_one = (rest == 0), mask_none = (mask == 0).
+        logic [P-1:0]     rest, low_hot, in_mask, in_rest, rest_rest;
+        logic             mask_one, mask_none;
 
-        always_comb begin
+        assign low_hot = mask & ~rest;
+        always_comb begin                          // one-hot -> index: OR trees
             low = '0;
-            for (int i = P - 1; i >= 0; i--) begin
-                if (mask[i]) begin
-                    low = P_W'(i);
+            for (int i = 0; i < P; i++) begin
+                if (low_hot[i]) begin
+                    low = low | P_W'(i);
                 end
             end
         end
+        assign in_mask   = s_axis_mask_tdata[P-1:0];
+        assign in_rest   = in_mask & (in_mask - 1'b1);
+        assign rest_rest = rest & (rest - 1'b1);
 
-        assign c_last   = mask == '0;
+        assign c_last   = mask_none;
         assign c_valid  = hold_v ? (!c_last || end_q) : (c_last && end_q);
         assign c_fire   = c_valid && c_ready;
         assign take     = s_axis_mask_tvalid && s_axis_mask_tready;
         assign move     = !c_last && (!hold_v || c_fire);   // hold free, or its index leaves
 
-        assign mask_one = (mask & (mask - 1'b1)) == '0;
         assign c_ready  = m_axis_spike_tready;
         assign s_axis_mask_tready = !end_q && (c_last || (mask_one && move));
 
@@ -113,10 +121,16 @@ module fsvae_spike_emitter #(
 
         always_ff @(posedge clk) begin
             if (take) begin
-                mask <= s_axis_mask_tdata[P-1:0];     // the old word is empty or empties now
-                base <= s_axis_mask_tdata[P +: OUT_W];
+                mask      <= in_mask;                // the old word is empty or empties now
+                rest      <= in_rest;
+                mask_one  <= (in_rest == '0);
+                mask_none <= (in_mask == '0);
+                base      <= s_axis_mask_tdata[P +: OUT_W];
             end else if (move) begin
-                mask <= mask & (mask - 1'b1);
+                mask      <= rest;
+                rest      <= rest_rest;
+                mask_one  <= (rest_rest == '0);
+                mask_none <= mask_one;
             end
             if (move) begin
                 hold_v   <= 1'b1;
@@ -130,9 +144,12 @@ module fsvae_spike_emitter #(
                 end_q <= 1'b0;
             end
             if (rst) begin
-                mask   <= '0;
-                hold_v <= 1'b0;
-                end_q  <= 1'b0;
+                mask      <= '0;
+                rest      <= '0;
+                mask_one  <= 1'b1;
+                mask_none <= 1'b1;
+                hold_v    <= 1'b0;
+                end_q     <= 1'b0;
             end
         end
     end else begin : g_pipelined

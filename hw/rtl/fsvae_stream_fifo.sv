@@ -2,8 +2,8 @@
 // generated top, hw/templates/fsvae_top.sv.in).
 //
 //   s_axis_* -> DEPTH entries of {tuser, tlast, tdata} (DATA_W + 2 bits) -> m_axis_*, first
-//   in first out.  s_axis_tready = not full, m_axis_tvalid = not empty; both come from
-//   registers only, so there is no combinational path from m_axis_tready to s_axis_tready
+//   in first out.  s_axis_tready = not full, m_axis_tvalid = not empty; both are flag
+//   registers, so there is no combinational path from m_axis_tready to s_axis_tready
 //   (the FIFO is also a register slice).  m_axis_tdata/tlast/tuser are read combinationally
 //   from the storage array (LUTRAM for small DEPTH).
 // DEPTH must be a power of two >= 2.  Synchronous active-high reset empties the FIFO.
@@ -41,9 +41,10 @@ module fsvae_stream_fifo #(
     logic [A_W-1:0] wr_ptr, rd_ptr;
     logic [A_W:0]   count;
     logic           push, pop;
+    logic           full, any;                   // count == DEPTH, count != 0: flag registers
 
-    assign s_axis_tready = (count != (A_W + 1)'(DEPTH));
-    assign m_axis_tvalid = (count != '0);
+    assign s_axis_tready = !full;
+    assign m_axis_tvalid = any;
     assign {m_axis_tuser, m_axis_tlast, m_axis_tdata} = mem[rd_ptr];
     assign push = s_axis_tvalid && s_axis_tready;
     assign pop  = m_axis_tvalid && m_axis_tready;
@@ -57,11 +58,20 @@ module fsvae_stream_fifo #(
             wr_ptr <= '0;
             rd_ptr <= '0;
             count  <= '0;
+            full   <= 1'b0;
+            any    <= 1'b0;
         end else begin
             if (push) wr_ptr <= wr_ptr + 1'b1;
             if (pop)  rd_ptr <= rd_ptr + 1'b1;
-            if (push && !pop)      count <= count + 1'b1;
-            else if (pop && !push) count <= count - 1'b1;
+            if (push && !pop) begin
+                count <= count + 1'b1;
+                full  <= (count == (A_W + 1)'(DEPTH - 1));
+                any   <= 1'b1;
+            end else if (pop && !push) begin
+                count <= count - 1'b1;
+                full  <= 1'b0;
+                any   <= (count != (A_W + 1)'(1));
+            end
         end
     end
 
