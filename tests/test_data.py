@@ -339,3 +339,12 @@ def test_image_shape():
     assert image_shape("cifar10", 32) == (3, 32, 32)
     assert image_shape("celeba", 64) == (3, 64, 64)
     assert data.DATASETS == ("mnist-embedded", "mnist-59k", "mnist", "fashion-mnist", "cifar10", "celeba")
+
+
+def test_mnist_59k_is_scored_in_the_embedded_sets_feature_spaces():
+    """mnist-59k keeps mnist-embedded's held-out images, so its Frechet distances use the
+    same shipped feature nets (and compare with models trained on mnist-embedded)."""
+    from fsvae_fpga.evaluation.inference import featurenet_path
+    for kind in ("classic", "sharp"):
+        assert featurenet_path("mnist-59k", kind) == featurenet_path("mnist-embedded", kind)
+        assert featurenet_path("mnist-59k", kind).is_file()

@@ -72,12 +72,14 @@ def reconstruction_mse(model, images: torch.Tensor, seed: int = 0, progress: boo
 
 
 FEATURE_NETS = {"classic": "{dataset}.pt", "sharp": "{dataset}-sharp.pt"}   # shipped, by score name
+# datasets scored on another's held-out images, so in its feature spaces (data.py)
+SAME_HELD_OUT = {"mnist-59k": "mnist-embedded"}
 
 
 def featurenet_path(dataset: str, kind: str = "classic") -> Path:
     """The shipped feature net of a dataset: "classic" (featurenet.py, the score kept for
     continuity) or "sharp" (sharp_featurenet.py)."""
-    return FEATURENET_DIR / FEATURE_NETS[kind].format(dataset=dataset)
+    return FEATURENET_DIR / FEATURE_NETS[kind].format(dataset=SAME_HELD_OUT.get(dataset, dataset))
 
 
 @torch.no_grad()
