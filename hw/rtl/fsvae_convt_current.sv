@@ -296,6 +296,14 @@ module fsvae_convt_current #(
     logic [K_W-1:0]          kw_left;      // in-range columns left in this row after this one
     logic [K_W-1:0]          kw_n1;        // the event's in-range columns - 1
     logic [WA_W-1:0]         w_tap, w_row; // weight word of (tap, group 0), of (row's first tap, 0)
+    // wa = w_tap + ag, the weight word being issued, kept as a register stepped by gates
+    // (see fsvae_lif_linear's wa): the ROM read register moves onto this address in synthesis
+    logic [WA_W-1:0]         wa, wa_next;
+    always_comb begin
+        for (int i = 0; i < WA_W; i++) begin
+            wa_next[i] = wa[i] ^ (&(wa | ~WA_W'((1 << i) - 1)));   // flips when every lower bit is 1
+        end
+    end
     logic [AA_W-1:0]         a_tap, a_row; // accumulator word of the same
     logic                    ev_seen_last; // the step's last (or empty) beat was accepted
     logic                    ev_hs, it_last, acc_issue;
@@ -320,18 +328,21 @@ module fsvae_convt_current #(
         if (acc && ev_v) begin
             if (ag != LAST_G) begin
                 ag <= ag + 1'b1;
+                wa <= wa_next;
             end else begin
                 ag <= '0;
                 if (kw_left != '0) begin       // next tap: kw - 1
                     kw_left <= kw_left - 1'b1;
                     a_tap   <= a_tap - A_G;
                     w_tap   <= w_tap - W_G;
+                    wa      <= w_tap - W_G;
                 end else begin                 // next row: kh - 1, kw = the event's HI
                     kw_left <= kw_n1;
                     a_row   <= a_row - A_ROW;
                     a_tap   <= a_row - A_ROW;
                     w_row   <= w_row - W_ROW;
                     w_tap   <= w_row - W_ROW;
+                    wa      <= w_row - W_ROW;
                     if (kh_left != '0) begin
                         kh_left <= kh_left - 1'b1;
                     end else begin
@@ -352,6 +363,7 @@ module fsvae_convt_current #(
                 a_row   <= dec_a;
                 w_tap   <= dec_w;
                 w_row   <= dec_w;
+                wa      <= dec_w;
             end
         end
         if (rst) begin
@@ -375,7 +387,7 @@ module fsvae_convt_current #(
                         .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE),
                         .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(w_tap + WA_W'(ag)), .add_aaddr(a_tap + AA_W'(ag)),
+        .add_en(acc_issue), .add_waddr(wa), .add_aaddr(a_tap + AA_W'(ag)),
         .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
         .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         .clr_en, .clr_addr,
