@@ -296,14 +296,10 @@ module fsvae_convt_current #(
     logic [K_W-1:0]          kw_left;      // in-range columns left in this row after this one
     logic [K_W-1:0]          kw_n1;        // the event's in-range columns - 1
     logic [WA_W-1:0]         w_tap, w_row; // weight word of (tap, group 0), of (row's first tap, 0)
-    // wa = w_tap + ag, the weight word being issued, kept as a register stepped by gates
-    // (see fsvae_lif_linear's wa): the ROM read register moves onto this address in synthesis
+    // wa = w_tap + ag, the weight word being issued, a register stepped by gates (the ROM's
+    // address, fsvae_increment)
     logic [WA_W-1:0]         wa, wa_next;
-    always_comb begin
-        for (int i = 0; i < WA_W; i++) begin
-            wa_next[i] = wa[i] ^ (&(wa | ~WA_W'((1 << i) - 1)));   // flips when every lower bit is 1
-        end
-    end
+    fsvae_increment #(.W(WA_W)) u_wa_next (.x(wa), .y(wa_next));
     logic [AA_W-1:0]         a_tap, a_row; // accumulator word of the same
     logic                    ev_seen_last; // the step's last (or empty) beat was accepted
     logic                    ev_hs, it_last, acc_issue;

@@ -51,16 +51,9 @@ module fsvae_engine_ctrl #(
     logic [31:0] cycles_cnt;
     logic        ua_active;    // words left to issue
 
-    // ua + 1 as gates rather than an adder: the bias ROM read (fsvae_current_acc) is
-    // registered, and synthesis moves that register to the ROM's address, so ua's increment
-    // sits in front of the ROM.  With a carry chain there, Yosys mapped the path 11 LUT + 1
-    // carry deep (PYNQ-Z2 paper design, prior.2's 160-word bias ROM); with gates, under 10.
+    // ua + 1 by gates: the bias ROM's address (fsvae_increment)
     logic [N_W-1:0] ua_next;
-    always_comb begin
-        for (int i = 0; i < N_W; i++) begin
-            ua_next[i] = ua[i] ^ (&(ua | ~N_W'((1 << i) - 1)));   // flips when every lower bit is 1
-        end
-    end
+    fsvae_increment #(.W(N_W)) u_ua_next (.x(ua), .y(ua_next));
 
     assign init      = state == S_INIT;
     assign idle      = state == S_IDLE;

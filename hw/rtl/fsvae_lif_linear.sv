@@ -164,15 +164,8 @@ module fsvae_lif_linear #(
     logic            first_q;      // the step ignores the stored state
     logic            ev_v;         // an event is being scattered
     logic [WA_W-1:0] wa;           // weight word of group ag: index * G + ag
-    // wa + 1 as gates, not an adder (see fsvae_engine_ctrl's ua): the weight read is
-    // registered and synthesis moves that register to a ROM's address, so the increment sits
-    // in front of the ROM (PYNQ-Z2 small design, prior.0: 10 LUT + 1 carry with the adder)
-    logic [WA_W-1:0] wa_next;
-    always_comb begin
-        for (int i = 0; i < WA_W; i++) begin
-            wa_next[i] = wa[i] ^ (&(wa | ~WA_W'((1 << i) - 1)));   // flips when every lower bit is 1
-        end
-    end
+    logic [WA_W-1:0] wa_next;      // wa + 1 by gates: a ROM's address (fsvae_increment)
+    fsvae_increment #(.W(WA_W)) u_wa_next (.x(wa), .y(wa_next));
     logic [G_W-1:0]  ag;           // group being issued
     logic            ev_seen_last; // the step's last (or empty) beat was accepted
     logic            ev_hs, acc_issue;
