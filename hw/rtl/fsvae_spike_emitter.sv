@@ -23,7 +23,8 @@
 //     is taken in the cycle after that (k + 2 cycles after a last word with k spikes).
 //     s_axis_mask_tready depends combinationally on m_axis_spike_tready.  Cost: P-bit mask,
 //     an OUT_W-bit hold, the mask's rest (without its lowest bit) and two flags as registers
-//     computed a cycle ahead, so that tready and tvalid wait on no P-bit subtraction, a
+//     computed a cycle ahead, so that tready and tvalid wait on no P-bit subtraction (the
+//     "one bit left" flag from a carry-free at-most-one tree, not from rest == 0), a
 //     P-input one-hot encoder and an OUT_W adder in front of the hold.
 //   REG_OUT = 1 (fsvae_lif_update; P up to 128 and more): the search is split into chunks
 //     of C = min(CHUNK, P) bits and pipelined, so that no register's next state depends on
@@ -91,6 +92,24 @@ module fsvae_spike_emitter #(
         logic [P-1:0]     rest, low_hot, in_mask, in_rest, rest_rest;
         logic             mask_one, mask_none;
 
+        // "At most one bit set" as a balanced tree of (any, two or more) pairs: no carry
+        // chain, about log6(P) + 1 LUT levels, so the flag registers wait on no subtraction
+        // (x & (x - 1) == 0 put a P-bit carry chain behind the LIF compare).
+        localparam int TREE_L = (P > 1) ? $clog2(P) : 1;
+        function automatic logic at_most_one(input logic [P-1:0] x);
+            logic [(1 << TREE_L)-1:0] any, many;
+            any  = '0;
+            many = '0;
+            any[P-1:0] = x;
+            for (int l = 0; l < TREE_L; l++) begin
+                for (int i = 0; i < ((1 << TREE_L) >> (l + 1)); i++) begin
+                    many[i] = many[2*i] | many[2*i+1] | (any[2*i] & any[2*i+1]);
+                    any[i]  = any[2*i] | any[2*i+1];
+                end
+            end
+            at_most_one = !many[0];
+        endfunction
+
         assign low_hot = mask & ~rest;
         always_comb begin                          // one-hot -> index: OR trees
             low = '0;
@@ -123,13 +142,13 @@ module fsvae_spike_emitter #(
             if (take) begin
                 mask      <= in_mask;                // the old word is empty or empties now
                 rest      <= in_rest;
-                mask_one  <= (in_rest == '0);
+                mask_one  <= at_most_one(in_mask);
                 mask_none <= (in_mask == '0);
                 base      <= s_axis_mask_tdata[P +: OUT_W];
             end else if (move) begin
                 mask      <= rest;
                 rest      <= rest_rest;
-                mask_one  <= (rest_rest == '0);
+                mask_one  <= at_most_one(rest);
                 mask_none <= mask_one;
             end
             if (move) begin
