@@ -48,7 +48,7 @@ def _held_out(data: dict, n: int, what: str):
 def cmd_train(args):
     import torch
     from fsvae_fpga.config import load_config, with_overrides
-    from fsvae_fpga.training.train import train
+    from fsvae_fpga.training.train import length_overrides, train
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
     from fsvae_fpga.config import parse_value
@@ -68,7 +68,7 @@ def cmd_train(args):
         cfg = load_config(args.config or DEFAULT_CONFIG)
         if args.model:
             overrides["model"] = args.model
-        cfg = with_overrides(cfg, **overrides)
+        cfg = with_overrides(cfg, **{**length_overrides(cfg, args.epochs), **overrides})
         overrides = {}
     torch.manual_seed((cfg or {}).get("train", {}).get("seed", 0))
     last = train(cfg, args.out, epochs=args.epochs, resume=args.resume, device=args.device,

@@ -85,6 +85,15 @@ def _prob_range(path, v):
     return [lo, hi]
 
 
+def _rate_weights(path, v):
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise ConfigError(f"{path}: expected a mapping of decoder layer to weight, e.g. "
+                          f"{{decoder.1: 0.05, decoder.2: 0.05}}, got {v!r}")
+    return {str(k): _float(0.0, 1000.0)(f"{path}.{k}", w) for k, w in v.items()}
+
+
 class Optional:
     """A key that may be missing: ``default`` then stands in (configs written before it existed)."""
 
@@ -155,6 +164,16 @@ SCHEMA: dict[str, Any] = {
         "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
+        # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer
+        # (decoder_fc, decoder.0, ...; its spikes are the next layer's events, the hardware's
+        # work), in the joint and the decoder stage; {}: none
+        "spike_rate_penalty": Optional(_rate_weights, {}),
+        # the decoder stage: the last decoder_epochs of train.epochs (after the prior stage)
+        # train decoder_fc, the decoder and the output layer alone on the frozen posterior's
+        # codes (reconstruction + the spike-rate penalty), AdamW at decoder_lr (with lr_final:
+        # a cosine to lr_final); the codes, and so the prior's match, do not change
+        "decoder_epochs": Optional(_int(0, 100000), 0),
+        "decoder_lr": Optional(_float(0.0, 1.0), 1e-4),
     },
 }
 
@@ -193,6 +212,14 @@ def validate(raw: Any) -> dict:
         raise ConfigError(f"train.prior_epochs: {t['prior_epochs']} prior-stage epochs do not fit after the "
                           f"{t['float_epochs']} float epochs in train.epochs = {t['epochs']}; the prior stage "
                           "trains the fixed-point model")
+    if t["decoder_epochs"] and t["prior_epochs"] + t["decoder_epochs"] > t["epochs"] - t["float_epochs"]:
+        raise ConfigError(f"train.decoder_epochs: {t['decoder_epochs']} decoder-stage epochs and {t['prior_epochs']} "
+                          f"prior-stage epochs do not fit after the {t['float_epochs']} float epochs in "
+                          f"train.epochs = {t['epochs']}; raise train.epochs (or --epochs)")
+    layers = {"decoder_fc"} | {f"decoder.{i}" for i in range(len(cfg["network"]["encoder_channels"]))}
+    unknown = sorted(set(t["spike_rate_penalty"]) - layers)
+    if unknown:
+        raise ConfigError(f"train.spike_rate_penalty.{unknown[0]}: not a decoder layer; choose from {sorted(layers)}")
     if cfg["train"]["scheduled_from_step"] >= cfg["network"]["time_steps"]:
         raise ConfigError("train.scheduled_from_step: must be smaller than network.time_steps")
     return cfg

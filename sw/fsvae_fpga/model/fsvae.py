@@ -100,6 +100,9 @@ class FSVAE(nn.Module):
                               padding=1, **sargs)
         self.stage = "float"
         self._trace = None
+        # the decoder layers' mean spike rates of the last decode_currents, differentiable
+        # (training's spike-rate penalty: fewer spikes, fewer events for the hardware)
+        self.spike_rates: dict[str, torch.Tensor] = {}
 
     # --- stages ----------------------------------------------------------------------
     def synapses(self) -> list[tuple[str, Synapse]]:
@@ -203,9 +206,11 @@ class FSVAE(nn.Module):
         """Latent spikes (T, B, C) -> output-layer currents (T, B, img_c, H, W)."""
         T, B = z.shape[:2]
         h = self._spiking("decoder_fc", self.decoder_fc, z)
+        self.spike_rates = {"decoder_fc": h.mean()}
         h = h.view(T, B, -1, self.hw, self.hw)
         for i, syn in enumerate(self.decoder):
             h = self._spiking(f"decoder.{i}", syn, h)
+            self.spike_rates[f"decoder.{i}"] = h.mean()
         current = self.output(h.reshape(T * B, *h.shape[2:]))
         current = current.view(T, B, *current.shape[1:])
         self._record("output", h, current, None)
@@ -306,7 +311,12 @@ class FSVAE(nn.Module):
                                   scheduled_from=scheduled_from, mix_generator=mix_generator,
                                   scheduled_mode=scheduled_mode)
         x_hat = self.membrane_output(self.decode_currents(z))
-        return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z}
+        return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z,
+                "spike_rates": self.spike_rates}
+
+    def decoder_modules(self) -> list[nn.Module]:
+        """What the decoder stage of training trains (the rest stays frozen)."""
+        return [self.decoder_fc, self.decoder, self.output]
 
     @torch.no_grad()
     def generate(self, n: int, source: IndexSource) -> torch.Tensor:

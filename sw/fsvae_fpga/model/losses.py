@@ -9,6 +9,10 @@ alone to the frozen posterior's codes with two terms: ``prior_nll``, the likelih
 posterior's bits under the teacher-forced prior, and ``batch_mmd``, a distance between the
 prior's free-running samples and the posterior's codes as two sets, which a per-image loss
 cannot be: it sees a digit class the prior never produces.
+
+``spike_rate_penalty`` (``train.spike_rate_penalty``) adds weight x mean spike rate of
+chosen decoder layers: the hardware's work is proportional to the spikes (events) a layer
+hands to the next, so this is sparsity-aware training (benchmarks/sparsity_pareto.py).
 """
 from __future__ import annotations
 
@@ -45,6 +49,17 @@ def prior_nll(r_p: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tensor:
     eps = 0.5 / k
     p = r_p.clamp(eps, 1 - eps)
     return -(z * torch.log(p) + (1 - z) * torch.log1p(-p)).mean()
+
+
+def spike_rate_penalty(rates: dict, weights: dict) -> torch.Tensor:
+    """Sum over the chosen layers of weight x mean spike rate (``train.spike_rate_penalty``).
+    A layer's spikes are the next layer's input events, so the penalty trades reconstruction
+    for fewer event-driven accumulates in the hardware; zero when no layer is chosen."""
+    total = torch.zeros(())
+    for name, w in weights.items():
+        if w:
+            total = total + w * rates[name]
+    return total
 
 
 BATCH_MMD_WIDTHS = (0.05, 0.1, 0.2, 0.4)

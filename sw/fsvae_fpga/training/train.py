@@ -1,5 +1,5 @@
 """Training: float pretraining with batch norm, then fold + quantization-aware fine-tuning,
-then (optionally) the prior alone.
+then (optionally) the prior alone, then (optionally) the decoder alone.
 
 Epochs [0, float_epochs) train the float model; at ``float_epochs`` batch norm is folded
 into the weights, the model switches to fixed point (quant.py) and training continues
@@ -8,7 +8,12 @@ with a fresh AdamW.  ``float_epochs = 0`` is quantization-aware training from th
 posterior and decoder are frozen (reconstruction stays bit for bit what it was) and a fresh
 AdamW on the prior's weights fits it to the posterior's codes (losses.prior_nll, teacher
 forced with the stage's scheduled sampling, + prior_batch_mmd x losses.batch_mmd between its
-free-running samples and the codes: the term that makes the samples cover every mode).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
+free-running samples and the codes: the term that makes the samples cover every mode).
+The last ``decoder_epochs`` epochs (after the prior stage) are the decoder stage: decoder_fc,
+the decoder and the output layer alone, on reconstruction of the frozen posterior's codes,
+so the codes (and the prior's match to them) stay what they were; with
+``spike_rate_penalty`` it makes the decoder sparser (the hardware's events), which the joint
+stage's loss also adds.  Every epoch writes one JSON line, ``last.pt`` (atomically) and
 PNGs of samples, reconstructions and the loss curves; ``float.pt`` keeps the float model.
 
 A run folder holds one run.  A new run needs a new or empty folder; ``--resume DIR/last.pt``
@@ -35,28 +40,48 @@ from fsvae_fpga.data import load_images
 from fsvae_fpga.evaluation.images import save_curves, save_grid, save_pairs, to_pixels
 from fsvae_fpga.evaluation.inference import generate, reconstruct, reconstruction_mse
 from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability
-from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, prior_nll
+from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, prior_nll, spike_rate_penalty
 
 PREVIEW = 64
 
 
-def _optimizer(model, cfg, prior_stage: bool = False):
+def _stage_modules(model, stage: str) -> list:
+    """What a stage trains: "joint" everything, "prior" the prior, "decoder" the decoder."""
+    if stage == "prior":
+        return [model.prior]
+    return model.decoder_modules() if stage == "decoder" else [model]
+
+
+def _optimizer(model, cfg, stage: str = "joint"):
     t = cfg["train"]
-    if prior_stage:
-        return torch.optim.AdamW(model.prior.parameters(), lr=t["prior_lr"], weight_decay=t["weight_decay"])
-    return torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    lr = {"joint": t["lr"], "prior": t["prior_lr"], "decoder": t.get("decoder_lr", 1e-4)}[stage]
+    params = [prm for m in _stage_modules(model, stage) for prm in m.parameters()]
+    return torch.optim.AdamW(params, lr=lr, weight_decay=t["weight_decay"])
+
+
+def _decoder_from(cfg, total: int) -> int:
+    """The first epoch of the decoder stage (``total`` when there is none)."""
+    return total - cfg["train"].get("decoder_epochs", 0) if cfg["model"] == "fsvae" else total
 
 
 def _prior_from(cfg, total: int) -> int:
-    """The first epoch of the prior stage (``total`` when there is none)."""
-    return total - cfg["train"]["prior_epochs"] if cfg["model"] == "fsvae" else total
+    """The first epoch of the prior stage (the decoder stage's first when there is none)."""
+    return _decoder_from(cfg, total) - cfg["train"]["prior_epochs"] if cfg["model"] == "fsvae" else total
 
 
-def _freeze_all_but_prior(model) -> None:
+def _resumed_stage(cfg, total: int, done: int) -> str:
+    """The stage whose optimizer a checkpoint after ``done`` epochs holds."""
+    if done > _decoder_from(cfg, total):
+        return "decoder"
+    return "prior" if done > _prior_from(cfg, total) else "joint"
+
+
+def _freeze_all_but(model, stage: str) -> None:
     for prm in model.parameters():
         prm.requires_grad_(False)
-    for prm in model.prior.parameters():
-        prm.requires_grad_(True)
+    for m in _stage_modules(model, stage):
+        for prm in m.parameters():
+            prm.requires_grad_(True)
 
 
 def _stage_lr(cfg, epoch: int, total: int) -> float:
@@ -66,7 +91,7 @@ def _stage_lr(cfg, epoch: int, total: int) -> float:
     t = cfg["train"]
     if t.get("lr_final") is None:
         return t["lr"]
-    end = total - t.get("prior_epochs", 0)           # the prior stage has its own (_prior_lr)
+    end = _prior_from(cfg, total)                    # the prior and decoder stages have their own
     first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else (t["float_epochs"], end - 1)
     frac = (epoch - first) / max(1, last - first)
     return t["lr_final"] + (t["lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
@@ -78,9 +103,20 @@ def _prior_lr(cfg, epoch: int, total: int) -> float:
     t = cfg["train"]
     if t.get("lr_final") is None:
         return t["prior_lr"]
-    first = total - t["prior_epochs"]
-    frac = (epoch - first) / max(1, total - 1 - first)
+    first, last = _prior_from(cfg, total), _decoder_from(cfg, total) - 1
+    frac = (epoch - first) / max(1, last - first)
     return t["lr_final"] + (t["prior_lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def _decoder_lr(cfg, epoch: int, total: int) -> float:
+    """train.decoder_lr, or with train.lr_final a cosine from decoder_lr to lr_final over the
+    decoder stage."""
+    t = cfg["train"]
+    if t.get("lr_final") is None:
+        return t["decoder_lr"]
+    first = _decoder_from(cfg, total)
+    frac = (epoch - first) / max(1, total - 1 - first)
+    return t["lr_final"] + (t["decoder_lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 def _scheduled_p(cfg, epoch: int, total: int) -> float:
@@ -107,6 +143,14 @@ def check_run_dir(out_dir: Path, resume: str | None) -> None:
     check_dir_target(out_dir, RUN_KIND)
 
 
+def length_overrides(cfg, epochs: int | None) -> dict:
+    """The overrides that give a run ``epochs`` in all (none for None): train.epochs, and
+    float_epochs cut to fit."""
+    if epochs is None:
+        return {}
+    return {"train.epochs": epochs, "train.float_epochs": min(cfg["train"]["float_epochs"], epochs)}
+
+
 def _plan(cfg, epochs, ckpt, resume):
     """(config with the run's total epochs, total); refuses a run with nothing to do."""
     tcfg = cfg["train"]
@@ -131,16 +175,16 @@ def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str
     if resume:
         ckpt = read_checkpoint(resume)
         cfg, history = ckpt["config"], ckpt.get("history", [])
-        if overrides:
-            cfg = with_overrides(cfg, **overrides)
+        if overrides:          # checked against the run's new length (a new stage needs the epochs)
+            cfg = with_overrides(cfg, **{**length_overrides(cfg, epochs), **overrides})
     cfg, total = _plan(cfg, epochs, ckpt, resume)
     check_run_dir(out_dir, resume)
     created = not out_dir.exists()
     model = build_model(cfg, ckpt["stage"] if ckpt else "float").to(device)
-    in_prior_stage = bool(ckpt) and ckpt["epoch"] > _prior_from(cfg, total)   # resumed inside it
-    if in_prior_stage:
-        _freeze_all_but_prior(model)
-    opt = _optimizer(model, cfg, in_prior_stage)
+    stage = _resumed_stage(cfg, total, ckpt["epoch"]) if ckpt else "joint"     # resumed inside it
+    if stage != "joint":
+        _freeze_all_but(model, stage)
+    opt = _optimizer(model, cfg, stage)
     if ckpt:
         load_weights(model, ckpt["model"], resume)
         if ckpt.get("optimizer") is not None:
@@ -182,7 +226,8 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
     x_train = train_set.images.to(device)
     x_test = test_set.images.to(device)
 
-    prior_from = _prior_from(cfg, total)
+    prior_from, decoder_from = _prior_from(cfg, total), _decoder_from(cfg, total)
+    penalty = tcfg.get("spike_rate_penalty") or {}
     for epoch in range(start, total):
         if is_fsvae and epoch >= tcfg["float_epochs"] and not model.quantized:
             # keep the float model for comparison, then fold batch norm and quantize
@@ -191,10 +236,17 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                             model_state=model.state_dict(), history=history)
             model.to_fixed_point()
             opt = _optimizer(model, cfg)
+        if epoch == decoder_from:
+            _freeze_all_but(model, "decoder")
+            opt = _optimizer(model, cfg, "decoder")
+        if epoch >= decoder_from:
+            history.append(_decoder_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log))
+            _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test)
+            continue
         prior_stage = epoch >= prior_from
         if prior_stage and epoch == prior_from:
-            _freeze_all_but_prior(model)
-            opt = _optimizer(model, cfg, prior_stage=True)
+            _freeze_all_but(model, "prior")
+            opt = _optimizer(model, cfg, "prior")
         if prior_stage:
             history.append(_prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log))
             _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test)
@@ -206,6 +258,8 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
         gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress)
         p = _scheduled_p(cfg, epoch, total)
         sums, n_batches, t0 = {"loss": 0.0, "recon": 0.0, "reg": 0.0}, 0, time.time()
+        if penalty:
+            sums["spike_penalty"] = 0.0
         for x in batches:
             if is_fsvae:
                 out = model(x, source, scheduled_p=p, scheduled_from=tcfg["scheduled_from_step"],
@@ -213,10 +267,12 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                             detach_history=tcfg.get("detach_history", False),
                             scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
                 loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"])
+                extra = spike_rate_penalty(out["spike_rates"], penalty)
+                terms = (loss + extra, recon, reg, extra) if penalty else (loss, recon, reg)
             else:
                 out = model(x, generator=gen)
-                loss, recon, reg = model.loss(x, out)
-            n_batches = _optimise(opt, sums, (loss, recon, reg), n_batches, bar)
+                terms = model.loss(x, out)
+            n_batches = _optimise(opt, sums, terms, n_batches, bar)
         record = {"epoch": epoch + 1, "stage": getattr(model, "stage", "float"),
                   **{k: v / max(1, n_batches) for k, v in sums.items()},
                   "reg_name": "mmd" if is_fsvae else "kld", "scheduled_p": round(p, 4), "lr": lr,
@@ -261,6 +317,39 @@ def _end_epoch(cfg, model, opt, out_dir, history, epoch, x_test) -> None:
     save_pairs(to_pixels(x_test[:32]), reconstruct(model, x_test[:32], seed=0),
                out_dir / "reconstructions.png")
     save_curves(history, ["recon", "test_mse"], out_dir / "loss.png")
+
+
+def _decoder_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) -> dict:
+    """One epoch of the decoder stage (module docstring); returns its log record with the
+    decoder layers' mean spike rates."""
+    tcfg = cfg["train"]
+    penalty = tcfg.get("spike_rate_penalty") or {}
+    model.train()
+    gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (decoder)")
+    lr = _decoder_lr(cfg, epoch, total)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    sums, n_batches, t0 = {"loss": 0.0, "recon": 0.0, "spike_penalty": 0.0}, 0, time.time()
+    rates: dict[str, float] = {}
+    for x in batches:
+        with model.frozen_weights():
+            with torch.no_grad():                     # the codes stay the posterior's
+                z, _ = model.posterior_latents(model.encode(x), source)
+            x_hat = model.membrane_output(model.decode_currents(z))
+            recon = torch.nn.functional.mse_loss(x_hat, x)
+            extra = spike_rate_penalty(model.spike_rates, penalty)
+            loss = recon + extra
+        for name, r in model.spike_rates.items():
+            rates[name] = rates.get(name, 0.0) + float(r.detach())
+        n_batches = _optimise(opt, sums, (loss, recon, extra), n_batches, bar)
+    record = {"epoch": epoch + 1, "stage": model.stage, "phase": "decoder",
+              **{k: v / max(1, n_batches) for k, v in sums.items()},
+              "reg_name": "spike_rate_penalty", "spike_rates": {k: round(v / max(1, n_batches), 5)
+                                                                for k, v in rates.items()},
+              "lr": lr, "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
+              "seconds": round(time.time() - t0, 1)}
+    log(json.dumps(record))
+    return record
 
 
 def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) -> dict:
