@@ -4,10 +4,15 @@
 // accepted them (AXI's rule for one ID), so a FIFO of owners, pushed at each grant and popped
 // at each burst's rlast, routes the data.
 //
-//   s_ar*[i] -> m_ar*: a request (address, length) of master i; s_arready[i] pulses in the
-//     cycle master i is granted.  The output request is a register (m_arvalid held with
+//   s_ar*[i] -> m_ar*: a request (address, length) of master i.  One master has the turn
+//     (a register); s_arready is high for it alone, whenever the output register can take a
+//     request, whatever its arvalid, so that no master's arready waits on another's arvalid
+//     through the round-robin search.  The turn moves to the next master with a request
+//     (after the one that has it; itself last) after each grant, and while the master that
+//     has it asks for nothing.  The output request is a register (m_arvalid held with
 //     m_araddr/m_arlen until m_arready); a new grant loads it in the cycle the old one is
-//     taken, so back-to-back requests pass at one per cycle.
+//     taken, so back-to-back requests of one master pass at one per cycle, and a master
+//     that starts asking while another has the turn waits a cycle for it.
 //   m_r* -> s_r*: rdata/rresp/rlast go to every master; rvalid only to the owner of the
 //     burst at the head of the owner FIFO, and m_rready is its rready.  With no request
 //     outstanding m_rready is 0.
@@ -88,42 +93,47 @@ module fsvae_axi_read_arb #(
     end
 
     // ------------------------------------------------------------------ request arbiter
-    logic            load;          // the output register takes a new request this cycle
+    logic            open;          // the output register can take a request this cycle
+    logic            load;          // ... and takes one
     logic            found;
-    logic [ID_W-1:0] last_id;       // the last master granted (round robin starts after it)
+    logic [ID_W-1:0] turn, next_turn;   // the master whose request may be taken
 
-    assign load = (!m_arvalid || m_arready) && !full && found;
-    assign push = load;
-
-    // the first requesting master after last_id, cyclically
-    always_comb begin
-        found    = 1'b0;
-        grant_id = '0;
-        for (int k = 1; k <= N; k++) begin
-            if (!found && s_arvalid[(int'(last_id) + k) % N]) begin
-                found    = 1'b1;
-                grant_id = ID_W'((int'(last_id) + k) % N);
-            end
-        end
-    end
+    assign open     = (!m_arvalid || m_arready) && !full;
+    assign grant_id = turn;
+    assign load     = open && s_arvalid[turn];
+    assign push     = load;
 
     always_comb begin
         s_arready = '0;
-        if (load) s_arready[grant_id] = 1'b1;
+        s_arready[turn] = open;
+    end
+
+    // round robin: the first master with a request after the one that has the turn (itself last)
+    always_comb begin
+        found     = 1'b0;
+        next_turn = turn;
+        for (int k = 1; k <= N; k++) begin
+            if (!found && s_arvalid[(int'(turn) + k) % N]) begin
+                found     = 1'b1;
+                next_turn = ID_W'((int'(turn) + k) % N);
+            end
+        end
     end
 
     always_ff @(posedge clk) begin
         if (rst) begin
             m_arvalid <= 1'b0;
-            last_id   <= ID_W'(N - 1);
+            turn      <= '0;
         end else begin
             if (load) begin
                 m_arvalid <= 1'b1;
                 m_araddr  <= s_araddr[grant_id * ADDR_BITS +: ADDR_BITS];
                 m_arlen   <= s_arlen[grant_id * 8 +: 8];
-                last_id   <= grant_id;
             end else if (m_arready) begin
                 m_arvalid <= 1'b0;
+            end
+            if (load || !s_arvalid[turn]) begin
+                turn <= next_turn;
             end
         end
     end

@@ -92,11 +92,10 @@ async def run_case(dut, stalls: bool, rready_p: float, seed: int):
         dut.s_araddr.value, dut.s_arlen.value, dut.s_arvalid.value, dut.s_rready.value = addr, length, valid, ready
         await RisingEdge(dut.clk)
         arready, rvalid = int(dut.s_arready.value), int(dut.s_rvalid.value)
-        assert bin(arready).count("1") <= 1, "two masters granted in one cycle"
+        assert bin(arready).count("1") <= 1, "arready to two masters in one cycle"
         assert bin(rvalid).count("1") <= 1, "read data offered to two masters"
-        granted = [i for i in range(n) if arready >> i & 1]
+        granted = [i for i in range(n) if arready >> i & valid >> i & 1]     # AR handshakes
         for i in granted:
-            assert valid >> i & 1, f"master {i} granted without a request"
             # round robin: i was not granted before, at an edge where another master was
             # already waiting that still waits now
             for j, seen in waiting_since.items():
@@ -106,7 +105,7 @@ async def run_case(dut, stalls: bool, rready_p: float, seed: int):
             if valid >> j & 1 and j not in granted:
                 waiting_since.setdefault(j, []).extend(granted)
         for i in range(n):
-            if arready >> i & 1:
+            if i in granted:
                 asked[i].append(todo[i].pop(0))
                 in_flight += 1
             if rvalid >> i & 1 and ready >> i & 1:
