@@ -157,7 +157,7 @@ class LayerPlan:
     copies: int                 # engine copies (transposed convs: hw/boards.yaml replicas)
     spike_streams: int          # spike streams out of its LIF update
     loaded: bool                # weights written at run time by load_weights (not a ROM)
-    lut_rom: bool               # weights small enough for a LUT ROM (weight_memory.lut_rom_max_bits)
+    lut_rom: bool               # RTL: weights small enough for a LUT ROM (weight_memory.rtl_lut_rom_max_bits, else lut_rom_max_bits)
     streamed: bool              # weight rows read from DDR per input event (weight_stream)
     threshold: int | None
     fused: bool = False         # RTL: membranes kept in the scatter engine's RAM (fused_membranes)
@@ -256,7 +256,8 @@ class Design:
 
 def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -> dict[str, LayerPlan]:
     loaded = set(loadable_layers(hw, board)) - streamed
-    lut_max = int((board.get("weight_memory") or {}).get("lut_rom_max_bits", 0))
+    wm = board.get("weight_memory") or {}       # the RTL's ROMs: rtl_lut_rom_max_bits if set
+    lut_max = int(wm.get("rtl_lut_rom_max_bits", wm.get("lut_rom_max_bits", 0)))
     plans = {}
     for name in design_names(hw, reconstruction):
         layer = hw.layer(name)
