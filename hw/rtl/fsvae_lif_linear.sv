@@ -65,7 +65,8 @@
 //     combinationally on s_axis_event_tready (fsvae_weight_stream's tvalid is its own).
 //   update:     G cycles, one group per cycle: acc + bias, leak, compare; membranes and
 //     spikes written back, the accumulator word cleared for the next step (so no bias-load
-//     pass is needed; the reset clears it once).  The group's spike mask goes to the
+//     pass is needed; the reset clears it once).  The group's spike mask goes, through a
+//     register (stage C: the emitter's input waits on no LIF adder or compare), to the
 //     emitter, which serialises it (one index per cycle) and stalls the update only while it
 //     still holds two or more spikes of an earlier group.  One spike is held back until the
 //     next is known or the update is finished, so tlast is exact.  m_axis_spike_tready
@@ -74,9 +75,10 @@
 //
 // Cycles per step (busy cycles, start to done, no input idle and no output backpressure):
 //   E events (E = 0: the empty beat), k_g spikes in group g:
-//     3 + (E + 1) * G + sum_{g < G-1} max(k_g - 1, 0) + k_{G-1}
+//     4 + (E + 1) * G + sum_{g < G-1} max(k_g - 1, 0) + k_{G-1}
 //   i.e. G per event, G for the update, plus the emitter's stalls (a group holding k spikes
-//   needs k cycles); `cycles` reports the count of the last completed step.
+//   needs k cycles) and stage C's one cycle; `cycles` reports the count of the last
+//   completed step.
 //   WEIGHT_STREAM = 1: the same formula exactly when the weight stream never starves
 //   (tvalid high whenever tready is); otherwise formula + starved cycles (cycles with
 //   s_axis_weight_tready && !s_axis_weight_tvalid), each of which delays the step by one.
@@ -253,17 +255,38 @@ module fsvae_lif_linear #(
     );
 
     // ------------------------------------------------------------------ emitter
+    // Stage C: the group's spike word in a register, so that the emitter's flags ("rest of
+    // the word", "one bit left") wait on no LIF adder and compare (the deepest path when the
+    // word went straight in); the update hands a word on as C empties or is taken.
+    logic             c_v, mask_ready;
+    logic [P-1:0]     c_mask;
+    logic [G_W-1:0]   c_g;
     logic             emit_busy;   // unused: the step ends with the tlast beat
     logic [OUT_W-1:0] emit_base;   // the group's first neuron
-    assign emit_base = OUT_W'(updb_g) * OUT_W'(P);
+    assign emit_ready = !c_v || mask_ready;
+    assign emit_base  = OUT_W'(c_g) * OUT_W'(P);
+
+    always_ff @(posedge clk) begin
+        if (upd_adv) begin
+            c_v    <= 1'b1;
+            c_mask <= s_new;
+            c_g    <= updb_g;
+        end else if (mask_ready) begin
+            c_v <= 1'b0;
+        end
+        if (rst) begin
+            c_v <= 1'b0;
+        end
+    end
+
     fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(0)) u_emitter (
         .clk, .rst,
-        .s_axis_mask_tdata({emit_base, s_new}), .s_axis_mask_tvalid(updb_v),
-        .s_axis_mask_tready(emit_ready), .s_axis_mask_tlast(updb_g == LAST_G),
+        .s_axis_mask_tdata({emit_base, c_mask}), .s_axis_mask_tvalid(c_v),
+        .s_axis_mask_tready(mask_ready), .s_axis_mask_tlast(c_g == LAST_G),
         .m_axis_spike_tdata, .m_axis_spike_tvalid, .m_axis_spike_tready, .m_axis_spike_tlast,
         .m_axis_spike_tuser, .busy(emit_busy)
     );
-    wire unused_emit = emit_busy;
+    wire unused_emit = ^{emit_busy, updb_v};   // stage B's valid: upd_adv says what C needs
 
 `ifndef SYNTHESIS
     always_ff @(posedge clk) begin

@@ -134,7 +134,7 @@ def weight_rows(w, p):
 def expected_cycles(n_events, spikes, n_out, p):
     g_count = n_out // p
     k = np.bincount(np.asarray(spikes, dtype=np.int64) // p, minlength=g_count)
-    return 3 + (n_events + 1) * g_count + int(np.maximum(k[:-1] - 1, 0).sum()) + int(k[-1])
+    return 4 + (n_events + 1) * g_count + int(np.maximum(k[:-1] - 1, 0).sum()) + int(k[-1])
 
 
 # --- cocotb side ---------------------------------------------------------------------------
