@@ -1,9 +1,9 @@
 """Sparsity-aware training, measured: sample quality against hardware cycles per image.
 
-    python benchmarks/sparsity_pareto.py NAME=CKPT [NAME=CKPT ...] [--board kv260] [--n 2]
+    python benchmarks/sparsity_pareto.py NAME=CKPT [NAME=CKPT ...] [--board kv260] [--n 4]
         [--seeds 0,1,2] [--out build/sparsity]
 
-Each checkpoint (for example the arms of runs/sparsity/run_arms.sh: the shipped run plus a
+Each checkpoint (for example the arms of scripts/sparsity_arms.sh: the 50-epoch run plus a
 decoder stage with train.spike_rate_penalty at several weights) is measured the same way:
 
 * quality: ``fsvae-fpga evaluate`` (hardware sampler, the same 500 held-out images) over the

@@ -84,39 +84,33 @@ def _freeze_all_but(model, stage: str) -> None:
             prm.requires_grad_(True)
 
 
-def _stage_lr(cfg, epoch: int, total: int) -> float:
-    """train.lr, or with train.lr_final a cosine from lr (first epoch of the stage) to lr_final
-    (its last epoch), separately over the float and the fixed-point stage (each starts a
-    fresh AdamW)."""
-    t = cfg["train"]
-    if t.get("lr_final") is None:
-        return t["lr"]
-    end = _prior_from(cfg, total)                    # the prior and decoder stages have their own
-    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else (t["float_epochs"], end - 1)
+def _cosine(cfg, start_lr: float, epoch: int, first: int, last: int) -> float:
+    """start_lr, or with train.lr_final a cosine from start_lr (epoch ``first``) to lr_final
+    (epoch ``last``): the schedule every stage uses over its own epochs."""
+    final = cfg["train"].get("lr_final")
+    if final is None:
+        return start_lr
     frac = (epoch - first) / max(1, last - first)
-    return t["lr_final"] + (t["lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return final + (start_lr - final) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def _stage_lr(cfg, epoch: int, total: int) -> float:
+    """train.lr (cosine to lr_final), separately over the float and the fixed-point stage
+    (each starts a fresh AdamW); the prior and decoder stages have their own."""
+    t = cfg["train"]
+    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else \
+        (t["float_epochs"], _prior_from(cfg, total) - 1)
+    return _cosine(cfg, t["lr"], epoch, first, last)
 
 
 def _prior_lr(cfg, epoch: int, total: int) -> float:
-    """train.prior_lr, or with train.lr_final a cosine from prior_lr (the prior stage's first
-    epoch) to lr_final (its last)."""
-    t = cfg["train"]
-    if t.get("lr_final") is None:
-        return t["prior_lr"]
-    first, last = _prior_from(cfg, total), _decoder_from(cfg, total) - 1
-    frac = (epoch - first) / max(1, last - first)
-    return t["lr_final"] + (t["prior_lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    """train.prior_lr (cosine to lr_final) over the prior stage."""
+    return _cosine(cfg, cfg["train"]["prior_lr"], epoch, _prior_from(cfg, total), _decoder_from(cfg, total) - 1)
 
 
 def _decoder_lr(cfg, epoch: int, total: int) -> float:
-    """train.decoder_lr, or with train.lr_final a cosine from decoder_lr to lr_final over the
-    decoder stage."""
-    t = cfg["train"]
-    if t.get("lr_final") is None:
-        return t["decoder_lr"]
-    first = _decoder_from(cfg, total)
-    frac = (epoch - first) / max(1, total - 1 - first)
-    return t["lr_final"] + (t["decoder_lr"] - t["lr_final"]) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    """train.decoder_lr (cosine to lr_final) over the decoder stage."""
+    return _cosine(cfg, cfg["train"]["decoder_lr"], epoch, _decoder_from(cfg, total), total - 1)
 
 
 def _scheduled_p(cfg, epoch: int, total: int) -> float:
