@@ -92,4 +92,11 @@ def test_the_prior_stage_trains_the_prior_alone(tmp_path):
                  "--out", str(run), "--no-progress"]) == 0
     again = read_checkpoint(run / "last.pt")["model"]
     assert all(torch.equal(joint[k], again[k]) for k in joint if not k.startswith("prior."))
+    # lengthened past its prior stage, the run goes back to a joint epoch: the checkpoint holds
+    # the prior's optimizer, so the joint stage starts a fresh one and trains every tensor
+    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "5", "--set", "train.prior_epochs=0",
+                 "--out", str(run), "--no-progress"]) == 0
+    rejoined = read_checkpoint(run / "last.pt")
+    assert rejoined["history"][-1].get("phase") is None
+    assert any(not torch.equal(again[k], rejoined["model"][k]) for k in again if k.startswith("decoder"))
     assert load_config(ROOT / "configs" / "small.yaml")["train"]["prior_epochs"] == 0   # default: no stage

@@ -69,11 +69,18 @@ def _prior_from(cfg, total: int) -> int:
     return _decoder_from(cfg, total) - cfg["train"]["prior_epochs"] if cfg["model"] == "fsvae" else total
 
 
-def _resumed_stage(cfg, total: int, done: int) -> str:
-    """The stage whose optimizer a checkpoint after ``done`` epochs holds."""
-    if done > _decoder_from(cfg, total):
+def _stage_at(cfg, total: int, epoch: int) -> str:
+    """The stage that trains epoch ``epoch`` (0-based) of a run of ``total`` epochs."""
+    if epoch >= _decoder_from(cfg, total):
         return "decoder"
-    return "prior" if done > _prior_from(cfg, total) else "joint"
+    return "prior" if epoch >= _prior_from(cfg, total) else "joint"
+
+
+def _held_stage(ckpt: dict) -> str:
+    """The stage whose optimizer a checkpoint holds: that of its last epoch (its history's
+    phase), whatever the schedule of the run that resumes it says."""
+    history = ckpt.get("history") or []
+    return (history[-1].get("phase") or "joint") if history else "joint"
 
 
 def _freeze_all_but(model, stage: str) -> None:
@@ -175,13 +182,16 @@ def train(cfg: dict, out_dir: str | Path, epochs: int | None = None, resume: str
     check_run_dir(out_dir, resume)
     created = not out_dir.exists()
     model = build_model(cfg, ckpt["stage"] if ckpt else "float").to(device)
-    stage = _resumed_stage(cfg, total, ckpt["epoch"]) if ckpt else "joint"     # resumed inside it
+    # the stage of the next epoch; a resume that lengthens a run can land in another stage than
+    # the checkpoint's (a run that ended in its prior stage goes back to joint epochs): that
+    # stage starts with a fresh optimizer, as at any stage switch
+    stage = _stage_at(cfg, total, ckpt["epoch"]) if ckpt else "joint"
     if stage != "joint":
         _freeze_all_but(model, stage)
     opt = _optimizer(model, cfg, stage)
     if ckpt:
         load_weights(model, ckpt["model"], resume)
-        if ckpt.get("optimizer") is not None:
+        if ckpt.get("optimizer") is not None and _held_stage(ckpt) == stage:
             try:
                 opt.load_state_dict(ckpt["optimizer"])
             except (ValueError, KeyError, RuntimeError) as err:
