@@ -10,7 +10,7 @@ import pytest
 
 from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.codegen.design import CodegenError, describe, loadable_layers
-from fsvae_fpga.codegen.hls_memory import uram_blocks
+from fsvae_fpga.codegen.hls_memory import bram18_blocks, uram_blocks
 from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18, ram_bram18
 from fsvae_fpga.contract import stats
 
@@ -117,18 +117,47 @@ def _bram_board(bram36: int) -> dict:
     return {**_board(1024), "resources": {**boards.board("kv260")["resources"], "bram36": bram36}}
 
 
-@pytest.mark.parametrize("bram36", [70, 100, 130])
+def _rom_bram18(hw, board: dict, plan: dict) -> int:
+    """BRAM18 of the plan's block-RAM weight ROMs, one per engine copy."""
+    ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
+    lanes = plan["layer_lanes"]
+    return sum(plan["replicas"].get(n, 1) * bram18_blocks(hw.weights[n].size // lanes[n],
+                                                          lanes[n] * hw.layer(n)["weight"]["bits"], True)
+               for n in balance.weight_roms(hw, board, list(lanes), ultra))
+
+
+@pytest.mark.parametrize("bram36", [85, 100, 130])
 def test_engine_copies_stop_at_the_block_ram(paper, bram36):
     board = _bram_board(bram36)
     plan = balance.plan_lanes(paper, board, balance.settings(board))
     cap = bram18_available(board)
     state = sum(layer_state_bram18(paper, n, p, plan["replicas"].get(n, 1)) for n, p in plan["layer_lanes"].items())
-    assert state == plan["state_bram18"] <= cap == plan["state_bram18_cap"]
+    roms = _rom_bram18(paper, board, plan)
+    assert state == plan["state_bram18"] and roms == plan["weight_rom_bram18"] > 0
+    assert state + roms <= cap == plan["state_bram18_cap"]
     roomy = balance.plan_lanes(paper, _board(1024), balance.settings(_board(1024)))
-    if roomy["state_bram18"] > cap:            # the cap binds: fewer copies (or lanes) than without it
-        assert sum(plan["replicas"].values()) < sum(roomy["replicas"].values())
+    if roomy["state_bram18"] + roomy["weight_rom_bram18"] > cap:   # the cap binds: fewer copies or lanes
+        assert sum(plan["replicas"].values()) < sum(roomy["replicas"].values()) or \
+            sum(plan["layer_lanes"].values()) < sum(roomy["layer_lanes"].values())
     else:
         assert plan["replicas"] == roomy["replicas"] and plan["layer_lanes"] == roomy["layer_lanes"]
+
+
+def test_weight_roms_in_block_ram_take_room_from_engine_copies(paper):
+    """With the RTL's ROMs in block RAM (KV260: rtl_lut_rom_max_bits 0) every copy of
+    decoder.2/.3 brings its weight ROM, so on 100 BRAM36 fewer copies fit than with LUT ROMs
+    (which take no block RAM); a board that streams weights counts none (it picks the
+    streamed layers after this plan)."""
+    def board(lut_max):
+        b = _bram_board(100)
+        return {**b, "weight_memory": {**b["weight_memory"], "rtl_lut_rom_max_bits": lut_max}}
+    in_bram = balance.plan_lanes(paper, board(0), balance.settings(board(0)))
+    in_luts = balance.plan_lanes(paper, board(10**9), balance.settings(board(10**9)))
+    assert in_luts["weight_rom_bram18"] == 0 < in_bram["weight_rom_bram18"] == _rom_bram18(paper, board(0), in_bram)
+    assert sum(in_bram["replicas"].values()) < sum(in_luts["replicas"].values())
+    assert in_bram["state_bram18"] + in_bram["weight_rom_bram18"] <= in_bram["state_bram18_cap"]
+    streaming = {**board(0), "weight_stream": boards.board("pynq-z2")["weight_stream"]}
+    assert balance.weight_roms(paper, streaming, list(in_bram["layer_lanes"]), set()) == []
 
 
 def test_a_board_whose_block_ram_cannot_hold_the_state_keeps_the_first_lanes(paper):

@@ -27,10 +27,11 @@ lanes that fill most of its 72-bit word (8 lanes of 8 bits): with fewer, each Ul
 a narrower, deeper slice and the memory takes more of them for the same bits.  A step that
 would take the UltraRAM weight memories past the board's UltraRAMs (each memory 72 bits x
 4,096 a block, per copy: ``hls_memory.uram_blocks``) is not taken: that layer stops growing;
-so is a step that would take the layers' state memories past the board's block RAM (each
-engine copy of a transposed conv holds a current for every neuron of its layer: BRAM18
-counted by ``rtl_memory.layer_state_bram18``, against ``memory_budget`` of the board's
-block RAM; a board whose block RAM cannot hold the state even at the first lanes keeps them,
+so is a step that would take the layers' state memories and block-RAM weight ROMs past the
+board's block RAM (each engine copy of a transposed conv holds a current for every neuron of
+its layer, BRAM18 counted by ``rtl_memory.layer_state_bram18``, and a copy of the layer's
+weight ROM unless the weights are UltraRAM or LUTs: ``weight_roms``; against ``memory_budget``
+of the board's block RAM; a board whose block RAM cannot hold the state even at the first lanes keeps them,
 and the back end's fit check says what is short).
 
 ``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
@@ -102,7 +103,7 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     names = [n for n in hw.mode_layers("generate") if n != "output"]
     source = hw.names("decoder")[-1]                  # the output stage reads its spike masks
     from fsvae_fpga.codegen.design import fused_membranes, loadable_layers
-    from fsvae_fpga.codegen.hls_memory import uram_blocks
+    from fsvae_fpga.codegen.hls_memory import bram18_blocks, uram_blocks
     from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
@@ -136,6 +137,11 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     def brams() -> int:                               # the layers' state in block RAM (BRAM18)
         return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]))
                    for n in names)
+    roms = weight_roms(hw, board, names, ultra)
+
+    def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy
+        return sum(copies[n] * bram18_blocks(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"],
+                                             True) for n in roms)
     bram_cap = bram18_available(board)
     frozen: set[str] = set()
     while True:
@@ -158,14 +164,28 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         if ultra and urams() > uram_cap:               # its weights would not fit: undo, freeze it
             lanes[layer], copies[layer] = before
             frozen.add(layer)
-        elif brams() > bram_cap:                       # its state would not fit: undo, freeze it
+        elif brams() + rom_brams() > bram_cap:         # its state or ROM would not fit: undo, freeze it
             lanes[layer], copies[layer] = before
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
             "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
-            "uram_weight_blocks": urams() if ultra else 0, "state_bram18": brams(), "state_bram18_cap": bram_cap}
+            "uram_weight_blocks": urams() if ultra else 0, "state_bram18": brams(),
+            "weight_rom_bram18": rom_brams(), "state_bram18_cap": bram_cap}
+
+
+def weight_roms(hw: HwModel, board: dict, names: list[str], ultra: set[str]) -> list[str]:
+    """The layers whose RTL weight memory is a block-RAM ROM, one per engine copy: neither loaded
+    at run time (UltraRAM) nor a LUT ROM (weight_memory.rtl_lut_rom_max_bits, else
+    lut_rom_max_bits, as design._plans decides).  None on a board that streams weights from DDR:
+    which layers stream is chosen after this plan (design.streamed_layers), and their weights
+    need no on-chip memory."""
+    if board.get("weight_stream"):
+        return []
+    from fsvae_fpga.codegen.design import rtl_lut_rom_max_bits
+    lut_max = rtl_lut_rom_max_bits(board)
+    return [n for n in names if n not in ultra and hw.weights[n].size * hw.layer(n)["weight"]["bits"] > lut_max]
 
 
 def resolve(hw: HwModel, board: dict) -> dict:

@@ -105,6 +105,13 @@ def loadable_layers(hw: HwModel, board: dict) -> list[str]:
             if hw.weights[n].size * hw.layer(n)["weight"]["bits"] >= int(wm["loadable_min_bits"])]
 
 
+def rtl_lut_rom_max_bits(board: dict) -> int:
+    """The largest weight ROM (bits) the RTL makes of LUTs; larger ones are block RAM
+    (weight_memory.rtl_lut_rom_max_bits if set, else lut_rom_max_bits, which the HLS core uses)."""
+    wm = board.get("weight_memory") or {}
+    return int(wm.get("rtl_lut_rom_max_bits", wm.get("lut_rom_max_bits", 0)))
+
+
 def weight_load_memories(hw: HwModel, board: dict, names: list[str]) -> list[dict]:
     """The load_weights blob's memories, as the RTL writer lists them (manifest weight_load)."""
     mems, offset = [], 0
@@ -256,8 +263,7 @@ class Design:
 
 def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -> dict[str, LayerPlan]:
     loaded = set(loadable_layers(hw, board)) - streamed
-    wm = board.get("weight_memory") or {}       # the RTL's ROMs: rtl_lut_rom_max_bits if set
-    lut_max = int(wm.get("rtl_lut_rom_max_bits", wm.get("lut_rom_max_bits", 0)))
+    lut_max = rtl_lut_rom_max_bits(board)
     plans = {}
     for name in design_names(hw, reconstruction):
         layer = hw.layer(name)
