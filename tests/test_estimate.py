@@ -126,6 +126,17 @@ def test_over_capacity_names_the_resource(rtl_dir, kv260_result, tmp_path, monke
     assert "DOES NOT FIT kv260: FF" in capsys.readouterr().out
 
 
+def test_an_undeclared_name_is_an_error_not_a_netlist(rtl_dir, tmp_path):
+    """Yosys declares an undeclared name as a 1-bit wire and synthesises on: the estimate
+    must refuse that netlist instead of reporting it as the design's."""
+    bad = tmp_path / "rtl"
+    shutil.copytree(rtl_dir, bad)
+    top = bad / "rtl" / "est_top.sv"
+    top.write_text(top.read_text().replace(".dbg_group, .dbg_membrane", ".dbg_group(not_declared), .dbg_membrane"))
+    with pytest.raises(EstimateError, match="undeclared name.*not_declared"):
+        estimate(bad, "kv260", tmp_path / "out")
+
+
 def test_missing_manifest_is_a_clear_error(tmp_path):
     with pytest.raises(EstimateError, match="manifest.json: not found"):
         estimate(tmp_path, "kv260", tmp_path / "out")

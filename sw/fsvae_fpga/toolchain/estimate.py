@@ -222,7 +222,7 @@ def run_yosys(args: list[str], cwd: Path, log_path: Path, log=print) -> float:
     seconds print the pass it is in and the elapsed time.  Returns the run time in seconds."""
     cmd = yosys_command() + args
     pass_re = re.compile(r"^\d+(\.\d+)?\. Executing (.*?)\.?$")
-    state = {"pass": "starting", "error": None}
+    state = {"pass": "starting", "error": None, "implicit": None}
 
     def pump(stream, logf):
         for line in stream:
@@ -235,6 +235,8 @@ def run_yosys(args: list[str], cwd: Path, log_path: Path, log=print) -> float:
                 log("estimate: first Yosys call with this cache: compiling Yosys (about 75 s, once)")
             elif "ERROR" in line:
                 state["error"] = line.strip()
+            elif "is implicitly declared" in line and state["implicit"] is None:
+                state["implicit"] = line.strip()
 
     t0 = time.monotonic()
     with open(log_path, "w") as logf:
@@ -253,6 +255,10 @@ def run_yosys(args: list[str], cwd: Path, log_path: Path, log=print) -> float:
     if rc != 0:
         raise EstimateError(f"yosys failed (exit status {rc}) in {cwd}"
                             + (f": {state['error']}" if state["error"] else "") + f"; full log: {log_path}")
+    if state["implicit"]:     # Yosys made a 1-bit wire of an undeclared name: not the design's netlist
+        raise EstimateError(f"the RTL uses an undeclared name, which Yosys declared implicitly, so its "
+                            f"netlist is not the design ({state['implicit']}); fix the RTL (verilator "
+                            f"--lint-only -Wall names it); full log: {log_path}")
     return seconds
 
 
