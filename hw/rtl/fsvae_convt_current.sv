@@ -45,12 +45,13 @@
 //     negative); columns likewise (KW_LO(iw), KW_HI(iw), NWC(iw), with OW).  Per row and per
 //     column a small table built at elaboration (IH and IW entries: count - 1, a none flag
 //     and the first tap's RAM address offsets) holds them.  An event is decoded when
-//     accepted (divisions by the constants CIN and IW, a multiply by a constant for ci, the
+//     accepted (divisions by the constants CIN and IW, ci times a constant by shift-adds, the
 //     two table reads and two small adds; cheap when CIN and IW are powers of two) into its
 //     tap box and its first tap's RAM addresses; then one (tap, group) iteration per cycle:
 //     kh from KH_HI down to KH_LO, within it kw from KW_HI down to KW_LO (DESCENDING: weight
 //     row descending within the box), groups 0..G-1 innermost, tracked by down-counters
-//     and addresses stepped by constants (-G per tap; per row -OW*G and -K*G from the row's
+//     (each with its "at the end" flag as a register, so the last-iteration test and
+//     s_axis_event_tready are one LUT of flip-flops) and addresses stepped by constants (-G per tap; per row -OW*G and -K*G from the row's
 //     first tap, kept in a register: no multiplier in the loop).  Every iteration is a RAM
 //     access.  An event costs exactly NH(ih)*NWC(iw)*G cycles, and the next event is
 //     accepted during the last iteration of the current one (back to back, no bubble).  An
@@ -176,6 +177,7 @@ module fsvae_convt_current #(
     localparam int G_W   = (G > 1) ? $clog2(G) : 1;
     localparam int K_W   = (K > 1) ? $clog2(K) : 1;
     localparam int WA_W  = (NWROW > 1) ? $clog2(NWROW) : 1;
+    localparam int WO_W  = (TAPS * G > 1) ? $clog2(TAPS * G) : 1;   // a word within one ci's rows
     localparam int AA_W  = (NW > 1) ? $clog2(NW) : 1;       // accumulator word address width
     localparam logic [G_W-1:0]  LAST_G  = G_W'(G - 1);
     localparam logic [AA_W-1:0] LAST_W  = AA_W'(NW - 1);
@@ -247,14 +249,14 @@ module fsvae_convt_current #(
     logic [K_W-1:0]  row_n1 [IH], col_n1 [IW];   // in-range taps - 1
     logic            row_none [IH], col_none [IW];
     logic [AA_W-1:0] row_a [IH], col_a [IW];     // first tap: oh*OW*G, ow*G
-    logic [WA_W-1:0] row_w [IH], col_w [IW];     // first tap: HI*K*G, HI*G
+    logic [WO_W-1:0] row_w [IH], col_w [IW];     // first tap: HI*K*G, HI*G
     for (genvar i = 0; i < IH; i++) begin : g_row
         localparam int LO = tap_lo(i);
         localparam int HI = tap_hi(i, OH);
         assign row_none[i] = HI < LO;
         assign row_n1[i]   = K_W'((HI < LO) ? 0 : HI - LO);
         assign row_a[i]    = AA_W'((HI < LO) ? 0 : (i * S - PAD + HI) * OW * G);
-        assign row_w[i]    = WA_W'((HI < LO) ? 0 : HI * K * G);
+        assign row_w[i]    = WO_W'((HI < LO) ? 0 : HI * K * G);
     end
     for (genvar i = 0; i < IW; i++) begin : g_col
         localparam int LO = tap_lo(i);
@@ -262,7 +264,7 @@ module fsvae_convt_current #(
         assign col_none[i] = HI < LO;
         assign col_n1[i]   = K_W'((HI < LO) ? 0 : HI - LO);
         assign col_a[i]    = AA_W'((HI < LO) ? 0 : (i * S - PAD + HI) * G);
-        assign col_w[i]    = WA_W'((HI < LO) ? 0 : HI * G);
+        assign col_w[i]    = WO_W'((HI < LO) ? 0 : HI * G);
     end
 
     // ------------------------------------------------------------------ scatter: decode
@@ -270,23 +272,30 @@ module fsvae_convt_current #(
     // index >= NIN, an error reported below, reads outside the tables).
     localparam int IH_W = (IH > 1) ? $clog2(IH) : 1;
     localparam int IW_W = (IW > 1) ? $clog2(IW) : 1;
-    int              dec_ci, dec_pix;
+    int              dec_pix;
+    logic [WA_W-1:0] dec_ci;                     // < CIN <= 2^WA_W
+    // ci * TAPS * G by shift-adds (fsvae_times_const), not a DSP multiplier: an unregistered
+    // DSP stage behind the event FIFO's read set the KV260 clock
+    logic [WA_W-1:0] dec_row;
+    fsvae_times_const #(.W(WA_W), .C(TAPS * G)) u_first_row (.x(dec_ci), .y(dec_row));
     logic [IH_W-1:0] dec_ih;
     logic [IW_W-1:0] dec_iw;
     logic            dec_none;                 // no in-range tap
     logic [K_W-1:0]  dec_kh_n1, dec_kw_n1;
     logic [AA_W-1:0] dec_a;
-    logic [WA_W-1:0] dec_w;
+    logic [WO_W-1:0] dec_w;                      // first tap's word within ci's rows
     always_comb begin
-        dec_ci    = int'(32'(s_axis_event_tdata) % 32'(CIN));
+        dec_ci    = WA_W'(32'(s_axis_event_tdata) % 32'(CIN));
         dec_pix   = int'(32'(s_axis_event_tdata) / 32'(CIN));
         dec_ih    = IH_W'(dec_pix / IW);
         dec_iw    = IW_W'(dec_pix % IW);
         dec_none  = row_none[dec_ih] || col_none[dec_iw];
         dec_kh_n1 = row_n1[dec_ih];
         dec_kw_n1 = col_n1[dec_iw];
-        dec_a     = row_a[dec_ih] + col_a[dec_iw];
-        dec_w     = WA_W'(dec_ci * TAPS * G) + row_w[dec_ih] + col_w[dec_iw];
+        // the row part is a multiple of OW*G and the column part below it: when OW*G is a
+        // power of two their bits do not overlap, and the sum is an OR (no carry in the decode)
+        dec_a     = ((OW * G & (OW * G - 1)) == 0) ? (row_a[dec_ih] | col_a[dec_iw]) : (row_a[dec_ih] + col_a[dec_iw]);
+        dec_w     = row_w[dec_ih] + col_w[dec_iw];
     end
 
     // ------------------------------------------------------------------ scatter: iteration
@@ -295,20 +304,31 @@ module fsvae_convt_current #(
     logic [K_W-1:0]          kh_left;      // in-range rows left after this one
     logic [K_W-1:0]          kw_left;      // in-range columns left in this row after this one
     logic [K_W-1:0]          kw_n1;        // the event's in-range columns - 1
-    logic [WA_W-1:0]         w_tap, w_row; // weight word of (tap, group 0), of (row's first tap, 0)
-    // wa = w_tap + ag, the weight word being issued, a register stepped by gates (the ROM's
-    // address, fsvae_increment)
-    logic [WA_W-1:0]         wa, wa_next;
-    fsvae_increment #(.W(WA_W)) u_wa_next (.x(wa), .y(wa_next));
-    logic [AA_W-1:0]         a_tap, a_row; // accumulator word of the same
+    // ag == LAST_G, kw_left == 0, kh_left == 0 and kw_n1 == 0 as registers, set with their
+    // counters: the last-iteration flag, and through it s_axis_event_tready and every address
+    // register's select, is then one LUT of flip-flops instead of three compares deep
+    logic                    ag_last, kw_zero, kh_zero, kw_n1_zero;
+    // The weight word is w_base + wa: w_base = ci * TAPS * G, the event's first row (set when
+    // it is accepted), and the offsets below it within those TAPS * G words, so that the
+    // decode's adds are short and the full-width add sits between registers and the ROM.
+    logic [WA_W-1:0]         w_base;
+    logic [WO_W-1:0]         w_tap, w_row; // word of (tap, group 0), of (row's first tap, 0)
+    // wa = w_tap + ag, the word being issued, a register stepped by gates (fsvae_increment)
+    logic [WO_W-1:0]         wa, wa_next;
+    fsvae_increment #(.W(WO_W)) u_wa_next (.x(wa), .y(wa_next));
+    logic [AA_W-1:0]         a_tap, a_row; // accumulator word of (tap, group 0), of (row's first tap, 0)
+    // aa = a_tap + ag, the accumulator word being issued, stepped like wa (no adder between
+    // the registers and the accumulator's address and forwarding compares)
+    logic [AA_W-1:0]         aa, aa_next;
+    fsvae_increment #(.W(AA_W)) u_aa_next (.x(aa), .y(aa_next));
     logic                    ev_seen_last; // the step's last (or empty) beat was accepted
     logic                    ev_hs, it_last, acc_issue;
     localparam logic [AA_W-1:0] A_ROW = AA_W'(OW * G);   // one output row
-    localparam logic [WA_W-1:0] W_ROW = WA_W'(K * G);    // one kernel row
+    localparam logic [WO_W-1:0] W_ROW = WO_W'(K * G);    // one kernel row
     localparam logic [AA_W-1:0] A_G   = AA_W'(G);
-    localparam logic [WA_W-1:0] W_G   = WA_W'(G);
+    localparam logic [WO_W-1:0] W_G   = WO_W'(G);
 
-    assign it_last   = (ag == LAST_G) && (kw_left == '0) && (kh_left == '0);
+    assign it_last   = ag_last && kw_zero && kh_zero;
     assign s_axis_event_tready = acc && !ev_seen_last && (!ev_v || it_last);
     assign ev_hs     = s_axis_event_tvalid && s_axis_event_tready;
     assign acc_issue = acc && ev_v;
@@ -322,25 +342,33 @@ module fsvae_convt_current #(
             ev_seen_last <= 1'b0;
         end
         if (acc && ev_v) begin
-            if (ag != LAST_G) begin
-                ag <= ag + 1'b1;
-                wa <= wa_next;
+            if (!ag_last) begin
+                ag      <= ag + 1'b1;
+                ag_last <= ag == G_W'(G - 2);      // (only reached with G >= 2)
+                wa      <= wa_next;
+                aa      <= aa_next;
             end else begin
-                ag <= '0;
-                if (kw_left != '0) begin       // next tap: kw - 1
+                ag      <= '0;
+                ag_last <= G == 1;
+                if (!kw_zero) begin            // next tap: kw - 1
                     kw_left <= kw_left - 1'b1;
+                    kw_zero <= kw_left == K_W'(1);
                     a_tap   <= a_tap - A_G;
+                    aa      <= a_tap - A_G;
                     w_tap   <= w_tap - W_G;
                     wa      <= w_tap - W_G;
                 end else begin                 // next row: kh - 1, kw = the event's HI
                     kw_left <= kw_n1;
+                    kw_zero <= kw_n1_zero;
                     a_row   <= a_row - A_ROW;
                     a_tap   <= a_row - A_ROW;
+                    aa      <= a_row - A_ROW;
                     w_row   <= w_row - W_ROW;
                     w_tap   <= w_row - W_ROW;
                     wa      <= w_row - W_ROW;
-                    if (kh_left != '0) begin
+                    if (!kh_zero) begin
                         kh_left <= kh_left - 1'b1;
+                        kh_zero <= kh_left == K_W'(1);
                     end else begin
                         ev_v <= 1'b0;
                     end
@@ -350,16 +378,22 @@ module fsvae_convt_current #(
         if (ev_hs) begin
             ev_seen_last <= s_axis_event_tlast || s_axis_event_tuser;
             if (!s_axis_event_tuser) begin
-                ev_v    <= !dec_none;          // no in-range tap: consumed, no iteration
-                ag      <= '0;
-                kh_left <= dec_kh_n1;
-                kw_left <= dec_kw_n1;
-                kw_n1   <= dec_kw_n1;
-                a_tap   <= dec_a;
-                a_row   <= dec_a;
-                w_tap   <= dec_w;
-                w_row   <= dec_w;
-                wa      <= dec_w;
+                ev_v       <= !dec_none;       // no in-range tap: consumed, no iteration
+                ag         <= '0;
+                ag_last    <= G == 1;
+                kh_left    <= dec_kh_n1;
+                kh_zero    <= dec_kh_n1 == '0;
+                kw_left    <= dec_kw_n1;
+                kw_zero    <= dec_kw_n1 == '0;
+                kw_n1      <= dec_kw_n1;
+                kw_n1_zero <= dec_kw_n1 == '0;
+                a_tap      <= dec_a;
+                a_row      <= dec_a;
+                aa         <= dec_a;
+                w_base     <= dec_row;
+                w_tap      <= dec_w;
+                w_row      <= dec_w;
+                wa         <= dec_w;
             end
         end
         if (rst) begin
@@ -383,7 +417,7 @@ module fsvae_convt_current #(
                         .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE),
                         .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(wa), .add_aaddr(a_tap + AA_W'(ag)),
+        .add_en(acc_issue), .add_waddr(w_base + WA_W'(wa)), .add_aaddr(aa),
         .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
         .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         .clr_en, .clr_addr,

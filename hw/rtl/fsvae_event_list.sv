@@ -192,8 +192,11 @@ module fsvae_event_list #(
     assign in_word     = s_axis_tdata & ((in_widx == LAST_WORD) ? LAST_MASK : {W{1'b1}});
     assign in_rest     = in_word & (in_word - 1'b1);
     assign rest_rest   = a_rest & (a_rest - 1'b1);
-    assign in_single   = (in_rest == '0);
-    assign rest_single = (rest_rest == '0);
+    // in_rest == 0 and rest_rest == 0 as carry-free trees on the words themselves: the flags
+    // wait on no W-bit subtraction (as the subtraction in LUTs, 8 levels deep, it set the
+    // KV260 clock on the latent bitmaps' lists)
+    fsvae_at_most_one #(.W(W)) u_in_single (.x(in_word), .y(in_single));
+    fsvae_at_most_one #(.W(W)) u_rest_single (.x(a_rest), .y(rest_single));
 
     always_ff @(posedge clk) begin
         if (push) begin

@@ -71,7 +71,10 @@ module fsvae_latent_pick #(
     localparam int T_W  = $clog2(T + 1);
     localparam int B_W  = (W > 1) ? $clog2(W) : 1;
     localparam int NW_W = $clog2(NW + 1);
-    localparam int TG_W = IDX_W + 9;             // c*K + idx without overflow
+    // c*K + idx without overflow (c < C, idx < 256: at most (C-1)*K + 255), and no wider: the
+    // spike compares with it set the clock (21 bits for C*K = 2,560 put 8 LUT levels in front
+    // of the bitmap word; 12 are enough)
+    localparam int TG_W = $clog2((C - 1) * K + 256);
 
     localparam logic [2:0] S_IDLE = 3'd0, S_INIT = 3'd1, S_STEP = 3'd2, S_PICK = 3'd3,
                            S_DRAIN = 3'd4, S_FLUSH = 3'd5, S_SEED = 3'd6;

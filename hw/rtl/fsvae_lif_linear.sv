@@ -168,6 +168,8 @@ module fsvae_lif_linear #(
     logic [WA_W-1:0] wa;           // weight word of group ag: index * G + ag
     logic [WA_W-1:0] wa_next;      // wa + 1 by gates: a ROM's address (fsvae_increment)
     fsvae_increment #(.W(WA_W)) u_wa_next (.x(wa), .y(wa_next));
+    logic [WA_W-1:0] ev_row;       // the event's first weight word, index * G by shift-adds
+    fsvae_times_const #(.W(WA_W), .C(G)) u_ev_row (.x(WA_W'(s_axis_event_tdata)), .y(ev_row));
     logic [G_W-1:0]  ag;           // group being issued
     logic            ev_seen_last; // the step's last (or empty) beat was accepted
     logic            ev_hs, acc_issue;
@@ -207,7 +209,7 @@ module fsvae_lif_linear #(
                 ev_seen_last <= s_axis_event_tlast || s_axis_event_tuser;
                 if (!s_axis_event_tuser) begin
                     ev_v    <= 1'b1;
-                    wa      <= WA_W'(s_axis_event_tdata) * WA_W'(G);
+                    wa      <= ev_row;
                     ag      <= '0;
                 end
             end

@@ -92,23 +92,11 @@ module fsvae_spike_emitter #(
         logic [P-1:0]     rest, low_hot, in_mask, in_rest, rest_rest;
         logic             mask_one, mask_none;
 
-        // "At most one bit set" as a balanced tree of (any, two or more) pairs: no carry
-        // chain, about log6(P) + 1 LUT levels, so the flag registers wait on no subtraction
-        // (x & (x - 1) == 0 put a P-bit carry chain behind the LIF compare).
-        localparam int TREE_L = (P > 1) ? $clog2(P) : 1;
-        function automatic logic at_most_one(input logic [P-1:0] x);
-            logic [(1 << TREE_L)-1:0] any, many;
-            any  = '0;
-            many = '0;
-            any[P-1:0] = x;
-            for (int l = 0; l < TREE_L; l++) begin
-                for (int i = 0; i < ((1 << TREE_L) >> (l + 1)); i++) begin
-                    many[i] = many[2*i] | many[2*i+1] | (any[2*i] & any[2*i+1]);
-                    any[i]  = any[2*i] | any[2*i+1];
-                end
-            end
-            at_most_one = !many[0];
-        endfunction
+        // "At most one bit set" by a carry-free tree (fsvae_at_most_one), so the flag registers
+        // wait on no subtraction (x & (x - 1) == 0 put a P-bit carry chain behind the LIF compare).
+        logic in_one, rest_one;
+        fsvae_at_most_one #(.W(P)) u_in_one (.x(in_mask), .y(in_one));
+        fsvae_at_most_one #(.W(P)) u_rest_one (.x(rest), .y(rest_one));
 
         assign low_hot = mask & ~rest;
         always_comb begin                          // one-hot -> index: OR trees
@@ -142,13 +130,13 @@ module fsvae_spike_emitter #(
             if (take) begin
                 mask      <= in_mask;                // the old word is empty or empties now
                 rest      <= in_rest;
-                mask_one  <= at_most_one(in_mask);
+                mask_one  <= in_one;
                 mask_none <= (in_mask == '0);
                 base      <= s_axis_mask_tdata[P +: OUT_W];
             end else if (move) begin
                 mask      <= rest;
                 rest      <= rest_rest;
-                mask_one  <= at_most_one(rest);
+                mask_one  <= rest_one;
                 mask_none <= mask_one;
             end
             if (move) begin

@@ -76,14 +76,21 @@ module fsvae_weight_loader #(
     assign word_taken    = hs;
     assign wl_data       = data_q[DATA_W-1:0];
 
-    // memory m's geometry (a constant table); past the last memory 0, which no word reaches
+    // the geometry of the memory after m (a constant table indexed by the register m; past the
+    // last memory 0, which no word reaches), loaded into last_a / last_k when m advances, so
+    // that the word and memory compares start from registers (the table behind them put 8 LUT
+    // levels between m and weights_loaded)
+    logic [ADDR_W-1:0]  next_last_a, first_last_a;
+    logic [K_W-1:0]     next_last_k, first_last_k;
+    assign first_last_a = ADDR_W'(DEPTHS[31:0] - 1);
+    assign first_last_k = K_W'((WIDTHS[31:0] + 31) / 32 - 1);
     always_comb begin
-        last_a = '0;
-        last_k = '0;
-        for (int i = 0; i < N; i++) begin
-            if (m == M_W'(i)) begin
-                last_a = ADDR_W'(DEPTHS[32*i +: 32] - 1);
-                last_k = K_W'((WIDTHS[32*i +: 32] + 31) / 32 - 1);
+        next_last_a = '0;
+        next_last_k = '0;
+        for (int i = 1; i < N; i++) begin
+            if (m == M_W'(i - 1)) begin
+                next_last_a = ADDR_W'(DEPTHS[32*i +: 32] - 1);
+                next_last_k = K_W'((WIDTHS[32*i +: 32] + 31) / 32 - 1);
             end
         end
         buf_next = buffer;
@@ -97,9 +104,11 @@ module fsvae_weight_loader #(
     always_ff @(posedge clk) begin
         wl_en <= '0;
         if (rst || !active) begin
-            m <= '0;
-            a <= '0;
-            k <= '0;
+            m      <= '0;
+            a      <= '0;
+            k      <= '0;
+            last_a <= first_last_a;
+            last_k <= first_last_k;
         end else if (hs) begin
             buffer <= buf_next;
             if (word_done) begin
@@ -108,8 +117,10 @@ module fsvae_weight_loader #(
                 data_q   <= buf_next;
                 k        <= '0;
                 if (a == last_a) begin
-                    a <= '0;
-                    m <= m + 1'b1;
+                    a      <= '0;
+                    m      <= m + 1'b1;
+                    last_a <= next_last_a;
+                    last_k <= next_last_k;
                 end else begin
                     a <= a + 1'b1;
                 end
