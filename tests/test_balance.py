@@ -134,7 +134,7 @@ def test_engine_copies_stop_at_the_block_ram(paper, bram36):
     state = sum(layer_state_bram18(paper, n, p, plan["replicas"].get(n, 1)) for n, p in plan["layer_lanes"].items())
     roms = _rom_bram18(paper, board, plan)
     assert state == plan["state_bram18"] and roms == plan["weight_rom_bram18"] > 0
-    assert state + roms <= cap == plan["state_bram18_cap"]
+    assert state + roms <= cap == plan["bram18_cap"]
     roomy = balance.plan_lanes(paper, _board(1024), balance.settings(_board(1024)))
     if roomy["state_bram18"] + roomy["weight_rom_bram18"] > cap:   # the cap binds: fewer copies or lanes
         assert sum(plan["replicas"].values()) < sum(roomy["replicas"].values()) or \
@@ -155,7 +155,7 @@ def test_weight_roms_in_block_ram_take_room_from_engine_copies(paper):
     in_luts = balance.plan_lanes(paper, board(10**9), balance.settings(board(10**9)))
     assert in_luts["weight_rom_bram18"] == 0 < in_bram["weight_rom_bram18"] == _rom_bram18(paper, board(0), in_bram)
     assert sum(in_bram["replicas"].values()) < sum(in_luts["replicas"].values())
-    assert in_bram["state_bram18"] + in_bram["weight_rom_bram18"] <= in_bram["state_bram18_cap"]
+    assert in_bram["state_bram18"] + in_bram["weight_rom_bram18"] <= in_bram["bram18_cap"]
     streaming = {**board(0), "weight_stream": boards.board("pynq-z2")["weight_stream"]}
     assert balance.weight_roms(paper, streaming, list(in_bram["layer_lanes"]), set()) == []
 
@@ -163,7 +163,7 @@ def test_weight_roms_in_block_ram_take_room_from_engine_copies(paper):
 def test_a_board_whose_block_ram_cannot_hold_the_state_keeps_the_first_lanes(paper):
     board = _bram_board(40)
     plan = balance.plan_lanes(paper, board, balance.settings(board))
-    assert plan["state_bram18"] > plan["state_bram18_cap"]          # over even so: nothing grew
+    assert plan["state_bram18"] > plan["bram18_cap"]          # over even so: nothing grew
     ultra = set(loadable_layers(paper, board))                     # UltraRAM weights start at 8 lanes
     assert not plan["replicas"] and plan["layer_lanes"] == {
         n: balance._first_lanes(paper, n, 72 if n in ultra else 1) for n in plan["layer_lanes"]}

@@ -51,8 +51,9 @@
 //     kh from KH_HI down to KH_LO, within it kw from KW_HI down to KW_LO (DESCENDING: weight
 //     row descending within the box), groups 0..G-1 innermost, tracked by down-counters
 //     (each with its "at the end" flag as a register, so the last-iteration test and
-//     s_axis_event_tready are one LUT of flip-flops) and addresses stepped by constants (-G per tap; per row -OW*G and -K*G from the row's
-//     first tap, kept in a register: no multiplier in the loop).  Every iteration is a RAM
+//     s_axis_event_tready are one LUT of flip-flops) and addresses stepped by constants
+//     (-G per tap; per row -OW*G and -K*G from the row's first tap, kept in a register: no
+//     multiplier in the loop).  Every iteration is a RAM
 //     access.  An event costs exactly NH(ih)*NWC(iw)*G cycles, and the next event is
 //     accepted during the last iteration of the current one (back to back, no bubble).  An
 //     event with no in-range tap (possible only when PAD >= K) starts no iteration: it is

@@ -31,8 +31,8 @@ so is a step that would take the layers' state memories and block-RAM weight ROM
 board's block RAM (each engine copy of a transposed conv holds a current for every neuron of
 its layer, BRAM18 counted by ``rtl_memory.layer_state_bram18``, and a copy of the layer's
 weight ROM unless the weights are UltraRAM or LUTs: ``weight_roms``; against ``memory_budget``
-of the board's block RAM; a board whose block RAM cannot hold the state even at the first lanes keeps them,
-and the back end's fit check says what is short).
+of the board's block RAM, ``bram18_cap``; a board whose block RAM cannot hold them even at
+the first lanes keeps those, and the back end's fit check says what is short).
 
 ``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
 that plan (and ``balanced``: what was measured and chosen, for the manifest and the
@@ -172,7 +172,7 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
             "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
             "uram_weight_blocks": urams() if ultra else 0, "state_bram18": brams(),
-            "weight_rom_bram18": rom_brams(), "state_bram18_cap": bram_cap}
+            "weight_rom_bram18": rom_brams(), "bram18_cap": bram_cap}
 
 
 def weight_roms(hw: HwModel, board: dict, names: list[str], ultra: set[str]) -> list[str]:
