@@ -27,6 +27,10 @@
 //     order, beat pos*G + g = I[pos][g*P + p] in lane p (ACC_BITS each, two's complement,
 //     lane 0 in the low bits), tlast on beat NPOS*G - 1; plain valid/ready (AXI stream
 //     without tuser/tkeep).  FUSED = 1: the membranes u_t in place of I (see the end).
+//   w_rd_* (WEIGHT_EXT = 1): no weight memory in here; the engine reads word w_rd_addr (the
+//     WEIGHT_FILE layout) from one outside with w_rd_en and takes w_rd_data a cycle later,
+//     the timing of its own memory, so that two copies of a layer share one memory through
+//     its two ports (fsvae_weight_mem_pair).  WEIGHT_EXT = 0: w_rd_en stays low.
 //
 // Memory files ($readmemh, one word per line, two's complement, lane 0 in the low bits):
 //   WEIGHT_FILE: CIN*K*K*G lines, line row*G + g with row = (ci*K + kh)*K + kw holds
@@ -136,6 +140,7 @@ module fsvae_convt_current #(
     parameter     WEIGHT_FILE = "weights.hex",
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
     parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
+    parameter int WEIGHT_EXT  = 0,               // 1: weights from a memory outside, w_rd_* (header)
     parameter     BIAS_FILE   = "bias.hex",
     parameter int FUSED       = 0,               // 1: membranes, not currents, out (header)
     parameter int T           = 4,               // FUSED = 1: steps per image
@@ -169,7 +174,12 @@ module fsvae_convt_current #(
     // weight load port (WEIGHT_LOAD = 1): word wl_addr of the weight memory (file layout)
     input  wire logic                    wl_en,
     input  wire logic [WL_W-1:0]         wl_addr,
-    input  wire logic [P*W_BITS-1:0]     wl_data
+    input  wire logic [P*W_BITS-1:0]     wl_data,
+    // external weight memory (WEIGHT_EXT = 1): read word w_rd_addr (file layout) with w_rd_en;
+    // w_rd_data is that word one cycle later, held until the next read (fsvae_weight_mem_pair)
+    output logic                         w_rd_en,
+    output logic [WL_W-1:0]              w_rd_addr,
+    input  wire logic [P*W_BITS-1:0]     w_rd_data
 );
 
     localparam int G     = COUT / P;
@@ -413,13 +423,21 @@ module fsvae_convt_current #(
     assign clr_en   = upd_adv || ((FUSED != 0) ? fill_v : init);
     assign clr_addr = upd_adv ? updb_a : ((FUSED != 0) ? fill_a : clr_a);
 
+    logic [WA_W-1:0] w_addr;
+    assign w_addr    = w_base + WA_W'(wa);
+    assign w_rd_en   = (WEIGHT_EXT != 0) && acc_issue;
+    assign w_rd_addr = WL_W'(w_addr);
+    if (WEIGHT_EXT != 0 && WEIGHT_LOAD != 0) begin : g_bad_ext
+        $error("fsvae_convt_current: an external weight memory (WEIGHT_EXT) is loaded outside (WEIGHT_LOAD = 0)");
+    end
+
     fsvae_current_acc #(.P(P), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_BITS(ACC_BITS), .ROWS(NWROW),
                         .WORDS(NW), .BWORDS(G), .WEIGHT_FILE(WEIGHT_FILE), .WEIGHT_LOAD(WEIGHT_LOAD),
-                        .WEIGHT_STYLE(WEIGHT_STYLE), .BIAS_FILE(BIAS_FILE),
-                        .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
+                        .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_STREAM((WEIGHT_EXT != 0) ? 2 : 0),
+                        .BIAS_FILE(BIAS_FILE), .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
         .clk, .rst,
-        .add_en(acc_issue), .add_waddr(w_base + WA_W'(wa)), .add_aaddr(aa),
-        .add_wdata('0),                 // weights from the memory (WEIGHT_STREAM = 0)
+        .add_en(acc_issue), .add_waddr(w_addr), .add_aaddr(aa),
+        .add_wdata(w_rd_data),          // WEIGHT_EXT = 1: the external memory's word; else unused
         .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         .clr_en, .clr_addr,
         .wl_en, .wl_addr, .wl_data

@@ -12,6 +12,10 @@
 //   add_wdata (WEIGHT_STREAM = 1): the weight word itself, sampled with add_en (into the
 //     register the weight memory's read would fill, so the timing is the same); add_waddr
 //     and wl_* are then unused and there is no weight memory.  Unused with WEIGHT_STREAM = 0.
+//   add_wdata (WEIGHT_STREAM = 2): the read data of a weight memory outside this module (one
+//     that two engine copies share, fsvae_weight_mem_pair), which the engine reads at add_waddr
+//     with add_en: the word is used as it arrives, one cycle after the issue, exactly as the
+//     own memory's registered output would be; wl_* are then unused.
 //   rd_en / rd_aaddr / rd_baddr -> cur: update: accumulator word rd_aaddr plus bias word
 //     rd_baddr, valid from the next cycle and held until the next add_en or rd_en.
 //   clr_en / clr_addr: write zeros to accumulator word clr_addr at the end of this cycle
@@ -83,7 +87,8 @@ module fsvae_current_acc #(
     parameter     WEIGHT_FILE  = "weights.hex",
     parameter int WEIGHT_LOAD  = 0,
     parameter int WEIGHT_STYLE = 0,
-    parameter int WEIGHT_STREAM = 0,           // 1: weight words on add_wdata, no weight memory
+    parameter int WEIGHT_STREAM = 0,           // 1: weight words on add_wdata, no weight memory;
+                                               // 2: an external memory's read data (header)
     parameter     BIAS_FILE    = "bias.hex",
     parameter int FUSED        = 0,            // 1: membrane words, write-back instead of clear (header)
     parameter int T            = 4,            // FUSED = 1: steps per image
@@ -135,7 +140,13 @@ module fsvae_current_acc #(
     assign acc_wa = addb_v ? addb_a : clr_addr;
     assign acc_wd = addb_v ? acc_sum : clr_wd;     // clr_wd = 0 unless FUSED
 
-    if (WEIGHT_STREAM != 0) begin : g_wstream
+    if (WEIGHT_STREAM == 2) begin : g_wext
+        if (WEIGHT_LOAD != 0) begin : g_bad_mode
+            $error("fsvae_current_acc: an external weight memory is loaded outside (WEIGHT_LOAD = 0)");
+        end
+        assign w_q = add_wdata;         // the memory's registered read of the previous cycle's issue
+        wire unused_wmem = ^{add_waddr, wl_en, wl_addr, wl_data};
+    end else if (WEIGHT_STREAM != 0) begin : g_wstream
         if (WEIGHT_LOAD != 0) begin : g_bad_mode
             $error("fsvae_current_acc: WEIGHT_STREAM and WEIGHT_LOAD exclude each other");
         end

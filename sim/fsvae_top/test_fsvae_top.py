@@ -482,6 +482,8 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
                              overrides=STREAM_OVERRIDES if stream else None)
         assert bool(manifest["weight_stream"]) == stream
     assert bool(manifest["weight_load"]) == (request.param == "kv260")
+    if request.param == "kv260":    # decoder.3's 3 copies: a pair on one two-port memory, and one alone
+        assert [p["copies"] for p in manifest["weight_pairs"]] == [["decoder_3_r0", "decoder_3_r1"]]
     srcs = [out / s for s in manifest["sources"]]
     assert runner.lint(srcs, manifest["top"]) == ""
     assert runner.lint(srcs + ["+define+SYNTHESIS"], manifest["top"]) == ""

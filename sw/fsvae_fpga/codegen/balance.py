@@ -15,22 +15,26 @@ The prior's layers are one unit: the latent loop runs them one after another wit
 ``plan_lanes`` deals a budget of lanes (``balance.lanes``: lanes x copies summed over the
 layers' engines, a proxy for the datapath's LUTs) one doubling at a time to the unit whose
 bound is the largest, and in it to the layer whose bound is the largest: its lanes double
-while they still divide its output channels, then,
-for a transposed conv on a board that allows it, it gets one more engine copy.  A layer's
+while they still divide its output channels; when they cannot, or doubling them would not
+pay or fit (below), a transposed conv on a board that allows it gets one more engine copy
+instead.  A layer's
 lanes stop growing at ``balance.max_lanes`` (the width of its weight memory: lanes x weight
-bits), its copies at ``balance.max_copies``, and a layer stops growing at a step that would
-lower its cycles by less than ``balance.min_gain`` (10 %: a copy does not shorten the
-read-out of the currents, so copies pay less and less).  Every layer starts at one lane.  The slowest layer's bound is then as low as this
+bits), its copies at ``balance.max_copies``, and a layer stops growing when no step would
+lower its cycles by ``balance.min_gain`` (10 %: a copy does not shorten the read-out of the
+currents, so copies pay less and less) and stay within the lane budget and the memories
+below; another layer of its unit may still grow.  Every layer starts at one lane.  The slowest layer's bound is then as low as this
 budget and these power-of-two steps allow, and the other layers keep slack below it.  A
 layer whose weights are UltraRAM (run-time loaded, weight_memory.style ultra) starts at the
 lanes that fill most of its 72-bit word (8 lanes of 8 bits): with fewer, each UltraRAM holds
 a narrower, deeper slice and the memory takes more of them for the same bits.  A step that
 would take the UltraRAM weight memories past the board's UltraRAMs (each memory 72 bits x
-4,096 a block, per copy: ``hls_memory.uram_blocks``) is not taken: that layer stops growing;
+4,096 a block: ``hls_memory.uram_blocks``; one memory per pair of copies, which read it
+through its two ports, fsvae_weight_mem_pair) is not taken: that layer stops growing;
 so is a step that would take the layers' state memories and block-RAM weight ROMs past the
 board's block RAM (each engine copy of a transposed conv holds a current for every neuron of
-its layer, BRAM18 counted by ``rtl_memory.layer_state_bram18``, and a copy of the layer's
-weight ROM unless the weights are UltraRAM or LUTs: ``weight_roms``; against ``memory_budget``
+its layer, BRAM18 counted by ``rtl_memory.layer_state_bram18``, and the layer's weight ROM,
+one two-port ROM per pair of copies, unless the weights are UltraRAM or LUTs: ``weight_roms``,
+``weight_rom_bram18``; against ``memory_budget``
 of the board's block RAM, ``bram18_cap``; a board whose block RAM cannot hold them even at
 the first lanes keeps those, and the back end's fit check says what is short).
 
@@ -114,24 +118,24 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         b = acc[n] / (lanes[n] * copies[n]) + upd[n] / lanes[n]
         return max(b, _output_cycles(hw, lanes[n])) if n == source else b
 
-    def grow(n: str) -> bool:
-        cout = hw.layer(n)["out_shape"][0]
-        if cout % (2 * lanes[n]) == 0 and 2 * lanes[n] <= int(s["max_lanes"]):
-            lanes[n] *= 2
-            return True
+    def steps(n: str) -> list[tuple[int, int]]:
+        """The (lanes, copies) a layer may grow to, in order of preference: twice the lanes,
+        then one more engine copy (a transposed conv, where the board allows copies)."""
+        out = []
+        if hw.layer(n)["out_shape"][0] % (2 * lanes[n]) == 0 and 2 * lanes[n] <= int(s["max_lanes"]):
+            out.append((2 * lanes[n], copies[n]))
         if allow_copies and hw.layer(n)["kind"] == "convT" and copies[n] < int(s["max_copies"]):
-            copies[n] += 1
-            return True
-        return False
+            out.append((lanes[n], copies[n] + 1))
+        return out
 
     units = [[n for n in names if n.startswith("prior.")]] + [[n] for n in names if not n.startswith("prior.")]
     units = [u for u in units if u]
     unit_bound = lambda u: sum(bound(n) for n in u)           # noqa: E731
     used = lambda: sum(lanes[n] * copies[n] for n in names)   # noqa: E731
 
-    def urams() -> int:
-        return sum(copies[n] * uram_blocks(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"])
-                   for n in ultra)
+    def urams() -> int:                               # pairs of copies share one (two ports)
+        return sum(-(-copies[n] // 2) * uram_blocks(hw.weights[n].size // lanes[n],
+                                                    lanes[n] * hw.layer(n)["weight"]["bits"]) for n in ultra)
     uram_cap = int(board["resources"].get("uram", 0))
 
     def brams() -> int:                               # the layers' state in block RAM (BRAM18)
@@ -139,9 +143,9 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
                    for n in names)
     roms = weight_roms(hw, board, names, ultra)
 
-    def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy
-        return sum(copies[n] * bram18_blocks(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"],
-                                             True) for n in roms)
+    def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy or pair
+        return sum(weight_rom_bram18(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"],
+                                     copies[n]) for n in roms)
     bram_cap = bram18_available(board)
     frozen: set[str] = set()
     while True:
@@ -151,21 +155,18 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             break                                     # the slowest unit cannot grow any more
         layer = max(open_, key=bound)
         before, was = (lanes[layer], copies[layer]), bound(layer)
-        if not grow(layer):
-            frozen.add(layer)
-            continue
-        if bound(layer) > (1 - float(s["min_gain"])) * was:   # too little gain: undo, freeze it
-            lanes[layer], copies[layer] = before
-            frozen.add(layer)
-            continue
-        if used() > int(s["lanes"]):                   # over budget: undo, and stop there
-            lanes[layer], copies[layer] = before
+        grown = False
+        for lanes[layer], copies[layer] in steps(layer):
+            if bound(layer) > (1 - float(s["min_gain"])) * was:   # too little gain
+                continue
+            if used() > int(s["lanes"]):               # over the lane budget
+                continue
+            if (ultra and urams() > uram_cap) or brams() + rom_brams() > bram_cap:
+                continue                               # its weights, state or ROM would not fit
+            grown = True
             break
-        if ultra and urams() > uram_cap:               # its weights would not fit: undo, freeze it
-            lanes[layer], copies[layer] = before
-            frozen.add(layer)
-        elif brams() + rom_brams() > bram_cap:         # its state or ROM would not fit: undo, freeze it
-            lanes[layer], copies[layer] = before
+        if not grown:                                  # no step pays and fits: undo, freeze it
+            lanes[layer], copies[layer] = before       # (another layer of its unit may still grow)
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
             "bounds": {n: round(bound(n)) for n in names},
@@ -173,6 +174,14 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
             "uram_weight_blocks": urams() if ultra else 0, "state_bram18": brams(),
             "weight_rom_bram18": rom_brams(), "bram18_cap": bram_cap}
+
+
+def weight_rom_bram18(depth: int, width: int, copies: int) -> int:
+    """BRAM18 blocks of a layer's block-RAM weight ROMs: one two-port ROM per pair of copies
+    (fsvae_weight_mem_pair: two read ports, so the true-dual-port shapes, at most 18 bits a
+    BRAM18 port), and a one-port ROM (simple dual port shapes) for an odd last copy."""
+    from fsvae_fpga.codegen.hls_memory import bram18_blocks
+    return (copies // 2) * bram18_blocks(depth, width, False) + (copies % 2) * bram18_blocks(depth, width, True)
 
 
 def weight_roms(hw: HwModel, board: dict, names: list[str], ultra: set[str]) -> list[str]:

@@ -185,7 +185,7 @@ def insert_copies(g: Graph) -> Graph:
         curs = [g.add_stream(f"{n}_r{r}_cur", p_acc, user=False) for r in range(R)]
         for r in range(R):
             out.append(Node(f"{n}_r{r}", "convt_current", name, [copy_in[r]], [curs[r]],
-                            {**node.attrs, "zero_bias": r > 0}))
+                            {**node.attrs, "zero_bias": r > 0, "copy": r}))
         out.append(Node(f"{n}_join", "current_join", name, curs, [cur]))
     g.nodes = out
     return g

@@ -170,6 +170,14 @@ class LayerPlan:
     fused: bool = False         # RTL: membranes kept in the scatter engine's RAM (fused_membranes)
 
     @property
+    def shared_weights(self) -> bool:
+        """RTL: the layer's engine copies read their weights in pairs, copies 2j and 2j + 1 from
+        the two ports of one memory (fsvae_weight_mem_pair; an odd last copy keeps its own), so
+        a pair costs one weight memory, not two.  Not for a LUT ROM (no ports to save) or a
+        streamed layer (no weight memory)."""
+        return self.copies > 1 and not self.lut_rom and not self.streamed
+
+    @property
     def cur_bits(self) -> int:
         """Bits of a lane of what the RTL scatter engine hands the neurons: the current, or,
         fused, the membrane itself."""

@@ -281,7 +281,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
         "status_units": units,
         "T": hw.T, "C": hw.C, "k": hw.k, "image_shape": list(hw.image_shape),
         "words_per_image": int(np.prod(hw.image_shape)) // iface["pixels_per_word"],
-        "engines": writer.engines, "lif_updates": writer.updates,
+        "engines": writer.engines, "lif_updates": writer.updates, "weight_pairs": writer.weight_pairs,
         "lanes": {name: lp.lanes for name, lp in design.layers.items()},
         "replicas": {name: design.plan(name).copies for name in hw.names("decoder")[1:]},
         "balance": board.get("balanced"),

@@ -21,7 +21,8 @@ MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_curre
            "event_fifo": "fsvae_event_fifo",
            "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick", "output_sum": "fsvae_output_sum"}
 # modules the body instantiates besides MODULES (the template's own are listed in rtl.py)
-HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters", "fsvae_weight_stream", "fsvae_axi_read_arb"]
+HELPERS = ["fsvae_step_sequencer", "fsvae_run_counters", "fsvae_weight_stream", "fsvae_axi_read_arb",
+           "fsvae_weight_mem_pair"]
 
 
 def _bind(port: str, streams: list[Stream], signals: list[str] | None = None) -> str:
@@ -50,6 +51,7 @@ class TopBody:
         self.lines: list[str] = []
         self.engines: list[dict] = []      # manifest "engines": what the perf report reads
         self.updates: list[str] = []       # manifest "lif_updates"
+        self.weight_pairs: list[dict] = [] # manifest "weight_pairs": memories two copies share
 
     def emit(self, *lines: str) -> None:
         self.lines.extend(lines)
@@ -96,11 +98,44 @@ class TopBody:
                   "    end",
                   "`endif")
 
-    def weight_params(self, node: Node, lif: bool) -> list[str]:
+    def shared_memory(self, node: Node) -> str | None:
+        """The weight port binding of a copy that reads a memory shared with its pair (None:
+        the engine has its own).  Copy 2j emits the pair's fsvae_weight_mem_pair, bound to
+        its own read wires (port A) and to those of copy 2j + 1 (port B)."""
+        lp, r = self.plan(node.layer), node.attrs.get("copy")
+        if r is None or not lp.shared_weights or (r % 2 == 0 and r + 1 >= lp.copies):
+            return None
+        n, name = node.name, node.layer
+        pw = lp.lanes * lp.widths["w"]
+        words = self.hw.weights[name].size // lp.lanes
+        if r % 2 == 0:
+            mate = f"{n[:-len(str(r))]}{r + 1}"            # <layer>_r<r> -> <layer>_r<r+1>
+            wm = self.g.design.board.get("weight_memory") or {}
+            params = [f".DEPTH({words})", f".WIDTH({pw})"]
+            if lp.loaded:
+                params += [".LOADABLE(1)", f'.STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
+            else:
+                params += [f'.INIT_FILE("{self.mem}/{name}.weight.hex")']
+            wl = self.wl_ports(name, lp.lanes, lp.widths["w"]).replace(".wl_", ".wr_")
+            self.emit(f"    // {name}: copies {r} and {r + 1} read one weight memory through its two ports")
+            for c in (n, mate):
+                self.emit(f"    logic {c}_w_rd_en;", f"    logic [{index_bits(words) - 1}:0] {c}_w_rd_addr;",
+                          f"    logic [{pw - 1}:0] {c}_w_rd_data;")
+            self.emit(*_instance("fsvae_weight_mem_pair", params, f"{cname(name)}_wm{r // 2}",
+                                 [".clk", f".a_en({n}_w_rd_en), .a_addr({n}_w_rd_addr), .a_data({n}_w_rd_data)",
+                                  f".b_en({mate}_w_rd_en), .b_addr({mate}_w_rd_addr), .b_data({mate}_w_rd_data)",
+                                  wl]))
+            self.weight_pairs.append({"layer": name, "instance": f"{cname(name)}_wm{r // 2}",
+                                      "copies": [n, mate], "words": words, "width": pw})
+        return f".w_rd_en({n}_w_rd_en), .w_rd_addr({n}_w_rd_addr), .w_rd_data({n}_w_rd_data)"
+
+    def weight_params(self, node: Node, lif: bool, shared: bool = False) -> list[str]:
         name, lp = node.layer, self.plan(node.layer)
         wm = self.g.design.board.get("weight_memory") or {}
         load = []
-        if lp.streamed:
+        if shared:
+            load = [".WEIGHT_EXT(1)"]
+        elif lp.streamed:
             load = [".WEIGHT_STREAM(1)"]
         elif lp.loaded:
             load = [".WEIGHT_LOAD(1)", f'.WEIGHT_STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
@@ -108,7 +143,7 @@ class TopBody:
             load = [f'.WEIGHT_STYLE({MEMORY_STYLES["distributed"]})']   # small ROM: LUTs, not block RAM
         t = lp.widths
         bias = f"{self.mem}/{name}.bias_zero.hex" if node.attrs.get("zero_bias") else f"{self.mem}/{name}.bias.hex"
-        weights = [] if lp.streamed else [f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")']
+        weights = [] if lp.streamed or shared else [f'.WEIGHT_FILE("{self.mem}/{name}.weight.hex")']
         fused = [".FUSED(1)", ".T(T)", f".THRESHOLD({lp.threshold})"] if lp.fused and not lif else []
         return load + fused + [f".P({lp.lanes})", f".W_BITS({t['w']})", f".B_BITS({t['b']})", f".ACC_BITS({lp.cur_bits})",
                        *([f".MEM_BITS({t['mem']})", f".THRESHOLD({lp.threshold})"] if lif else []),
@@ -170,6 +205,7 @@ class TopBody:
         n, name, lp, layer = node.name, node.layer, self.plan(node.layer), self.hw.layer(node.layer)
         p, t = lp.lanes, lp.widths
         spiking = node.op == "lif_linear"
+        shared = None                      # a copy's binding to a memory it shares with its pair
         src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
         nin, nout = lp.in_events, lp.outputs
         self.sequencer(n)
@@ -186,21 +222,28 @@ class TopBody:
             out_port = _bind("m_axis_spike", [dst])
         else:
             cin, ih, iw = lp.in_shape
+            shared = self.shared_memory(node)
             params = [f".CIN({cin})", f".COUT({lp.cout})", f".IH({ih})", f".IW({iw})",
                       f".K({layer['kernel_size']})", f".S({layer['stride']})", f".PAD({layer['padding']})",
-                      f".OUTPAD({layer['output_padding']})"] + self.weight_params(node, False)
+                      f".OUTPAD({layer['output_padding']})"] + self.weight_params(node, False, shared is not None)
             dbg_decl, extra = [], []
             out_port = _bind("m_axis_cur", [dst])
+            # a copy of a pair reads the shared memory (and is not loaded: the memory is)
+            weight_port = [shared] if shared else [".w_rd_en(), .w_rd_addr(), .w_rd_data('0)"]
         self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;", *dbg_decl,
                   "    /* verilator lint_on UNUSEDSIGNAL */")
         ports = [".clk, .rst",
                  f".start({n}_start), " + (f".first_step({n}_first), " if spiking else "")
                  + f".busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
-                 _bind("s_axis_event", [src]), out_port, *weight_port, self.wl_ports(name, p, t["w"]), *extra]
-        if weight_port and not lp.streamed:
-            self.emit("    /* verilator lint_off PINCONNECTEMPTY */   // no weight stream: its tready unused")
+                 _bind("s_axis_event", [src]), out_port, *weight_port,
+                 ".wl_en(1'b0), .wl_addr('0), .wl_data('0)" if not spiking and shared else self.wl_ports(name, p, t["w"]),
+                 *extra]
+        open_pins = (weight_port and not lp.streamed) if spiking else not shared
+        if open_pins:
+            self.emit("    /* verilator lint_off PINCONNECTEMPTY */   // "
+                      + ("no weight stream: its tready unused" if spiking else "its own weight memory: w_rd_* unused"))
         self.emit(*_instance(MODULES[node.op], params, n, ports))
-        if weight_port and not lp.streamed:
+        if open_pins:
             self.emit("    /* verilator lint_on PINCONNECTEMPTY */")
         self.counters(n, f"{n}_busy", src.name)
         self.trace(node.attrs.get("trace_in"), n, src.name)
