@@ -209,3 +209,37 @@ def test_describe_and_the_writers_see_the_plan(paper):
 def test_board_errors(paper, extra, message):
     with pytest.raises(CodegenError, match=message):
         describe(paper, {**boards.board("kv260"), **extra})
+
+
+def test_a_copy_the_block_ram_cannot_hold_keeps_its_currents_in_luts(paper):
+    """With balance.state_lutram_luts, a transposed conv whose next copy's currents would not
+    fit the block RAM gets that copy with its currents in distributed RAM (fsvae_current_acc
+    STATE_LUTRAM), within that LUT budget; the block RAM counts only the other copies, and the
+    generated top marks the last copies so."""
+    from fsvae_fpga.codegen.dataflow import lower
+    from fsvae_fpga.codegen.rtl_memory import copy_lutram_luts
+    from fsvae_fpga.codegen.rtl_top import TopBody
+    plain = balance.plan_lanes(paper, _board(448), balance.settings(_board(448)))
+    board = _board(448, state_lutram_luts=12_000)
+    plan = balance.plan_lanes(paper, board, balance.settings(board))
+    assert plain["lutram_copies"] == {} and plain["state_lutram_luts"] == 0
+    assert plan["lutram_copies"], "no copy went to LUTs: the test no longer exercises them"
+    assert plan["state_lutram_luts"] == sum(c * copy_lutram_luts(paper, n, plan["layer_lanes"][n])
+                                            for n, c in plan["lutram_copies"].items()) <= 12_000
+    assert max(plan["unit_bounds"].values()) < 0.9 * max(plain["unit_bounds"].values())
+    lanes, copies = plan["layer_lanes"], plan["replicas"]
+    assert plan["state_bram18"] == sum(
+        layer_state_bram18(paper, n, lanes[n], copies.get(n, 1), False, plan["lutram_copies"].get(n, 0))
+        for n in lanes) and plan["state_bram18"] + plan["weight_rom_bram18"] <= plan["bram18_cap"]
+    # the same layer with the LUT copies in block RAM would not fit
+    blocked = sum(layer_state_bram18(paper, n, lanes[n], copies.get(n, 1)) for n in lanes)
+    assert blocked + plan["weight_rom_bram18"] > plan["bram18_cap"]
+    design = describe(paper, board)
+    body = TopBody(lower(design), "mem").render()
+    for name, k in plan["lutram_copies"].items():
+        assert design.plan(name).lutram_copies == k
+        r = copies[name]
+        instances = body.split("fsvae_convt_current #(")[1:]
+        marked = [i for i in instances if ".STATE_LUTRAM(1)" in i]
+        assert len(marked) == k and all(f"u_{name.replace('.', '_')}_r{c} (" in "".join(marked)
+                                        for c in range(r - k, r))

@@ -141,6 +141,7 @@ module fsvae_convt_current #(
     parameter int WEIGHT_LOAD = 0,               // 1: weights written through wl_* (no WEIGHT_FILE)
     parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
     parameter int WEIGHT_EXT  = 0,               // 1: weights from a memory outside, w_rd_* (header)
+    parameter int STATE_LUTRAM = 0,              // 1: the currents in LUTs (fsvae_current_acc)
     parameter     BIAS_FILE   = "bias.hex",
     parameter int FUSED       = 0,               // 1: membranes, not currents, out (header)
     parameter int T           = 4,               // FUSED = 1: steps per image
@@ -434,7 +435,8 @@ module fsvae_convt_current #(
     fsvae_current_acc #(.P(P), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_BITS(ACC_BITS), .ROWS(NWROW),
                         .WORDS(NW), .BWORDS(G), .WEIGHT_FILE(WEIGHT_FILE), .WEIGHT_LOAD(WEIGHT_LOAD),
                         .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_STREAM((WEIGHT_EXT != 0) ? 2 : 0),
-                        .BIAS_FILE(BIAS_FILE), .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD)) u_currents (
+                        .BIAS_FILE(BIAS_FILE), .FUSED(FUSED), .T(T), .THRESHOLD(THRESHOLD),
+                        .STATE_LUTRAM(STATE_LUTRAM)) u_currents (
         .clk, .rst,
         .add_en(acc_issue), .add_waddr(w_addr), .add_aaddr(aa),
         .add_wdata(w_rd_data),          // WEIGHT_EXT = 1: the external memory's word; else unused

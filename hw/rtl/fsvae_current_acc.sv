@@ -93,6 +93,7 @@ module fsvae_current_acc #(
     parameter int FUSED        = 0,            // 1: membrane words, write-back instead of clear (header)
     parameter int T            = 4,            // FUSED = 1: steps per image
     parameter int THRESHOLD    = 0,            // FUSED = 1: spike when u > THRESHOLD
+    parameter int STATE_LUTRAM = 0,            // 1: the accumulator RAM in LUTs whatever its depth
     parameter int WA_W = (ROWS > 1) ? $clog2(ROWS) : 1,
     parameter int AA_W = (WORDS > 1) ? $clog2(WORDS) : 1,
     parameter int BA_W = (BWORDS > 1) ? $clog2(BWORDS) : 1
@@ -172,7 +173,10 @@ module fsvae_current_acc #(
         end
     end
 
-    fsvae_state_ram #(.DEPTH(WORDS), .WIDTH(P * ACC_BITS)) u_acc (
+    // STATE_LUTRAM: an engine copy whose currents the block RAM has no room for (the balance
+    // plan's lutram_copies) keeps them in distributed RAM; otherwise fsvae_state_ram decides by depth
+    fsvae_state_ram #(.DEPTH(WORDS), .WIDTH(P * ACC_BITS),
+                      .LUTRAM_DEPTH((STATE_LUTRAM != 0) ? WORDS : 128)) u_acc (
         .clk, .we(acc_we), .waddr(acc_wa), .wdata(acc_wd), .re(acc_re), .raddr(acc_ra), .rdata(acc_q)
     );
 

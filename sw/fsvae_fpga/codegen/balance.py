@@ -51,7 +51,8 @@ import math
 
 from fsvae_fpga.contract.hwmodel import HwModel
 
-DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1}
+DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1,
+            "state_lutram_luts": 0}
 
 _STATS: dict[tuple, list[dict]] = {}     # (model identity, images, seed) -> stats rows
 
@@ -64,7 +65,7 @@ def settings(board: dict) -> dict | None:
     s = {**DEFAULTS, **b}
     if not isinstance(s.get("lanes"), int) or s["lanes"] < 1:
         raise CodegenError(f"{board['name']}: balance.lanes must be a positive lane budget, got {b.get('lanes')!r}")
-    for key in ("layer_lanes", "replicas"):
+    for key in ("layer_lanes", "replicas", "lutram_copies"):
         if board.get(key):
             raise CodegenError(f"{board['name']}: balance chooses {key} from the measured events; remove {key} "
                                "from the board or remove balance")
@@ -108,25 +109,33 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     source = hw.names("decoder")[-1]                  # the output stage reads its spike masks
     from fsvae_fpga.codegen.design import fused_membranes, loadable_layers
     from fsvae_fpga.codegen.hls_memory import bram18_blocks, uram_blocks
-    from fsvae_fpga.codegen.rtl_memory import bram18_available, layer_state_bram18
+    from fsvae_fpga.codegen.rtl_memory import bram18_available, copy_lutram_luts, layer_state_bram18
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
     copies = {n: 1 for n in names}
+    lutram = {n: 0 for n in names}                    # copies whose currents are in LUTs
+    lut_cap = int(s["state_lutram_luts"])
     allow_copies = bool(s["copies"]) and not board.get("fused_membranes")
 
     def bound(n: str) -> float:
         b = acc[n] / (lanes[n] * copies[n]) + upd[n] / lanes[n]
         return max(b, _output_cycles(hw, lanes[n])) if n == source else b
 
-    def steps(n: str) -> list[tuple[int, int]]:
-        """The (lanes, copies) a layer may grow to, in order of preference: twice the lanes,
-        then one more engine copy (a transposed conv, where the board allows copies)."""
+    def steps(n: str) -> list[tuple[int, int, int]]:
+        """The (lanes, copies, copies in LUTs) a layer may grow to, in order of preference: twice
+        the lanes, then one more engine copy (a transposed conv, where the board allows copies),
+        its currents in block RAM, or, with balance.state_lutram_luts, in LUTs."""
         out = []
         if hw.layer(n)["out_shape"][0] % (2 * lanes[n]) == 0 and 2 * lanes[n] <= int(s["max_lanes"]):
-            out.append((2 * lanes[n], copies[n]))
+            out.append((2 * lanes[n], copies[n], lutram[n]))
         if allow_copies and hw.layer(n)["kind"] == "convT" and copies[n] < int(s["max_copies"]):
-            out.append((lanes[n], copies[n] + 1))
+            out.append((lanes[n], copies[n] + 1, lutram[n]))
+            if lut_cap:
+                out.append((lanes[n], copies[n] + 1, lutram[n] + 1))
         return out
+
+    def lutram_luts() -> int:                         # the LUT-RAM currents of those copies
+        return sum(lutram[n] * copy_lutram_luts(hw, n, lanes[n]) for n in names if lutram[n])
 
     units = [[n for n in names if n.startswith("prior.")]] + [[n] for n in names if not n.startswith("prior.")]
     units = [u for u in units if u]
@@ -139,8 +148,8 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     uram_cap = int(board["resources"].get("uram", 0))
 
     def brams() -> int:                               # the layers' state in block RAM (BRAM18)
-        return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]))
-                   for n in names)
+        return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]),
+                                      lutram[n]) for n in names)
     roms = weight_roms(hw, board, names, ultra)
 
     def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy or pair
@@ -154,21 +163,22 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         if not open_:
             break                                     # the slowest unit cannot grow any more
         layer = max(open_, key=bound)
-        before, was = (lanes[layer], copies[layer]), bound(layer)
+        before, was = (lanes[layer], copies[layer], lutram[layer]), bound(layer)
         grown = False
-        for lanes[layer], copies[layer] in steps(layer):
+        for lanes[layer], copies[layer], lutram[layer] in steps(layer):
             if bound(layer) > (1 - float(s["min_gain"])) * was:   # too little gain
                 continue
             if used() > int(s["lanes"]):               # over the lane budget
                 continue
-            if (ultra and urams() > uram_cap) or brams() + rom_brams() > bram_cap:
+            if (ultra and urams() > uram_cap) or brams() + rom_brams() > bram_cap or lutram_luts() > lut_cap:
                 continue                               # its weights, state or ROM would not fit
             grown = True
             break
         if not grown:                                  # no step pays and fits: undo, freeze it
-            lanes[layer], copies[layer] = before       # (another layer of its unit may still grow)
+            lanes[layer], copies[layer], lutram[layer] = before   # (another layer of its unit may still grow)
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
+            "lutram_copies": {n: c for n, c in lutram.items() if c}, "state_lutram_luts": lutram_luts(),
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
             "accumulates": {n: round(acc[n]) for n in names}, "lanes_used": used(),
@@ -206,6 +216,6 @@ def resolve(hw: HwModel, board: dict) -> dict:
         return board
     plan = plan_lanes(hw, board, s)
     resolved = {k: v for k, v in board.items() if k != "balance"}
-    resolved.update(layer_lanes=plan["layer_lanes"], replicas=plan["replicas"],
+    resolved.update(layer_lanes=plan["layer_lanes"], replicas=plan["replicas"], lutram_copies=plan["lutram_copies"],
                     balanced={"settings": s, **plan})
     return resolved

@@ -36,6 +36,16 @@ from fsvae_fpga.codegen.design import CodegenError, Design, cname
 FIFO_DEPTH = 16
 EVENT_FIFO_MAX = 2048        # event_fifo entries at most (2048 x 18 bits: one BRAM36)
 MASK_DEPTH_MAX = 2048        # lif_update: masks of one step buffered per spike stream
+# Bits per word of the latent bitmaps (latent_pick -> event_list).  16, not 32: the event
+# list's scan clears the lowest set bit of a word (x & (x - 1)), which Yosys maps to a chain
+# of LUTs as long as the word; at 32 bits it set the KV260 design's deepest path (10 LUT
+# levels, 150 MHz), at 16 the design measures 8 (166.7 MHz).  Costs 4 words more a step.
+LATENT_WORD_BITS = 16
+
+
+def latent_word_bits(C: int) -> int:
+    """The latent bitmap's word width for C latent channels."""
+    return min(LATENT_WORD_BITS, C)
 
 
 def index_bits(n: int) -> int:
@@ -107,7 +117,7 @@ def build(design: Design) -> Graph:
     g, hw, plan = Graph(design), design.hw, design.plan
     prior = hw.names("prior")
     for side in ("zdec", "zfb"):
-        g.add_stream(f"{side}_word", min(32, hw.C), last=False, user=False)
+        g.add_stream(f"{side}_word", latent_word_bits(hw.C), last=False, user=False)
         g.add_stream(f"{side}_ev", index_bits(hw.C))
     pick = Node("pick", "latent_pick", "latent", [], ["zdec_word", "zfb_word"])     # input: the prior's output
     g.nodes.append(pick)

@@ -168,6 +168,7 @@ class LayerPlan:
     streamed: bool              # weight rows read from DDR per input event (weight_stream)
     threshold: int | None
     fused: bool = False         # RTL: membranes kept in the scatter engine's RAM (fused_membranes)
+    lutram_copies: int = 0      # RTL: the last copies whose currents are in LUTs (the balance plan's)
 
     @property
     def shared_weights(self) -> bool:
@@ -284,7 +285,9 @@ def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -
             loaded=name in loaded,
             lut_rom=on_chip and name not in loaded and hw.weights[name].size * layer["weight"]["bits"] <= lut_max,
             streamed=not on_chip, threshold=layer.get("threshold"),
-            fused=fused_membranes(board, layer, replicas(board, name)))
+            fused=fused_membranes(board, layer, replicas(board, name)),
+            lutram_copies=min(replicas(board, name), int((board.get("lutram_copies") or {}).get(name, 0)))
+            if layer["kind"] == "convT" else 0)
     return plans
 
 

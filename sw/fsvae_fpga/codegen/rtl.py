@@ -38,7 +38,7 @@ import numpy as np
 
 from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.contract.hwmodel import HwModel
-from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, lower
+from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, latent_word_bits, lower
 from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, ddr_weight_image,
                                        describe, engine_bias, engine_weight, lanes, output_sum_weight, pack_lanes,
                                        stream_settings, weight_load_memories)
@@ -253,7 +253,7 @@ def write_rtl(hw: HwModel, board_name: str, out_dir: str | Path, overrides: dict
                        "@BOARD@": board["name"], "@PART@": board["part"], "@CLOCK_MHZ@": str(board["clock_mhz"]),
                        "@MODES@": "Reconstruction is not in this design (status.has_reconstruct = 0)",
                        "@T@": str(hw.T), "@C@": str(hw.C),
-                       "@K@": str(hw.k), "@ZW@": str(min(32, hw.C)), "@AXIL_PARAMS@": axil_text,
+                       "@K@": str(hw.k), "@ZW@": str(latent_word_bits(hw.C)), "@AXIL_PARAMS@": axil_text,
                        "@ADDR_BITS@": str(addr_bits), "@ADDR_MSB@": str(addr_bits - 1),
                        "@IDENTITY_HEX@": f"{identity:08x}", "@HAS_RECONSTRUCT@": "1'b0",
                        "@ENGINES_BUSY@": busy_text, "@BODY@": body,

@@ -24,13 +24,15 @@ def ram_bram18(depth: int, width: int) -> int:
     return 0 if depth <= LUTRAM_DEPTH else bram18_blocks(depth, width, True)
 
 
-def layer_state_bram18(hw: HwModel, name: str, lanes: int, copies: int = 1, fused: bool = False) -> int:
+def layer_state_bram18(hw: HwModel, name: str, lanes: int, copies: int = 1, fused: bool = False,
+                       lutram_copies: int = 0) -> int:
     """BRAM18 blocks of a layer's state: ``copies`` current memories (membranes when ``fused``)
-    and, unless fused, the membrane + spike memory of its LIF update."""
+    but those of the ``lutram_copies`` kept in LUTs, and, unless fused, the membrane + spike
+    memory of its LIF update."""
     from fsvae_fpga.codegen.design import layer_widths      # (design imports the planner)
     widths = layer_widths(hw.layer(name))
     words = math.prod(hw.layer(name)["out_shape"]) // lanes
-    blocks = copies * ram_bram18(words, lanes * widths["mem" if fused else "acc"])
+    blocks = (copies - lutram_copies) * ram_bram18(words, lanes * widths["mem" if fused else "acc"])
     if not fused:
         blocks += ram_bram18(words, lanes * (widths["mem"] + 1))
     return blocks
@@ -39,3 +41,12 @@ def layer_state_bram18(hw: HwModel, name: str, lanes: int, copies: int = 1, fuse
 def bram18_available(board: dict) -> int:
     """The BRAM18 blocks the layer state may take: the board's memory budget of its block RAM."""
     return int(2 * board["resources"].get("bram36", 0) * board["memory_budget"])
+
+
+def copy_lutram_luts(hw: HwModel, name: str, lanes: int) -> int:
+    """LUTs of one engine copy's currents kept in distributed RAM (fsvae_current_acc
+    STATE_LUTRAM: a copy the block RAM has no room for), by ``hls_memory.lutram_luts``."""
+    from fsvae_fpga.codegen.design import layer_widths
+    from fsvae_fpga.codegen.hls_memory import lutram_luts
+    words = math.prod(hw.layer(name)["out_shape"]) // lanes
+    return lutram_luts(words, lanes * layer_widths(hw.layer(name))["acc"], False)

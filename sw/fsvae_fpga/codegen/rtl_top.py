@@ -206,6 +206,7 @@ class TopBody:
         p, t = lp.lanes, lp.widths
         spiking = node.op == "lif_linear"
         shared = None                      # a copy's binding to a memory it shares with its pair
+        lutram = False                     # a copy whose currents are in LUTs
         src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
         nin, nout = lp.in_events, lp.outputs
         self.sequencer(n)
@@ -226,6 +227,9 @@ class TopBody:
             params = [f".CIN({cin})", f".COUT({lp.cout})", f".IH({ih})", f".IW({iw})",
                       f".K({layer['kernel_size']})", f".S({layer['stride']})", f".PAD({layer['padding']})",
                       f".OUTPAD({layer['output_padding']})"] + self.weight_params(node, False, shared is not None)
+            lutram = node.attrs.get("copy", 0) >= lp.copies - lp.lutram_copies
+            if lutram:                             # the block RAM has no room for this copy's currents
+                params.append(".STATE_LUTRAM(1)")
             dbg_decl, extra = [], []
             out_port = _bind("m_axis_cur", [dst])
             # a copy of a pair reads the shared memory (and is not loaded: the memory is)
@@ -252,7 +256,7 @@ class TopBody:
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
                              "acc_bits": lp.cur_bits, "mem_bits": t["mem"] if spiking else None,
                              "in_events": nin, "outputs": nout, "sequenced": True, "streamed": lp.streamed,
-                             "fused": lp.fused})
+                             "fused": lp.fused, "state_lutram": lutram})
 
     def lif_update(self, node: Node) -> None:
         """The LIF neurons of a transposed-conv layer, after its current engines: spike streams
