@@ -7,8 +7,8 @@
 // a $readmemh file (LOADABLE = 0: a ROM in block RAM) or written at run time through wr_*
 // (LOADABLE = 1: no initial contents, which lets it be UltraRAM).
 //
-//   STYLE: loadable memories 1 = UltraRAM, 2 = block RAM, 0 = tool's choice; ROMs 0 (block
-//     RAM: a LUT ROM is no cheaper shared, so pairs are not formed for LUT ROMs).
+//   STYLE: loadable memories 1 = UltraRAM, 2 = block RAM, 0 = tool's choice; ROMs are block
+//     RAM (a LUT ROM is no cheaper shared, so pairs are not formed for LUT ROMs).
 //   a_en/a_addr -> a_data, b_en/b_addr -> b_data: one cycle later (registered; each holds
 //     between its own reads).
 //   wr_en/wr_addr/wr_data (LOADABLE = 1 only): the write shares port A's address, as a
@@ -44,7 +44,9 @@ module fsvae_weight_mem_pair #(
     end
 
     if (LOADABLE == 0) begin : g_rom
-        logic [WIDTH-1:0] mem [DEPTH];
+        // block RAM by attribute: left to itself, Yosys maps a shallow two-port ROM (decoder.3's,
+        // 288 x 256) to about 3 k LUTs of logic, which the balance plan does not count
+        (* rom_style = "block" *) logic [WIDTH-1:0] mem [DEPTH];
         initial $readmemh(INIT_FILE, mem);
         fsvae_file_check #(.FILE(INIT_FILE)) u_file_check ();
         always_ff @(posedge clk) begin
