@@ -108,7 +108,7 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     names = [n for n in hw.mode_layers("generate") if n != "output"]
     source = hw.names("decoder")[-1]                  # the output stage reads its spike masks
     from fsvae_fpga.codegen.design import fused_membranes, loadable_layers
-    from fsvae_fpga.codegen.hls_memory import bram18_blocks, uram_blocks
+    from fsvae_fpga.codegen.hls_memory import uram_blocks
     from fsvae_fpga.codegen.rtl_memory import bram18_available, copy_lutram_luts, layer_state_bram18
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}

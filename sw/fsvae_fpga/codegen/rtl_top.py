@@ -109,14 +109,14 @@ class TopBody:
         pw = lp.lanes * lp.widths["w"]
         words = self.hw.weights[name].size // lp.lanes
         if r % 2 == 0:
-            mate = f"{n[:-len(str(r))]}{r + 1}"            # <layer>_r<r> -> <layer>_r<r+1>
+            mate = f"{cname(name)}_r{r + 1}"               # the copy's name (dataflow.insert_copies)
             wm = self.g.design.board.get("weight_memory") or {}
             params = [f".DEPTH({words})", f".WIDTH({pw})"]
             if lp.loaded:
                 params += [".LOADABLE(1)", f'.STYLE({MEMORY_STYLES[wm.get("style", "auto")]})']
             else:
                 params += [f'.INIT_FILE("{self.mem}/{name}.weight.hex")']
-            wl = self.wl_ports(name, lp.lanes, lp.widths["w"]).replace(".wl_", ".wr_")
+            wl = self.wl_ports(name, lp.lanes, lp.widths["w"], port="wr")
             self.emit(f"    // {name}: copies {r} and {r + 1} read one weight memory through its two ports")
             for c in (n, mate):
                 self.emit(f"    logic {c}_w_rd_en;", f"    logic [{index_bits(words) - 1}:0] {c}_w_rd_addr;",
@@ -149,12 +149,13 @@ class TopBody:
                        *([f".MEM_BITS({t['mem']})", f".THRESHOLD({lp.threshold})"] if lif else []),
                        *weights, f'.BIAS_FILE("{bias}")']
 
-    def wl_ports(self, name: str, p: int, w: int) -> str:
+    def wl_ports(self, name: str, p: int, w: int, port: str = "wl") -> str:
+        """The weight loader's bus on a memory's write port (``port``_en/_addr/_data)."""
         if name not in self.loadable:
-            return ".wl_en(1'b0), .wl_addr('0), .wl_data('0)"
+            return f".{port}_en(1'b0), .{port}_addr('0), .{port}_data('0)"
         words = self.hw.weights[name].size // p
-        return (f".wl_en(wl_en[{self.loadable.index(name)}]), .wl_addr(wl_addr[{index_bits(words) - 1}:0]), "
-                f".wl_data(wl_data[{p * w - 1}:0])")
+        return (f".{port}_en(wl_en[{self.loadable.index(name)}]), .{port}_addr(wl_addr[{index_bits(words) - 1}:0]), "
+                f".{port}_data(wl_data[{p * w - 1}:0])")
 
     def weight_stream(self, node: Node, src: Stream) -> tuple[Stream, str]:
         """A streamed layer's fsvae_weight_stream: the engine's events pass through it, and it
