@@ -74,6 +74,7 @@ module fsvae_convt_dense #(
     parameter int OUTPAD    = 1,               // output padding
     parameter int P         = 4,               // output lanes, COUT % P == 0
     parameter int PIN       = 4,               // input mask lanes, CIN % PIN == 0
+    parameter int XT        = 1,               // column tiles a row (OW/XT accumulator columns)
     parameter int W_BITS    = 8,               // signed weights
     parameter int B_BITS    = 32,              // signed biases
     parameter int ACC_BITS  = 24,              // signed, holds current_range
@@ -106,10 +107,17 @@ module fsvae_convt_dense #(
 
     localparam int G     = COUT / P;
     localparam int GIN   = CIN / PIN;
-    localparam int NKM   = (K + S - 1) / S;               // kernel rows (columns) reaching one output row at most
-    localparam int NPE   = OW * COUT;                     // accumulators
-    localparam int NDR   = OW * G;                        // drain words a row
-    localparam int BROWS = GIN * IH;                      // bitmap rows per lane memory
+    localparam int X     = OW / XT;                       // output columns a tile
+    localparam int NKM   = (K + S - 1) / S;               // kernel rows reaching one output row at most
+    localparam int NPE   = X * COUT;                      // accumulators
+    localparam int NDR   = X * G;                         // drain words a tile
+    localparam int BROWS = GIN * IH;                      // bitmap rows per column memory
+    // the input columns a tile reads: ix = t*X/S + floor((x + PAD - kw)/S), x < X, kw < K,
+    // a window of NWD columns from t*X/S + WLO (outside the input: 0)
+    localparam int VOFF  = S * K;                         // makes x + PAD - kw + VOFF >= 0
+    localparam int WLO   = (PAD - (K - 1) + VOFF) / S - K;
+    localparam int WHI   = (X - 1 + PAD + VOFF) / S - K;
+    localparam int NWD   = WHI - WLO + 1;
     localparam int CI_W  = (CIN > 1) ? $clog2(CIN) : 1;
     localparam int CK_W  = (CIN * K > 1) ? $clog2(CIN * K) : 1;
     localparam int PI_W  = (PIN > 1) ? $clog2(PIN) : 1;
@@ -120,7 +128,9 @@ module fsvae_convt_dense #(
     localparam int IW_W  = (IW > 1) ? $clog2(IW) : 1;
     localparam int K_W   = (K > 1) ? $clog2(K) : 1;
     localparam int J_W   = (NKM > 1) ? $clog2(NKM) : 1;
+    localparam int T_W   = (XT > 1) ? $clog2(XT) : 1;
     localparam int DR_W  = $clog2(NDR + 1);
+    localparam int DI_W  = (NDR > 1) ? $clog2(NDR) : 1;
     localparam int WW    = COUT * K * W_BITS;             // weight ROM word
 
     if (P < 1 || COUT % P != 0) begin : g_bad_lanes
@@ -132,10 +142,13 @@ module fsvae_convt_dense #(
     if (OH < 1 || OW < 1) begin : g_bad_shape
         $error("fsvae_convt_dense: empty output (%0d x %0d)", OH, OW);
     end
+    if (XT < 1 || OW % XT != 0 || (XT > 1 && X % S != 0)) begin : g_bad_tiles
+        $error("fsvae_convt_dense: XT (%0d) must divide OW (%0d) into tiles of a multiple of S (%0d) columns",
+               XT, OW, S);
+    end
 
     // ------------------------------------------------------------------ geometry (elaboration)
-    // Output row oh is reached by kernel row kh when oh + PAD - kh = ih*S with 0 <= ih < IH;
-    // output column ow by kernel column kw likewise (the same function with IW).
+    // Output row oh is reached by kernel row kh when oh + PAD - kh = ih*S with 0 <= ih < IH.
     function automatic bit reaches(int o, int k, int n_in);
         int v;
         v = o + PAD - k;
@@ -167,8 +180,8 @@ module fsvae_convt_dense #(
         assign row_none[o]  = N == 0;
         for (genvar j = 0; j < NKM; j++) begin : g_j
             localparam int KH = kth_reach(o, j, IH);
-            assign row_kh[o][j] = K_W'(KH);
             assign row_ih[o][j] = IH_W'((j < N) ? (o + PAD - KH) / S : 0);
+            assign row_kh[o][j] = K_W'(KH);
         end
     end
 
@@ -214,51 +227,44 @@ module fsvae_convt_dense #(
         end
     end
 
-    // one memory per input lane: row gi*IH + ih, bit iw = s[gi*PIN + p][ih][iw]
+    // one memory per input column iw: row gi*IH + ih holds the mask word of (ih, iw, gi)
     logic [CI_W-1:0] ci;                         // compute: the iteration's input channel
     logic [PI_W-1:0] ci_p;                       // ci mod PIN
     logic [BR_W-1:0] ci_row0;                    // (ci / PIN)*IH
     logic [BR_W-1:0] rd_row;
-    logic [IW-1:0]   lane_row [PIN];
-    for (genvar p = 0; p < PIN; p++) begin : g_bitmap
-        logic [IW-1:0] bits [BROWS];
+    logic [IW-1:0]   in_row_bits;                // s[ci][ih][*] of the iteration
+    for (genvar c = 0; c < IW; c++) begin : g_bitmap
+        logic [PIN-1:0] words [BROWS];
         always_ff @(posedge clk) begin
-            if (mask_hs) begin
-                bits[in_row][in_iw] <= s_axis_mask_tdata[p];
+            if (mask_hs && in_iw == IW_W'(c)) begin
+                words[in_row] <= s_axis_mask_tdata[PIN-1:0];
             end
         end
-        assign lane_row[p] = bits[rd_row];
+        assign in_row_bits[c] = words[rd_row][ci_p];
     end
 
     // ------------------------------------------------------------------ compute: iterations
     logic [OH_W-1:0] oy;
+    logic [T_W-1:0]  tt;                          // column tile
     logic [J_W-1:0]  jj;                          // kernel row index within the row's list
     logic [CK_W-1:0] ci_k;                        // ci*K
     logic            it_first, it_last, it_final, issue;
-    logic            v1, first1, last1, final1;  // stage 1: the iteration's ROM word and input row
+    logic            v1, first1, last1, final1;  // stage 1: the iteration's ROM word and input window
     logic            xfer_ok;
     logic [DR_W-1:0] dr_left;                    // drain words left
-    logic            dr_final;                   // the drain holds the step's last row
+    logic            dr_final;                   // the drain holds the step's last tile
 
     assign rd_row   = ci_row0 + BR_W'(row_ih[oy][jj]);
     assign it_first = jj == '0 && ci == '0;
     assign it_last  = row_none[oy] || (jj == row_jlast[oy] && ci == CI_W'(CIN - 1));
-    assign it_final = it_last && oy == OH_W'(OH - 1);
-    // a row's last iteration loads the drain register one cycle after its issue: it must be empty
+    assign it_final = it_last && oy == OH_W'(OH - 1) && tt == T_W'(XT - 1);
+    // a tile's last iteration loads the drain one cycle after its issue: it must be empty
     assign xfer_ok  = dr_left == '0 && !(v1 && last1);
     assign issue    = phase == S_COMPUTE && (!it_last || xfer_ok);
 
     always_ff @(posedge clk) begin
         if (issue) begin
-            if (it_last) begin
-                jj      <= '0;
-                ci      <= '0;
-                ci_p    <= '0;
-                ci_k    <= '0;
-                ci_row0 <= '0;
-                oy      <= oy + 1'b1;
-            end else if (ci == CI_W'(CIN - 1)) begin
-                jj      <= jj + 1'b1;
+            if (it_last || ci == CI_W'(CIN - 1)) begin
                 ci      <= '0;
                 ci_p    <= '0;
                 ci_k    <= '0;
@@ -273,9 +279,21 @@ module fsvae_convt_dense #(
                     ci_p <= ci_p + 1'b1;
                 end
             end
+            if (it_last) begin
+                jj <= '0;
+                if (tt == T_W'(XT - 1)) begin
+                    tt <= '0;
+                    oy <= oy + 1'b1;
+                end else begin
+                    tt <= tt + 1'b1;
+                end
+            end else if (ci == CI_W'(CIN - 1)) begin
+                jj <= jj + 1'b1;
+            end
         end
         if (rst || phase == S_COLLECT) begin
             oy      <= '0;
+            tt      <= '0;
             jj      <= '0;
             ci      <= '0;
             ci_p    <= '0;
@@ -284,15 +302,30 @@ module fsvae_convt_dense #(
         end
     end
 
-    // stage 1: weight word ci*K + kh (block-RAM ROM, read registered) and input row ih of ci
+    // the tile's window of the input row: column t*X/S + WLO + i (0 outside the input)
+    logic [NWD-1:0] win;
+    always_comb begin
+        win = '0;
+        for (int t = 0; t < XT; t++) begin
+            if (tt == T_W'(t)) begin
+                for (int i = 0; i < NWD; i++) begin
+                    if (t * (X / S) + WLO + i >= 0 && t * (X / S) + WLO + i < IW) begin
+                        win[i] = in_row_bits[t * (X / S) + WLO + i];
+                    end
+                end
+            end
+        end
+    end
+
+    // stage 1: weight word ci*K + kh (block-RAM ROM, read registered) and the input window
     (* rom_style = "block" *) logic [WW-1:0] rom [CIN * K];
     initial $readmemh(WEIGHT_FILE, rom);
-    logic [WW-1:0] w1;
-    logic [IW-1:0] row1;
+    logic [WW-1:0]  w1;
+    logic [NWD-1:0] win1;
     always_ff @(posedge clk) begin
         if (issue) begin
             w1   <= rom[ci_k + CK_W'(row_kh[oy][jj])];
-            row1 <= row_none[oy] ? '0 : lane_row[ci_p];
+            win1 <= row_none[oy] ? '0 : win;
         end
         v1     <= issue;
         first1 <= it_first;
@@ -304,21 +337,24 @@ module fsvae_convt_dense #(
     end
 
     // ------------------------------------------------------------------ the accumulators
+    // accumulator (x, c) of the tile: output column t*X + x, channel c; kernel column kw
+    // reaches it when x + PAD - kw is a multiple of S (X is: the same for every tile), from
+    // window bit floor((x + PAD - kw)/S) - WLO
     logic [P*B_BITS-1:0] bias_mem [G];
     initial $readmemh(BIAS_FILE, bias_mem);
     logic [ACC_BITS-1:0] acc [NPE];
     logic [ACC_BITS-1:0] sum [NPE];
-    for (genvar ox = 0; ox < OW; ox++) begin : g_col
+    for (genvar x = 0; x < X; x++) begin : g_col
         for (genvar c = 0; c < COUT; c++) begin : g_ch
-            localparam int I = ox * COUT + c;
+            localparam int I = x * COUT + c;
             logic [ACC_BITS-1:0] bias_c, term;
             logic [ACC_BITS-1:0] tk [K];          // kernel column kw's gated weight (0: none)
             assign bias_c = ACC_BITS'($signed(bias_mem[c / P][(c % P) * B_BITS +: B_BITS]));
             for (genvar kw = 0; kw < K; kw++) begin : g_kw
-                localparam bit RE = reaches(ox, kw, IW);
-                localparam int IX = RE ? (ox + PAD - kw) / S : 0;
+                localparam bit RE = (x + PAD - kw + VOFF) % S == 0;
+                localparam int WI = (x + PAD - kw + VOFF) / S - K - WLO;
                 if (RE) begin : g_on
-                    assign tk[kw] = row1[IX] ? ACC_BITS'($signed(w1[(c * K + kw) * W_BITS +: W_BITS])) : '0;
+                    assign tk[kw] = win1[WI] ? ACC_BITS'($signed(w1[(c * K + kw) * W_BITS +: W_BITS])) : '0;
                 end else begin : g_off
                     assign tk[kw] = '0;
                 end
@@ -339,9 +375,14 @@ module fsvae_convt_dense #(
     end
 
     // ------------------------------------------------------------------ drain
-    logic [NPE*ACC_BITS-1:0] drain;
-    logic                    cur_hs;
-    assign m_axis_cur_tdata  = drain[P*ACC_BITS-1:0];
+    // the tile's sums, loaded in one cycle (a clock enable, no multiplexer in front), read
+    // out word by word (word i: accumulators i*P .. i*P + P - 1)
+    logic [ACC_BITS-1:0] drain [NPE];
+    logic [DI_W-1:0]     dr_idx;
+    logic                cur_hs;
+    for (genvar p = 0; p < P; p++) begin : g_lane
+        assign m_axis_cur_tdata[p * ACC_BITS +: ACC_BITS] = drain[32'(dr_idx) * P + p];
+    end
     assign m_axis_cur_tvalid = dr_left != '0;
     assign m_axis_cur_tlast  = dr_final && dr_left == DR_W'(1);
     assign cur_hs            = m_axis_cur_tvalid && m_axis_cur_tready;
@@ -349,14 +390,17 @@ module fsvae_convt_dense #(
 
     always_ff @(posedge clk) begin
         if (v1 && last1) begin                   // (the drain is empty: xfer_ok at issue)
-            for (int i = 0; i < NPE; i++) begin
-                drain[i * ACC_BITS +: ACC_BITS] <= sum[i];
-            end
+            drain <= sum;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (v1 && last1) begin
             dr_left  <= DR_W'(NDR);
+            dr_idx   <= '0;
             dr_final <= final1;
         end else if (cur_hs) begin
-            drain   <= drain >> (P * ACC_BITS);
             dr_left <= dr_left - 1'b1;
+            dr_idx  <= dr_idx + 1'b1;
         end
         if (rst) begin
             dr_left  <= '0;

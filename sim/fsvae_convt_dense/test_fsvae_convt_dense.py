@@ -44,18 +44,23 @@ from fsvae_fpga.contract.hwmodel import current_range, signed_bits  # noqa: E402
 W_BITS = 8
 DENSITIES = [0.5, 1.0, 0.0, 0.1, 1.0, 0.0, 0.5, 0.1]
 WEIGHT_FILE, BIAS_FILE = "weights.hex", "bias.hex"
-KEYS = ("CIN", "COUT", "IH", "IW", "K", "S", "PAD", "OUTPAD", "P", "PIN")
+KEYS = ("CIN", "COUT", "IH", "IW", "K", "S", "PAD", "OUTPAD", "P", "PIN", "XT")
 CASES = ("random", "extreme")
 
-# (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN) -> bias width
+# (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN, XT) -> bias width
 CONFIGS = {
-    (4, 4, 2, 2, 3, 2, 1, 1, 2, 2): 16,              # the decoder's geometry, G = 2, GIN = 2
-    (4, 4, 4, 4, 3, 2, 1, 1, 4, 4): 20,              # G = 1, GIN = 1
-    (2, 4, 3, 3, 3, 2, 1, 0, 2, 1): 16,              # 3x3 -> 5x5 (clipped), PIN = 1
-    (2, 4, 3, 3, 3, 1, 1, 0, 2, 2): 16,              # stride 1
-    (2, 4, 2, 3, 4, 2, 1, 1, 2, 2): 16,              # K = 4, IH != IW: 2x3 -> 5x7
-    (2, 2, 3, 3, 1, 2, 0, 0, 2, 2): 12,              # K = 1: odd rows and columns bias only
-    (8, 8, 8, 8, 3, 2, 1, 1, 8, 4): 24,              # a row drains 16 words in 8-16 iterations: waits
+    (4, 4, 2, 2, 3, 2, 1, 1, 2, 2, 1): 16,           # the decoder's geometry, G = 2, GIN = 2
+    (4, 4, 2, 2, 3, 2, 1, 1, 2, 2, 2): 16,           # two column tiles of 2
+    (4, 4, 4, 4, 3, 2, 1, 1, 4, 4, 1): 20,           # G = 1, GIN = 1
+    (4, 4, 4, 4, 3, 2, 1, 1, 4, 4, 4): 20,           # four tiles of 2 columns
+    (2, 4, 3, 3, 3, 2, 1, 0, 2, 1, 1): 16,           # 3x3 -> 5x5 (clipped), PIN = 1
+    (2, 4, 3, 3, 3, 1, 1, 0, 2, 2, 1): 16,           # stride 1
+    (2, 4, 3, 3, 3, 1, 1, 0, 2, 2, 3): 16,           # stride 1, three tiles of 1 column
+    (2, 4, 2, 3, 4, 2, 1, 1, 2, 2, 1): 16,           # K = 4, IH != IW: 2x3 -> 5x7
+    (2, 4, 3, 2, 4, 2, 1, 0, 2, 2, 2): 16,           # K = 4: 3x2 -> 6x4 in two tiles
+    (2, 2, 3, 3, 1, 2, 0, 0, 2, 2, 1): 12,           # K = 1: odd rows and columns bias only
+    (8, 8, 8, 8, 3, 2, 1, 1, 8, 4, 1): 24,           # a row drains 16 words in 8-16 iterations: waits
+    (8, 8, 8, 8, 3, 2, 1, 1, 8, 4, 2): 24,           # the same in two tiles
 }
 
 
@@ -124,28 +129,29 @@ def write_memory_files(directory: Path, w, b, p, b_bits):
     (directory / BIAS_FILE).write_text("\n".join(pack_words(b, p, b_bits)) + "\n")
 
 
-def row_iterations(c: dict) -> list[int]:
-    """Iterations per output row: input channels x the kernel rows that reach it (1 if none)."""
+def tile_iterations(c: dict) -> list[int]:
+    """Iterations per (output row, column tile), in order: input channels x the kernel rows
+    that reach the row (1 if none)."""
     oh, _ = shape(c)
     out = []
     for o in range(oh):
         reach = sum(1 for k in range(c["K"]) if (v := o + c["PAD"] - k) >= 0 and v % c["S"] == 0
                     and v // c["S"] < c["IH"])
-        out.append(c["CIN"] * reach if reach else 1)
+        out += [c["CIN"] * reach if reach else 1] * c["XT"]
     return out
 
 
 def expected_cycles(c: dict) -> int:
     """Busy cycles of a step without idle or backpressure, by the schedule the RTL header
-    describes: NWIN collect cycles; then per cycle one iteration is issued unless it is a row's
-    last and the drain is not empty or is about to be loaded (a row's last iteration in stage
-    1); stage 1 loads the drain with OW*G words, which leave one a cycle; busy ends with the
-    last word."""
+    describes: NWIN collect cycles; then per cycle one iteration is issued unless it is a
+    tile's last and the drain is not empty or is about to be loaded (a tile's last iteration
+    in stage 1); stage 1 loads the drain with OW/XT*G words, which leave one a cycle; busy
+    ends with the last word."""
     ow = shape(c)[1]
     nwin = c["IH"] * c["IW"] * c["CIN"] // c["PIN"]
-    ndr = ow * c["COUT"] // c["P"]
-    its = [(r == len(row_iterations(c)) - 1, i == n - 1)
-           for r, n in enumerate(row_iterations(c)) for i in range(n)]     # (final row, last)
+    ndr = ow // c["XT"] * c["COUT"] // c["P"]
+    tiles = tile_iterations(c)
+    its = [(r == len(tiles) - 1, i == n - 1) for r, n in enumerate(tiles) for i in range(n)]   # (final tile, last)
     i, v1_last, v1_final, dr_left, dr_final, cycles = 0, False, False, 0, False, nwin
     while True:
         cycles += 1
@@ -260,9 +266,9 @@ SOURCES = sources("fsvae_convt_dense")
 
 
 @pytest.mark.parametrize(",".join(KEYS), list(CONFIGS))
-def test_fsvae_convt_dense(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN):
+def test_fsvae_convt_dense(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN, XT):
     import runner
-    c = dict(zip(KEYS, (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN)))
+    c = dict(zip(KEYS, (CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN, XT)))
     b_bits = CONFIGS[tuple(c.values())]
     params = {**c, "W_BITS": W_BITS, "B_BITS": b_bits, "ACC_BITS": acc_bits(c, b_bits)}
     runner.run_cases("fsvae_convt_dense", SOURCES, params, CASES,
@@ -272,7 +278,7 @@ def test_fsvae_convt_dense(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P, PIN):
 
 def test_cycle_model_counts_the_waits():
     """The cycle model is not the plain sum: rows whose drain outlasts their iterations wait."""
-    c = dict(zip(KEYS, (8, 8, 8, 8, 3, 2, 1, 1, 8, 4)))
+    c = dict(zip(KEYS, (8, 8, 8, 8, 3, 2, 1, 1, 8, 4, 1)))
     oh, ow = shape(c)
-    plain = c["IH"] * c["IW"] * c["CIN"] // c["PIN"] + sum(row_iterations(c)) + 1 + ow * c["COUT"] // c["P"]
+    plain = c["IH"] * c["IW"] * c["CIN"] // c["PIN"] + sum(tile_iterations(c)) + 1 + ow * c["COUT"] // c["P"]
     assert expected_cycles(c) > plain
