@@ -144,7 +144,7 @@ def test_a_pair_of_copies_shares_one_weight_rom_or_ultraram(paper):
                                                           plan["layer_lanes"][n] * 8) for n in loaded)
 
 
-@pytest.mark.parametrize("bram36", [85, 100, 130])
+@pytest.mark.parametrize("bram36", [100, 115, 130])
 def test_engine_copies_stop_at_the_block_ram(paper, bram36):
     board = _bram_board(bram36)
     plan = balance.plan_lanes(paper, board, balance.settings(board))
@@ -219,8 +219,12 @@ def test_a_copy_the_block_ram_cannot_hold_keeps_its_currents_in_luts(paper):
     from fsvae_fpga.codegen.dataflow import lower
     from fsvae_fpga.codegen.rtl_memory import copy_lutram_luts
     from fsvae_fpga.codegen.rtl_top import TopBody
-    plain = balance.plan_lanes(paper, _board(448), balance.settings(_board(448)))
-    board = _board(448, state_lutram_luts=12_000)
+    # decoder.1's weights in UltraRAM (loadable from 500 k bits, as KV260 had them before its
+    # dense engines): the block RAM then runs out with decoder.3's fifth copy
+    wm = {**boards.board("kv260")["weight_memory"], "loadable_min_bits": 500_000}
+    plain = {**_board(448), "weight_memory": wm}
+    plain = balance.plan_lanes(paper, plain, balance.settings(plain))
+    board = {**_board(448, state_lutram_luts=12_000), "weight_memory": wm}
     plan = balance.plan_lanes(paper, board, balance.settings(board))
     assert plain["lutram_copies"] == {} and plain["state_lutram_luts"] == 0
     assert plan["lutram_copies"], "no copy went to LUTs: the test no longer exercises them"
@@ -243,3 +247,58 @@ def test_a_copy_the_block_ram_cannot_hold_keeps_its_currents_in_luts(paper):
         marked = [i for i in instances if ".STATE_LUTRAM(1)" in i]
         assert len(marked) == k and all(f"u_{name.replace('.', '_')}_r{c} (" in "".join(marked)
                                         for c in range(r - k, r))
+
+
+def test_dense_layers_are_planned_by_their_schedule_and_use_no_lane_budget(paper):
+    """balance.dense: the candidates (fed by a transposed conv's masks, weights in a ROM) whose
+    dense schedule beats their event-driven start run on fsvae_convt_dense, with all their
+    channels as lanes, one engine, their bound the dense cycle model; the freed budget and
+    block RAM go to the others, and the slowest unit is faster than without."""
+    from fsvae_fpga.codegen.latency import dense_step_cycles
+    board = _board(448, dense=True)
+    plan = balance.plan_lanes(paper, board, balance.settings(board))
+    ultra = set(loadable_layers(paper, board))
+    dense = plan["dense_layers"]
+    assert dense and set(dense) <= set(balance.dense_candidates(paper, board, ultra))
+    assert "decoder.0" not in dense and not set(dense) & ultra          # decoder_fc sends no masks
+    names = list(plan["layer_lanes"])
+    last = paper.names("decoder")[-1]
+    for n in dense:
+        layer = paper.layer(n)
+        p, pin = plan["layer_lanes"][n], plan["layer_lanes"][names[names.index(n) - 1]]
+        assert p == layer["out_shape"][0] and n not in plan["replicas"]
+        xt = plan["dense_tiles"][n]
+        assert xt in balance.dense_tile_choices(paper, n)
+        want = paper.T * dense_step_cycles(tuple(layer["in_shape"]), layer["out_shape"][0], layer["kernel_size"],
+                                           layer["stride"], layer["padding"], layer["output_padding"], p, pin, xt)
+        if n == last:                                                 # the output stage's cycles
+            o = paper.layer("output")
+            groups = o["in_shape"][0] // p
+            want = max(want, paper.T * o["in_shape"][1] * o["in_shape"][2] * groups + 1
+                       + math.prod(o["out_shape"]) * o["kernel_size"] ** 2 * groups + 14)
+        assert plan["bounds"][n] == round(want)
+    assert plan["lanes_used"] == sum(p * plan["replicas"].get(n, 1) for n, p in plan["layer_lanes"].items()
+                                     if n not in dense)
+    # the accumulators (OW/XT x COUT a layer) stay within balance.dense_pes
+    assert plan["dense_pes"] == sum(paper.layer(n)["out_shape"][2] // plan["dense_tiles"][n]
+                                    * paper.layer(n)["out_shape"][0] for n in dense) <= 1024
+    events = balance.plan_lanes(paper, _board(448), balance.settings(_board(448)))
+    assert not events["dense_layers"]
+    assert max(plan["unit_bounds"].values()) < 0.8 * max(events["unit_bounds"].values())
+
+
+def test_the_planners_dense_cycle_model_is_the_benchs():
+    """latency.dense_step_cycles (what the plan and the perf report use) against the cycle model
+    of the fsvae_convt_dense bench, which the bench checks against the RTL, on its geometries."""
+    import importlib.util
+    from pathlib import Path
+    from fsvae_fpga.codegen.latency import dense_step_cycles
+    path = Path(__file__).resolve().parents[1] / "sim" / "fsvae_convt_dense" / "test_fsvae_convt_dense.py"
+    spec = importlib.util.spec_from_file_location("dense_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for cfg in bench.CONFIGS:
+        c = dict(zip(bench.KEYS, cfg))
+        got = dense_step_cycles((c["CIN"], c["IH"], c["IW"]), c["COUT"], c["K"], c["S"], c["PAD"], c["OUTPAD"],
+                                c["P"], c["PIN"], c["XT"])
+        assert got == bench.expected_cycles(c), cfg

@@ -67,14 +67,17 @@ def test_fifos_sit_exactly_on_the_streams_between_layers(models, which, board):
         for s in n.inputs:
             assert g.producer(s).layer == n.layer or g.producer(s).op in fifo_ops or g.streams[s].buffered, \
                 (n.name, s)
-    assert [s for s in g.streams.values() if s.buffered] == [g.streams[f"{cname(hw_last(models[which]))}_mask"]]
-    # one FIFO per layer input stream: each linear layer and the pick one, a transposed
-    # conv one per spike stream of the layer before it; none before the output stage (its
-    # input is the last LIF update's mask FIFO)
     hw, b = models[which], design.board
     dec = hw.names("decoder")
+    # the mask streams (the LIF update's mask FIFO is the buffer): into the output stage and
+    # into every dense layer
+    masked = [n for n in dec[1:-1] if design.plan(dec[dec.index(n) + 1]).dense] + [hw_last(hw)]
+    assert [s for s in g.streams.values() if s.buffered] == [g.streams[f"{cname(n)}_mask"] for n in masked]
+    # one FIFO per layer input stream: each linear layer and the pick one, a transposed
+    # conv one per spike stream of the layer before it (a dense one none: its input is the
+    # mask FIFO); none before the output stage
     want = len(hw.names("prior")) + 1 + 1 + 1        # prior layers, the pick, decoder_fc, decoder.0
-    want += sum(spike_streams(b, name) for name in dec[1:-1])
+    want += sum(spike_streams(b, name) for name in dec[1:-1] if name not in masked)
     assert len(fifos) == want
     out = next(n for n in g.nodes if n.op == "output_sum")
     assert g.producer(out.inputs[0]).op == "lif_update"
@@ -85,10 +88,15 @@ def test_copies_split_and_join_follow_the_board(models, which, board):
     hw = models[which]
     b = describe(hw, boards.board(board)).board     # with the balance plan resolved
     g = lower(describe(hw, b))
+    dense = set(b.get("dense_layers") or [])
     for name in hw.names("decoder")[1:]:
         R = replicas(b, name)
         copies = [n for n in g.nodes if n.op == "convt_current" and n.layer == name]
         joins = [n for n in g.nodes if n.op == "current_join" and n.layer == name]
+        if name in dense:                 # one dense engine, no copies
+            assert R == 1 and not copies and not joins
+            assert [n.op for n in g.nodes if n.layer == name] == ["convt_dense", "lif_update"]
+            continue
         assert len(copies) == R
         assert len(joins) == (R > 1)
         assert [c.attrs.get("zero_bias", False) for c in copies] == [False] + [True] * (R - 1), "bias in copy 0 only"
@@ -152,3 +160,30 @@ def test_replicas_not_a_multiple_of_the_spike_streams_are_refused(models):
     b = {**boards.board("kv260"), "balance": None, "spike_streams": {"decoder.2": 2}, "replicas": {"decoder.3": 3}}
     with pytest.raises(CodegenError, match="decoder.3: replicas \\(3\\) must be a multiple of the input spike streams"):
         lower(describe(hw, b))
+
+
+def test_dense_layers_take_the_spike_masks_of_the_layer_before(models):
+    """KV260 (balance.dense): the paper model's decoder.1-.3 run on the dense engine, each fed
+    by the previous layer's LIF update in mask mode, its words {w, mask} of that layer's lanes."""
+    hw = models["mnist"]
+    design = describe(hw, boards.board("kv260"))
+    dense = design.board["dense_layers"]
+    assert dense == ["decoder.1", "decoder.2", "decoder.3"]
+    g = lower(design)
+    for name in dense:
+        node = next(n for n in g.nodes if n.op == "convt_dense" and n.layer == name)
+        prev = hw.names("decoder")[hw.names("decoder").index(name) - 1]
+        src = g.streams[node.inputs[0]]
+        update = g.producer(src.name)
+        assert update.op == "lif_update" and update.layer == prev and update.attrs["masks"]
+        assert node.attrs["trace_in"] == prev
+        lp = design.plan(prev)
+        assert src.width == index_bits(lp.outputs // lp.lanes) + lp.lanes and src.buffered
+
+
+def test_a_dense_layer_after_decoder_fc_is_refused(models):
+    hw = models["mnist"]
+    board = {**boards.board("kv260"), "dense_layers": ["decoder.0"]}
+    board.pop("balance")
+    with pytest.raises(CodegenError, match="decoder.0: the dense engine takes spike masks"):
+        lower(describe(hw, board))

@@ -34,30 +34,38 @@
 // the adds gives the same ACC_BITS bits) and the range makes them exact.
 //
 // Microarchitecture
-//   collect: one mask word per cycle into the spike bitmap: PIN memories (one per lane p),
-//     GIN*IH rows of IW bits, row gi*IH + ih, bit iw (LUT RAM: one bit written a cycle).
-//   compute: for each output row oh, for each kernel row kh that reaches it (kh with
-//     oh + PAD - kh = ih*S, 0 <= ih < IH: the elaboration-time tables below), for each input
-//     channel ci: one iteration (one cycle).  It reads weight word ci*K + kh (block-RAM ROM,
-//     registered) and input row ih of channel ci (IW bits, registered), and accumulator
-//     (ow, c) adds W[ci][c][kh][kw] for each kw whose input column iw = (ow + PAD - kw) / S
-//     is whole, inside the input and spiking (which kw those are is fixed per column: at
-//     most ceil(K/S) terms).  The row's first iteration starts from the bias.  A row no
-//     kernel row reaches costs one iteration of bias alone.
-//   drain: the row's last iteration also loads the sums into a shift register of OW*G
-//     words, which leave one a beat (word 0 first) while the next row accumulates.  The
-//     last iteration of a row is issued only when that register is empty (no other load in
-//     flight): a row shorter than its drain waits.
+//   collect: one mask word per cycle into the spike bitmap: IW memories (one per input
+//     column iw), GIN*IH words of PIN bits, word gi*IH + ih (LUT RAM, asynchronous read).
+//   compute: each output row oh in XT column tiles of X = OW/XT columns (X a multiple of S
+//     when XT > 1, so that every tile has the same kernel columns per accumulator); for each
+//     tile, for each kernel row kh that reaches oh (kh with oh + PAD - kh = ih*S,
+//     0 <= ih < IH: the elaboration-time tables below), for each input channel ci: one
+//     iteration (one cycle).  It reads weight word ci*K + kh (block-RAM ROM, registered) and
+//     the tile's window of input row ih of channel ci (bit ci mod PIN of every column
+//     memory's word (ci / PIN)*IH + ih; NWD columns from t*X/S + WLO, 0 outside the input;
+//     registered), and accumulator (x, c) adds W[ci][c][kh][kw] for each kw with
+//     x + PAD - kw a multiple of S whose input column iw = t*X/S + floor((x + PAD - kw)/S)
+//     spikes (at most ceil(K/S) terms, fixed per accumulator).  The tile's first iteration
+//     starts from the bias.  A row no kernel row reaches costs one iteration (bias alone)
+//     per tile.
+//   drain: a tile's last iteration also loads its sums into OW/XT*G drain words (by clock
+//     enable), which leave one a beat (word i: accumulators i*P .. i*P + P - 1, read by
+//     index) while the next tile accumulates.  The last iteration of a tile is issued only
+//     when the drain is empty and no other load is in flight: a tile shorter than its
+//     drain waits.
 //
 // Cycles per step (start to done, no input idle and no output backpressure):
-//     NWIN (collect) + sum over rows of max(1, NKH(oh))*CIN (+ a wait wherever a row's last
-//     iteration finds the drain busy) + 1 (the pipeline) + OW*G (the last row's drain);
-//   the bench's cycle model (sim/fsvae_convt_dense) counts it exactly; `cycles` reports the
-//   count of the last completed step.
+//     NWIN (collect) + sum over (row, tile) of max(1, NKH(oh))*CIN (+ a wait wherever a
+//     tile's last iteration finds the drain busy) + 1 (the pipeline) + OW/XT*G (the last
+//     tile's drain);
+//   the bench's cycle model (sim/fsvae_convt_dense) counts it exactly, as does
+//   latency.dense_step_cycles, which the balance plan uses; `cycles` reports the count of
+//   the last completed step.
 //
-// Cost: OW*COUT accumulators (ACC_BITS flip-flops, an adder of at most ceil(K/S) gated
-// weights each) and as many shift-register words; weight ROM CIN*K x COUT*K*W_BITS; spike
-// bitmap CIN*IH*IW bits; bias constants.
+// Cost: OW/XT*COUT accumulators (ACC_BITS flip-flops, an adder of at most ceil(K/S) gated
+// weights each) and as many drain registers, a P*ACC_BITS-wide OW/XT*G:1 read multiplexer;
+// weight ROM CIN*K x COUT*K*W_BITS (block RAM); spike bitmap CIN*IH*IW bits (LUT RAM);
+// bias constants.  XT trades accumulators for cycles: the balance plan chooses it.
 // Synchronous active-high reset (nothing needs clearing: every step writes the whole bitmap
 // and every row starts from the bias).
 

@@ -52,7 +52,7 @@ import math
 from fsvae_fpga.contract.hwmodel import HwModel
 
 DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1,
-            "state_lutram_luts": 0}
+            "state_lutram_luts": 0, "dense": False, "dense_pes": 1024}
 
 _STATS: dict[tuple, list[dict]] = {}     # (model identity, images, seed) -> stats rows
 
@@ -65,7 +65,7 @@ def settings(board: dict) -> dict | None:
     s = {**DEFAULTS, **b}
     if not isinstance(s.get("lanes"), int) or s["lanes"] < 1:
         raise CodegenError(f"{board['name']}: balance.lanes must be a positive lane budget, got {b.get('lanes')!r}")
-    for key in ("layer_lanes", "replicas", "lutram_copies"):
+    for key in ("layer_lanes", "replicas", "lutram_copies", "dense_layers", "dense_tiles"):
         if board.get(key):
             raise CodegenError(f"{board['name']}: balance chooses {key} from the measured events; remove {key} "
                                "from the board or remove balance")
@@ -102,6 +102,57 @@ def _first_lanes(hw: HwModel, name: str, word_bits: int) -> int:
     return p
 
 
+def dense_candidates(hw: HwModel, board: dict, ultra: set[str]) -> list[str]:
+    """The transposed convs that may run on the dense engine (fsvae_convt_dense): fed by a
+    transposed conv's LIF update (which can hand it spike masks; decoder_fc sends events),
+    weights in a ROM (its weight word is a whole kernel row of every output channel: not a
+    memory loaded at run time or streamed), one engine (no fused membranes)."""
+    if board.get("weight_stream") or board.get("fused_membranes"):
+        return []
+    convs = hw.names("decoder")[1:]
+    return [n for i, n in enumerate(convs) if i > 0 and n not in ultra]
+
+
+def dense_lanes(hw: HwModel, name: str, max_lanes: int) -> int:
+    """A dense layer's output lanes (current words of P channels to its LIF update): all its
+    channels, up to max_lanes (a power of two dividing them)."""
+    cout, p = hw.layer(name)["out_shape"][0], 1
+    while cout % (2 * p) == 0 and 2 * p <= max_lanes:
+        p *= 2
+    return p
+
+
+def dense_cycles(hw: HwModel, name: str, lanes: int, in_lanes: int, tiles: int = 1) -> int:
+    """A dense layer's cycles per image (latency.dense_step_cycles, T steps)."""
+    from fsvae_fpga.codegen.latency import dense_step_cycles
+    layer = hw.layer(name)
+    return hw.T * dense_step_cycles(tuple(layer["in_shape"]), layer["out_shape"][0], layer["kernel_size"],
+                                    layer["stride"], layer["padding"], layer["output_padding"], lanes, in_lanes,
+                                    tiles)
+
+
+def dense_tile_choices(hw: HwModel, name: str) -> list[int]:
+    """The column tiles a dense layer may have, most first: XT dividing OW into tiles of a
+    multiple of S columns (fsvae_convt_dense), down to 1."""
+    layer = hw.layer(name)
+    ow, stride = layer["out_shape"][2], layer["stride"]
+    return [t for t in range(ow, 0, -1) if ow % t == 0 and (t == 1 or (ow // t) % stride == 0)]
+
+
+def dense_pes(hw: HwModel, name: str, tiles: int) -> int:
+    """A dense layer's accumulators: OW/XT columns x COUT channels."""
+    layer = hw.layer(name)
+    return layer["out_shape"][2] // tiles * layer["out_shape"][0]
+
+
+def dense_rom_bram18(hw: HwModel, name: str) -> int:
+    """BRAM18 of a dense layer's weight ROM: CIN*K words of COUT*K weights (one port)."""
+    from fsvae_fpga.codegen.hls_memory import bram18_blocks
+    layer = hw.layer(name)
+    cin, cout, k = layer["in_shape"][0], layer["out_shape"][0], layer["kernel_size"]
+    return bram18_blocks(cin * k, cout * k * layer["weight"]["bits"], True)
+
+
 def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     """{"layer_lanes", "replicas", "bounds", "work", "lanes_used"} for the generation layers."""
     acc, upd = _measured(hw, int(s["images"]), int(s["seed"]))
@@ -113,11 +164,19 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
     copies = {n: 1 for n in names}
+    # balance.dense: the candidates whose dense cycles beat their event-driven bound at the
+    # start; they do not grow (their speed is set by their shape) and use no lane budget
+    dense: set[str] = set()
+    tiles: dict[str, int] = {}                        # a dense layer's column tiles (XT)
+    producer = dict(zip(names[1:], names[:-1]))
     lutram = {n: 0 for n in names}                    # copies whose currents are in LUTs
     lut_cap = int(s["state_lutram_luts"])
     allow_copies = bool(s["copies"]) and not board.get("fused_membranes")
 
     def bound(n: str) -> float:
+        if n in dense:
+            b = dense_cycles(hw, n, lanes[n], lanes[producer[n]], tiles[n])
+            return max(b, _output_cycles(hw, lanes[n])) if n == source else b
         b = acc[n] / (lanes[n] * copies[n]) + upd[n] / lanes[n]
         return max(b, _output_cycles(hw, lanes[n])) if n == source else b
 
@@ -140,7 +199,7 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     units = [[n for n in names if n.startswith("prior.")]] + [[n] for n in names if not n.startswith("prior.")]
     units = [u for u in units if u]
     unit_bound = lambda u: sum(bound(n) for n in u)           # noqa: E731
-    used = lambda: sum(lanes[n] * copies[n] for n in names)   # noqa: E731
+    used = lambda: sum(lanes[n] * copies[n] for n in names if n not in dense)   # noqa: E731
 
     def urams() -> int:                               # pairs of copies share one (two ports)
         return sum(-(-copies[n] // 2) * uram_blocks(hw.weights[n].size // lanes[n],
@@ -148,21 +207,47 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     uram_cap = int(board["resources"].get("uram", 0))
 
     def brams() -> int:                               # the layers' state in block RAM (BRAM18)
-        return sum(layer_state_bram18(hw, n, lanes[n], copies[n], fused_membranes(board, hw.layer(n), copies[n]),
-                                      lutram[n]) for n in names)
+        return sum(layer_state_bram18(hw, n, lanes[n], 0 if n in dense else copies[n],
+                                      fused_membranes(board, hw.layer(n), copies[n]), lutram[n]) for n in names)
     roms = weight_roms(hw, board, names, ultra)
 
     def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy or pair
-        return sum(weight_rom_bram18(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"],
-                                     copies[n]) for n in roms)
+        return sum(dense_rom_bram18(hw, n) for n in dense) + sum(
+            weight_rom_bram18(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"], copies[n])
+            for n in roms if n not in dense)
     bram_cap = bram18_available(board)
     frozen: set[str] = set()
+    pe_cap = int(s["dense_pes"])
+    pes = lambda: sum(dense_pes(hw, n, tiles[n]) for n in dense)   # noqa: E731
+    if s["dense"]:
+        # a candidate starts at its fewest accumulators (the most tiles); it grows by halving
+        # its tiles (twice the accumulators) within balance.dense_pes
+        for n in dense_candidates(hw, board, ultra):
+            event_bound = bound(n)
+            was = lanes[n]
+            lanes[n], tiles[n] = dense_lanes(hw, n, int(s["max_lanes"])), dense_tile_choices(hw, n)[0]
+            dense.add(n)
+            if bound(n) >= event_bound or pes() > pe_cap:  # the scatter is faster at the start, or no room
+                dense.discard(n)
+                lanes[n] = was
+                del tiles[n]
     while True:
         unit = max(units, key=unit_bound)
         open_ = [n for n in unit if n not in frozen]
         if not open_:
             break                                     # the slowest unit cannot grow any more
         layer = max(open_, key=bound)
+        if layer in dense:                             # half the tiles, if that pays and fits
+            before, was = tiles[layer], bound(layer)
+            fewer = [t for t in dense_tile_choices(hw, layer) if t < before]
+            if fewer:
+                tiles[layer] = fewer[0]
+                if bound(layer) <= (1 - float(s["min_gain"])) * was and pes() <= pe_cap \
+                        and brams() + rom_brams() <= bram_cap:
+                    continue
+            tiles[layer] = before
+            frozen.add(layer)
+            continue
         before, was = (lanes[layer], copies[layer], lutram[layer]), bound(layer)
         grown = False
         for lanes[layer], copies[layer], lutram[layer] in steps(layer):
@@ -178,6 +263,7 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             lanes[layer], copies[layer], lutram[layer] = before   # (another layer of its unit may still grow)
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
+            "dense_layers": [n for n in names if n in dense], "dense_tiles": dict(tiles), "dense_pes": pes(),
             "lutram_copies": {n: c for n, c in lutram.items() if c}, "state_lutram_luts": lutram_luts(),
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
@@ -217,5 +303,6 @@ def resolve(hw: HwModel, board: dict) -> dict:
     plan = plan_lanes(hw, board, s)
     resolved = {k: v for k, v in board.items() if k != "balance"}
     resolved.update(layer_lanes=plan["layer_lanes"], replicas=plan["replicas"], lutram_copies=plan["lutram_copies"],
+                    dense_layers=plan["dense_layers"], dense_tiles=plan["dense_tiles"],
                     balanced={"settings": s, **plan})
     return resolved

@@ -5,10 +5,12 @@ do on its dataflow graph:
 
 1. ``build``: one node per unit in data-flow order: the latent pick and its two event lists,
    one ``lif_linear`` per linear layer, per spiking transposed-conv layer one ``convt_current``
-   (the scatter) followed by one ``lif_update`` (the neurons) with ``spike_streams`` outputs,
-   except the last, whose ``lif_update`` hands its spike masks (one word of P neurons a cycle)
-   to the ``output_sum`` (the output layer and the membrane output by exact algebra, pixels
-   out on out_r).  Nodes are wired producer -> consumer directly.
+   (the scatter) or, for a layer of the plan's ``dense_layers``, one ``convt_dense`` (the
+   dense engine), followed by one ``lif_update`` (the neurons) with ``spike_streams`` outputs,
+   except the last and those before a dense layer, whose ``lif_update`` hands its spike
+   masks (one word of P neurons a cycle) to the ``output_sum`` (the output layer and the
+   membrane output by exact algebra, pixels out on out_r) or to the dense engine.  Nodes are
+   wired producer -> consumer directly.
 2. ``insert_copies``: a transposed-conv layer with ``replicas`` R > 1 (hw/boards.yaml) becomes
    R ``convt_current`` copies, R / S per input spike stream, dealt round robin by an
    ``event_split`` and summed by a ``current_join`` (copy 0 adds the bias, the others a zero
@@ -101,7 +103,7 @@ class Graph:
 
     def engines(self) -> list[Node]:
         """The layer engines, each with its own step sequencer and counters."""
-        return [n for n in self.nodes if n.op in ("lif_linear", "convt_current")]
+        return [n for n in self.nodes if n.op in ("lif_linear", "convt_current", "convt_dense")]
 
     def check(self) -> None:
         """Every stream has one producer and one consumer (the pixels leave on the top's out_r,
@@ -144,12 +146,27 @@ def build(design: Design) -> Graph:
     if plan(convs[-1]).spike_streams > 1:
         raise CodegenError(f"{convs[-1]}: spike_streams ({plan(convs[-1]).spike_streams}): the last spiking layer "
                            "hands the output stage its spike masks; remove it from the board's spike_streams")
-    for name in convs:
+    for i, name in enumerate(convs):
         n, lp = cname(name), plan(name)
         cur = g.add_stream(f"{n}_cur", lp.lanes * lp.cur_bits, user=False)
-        # decoder.1's input events are decoder_fc's spikes, already traced at decoder_fc's output
-        g.nodes.append(Node(f"{n}_r0", "convt_current", name, list(srcs), [cur],
-                            {"trace_in": None if prev == "decoder_fc" else prev}))
+        if lp.dense:                 # the previous layer's spike masks in (below)
+            if prev == "decoder_fc":
+                raise CodegenError(f"{name}: the dense engine takes spike masks, which decoder_fc does not send; "
+                                   "remove it from dense_layers")
+            g.nodes.append(Node(f"{n}_dense", "convt_dense", name, list(srcs), [cur], {"trace_in": prev}))
+        else:
+            # decoder.1's input events are decoder_fc's spikes, already traced at decoder_fc's output
+            g.nodes.append(Node(f"{n}_r0", "convt_current", name, list(srcs), [cur],
+                                {"trace_in": None if prev == "decoder_fc" else prev}))
+        if name != convs[-1] and plan(convs[i + 1]).dense:
+            if lp.spike_streams > 1:
+                raise CodegenError(f"{name}: spike_streams ({lp.spike_streams}): the next layer is dense and takes "
+                                   "its spike masks; remove it from the board's spike_streams")
+            mask = g.add_stream(f"{n}_mask", index_bits(lp.outputs // lp.lanes) + lp.lanes, user=False,
+                                buffered=True)
+            g.nodes.append(Node(f"{n}_update", "lif_update", name, [cur], [mask], {"masks": True}))
+            srcs, prev = [mask], name
+            continue
         if name == convs[-1]:
             # {w, mask}: the word index and P spikes; the update's mask FIFO is the buffer
             mask = g.add_stream(f"{n}_mask", index_bits(lp.outputs // lp.lanes) + lp.lanes, user=False,

@@ -66,6 +66,15 @@ def output_sum_weight(weight: np.ndarray, p: int) -> np.ndarray:
     return w[:, 0].transpose(1, 2, 0).reshape(k * k * (cin // p), p)
 
 
+def dense_weight(hw: HwModel, name: str) -> np.ndarray:
+    """A transposed conv's weights as the dense engine reads them (fsvae_convt_dense): one row
+    per (input channel, kernel row), every (output channel, kernel column) in it:
+    (C, O, K, K) -> [C*K][O*K]."""
+    w = hw.weights[name].astype(np.int64)
+    c, o, k, _ = w.shape
+    return w.transpose(0, 2, 1, 3).reshape(c * k, o * k)
+
+
 def engine_bias(hw: HwModel, name: str) -> np.ndarray:
     b = hw.biases[name].astype(np.int64)
     if name == "decoder_fc":
@@ -169,6 +178,8 @@ class LayerPlan:
     threshold: int | None
     fused: bool = False         # RTL: membranes kept in the scatter engine's RAM (fused_membranes)
     lutram_copies: int = 0      # RTL: the last copies whose currents are in LUTs (the balance plan's)
+    dense: bool = False         # RTL: computed by fsvae_convt_dense from its input's spike masks (balance.dense)
+    dense_tiles: int = 1        # RTL, dense: column tiles a row (fsvae_convt_dense XT)
 
     @property
     def shared_weights(self) -> bool:
@@ -287,7 +298,9 @@ def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -
             streamed=not on_chip, threshold=layer.get("threshold"),
             fused=fused_membranes(board, layer, replicas(board, name)),
             lutram_copies=min(replicas(board, name), int((board.get("lutram_copies") or {}).get(name, 0)))
-            if layer["kind"] == "convT" else 0)
+            if layer["kind"] == "convT" else 0,
+            dense=name in (board.get("dense_layers") or []),
+            dense_tiles=int((board.get("dense_tiles") or {}).get(name, 1)))
     return plans
 
 

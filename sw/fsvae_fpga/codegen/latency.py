@@ -69,3 +69,46 @@ def load_cycles(words: int) -> int:
     """Cycles of a load_weights run: one 32-bit blob word a cycle (fsvae/weight_load.h), plus
     a pipeline depth per memory, which this leaves out."""
     return words
+
+
+def dense_tile_iterations(in_hw: tuple[int, int, int], kernel: int, stride: int, padding: int,
+                          output_padding: int, tiles: int = 1) -> list[int]:
+    """fsvae_convt_dense: iterations per (output row, column tile), in order: CIN x the kernel
+    rows that reach the row (kh with oh + PAD - kh = ih*S, 0 <= ih < IH), or 1 (bias alone)
+    where none does."""
+    cin, ih, _ = in_hw
+    oh = (ih - 1) * stride - 2 * padding + kernel + output_padding
+    out = []
+    for o in range(oh):
+        reach = sum(1 for k in range(kernel)
+                    if (v := o + padding - k) >= 0 and v % stride == 0 and v // stride < ih)
+        out += [cin * reach if reach else 1] * tiles
+    return out
+
+
+def dense_step_cycles(in_hw: tuple[int, int, int], cout: int, kernel: int, stride: int, padding: int,
+                      output_padding: int, lanes: int, in_lanes: int, tiles: int = 1) -> int:
+    """fsvae_convt_dense: busy cycles of one step without idle or backpressure (its header's
+    schedule; its bench checks the RTL against its own model of it): the input's mask words
+    (CIN/in_lanes a pixel), then one iteration a cycle, a tile's last held while the drain
+    (OW/tiles*COUT/lanes words, one a cycle) is not empty or is about to be loaded, then the
+    last tile's drain."""
+    cin, ih, iw = in_hw
+    ow = (iw - 1) * stride - 2 * padding + kernel + output_padding
+    ndr = ow // tiles * cout // lanes
+    units = dense_tile_iterations(in_hw, kernel, stride, padding, output_padding, tiles)
+    its = [(r == len(units) - 1, i == n - 1) for r, n in enumerate(units) for i in range(n)]
+    i, v1_last, v1_final, dr_left, dr_final = 0, False, False, 0, False
+    cycles = ih * iw * cin // in_lanes
+    while True:
+        cycles += 1
+        issue = i < len(its) and (not its[i][1] or (dr_left == 0 and not v1_last))
+        if dr_left == 1 and dr_final:
+            return cycles
+        load, load_final = v1_last, v1_final
+        v1_last, v1_final = (its[i][1], its[i][0] and its[i][1]) if issue else (False, False)
+        i += issue
+        if load:
+            dr_left, dr_final = ndr, load_final
+        elif dr_left:
+            dr_left -= 1

@@ -40,7 +40,7 @@ from fsvae_fpga.codegen import balance, boards
 from fsvae_fpga.contract.hwmodel import HwModel
 from fsvae_fpga.codegen.dataflow import FIFO_DEPTH, latent_word_bits, lower
 from fsvae_fpga.codegen.design import (CodegenError, Design, check_fits, clipped_pixel_thresholds, ddr_weight_image,
-                                       describe, engine_bias, engine_weight, lanes, output_sum_weight, pack_lanes,
+                                       dense_weight, describe, engine_bias, engine_weight, lanes, output_sum_weight, pack_lanes,
                                        stream_settings, weight_load_memories)
 from fsvae_fpga.codegen import rtl_sources
 from fsvae_fpga.codegen.rtl_top import HELPERS, MODULES, TopBody, loader
@@ -146,6 +146,9 @@ def _memory_images(design: Design, mem_dir: Path) -> None:
         if not lp.streamed:                   # streamed weights: mem/ddr_weights.bin only
             _write_hex(mem_dir / f"{name}.weight.hex", pack_words(engine_weight(hw, name), lp.lanes, lp.widths["w"]))
         _write_hex(mem_dir / f"{name}.bias.hex", pack_words(engine_bias(hw, name), lp.lanes, lp.widths["b"]))
+        if lp.dense:                          # fsvae_convt_dense: line ci*K + kh, field c*K + kw
+            _write_hex(mem_dir / f"{name}.dense_weight.hex", pack_words(dense_weight(hw, name), lp.cout *
+                                                                        hw.layer(name)["kernel_size"], lp.widths["w"]))
         if lp.kind == "convT":
             _write_hex(mem_dir / f"{name}.bias_zero.hex",
                        pack_words(np.zeros_like(engine_bias(hw, name)), lp.lanes, lp.widths["b"]))

@@ -16,7 +16,8 @@ from fsvae_fpga.codegen.design import cname, ddr_weight_layout, stream_settings
 from fsvae_fpga.codegen.latency import output_sum_cycles
 
 MEMORY_STYLES = {"auto": 0, "ultra": 1, "block": 2, "distributed": 3}   # fsvae_weight_mem STYLE
-MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_current", "lif_update": "fsvae_lif_update",
+MODULES = {"lif_linear": "fsvae_lif_linear", "convt_current": "fsvae_convt_current",
+           "convt_dense": "fsvae_convt_dense", "lif_update": "fsvae_lif_update",
            "event_split": "fsvae_event_split", "current_join": "fsvae_current_join", "stream_fifo": "fsvae_stream_fifo",
            "event_fifo": "fsvae_event_fifo",
            "event_list": "fsvae_event_list", "latent_pick": "fsvae_latent_pick", "output_sum": "fsvae_output_sum"}
@@ -313,6 +314,35 @@ class TopBody:
                              "acc_bits": o.sum_bits, "mem_bits": None, "in_events": int(np.prod(o.in_shape)),
                              "outputs": pixels, "sequenced": False,
                              "cycles_per_image": output_sum_cycles(self.hw.T, o.words, pixels, o.kernel, o.groups)})
+
+    def convt_dense(self, node: Node) -> None:
+        """The dense engine of a transposed conv (fsvae_convt_dense): the previous layer's spike
+        masks in, the layer's currents out to its LIF update."""
+        from fsvae_fpga.codegen.balance import dense_cycles
+        n, name, lp, layer = node.name, node.layer, self.plan(node.layer), self.hw.layer(node.layer)
+        src, dst = self.s(node.inputs[0]), self.s(node.outputs[0])
+        cin, ih, iw = lp.in_shape
+        pin = self.plan(node.attrs["trace_in"]).lanes            # the producer's lanes: channels per mask word
+        t = lp.widths
+        self.sequencer(n)
+        params = [f".CIN({cin})", f".COUT({lp.cout})", f".IH({ih})", f".IW({iw})", f".K({layer['kernel_size']})",
+                  f".S({layer['stride']})", f".PAD({layer['padding']})", f".OUTPAD({layer['output_padding']})",
+                  f".P({lp.lanes})", f".PIN({pin})", f".XT({lp.dense_tiles})", f".W_BITS({t['w']})",
+                  f".B_BITS({t['b']})",
+                  f".ACC_BITS({lp.cur_bits})", f'.WEIGHT_FILE("{self.mem}/{name}.dense_weight.hex")',
+                  f'.BIAS_FILE("{self.mem}/{name}.bias.hex")']
+        self.emit("    /* verilator lint_off UNUSEDSIGNAL */", f"    logic [31:0] {n}_cycles;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */")
+        self.emit(*_instance(MODULES["convt_dense"], params, n, [
+            ".clk, .rst", f".start({n}_start), .busy({n}_busy), .done({n}_done), .cycles({n}_cycles)",
+            _bind("s_axis_mask", [src]), _bind("m_axis_cur", [dst])]))
+        self.counters(n, f"{n}_busy", src.name, lanes=pin)
+        self.trace_masks(node.attrs.get("trace_in"), src.name, pin)
+        self.engines.append({"layer": name, "instance": n, "module": MODULES["convt_dense"], "lanes": lp.lanes,
+                             "acc_bits": lp.cur_bits, "mem_bits": None, "in_events": lp.in_events,
+                             "outputs": lp.outputs, "sequenced": True, "streamed": False, "fused": False,
+                             "in_lanes": pin, "tiles": lp.dense_tiles,
+                             "cycles_per_image": dense_cycles(self.hw, name, lp.lanes, pin, lp.dense_tiles)})
 
     def trace_masks(self, label: str | None, stream: str, lanes: int) -> None:
         """Simulation-only record of the spikes in the mask words {w, mask} on `stream` (index
