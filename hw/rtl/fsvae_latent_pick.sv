@@ -10,6 +10,9 @@
 //   s_axis_spike_*: the prior output's spikes of one step, ascending indices c*K + j (< C*K),
 //     tlast on the last, or one beat with tuser = 1 when none spiked (fsvae_lif_linear's
 //     m_axis_spike_* conventions).
+//   MP > 0 (fsvae_lif_linear MASKS = 1 in front): s_axis_spike_* carries the step's spike
+//     masks instead, every word w of MP spikes (w*MP + p, p = bit) in ascending order,
+//     tdata = {w, mask}, tlast on the last word; tuser unused (tie it to 0).
 //   s_axis_idx_*: the sampler's C indices of the step (fsvae_sampler m_axis_idx_*), channel
 //     order, tlast on channel C-1.
 //   m_axis_dec_*, m_axis_fb_*: the bitmap as NW = ceil(C/W) words of W bits (tdata; bit b
@@ -21,6 +24,9 @@
 // Merge: the spikes and indices both arrive in ascending order, so one pass suffices: a
 //   spike below the current target c*K + idx[c] is dropped, one equal to it sets z[c].
 //   One spike or one channel per cycle: a step costs C + (spikes) + NW cycles at most.
+//   MP > 0: a mask word below the target's word is dropped, one holding it gives z[c] its
+//   bit and stays for the next channels (a target's word and bit are slices of it: MP a
+//   power of two): C + C*K/MP + NW cycles at most, whatever the spikes.
 //   The indices pass a two-entry stage that turns each into its target c*K + idx, so the
 //   compare starts from registers and s_axis_idx_tready is a register (1 cycle of latency).
 // Synchronous active-high reset.
@@ -32,7 +38,9 @@ module fsvae_latent_pick #(
     parameter int C     = 16,                // latent channels
     parameter int K     = 4,                 // spikes per channel
     parameter int W     = 16,                // bitmap word width
-    parameter int IDX_W = (C * K > 1) ? $clog2(C * K) : 1
+    parameter int MP    = 0,                 // 0: spike indices in; else mask words of MP spikes (a power of two)
+    parameter int IDX_W = (MP > 0) ? (((C * K / MP > 1) ? $clog2(C * K / MP) : 1) + MP)
+                                   : ((C * K > 1) ? $clog2(C * K) : 1)
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -128,12 +136,34 @@ module fsvae_latent_pick #(
         end
     end
 
-    // the head spike, compared with the current target
+    // the head spike (MP > 0: the head mask word), compared with the current target
     logic [TG_W-1:0] target;
+    logic            head_bit;                   // the target's spike: the spike itself, or its bit of the word
     assign target     = t_tgt;
     assign head_real  = s_axis_spike_tvalid && !s_axis_spike_tuser;
-    assign head_below = head_real && (TG_W'(s_axis_spike_tdata) < target);
-    assign head_hit   = head_real && (TG_W'(s_axis_spike_tdata) == target);
+    if (MP == 0) begin : g_spikes
+        assign head_below = head_real && (TG_W'(s_axis_spike_tdata) < target);
+        assign head_hit   = head_real && (TG_W'(s_axis_spike_tdata) == target);
+        assign head_bit   = 1'b1;
+    end else begin : g_masks
+        // word w = {tdata above the mask}: spikes w*MP .. w*MP + MP - 1; several targets may
+        // fall in one word, so a hit does not take it: it leaves when below the next target
+        localparam int MB = $clog2(MP);
+        logic [IDX_W-MP-1:0] head_w;
+        assign head_w     = s_axis_spike_tdata[IDX_W-1:MP];
+        assign head_below = head_real && (TG_W'(head_w) < (target >> MB));
+        assign head_hit   = head_real && (TG_W'(head_w) == (target >> MB));
+        logic [MP-1:0] head_mask;
+        assign head_mask = s_axis_spike_tdata[MP-1:0];
+        if (MP == 1) begin : g_one
+            assign head_bit = head_mask[0];
+        end else begin : g_bit
+            assign head_bit = head_mask[target[MB-1:0]];
+        end
+        if ((1 << MB) != MP) begin : g_bad_mp
+            $error("fsvae_latent_pick: MP (%0d) must be a power of two", MP);
+        end
+    end
     // a channel is resolved once its index is here and the spike stream has moved past it
     assign resolve    = (state == S_PICK) && t_valid && !out_busy &&
                         (spikes_done || (s_axis_spike_tvalid && !s_axis_spike_tuser && !head_below));
@@ -142,7 +172,7 @@ module fsvae_latent_pick #(
     assign drop       = ((state == S_PICK) && !spikes_done && s_axis_spike_tvalid &&
                          (s_axis_spike_tuser || (t_valid && head_below))) ||
                         ((state == S_DRAIN) && !spikes_done && s_axis_spike_tvalid);
-    assign s_axis_spike_tready = drop || (resolve && !spikes_done && head_hit);
+    assign s_axis_spike_tready = drop || (MP == 0 && resolve && !spikes_done && head_hit);
     assign sampler_step        = (state == S_STEP) && sampler_ready;
     assign sampler_start       = (state == S_SEED);
     assign sampler_image       = 16'(base_q + img);
@@ -199,12 +229,12 @@ module fsvae_latent_pick #(
                 end
                 S_PICK: if (resolve) begin
                     bit_pos <= bit_pos + 1'b1;
-                    word    <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                    word    <= word | (W'(!spikes_done && head_hit && head_bit) << bit_pos);
                     if (word_full) begin
                         m_axis_dec_tvalid <= 1'b1;
-                        m_axis_dec_tdata  <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        m_axis_dec_tdata  <= word | (W'(!spikes_done && head_hit && head_bit) << bit_pos);
                         m_axis_fb_tvalid  <= (t != T_W'(T - 1));
-                        m_axis_fb_tdata   <= word | (W'(!spikes_done && head_hit) << bit_pos);
+                        m_axis_fb_tdata   <= word | (W'(!spikes_done && head_hit && head_bit) << bit_pos);
                         word        <= '0;
                         bit_pos     <= '0;
                     end

@@ -20,6 +20,10 @@
 //     when no neuron spiked, a single beat with tuser = 1 (empty), tdata = 0, tlast = 1.
 //     So m_axis_spike_* connects straight to the next layer's s_axis_event_*.  done pulses
 //     the cycle after the beat with tlast is accepted (with or without spikes).
+//   m_axis_mask_* (MASKS = 1, in place of m_axis_spike_*, whose outputs are then 0; for a
+//     consumer that takes P neurons a cycle: fsvae_latent_pick MP = P): per step every
+//     group's spike mask in ascending g, tdata = {g, mask} (bit p = output g*P + p), tlast on
+//     group G-1; done pulses the cycle after it is accepted.  MASKS = 0: outputs 0.
 //   dbg_group -> dbg_membrane / dbg_spike: while busy is low, the P membranes and spikes of
 //     output group dbg_group (lane p = output dbg_group*P + p), one cycle after dbg_group.
 //   wl_*: the weight memory's load port (WEIGHT_LOAD = 1); unused otherwise.
@@ -79,6 +83,8 @@
 //   i.e. G per event, G for the update, plus the emitter's stalls (a group holding k spikes
 //   needs k cycles) and stage C's one cycle; `cycles` reports the count of the last
 //   completed step.
+//   MASKS = 1: 3 + (E + 1) * G (no emitter: stage C is the output beat, so the last group
+//   leaves the cycle after its update, where the emitter takes one more).
 //   WEIGHT_STREAM = 1: the same formula exactly when the weight stream never starves
 //   (tvalid high whenever tready is); otherwise formula + starved cycles (cycles with
 //   s_axis_weight_tready && !s_axis_weight_tvalid), each of which delays the step by one.
@@ -104,6 +110,7 @@ module fsvae_lif_linear #(
     parameter int WEIGHT_STYLE = 0,              // fsvae_weight_mem STYLE (memory kind hint)
     parameter int WEIGHT_STREAM = 0,             // 1: weight rows on s_axis_weight_* (no weight memory)
     parameter     BIAS_FILE   = "bias.hex",
+    parameter int MASKS     = 0,               // 1: the spike masks on m_axis_mask_* (no emitter)
     parameter int IN_W  = (IN > 1) ? $clog2(IN) : 1,    // event index width
     parameter int OUT_W = (OUT > 1) ? $clog2(OUT) : 1,  // spike index width
     parameter int G_W   = (OUT / P > 1) ? $clog2(OUT / P) : 1,
@@ -129,6 +136,11 @@ module fsvae_lif_linear #(
     input  wire logic                    m_axis_spike_tready,
     output logic                         m_axis_spike_tlast,
     output logic                         m_axis_spike_tuser,    // no spike this step
+    // MASKS = 1, in place of m_axis_spike_*: every group's spike mask, {g, mask}
+    output logic [G_W+P-1:0]             m_axis_mask_tdata,
+    output logic                         m_axis_mask_tvalid,
+    input  wire logic                    m_axis_mask_tready,
+    output logic                         m_axis_mask_tlast,
     // weight load port (WEIGHT_LOAD = 1): word wl_addr of the weight memory (file layout)
     input  wire logic                    wl_en,
     input  wire logic [WL_W-1:0]         wl_addr,
@@ -157,7 +169,8 @@ module fsvae_lif_linear #(
 
     fsvae_engine_ctrl #(.N(G)) u_ctrl (
         .clk, .rst, .start, .acc_end, .upd_ready(emit_ready),
-        .step_end(m_axis_spike_tvalid && m_axis_spike_tready && m_axis_spike_tlast),
+        .step_end((MASKS != 0) ? (m_axis_mask_tvalid && m_axis_mask_tready && m_axis_mask_tlast)
+                               : (m_axis_spike_tvalid && m_axis_spike_tready && m_axis_spike_tlast)),
         .init, .idle, .acc, .clr_addr(clr_g), .upd_issue, .ua(ua_g), .updb_v, .updb(updb_g), .upd_adv,
         .busy, .done, .cycles
     );
@@ -281,13 +294,31 @@ module fsvae_lif_linear #(
         end
     end
 
-    fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(0)) u_emitter (
-        .clk, .rst,
-        .s_axis_mask_tdata({emit_base, c_mask}), .s_axis_mask_tvalid(c_v),
-        .s_axis_mask_tready(mask_ready), .s_axis_mask_tlast(c_g == LAST_G),
-        .m_axis_spike_tdata, .m_axis_spike_tvalid, .m_axis_spike_tready, .m_axis_spike_tlast,
-        .m_axis_spike_tuser, .busy(emit_busy)
-    );
+    if (MASKS == 0) begin : g_emitter
+        fsvae_spike_emitter #(.P(P), .OUT_W(OUT_W), .REG_OUT(0)) u_emitter (
+            .clk, .rst,
+            .s_axis_mask_tdata({emit_base, c_mask}), .s_axis_mask_tvalid(c_v),
+            .s_axis_mask_tready(mask_ready), .s_axis_mask_tlast(c_g == LAST_G),
+            .m_axis_spike_tdata, .m_axis_spike_tvalid, .m_axis_spike_tready, .m_axis_spike_tlast,
+            .m_axis_spike_tuser, .busy(emit_busy)
+        );
+        assign m_axis_mask_tdata  = '0;
+        assign m_axis_mask_tvalid = 1'b0;
+        assign m_axis_mask_tlast  = 1'b0;
+        wire unused_mask_ready = m_axis_mask_tready;
+    end else begin : g_masks
+        // stage C is the output beat: one group a cycle, every group (empty or not)
+        assign m_axis_mask_tdata   = {c_g, c_mask};
+        assign m_axis_mask_tvalid  = c_v;
+        assign m_axis_mask_tlast   = c_g == LAST_G;
+        assign mask_ready          = m_axis_mask_tready;
+        assign m_axis_spike_tdata  = '0;
+        assign m_axis_spike_tvalid = 1'b0;
+        assign m_axis_spike_tlast  = 1'b0;
+        assign m_axis_spike_tuser  = 1'b0;
+        assign emit_busy           = 1'b0;
+        wire unused_spike_ready = ^{m_axis_spike_tready, emit_base};
+    end
     wire unused_emit = ^{emit_busy, updb_v};   // stage B's valid: upd_adv says what C needs
 
 `ifndef SYNTHESIS

@@ -44,11 +44,15 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 from fsvae_fpga.contract.sampler import indices  # noqa: E402
 
 TIMEOUT_US = 2000  # a lost beat fails the test instead of hanging it
-KEYS = ("T", "C", "K", "W")
+KEYS = ("T", "C", "K", "W", "MP")
 CONFIGS = [
-    (3, 16, 4, 16),      # one word per step
-    (2, 5, 3, 4),        # C not a multiple of W: a partial last word; T = 2: one fb step
-    (4, 40, 20, 32),     # two words, the last partial; 800 spike indices
+    (3, 16, 4, 16, 0),   # one word per step
+    (2, 5, 3, 4, 0),     # C not a multiple of W: a partial last word; T = 2: one fb step
+    (4, 40, 20, 32, 0),  # two words, the last partial; 800 spike indices
+    # MP > 0: the spikes as mask words of MP (fsvae_lif_linear MASKS = 1)
+    (3, 16, 4, 16, 8),   # 8 mask words, two channels a word
+    (4, 40, 20, 32, 32), # 25 mask words, targets of 1-2 channels a word
+    (2, 5, 3, 4, 1),     # MP = 1: one spike a word
 ]
 KINDS = ("none", "all", "dense", "sparse", "targets", "anti", "edges")
 WRAPPER = "latent_pick_wrap"
@@ -61,7 +65,9 @@ def wrapper_sv() -> str:
 `default_nettype none
 module {WRAPPER} #(
     parameter int T = 3, parameter int C = 16, parameter int K = 4, parameter int W = 16,
-    parameter int IDX_W = (C * K > 1) ? $clog2(C * K) : 1
+    parameter int MP = 0,
+    parameter int IDX_W = (MP > 0) ? (((C * K / MP > 1) ? $clog2(C * K / MP) : 1) + MP)
+                                   : ((C * K > 1) ? $clog2(C * K) : 1)
 ) (
     input  wire logic clk,
     input  wire logic rst,
@@ -90,7 +96,7 @@ module {WRAPPER} #(
         .m_axis_idx_tdata(idx_tdata), .m_axis_idx_tvalid(idx_tvalid), .m_axis_idx_tready(idx_tready),
         .m_axis_idx_tlast(idx_tlast), .m_axis_idx_tuser(idx_tuser)
     );
-    fsvae_latent_pick #(.T(T), .C(C), .K(K), .W(W)) u_pick (
+    fsvae_latent_pick #(.T(T), .C(C), .K(K), .W(W), .MP(MP)) u_pick (
         .clk, .rst, .go, .n_images, .image_base, .busy, .sampler_start, .sampler_image,
         .s_axis_spike_tdata, .s_axis_spike_tvalid, .s_axis_spike_tready, .s_axis_spike_tlast,
         .s_axis_spike_tuser,
@@ -277,7 +283,14 @@ class TB:
                 await self.go(7, 100, int(dut.seed.value))   # and image_base were latched)
             if order == "indices":
                 await self.until(lambda: g in self.idx_first)
-            if spikes:
+            mp = self.cfg["MP"]
+            if mp:                                   # every mask word {w, mask}, ascending
+                n_words = self.C * self.cfg["K"] // mp
+                masks = [0] * n_words
+                for i in spikes:
+                    masks[i // mp] |= 1 << (i % mp)
+                await self.source.send(AxiStreamFrame(tdata=[(w << mp) | m for w, m in enumerate(masks)], tuser=0))
+            elif spikes:
                 await self.source.send(AxiStreamFrame(tdata=spikes, tuser=0))
             else:
                 await self.source.send(AxiStreamFrame(tdata=[0], tuser=1))
@@ -373,7 +386,8 @@ async def run_reset_mid_step(dut):
     tb.clear_counts()
     await tb.go(n, base, seed)
     task = cocotb.start_soon(tb.send_steps(steps))
-    await tb.until(lambda: tb.beats >= nk + nk // 2)
+    per_step = nk // cfg["MP"] if cfg["MP"] else nk        # beats: mask words or spikes
+    await tb.until(lambda: tb.beats >= per_step + per_step // 2)
     assert int(dut.busy.value) and tb.frames == 1 and tb.steps == 2
     task.cancel()
     await tb.reset()                                # the module; the bus models keep their queues
@@ -398,9 +412,9 @@ SOURCES = sources(["fsvae_sampler", "fsvae_latent_pick"])        # the wrapper h
 
 
 @pytest.mark.parametrize(",".join(KEYS), CONFIGS)
-def test_fsvae_latent_pick(T, C, K, W):
+def test_fsvae_latent_pick(T, C, K, W, MP):
     import runner
-    params = dict(zip(KEYS, (T, C, K, W)))
+    params = dict(zip(KEYS, (T, C, K, W, MP)))
     assert runner.lint(sources("fsvae_latent_pick"), "fsvae_latent_pick", params) == ""
     build_name = "fsvae_latent_pick" + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
     build_dir = runner.BUILD / build_name

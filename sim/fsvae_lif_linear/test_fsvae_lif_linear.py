@@ -138,9 +138,22 @@ def expected_cycles(n_events, spikes, n_out, p):
 
 
 # --- cocotb side ---------------------------------------------------------------------------
+def mask_spikes(words, n_out, p) -> list[int]:
+    """MASKS = 1: a step's frame of {g, mask} words (every group, ascending) -> its spikes."""
+    assert [w >> p for w in words] == list(range(n_out // p)), f"mask words {words}: not every group in order"
+    return [(w >> p) * p + i for w in words for i in range(p) if (w >> i) & 1]
+
+
+def expected_mask_cycles(n_events, n_out, p):
+    """MASKS = 1 (the RTL header): no emitter; stage C's register is the output beat, so the
+    last group leaves one cycle after its update, one cycle sooner than the emitter's path."""
+    return 3 + (n_events + 1) * (n_out // p)
+
+
 class TB(EngineTB):
     def __init__(self, dut):
-        super().__init__(dut, "m_axis_spike")
+        self.masks = int(os.environ.get("FSVAE_MASKS", "0"))
+        super().__init__(dut, "m_axis_mask" if self.masks else "m_axis_spike")
         env = os.environ
         self.IN, self.OUT, self.P = int(env["FSVAE_IN"]), int(env["FSVAE_OUT"]), int(env["FSVAE_P"])
         self.G = self.OUT // self.P
@@ -191,7 +204,10 @@ class TB(EngineTB):
         await super().reset()
 
     async def spikes(self, events, first):
-        return spike_indices(await self.step(events, first_step=first))
+        frame = await self.step(events, first_step=first)
+        if self.masks:                  # (the sink ends a frame at tlast: G words, tlast on the last)
+            return mask_spikes(list(frame.tdata), self.OUT, self.P)
+        return spike_indices(frame)
 
     async def read_membranes(self):
         """Through the debug port (busy low): all OUT membranes, signed."""
@@ -248,7 +264,8 @@ async def run_steps(tb, steps, expected, exact):
         if exact:
             cycles = int(dut.cycles.value)
             starved = tb.w_starved - starved_before
-            want = expected_cycles(len(events), spikes, tb.OUT, tb.P)
+            want = expected_mask_cycles(len(events), tb.OUT, tb.P) if tb.masks else \
+                expected_cycles(len(events), spikes, tb.OUT, tb.P)
             assert cycles == want + starved, f"step {t}: {cycles} cycles, formula {want} + {starved} starved"
 
     await ClockCycles(dut.clk, 4)
@@ -257,6 +274,7 @@ async def run_steps(tb, steps, expected, exact):
         assert tb.wsource.empty() and tb.wsource.idle(), "weight words left over"
         assert not int(dut.s_axis_weight_tready.value)
     assert not int(dut.m_axis_spike_tvalid.value) and not int(dut.busy.value)
+    assert not int(dut.m_axis_mask_tvalid.value)
 
 
 @cocotb.test(skip=os.environ.get("FSVAE_WEIGHT_STREAM", "0") == "0")
@@ -313,4 +331,18 @@ def test_fsvae_lif_linear(IN, OUT, P, WEIGHT_STREAM):
     runner.run_cases("fsvae_lif_linear", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(IN, OUT, cfg["B_BITS"], case)[:2], P,
                                                         cfg["B_BITS"], weight_file=not WEIGHT_STREAM),
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+
+
+@pytest.mark.parametrize("IN,OUT,P", list(CONFIGS)[:3])
+def test_fsvae_lif_linear_masks(IN, OUT, P):
+    """MASKS = 1: the same steps, the spikes read from the mask words, the header's cycles."""
+    import runner
+    cfg = CONFIGS[(IN, OUT, P)]
+    acc_bits, mem_bits = widths(IN, OUT, cfg["B_BITS"], cfg["THRESHOLD"])
+    params = {"IN": IN, "OUT": OUT, "P": P, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
+              "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"], "MASKS": 1}
+    runner.run_cases("fsvae_lif_linear", SOURCES, params, CASES,
+                     lambda d, case: write_memory_files(d, *make_case(IN, OUT, cfg["B_BITS"], case)[:2], P,
+                                                        cfg["B_BITS"]),
                      strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
