@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fsvae_fpga.codegen import boards
-from fsvae_fpga.codegen.dataflow import EVENT_FIFO_MAX, FIFO_DEPTH, build, index_bits, insert_copies, insert_fifos, lower
+from fsvae_fpga.codegen.dataflow import (EVENT_FIFO_MAX, FIFO_DEPTH, build, index_bits, insert_copies, insert_fifos,
+                                         lower, masked_prior)
 from fsvae_fpga.codegen.design import CodegenError, cname, describe, output_sum_weight, replicas, spike_streams
 
 
@@ -72,11 +73,16 @@ def test_fifos_sit_exactly_on_the_streams_between_layers(models, which, board):
     # the mask streams (the LIF update's mask FIFO is the buffer): into the output stage and
     # into every dense layer
     masked = [n for n in dec[1:-1] if design.plan(dec[dec.index(n) + 1]).dense] + [hw_last(hw)]
+    # and the prior's last layer's masks into the pick (stage C of fsvae_lif_linear holds them)
+    last_prior = hw.names("prior")[-1]
+    prior_masks = masked_prior(design.plan(last_prior), hw.C * hw.k)
+    assert prior_masks == (not design.plan(last_prior).streamed)        # on every board that does not stream it
+    masked = [last_prior] * prior_masks + masked
     assert [s for s in g.streams.values() if s.buffered] == [g.streams[f"{cname(n)}_mask"] for n in masked]
-    # one FIFO per layer input stream: each linear layer and the pick one, a transposed
-    # conv one per spike stream of the layer before it (a dense one none: its input is the
-    # mask FIFO); none before the output stage
-    want = len(hw.names("prior")) + 1 + 1 + 1        # prior layers, the pick, decoder_fc, decoder.0
+    # one FIFO per layer input stream: each linear layer and the pick one (unless it takes
+    # masks), a transposed conv one per spike stream of the layer before it (a dense one
+    # none: its input is the mask FIFO); none before the output stage
+    want = len(hw.names("prior")) + (not prior_masks) + 1 + 1   # prior layers, the pick, decoder_fc, decoder.0
     want += sum(spike_streams(b, name) for name in dec[1:-1] if name not in masked)
     assert len(fifos) == want
     out = next(n for n in g.nodes if n.op == "output_sum")

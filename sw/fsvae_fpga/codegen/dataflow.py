@@ -50,6 +50,14 @@ def latent_word_bits(C: int) -> int:
     return min(LATENT_WORD_BITS, C)
 
 
+def masked_prior(lp, picks: int) -> bool:
+    """Whether the prior's last layer sends the latent pick its spike masks (fsvae_lif_linear
+    MASKS, fsvae_latent_pick MP = its lanes): lanes a power of two dividing C*K, not streamed
+    (the streamed engine's emitter path is the one measured on PYNQ-Z2)."""
+    p = lp.lanes
+    return p & (p - 1) == 0 and picks % p == 0 and not lp.streamed
+
+
 def index_bits(n: int) -> int:
     """Index width for a range of n values (as the engines compute it)."""
     return max(1, (n - 1).bit_length())
@@ -126,11 +134,20 @@ def build(design: Design) -> Graph:
     for side in ("zdec", "zfb"):
         g.nodes.append(Node(f"list_{side}", "event_list", "latent", [f"{side}_word"], [f"{side}_ev"]))
 
-    # the prior: z_{t-1} -> prior.0 -> ... -> the latent pick
+    # the prior: z_{t-1} -> prior.0 -> ... -> the latent pick; the last prior layer hands the
+    # pick its spike masks (P spikes a word, every word), not its spikes one a cycle: the
+    # pick's merge then costs C*K/P words a step whatever the spike count, and the latent
+    # loop (which runs the prior's layers one after another) is shorter by the spikes
     src = "zfb_ev"
     for name in prior:
-        dst = g.add_stream(f"{cname(name)}_out", index_bits(plan(name).outputs))
-        g.nodes.append(Node(cname(name), "lif_linear", name, [src], [dst], {"trace_out": name}))
+        lp = plan(name)
+        masks = name == prior[-1] and masked_prior(lp, hw.C * hw.k)
+        if masks:                    # {w, mask}; stage C of the engine is the register: no FIFO
+            dst = g.add_stream(f"{cname(name)}_mask", index_bits(lp.outputs // lp.lanes) + lp.lanes,
+                               user=False, buffered=True)
+        else:
+            dst = g.add_stream(f"{cname(name)}_out", index_bits(lp.outputs))
+        g.nodes.append(Node(cname(name), "lif_linear", name, [src], [dst], {"trace_out": name, "masks": masks}))
         src = dst
     pick.inputs = [src]
 

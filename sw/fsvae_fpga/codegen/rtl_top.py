@@ -218,11 +218,16 @@ class TopBody:
             weight_port = [wport]
         elif spiking:
             weight_port = [".s_axis_weight_tdata('0), .s_axis_weight_tvalid(1'b0), .s_axis_weight_tready()"]
+        masks = bool(node.attrs.get("masks"))
         if spiking:
-            params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True)
+            params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True) + [".MASKS(1)"] * masks
             dbg_decl = [f"    logic [{p * t['mem'] - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
             extra = [f".dbg_group('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
-            out_port = _bind("m_axis_spike", [dst])
+            # the mode not chosen: its outputs open, its tready tied
+            out_port = (_bind("m_axis_mask", [dst]) + ", .m_axis_spike_tdata(), .m_axis_spike_tvalid(), "
+                        ".m_axis_spike_tready(1'b0), .m_axis_spike_tlast(), .m_axis_spike_tuser()") if masks else \
+                (_bind("m_axis_spike", [dst]) + ", .m_axis_mask_tdata(), .m_axis_mask_tvalid(), "
+                 ".m_axis_mask_tready(1'b0), .m_axis_mask_tlast()")
         else:
             cin, ih, iw = lp.in_shape
             shared = self.shared_memory(node)
@@ -244,16 +249,19 @@ class TopBody:
                  _bind("s_axis_event", [src]), out_port, *weight_port,
                  ".wl_en(1'b0), .wl_addr('0), .wl_data('0)" if not spiking and shared else self.wl_ports(name, p, t["w"]),
                  *extra]
-        open_pins = (weight_port and not lp.streamed) if spiking else not shared
+        open_pins = spiking or not shared        # a lif_linear's other output mode is open
         if open_pins:
             self.emit("    /* verilator lint_off PINCONNECTEMPTY */   // "
-                      + ("no weight stream: its tready unused" if spiking else "its own weight memory: w_rd_* unused"))
+                      + ("the output mode not chosen (and without a weight stream its tready)" if spiking
+                         else "its own weight memory: w_rd_* unused"))
         self.emit(*_instance(MODULES[node.op], params, n, ports))
         if open_pins:
             self.emit("    /* verilator lint_on PINCONNECTEMPTY */")
         self.counters(n, f"{n}_busy", src.name)
         self.trace(node.attrs.get("trace_in"), n, src.name)
-        if spiking:
+        if spiking and masks:
+            self.trace_masks(node.attrs.get("trace_out"), dst.name, p)
+        elif spiking:
             self.trace(node.attrs.get("trace_out"), n, dst.name)
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
                              "acc_bits": lp.cur_bits, "mem_bits": t["mem"] if spiking else None,
@@ -394,10 +402,12 @@ class TopBody:
     def latent_pick(self, node: Node) -> None:
         dec, fb = (self.s(o) for o in node.outputs)
         self.emit("    logic pick_busy;")
-        self.emit(*_instance(MODULES["latent_pick"], [".T(T)", ".C(C)", ".K(K)", ".W(ZW)"], node.name, [
+        src = self.s(node.inputs[0])
+        mp = self.plan(self.g.producer(src.name).layer).lanes if not src.user else 0   # mask words of MP spikes
+        self.emit(*_instance(MODULES["latent_pick"], [".T(T)", ".C(C)", ".K(K)", ".W(ZW)", f".MP({mp})"], node.name, [
             ".clk, .rst, .go, .n_images(n_img), .image_base(base_q), .busy(pick_busy)",
             ".sampler_start, .sampler_image, .sampler_step(smp_step), .sampler_ready(sampler_ready)",
-            _bind("s_axis_spike", [self.s(node.inputs[0])]),
+            _bind("s_axis_spike", [src]) + (", .s_axis_spike_tuser(1'b0)" if mp else ""),
             ".s_axis_idx_tdata(idx_tdata), .s_axis_idx_tvalid(idx_tvalid), .s_axis_idx_tready(idx_tready), "
             ".s_axis_idx_tlast(idx_tlast)",
             _bind("m_axis_dec", [dec]), _bind("m_axis_fb", [fb])]))
