@@ -221,10 +221,11 @@ def test_a_copy_the_block_ram_cannot_hold_keeps_its_currents_in_luts(paper):
     from fsvae_fpga.codegen.rtl_top import TopBody
     # decoder.1's weights in UltraRAM (loadable from 500 k bits, as KV260 had them before its
     # dense engines): the block RAM then runs out with decoder.3's fifth copy
+    # (and 85 % of the block RAM, KV260's budget then)
     wm = {**boards.board("kv260")["weight_memory"], "loadable_min_bits": 500_000}
-    plain = {**_board(448), "weight_memory": wm}
+    plain = {**_board(448), "weight_memory": wm, "memory_budget": 0.85}
     plain = balance.plan_lanes(paper, plain, balance.settings(plain))
-    board = {**_board(448, state_lutram_luts=12_000), "weight_memory": wm}
+    board = {**_board(448, state_lutram_luts=12_000), "weight_memory": wm, "memory_budget": 0.85}
     plan = balance.plan_lanes(paper, board, balance.settings(board))
     assert plain["lutram_copies"] == {} and plain["state_lutram_luts"] == 0
     assert plan["lutram_copies"], "no copy went to LUTs: the test no longer exercises them"
@@ -302,3 +303,18 @@ def test_the_planners_dense_cycle_model_is_the_benchs():
         got = dense_step_cycles((c["CIN"], c["IH"], c["IW"]), c["COUT"], c["K"], c["S"], c["PAD"], c["OUTPAD"],
                                 c["P"], c["PIN"], c["XT"])
         assert got == bench.expected_cycles(c), cfg
+
+
+def test_slack_grows_the_units_below_the_slowest_within_the_budgets(paper):
+    """balance.slack: once the slowest unit cannot grow, the next slowest that can still does:
+    the slowest bound stays, no unit gets slower, the budgets hold, and something grew."""
+    tight = _board(448, dense=True, dense_pes=1536)
+    loose = _board(448, dense=True, dense_pes=1536, slack=True)
+    a = balance.plan_lanes(paper, tight, balance.settings(tight))
+    b = balance.plan_lanes(paper, loose, balance.settings(loose))
+    assert max(b["unit_bounds"].values()) == max(a["unit_bounds"].values())
+    assert all(b["unit_bounds"][u] <= a["unit_bounds"][u] for u in a["unit_bounds"])
+    assert sum(b["unit_bounds"].values()) < sum(a["unit_bounds"].values())
+    assert b["lanes_used"] <= 448 and b["dense_pes"] <= 1536
+    assert b["uram_weight_blocks"] <= tight["resources"]["uram"]
+    assert b["state_bram18"] + b["weight_rom_bram18"] <= b["bram18_cap"]

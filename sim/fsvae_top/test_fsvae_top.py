@@ -478,9 +478,13 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
     else:
         out, build = tmp_path_factory.mktemp(f"rtl-{request.param}"), runner.BUILD / f"fsvae_top_small_{request.param}"
         stream = request.param.endswith("-stream")
-        manifest = write_rtl(hw, request.param.removesuffix("-stream"), out,
+        manifest = write_rtl(hw, request.param.removesuffix("-stream").removesuffix("-dense"), out,
                              overrides=STREAM_OVERRIDES if stream else None)
         assert bool(manifest["weight_stream"]) == stream
+    if request.param == "kv260-dense":  # KV260 as shipped: decoder.1-.3 on the dense engine, in column tiles
+        dense = [e for e in manifest["engines"] if e["module"] == "fsvae_convt_dense"]
+        assert [e["layer"] for e in dense] == ["decoder.1", "decoder.2", "decoder.3"]
+        assert all(e["tiles"] > 1 for e in dense)
     assert bool(manifest["weight_load"]) == (request.param == "kv260")
     if request.param == "kv260":    # decoder.3's 3 copies: a pair on one two-port memory, and one alone
         assert [p["copies"] for p in manifest["weight_pairs"]] == [["decoder_3_r0", "decoder_3_r1"]]
@@ -492,7 +496,7 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
     return small_hwmodel, out, build
 
 
-@pytest.mark.parametrize("small_rtl", ["pynq-z2", "kv260"], indirect=True)
+@pytest.mark.parametrize("small_rtl", ["pynq-z2", "kv260", "kv260-dense"], indirect=True)
 def test_fsvae_top_generates_golden_images(small_rtl):
     """Back to back images under random out_r backpressure (cocotbext-axi master and sink), a
     reset in the middle of an image, n_images = 0; every byte against golden.generate."""

@@ -52,7 +52,7 @@ import math
 from fsvae_fpga.contract.hwmodel import HwModel
 
 DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1,
-            "state_lutram_luts": 0, "dense": False, "dense_pes": 1024}
+            "state_lutram_luts": 0, "dense": False, "dense_pes": 1024, "slack": False}
 
 _STATS: dict[tuple, list[dict]] = {}     # (model identity, images, seed) -> stats rows
 
@@ -234,6 +234,15 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     while True:
         unit = max(units, key=unit_bound)
         open_ = [n for n in unit if n not in frozen]
+        if not open_ and s["slack"]:
+            # balance.slack: the slowest unit cannot grow; the next slowest that can still
+            # does, within the budgets (the layers run as a pipeline, and a layer whose bound is
+            # close to the slowest one's waits on it and keeps it waiting: measured on KV260)
+            growable = [u for u in units if any(n not in frozen for n in u)]
+            if not growable:
+                break
+            unit = max(growable, key=unit_bound)
+            open_ = [n for n in unit if n not in frozen]
         if not open_:
             break                                     # the slowest unit cannot grow any more
         layer = max(open_, key=bound)
