@@ -384,21 +384,27 @@ module fsvae_convt_dense #(
 
     // ------------------------------------------------------------------ drain
     // the tile's sums, loaded in one cycle (a clock enable, no multiplexer in front), read
-    // out word by word (word i: accumulators i*P .. i*P + P - 1)
-    logic [ACC_BITS-1:0] drain [NPE];
-    logic [DI_W-1:0]     dr_idx;
-    logic                cur_hs;
-    for (genvar p = 0; p < P; p++) begin : g_lane
-        assign m_axis_cur_tdata[p * ACC_BITS +: ACC_BITS] = drain[32'(dr_idx) * P + p];
-    end
+    // out word by word (word i: accumulators i*P .. i*P + P - 1): an array of words, so that
+    // the read is one NDR:1 multiplexer of P*ACC_BITS bits (indexing the accumulators by
+    // i*P + p gave Yosys a multiplexer over all of them for every lane)
+    logic [P*ACC_BITS-1:0] drain [NDR];
+    logic [DI_W-1:0]       dr_idx;
+    logic                  cur_hs;
+    assign m_axis_cur_tdata  = drain[dr_idx];
     assign m_axis_cur_tvalid = dr_left != '0;
     assign m_axis_cur_tlast  = dr_final && dr_left == DR_W'(1);
     assign cur_hs            = m_axis_cur_tvalid && m_axis_cur_tready;
     assign final_hs          = cur_hs && m_axis_cur_tlast;
 
+    logic [P*ACC_BITS-1:0] sum_w [NDR];          // the sums as drain words
+    for (genvar i = 0; i < NDR; i++) begin : g_drain
+        for (genvar p = 0; p < P; p++) begin : g_lane
+            assign sum_w[i][p * ACC_BITS +: ACC_BITS] = sum[i * P + p];
+        end
+    end
     always_ff @(posedge clk) begin
         if (v1 && last1) begin                   // (the drain is empty: xfer_ok at issue)
-            drain <= sum;
+            drain <= sum_w;
         end
     end
     always_ff @(posedge clk) begin
