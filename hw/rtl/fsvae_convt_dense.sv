@@ -262,7 +262,9 @@ module fsvae_convt_dense #(
     logic [DR_W-1:0] dr_left;                    // drain words left
     logic            dr_final;                   // the drain holds the step's last tile
 
-    assign rd_row   = ci_row0 + BR_W'(row_ih[oy][jj]);
+    // (ci / PIN)*IH + ih: with IH a power of two the two parts' bits do not overlap and the
+    // sum is an OR (no carry on the bitmap's read path, which set the KV260 design's depth)
+    assign rd_row   = ((IH & (IH - 1)) == 0) ? (ci_row0 | BR_W'(row_ih[oy][jj])) : (ci_row0 + BR_W'(row_ih[oy][jj]));
     assign it_first = jj == '0 && ci == '0;
     assign it_last  = row_none[oy] || (jj == row_jlast[oy] && ci == CI_W'(CIN - 1));
     assign it_final = it_last && oy == OH_W'(OH - 1) && tt == T_W'(XT - 1);
