@@ -21,16 +21,38 @@ def _verilator_on_path() -> None:
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def verilator(internals: bool = False):
+    """cocotb's Verilator runner.  cocotb builds with ``--public-flat-rw``, which keeps every
+    signal of every instance, with a VPI symbol each: on the KV260 paper top that is a 15 MB
+    symbol table and a 19 MB model that g++ took over 12 minutes to compile.  The benches drive
+    and read ports only, so by default only the top's signals are public (``--public-depth 1``:
+    2 min 14 s, and Verilator may optimise the rest); ``internals``: cocotb's default, for a
+    bench that reads signals inside the design."""
+    from cocotb_tools.runner import Verilator
+
+    class PortsOnly(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            verilate = cmds[0]
+            assert "--public-flat-rw" in verilate, "cocotb's Verilator command changed: see sim/runner.py"
+            i = verilate.index("--public-flat-rw")
+            cmds[0] = verilate[:i] + ["--public-depth", "1"] + verilate[i + 1:]
+            return cmds
+
+    return Verilator() if internals else PortsOnly()
+
+
 def run(toplevel: str, sources: list[str | Path], test_module: str, test_dir: str | Path,
         parameters: dict | None = None, extra_env: dict | None = None, waves: bool = False,
-        build_name: str | None = None, testcase: str | None = None) -> None:
-    """Build ``toplevel`` (lint warnings are errors) and run the cocotb tests; fail on any failure."""
-    from cocotb_tools.runner import get_results, get_runner
+        build_name: str | None = None, testcase: str | None = None, internals: bool = False) -> None:
+    """Build ``toplevel`` (lint warnings are errors) and run the cocotb tests; fail on any failure.
+    ``internals``: the bench reads signals inside the design (see :func:`verilator`)."""
+    from cocotb_tools.runner import get_results
     _verilator_on_path()
     parameters = parameters or {}
     name = build_name or toplevel + "".join(f"_{k}{v}" for k, v in sorted(parameters.items()))
     build_dir = BUILD / name
-    runner = get_runner("verilator")
+    runner = verilator(internals)
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=str(build_dir),
                  # one C++ file: a module big enough to be split gets a precompiled header,
                  # which the verilated makefile's c++ rule fails to find (Vtop__pch.h.fast)
@@ -55,7 +77,7 @@ def lint(sources: list[str | Path], toplevel: str, parameters: dict | None = Non
 
 
 def run_bench(toplevel: str, sources: list[str | Path], params: dict, test_dir: str | Path | None = None,
-              extra_env: dict | None = None, strings: dict | None = None) -> None:
+              extra_env: dict | None = None, strings: dict | None = None, internals: bool = False) -> None:
     """The usual bench: ``verilator --lint-only -Wall`` clean, then the cocotb tests of
     ``test_<toplevel>`` with the parameters, which the cocotb side reads as FSVAE_<name>.
     ``strings``: string parameters (file names), passed quoted.  One build per parameter set."""
@@ -64,11 +86,11 @@ def run_bench(toplevel: str, sources: list[str | Path], params: dict, test_dir: 
     env = {**{f"FSVAE_{k}": str(v) for k, v in params.items()}, **(extra_env or {})}
     run(toplevel, sources, f"test_{toplevel}", test_dir or BUILD / build_name,
         parameters={**params, **{k: f'"{v}"' for k, v in (strings or {}).items()}},
-        extra_env=env, build_name=build_name)
+        extra_env=env, build_name=build_name, internals=internals)
 
 
 def run_cases(toplevel: str, sources: list[str | Path], params: dict, cases, write_files,
-              strings: dict | None = None) -> None:
+              strings: dict | None = None, internals: bool = False) -> None:
     """run_bench once per case (FSVAE_CASE), in build/sim/<build>/run_<case>, where
     ``write_files(folder, case)`` first writes the case's memory files."""
     build_name = toplevel + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
@@ -76,4 +98,4 @@ def run_cases(toplevel: str, sources: list[str | Path], params: dict, cases, wri
         test_dir = BUILD / build_name / f"run_{case}"
         test_dir.mkdir(parents=True, exist_ok=True)
         write_files(test_dir, case)
-        run_bench(toplevel, sources, params, test_dir, {"FSVAE_CASE": case}, strings)
+        run_bench(toplevel, sources, params, test_dir, {"FSVAE_CASE": case}, strings, internals)

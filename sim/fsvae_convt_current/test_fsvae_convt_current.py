@@ -321,7 +321,8 @@ def test_fsvae_convt_current(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
     params = {**c, "W_BITS": W_BITS, "B_BITS": b_bits, "ACC_BITS": acc_bits(c, b_bits)}
     runner.run_cases("fsvae_convt_current", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(c, b_bits, case)[:2], P, b_bits),
-                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE},
+                     internals=True)            # reads the accumulator memory after the last image
 
 
 @pytest.mark.parametrize(",".join(KEYS), list(FUSED_CONFIGS))
@@ -333,4 +334,5 @@ def test_fsvae_convt_current_fused(CIN, COUT, IH, IW, K, S, PAD, OUTPAD, P):
               "FUSED": 1, "T": t_steps, "THRESHOLD": threshold}
     runner.run_cases("fsvae_convt_current", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(c, b_bits, case)[:2], P, b_bits),
-                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE},
+                     internals=True)            # reads the accumulator memory after the last image
