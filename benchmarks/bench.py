@@ -77,7 +77,10 @@ DEFINITIONS = {
     "utilisation (layer)": "the layer's event_bound_cycles / measured cycles_per_image: the share of the image time "
                            "its lanes would need at one event accumulate per lane per cycle",
     "busy_utilisation (layer)": "event_bound_cycles / the layer's busy cycles per image (make sim's lane_utilisation)",
-    "utilisation (design)": "the slowest layer's event_bound_cycles / cycles_per_image (the layers run concurrently)",
+    "utilisation (design)": "the design's event_bound_cycles / cycles_per_image: the larger of the slowest layer's "
+                            "bound (the layers run concurrently) and the latent loop's (the prior's layers' bounds "
+                            "summed: z_t is prior.0's input at step t+1, so they run one after another)",
+    "slowest_layer_utilisation": "the slowest layer's event_bound_cycles / cycles_per_image (the latent loop left out)",
     "spike_rate (image)": "output spikes of every spiking layer of the generation path (prior, decoder) / their "
                           "neurons x T, for one image (golden model trace); the latent's one-of-k spikes are left out",
     "frechet_distance": "between golden-model samples (the RTL's bits) and the held-out images, in the feature space "
@@ -358,6 +361,9 @@ def hardware_row(design, rep: dict, n: int) -> dict:
            "images": n, "seed": rep["seed"], "bit_exact": rep["bit_exact"],
            "cycles_per_image": t["cycles_per_image"], "projected_images_per_s": t["projected_images_per_s"],
            "event_bound_cycles": t["lower_bound_cycles"], "utilisation": t["lane_utilisation"],
+           "latent_loop_bound_cycles": t.get("latent_loop_bound_cycles"),
+           "slowest_layer_bound_cycles": max((x["lower_bound_cycles"] for x in rep["layers"]), default=None),
+           "slowest_layer_utilisation": None,
            "all_lanes_utilisation": t["all_lanes_utilisation"],
            "verilator_build_s": rep["build_s"], "simulation_s": rep["run_s"], "sim_cycles_per_s": rep["sim_cycles_per_s"],
            "latency_cycles": None, "steady_state_cycles_per_image": None, "steady_state_images_per_s": None,
@@ -370,6 +376,8 @@ def hardware_row(design, rep: dict, n: int) -> dict:
                               "busy_cycles_per_image": x["busy_cycles_per_image"],
                               "utilisation": x["lower_bound_cycles"] / t["cycles_per_image"],
                               "busy_utilisation": x["lane_utilisation"]})
+    if row["slowest_layer_bound_cycles"]:
+        row["slowest_layer_utilisation"] = row["slowest_layer_bound_cycles"] / t["cycles_per_image"]
     return row
 
 
@@ -440,13 +448,15 @@ def markdown(res: dict) -> str:
         out.append(f"| {model} | {names[engine]} | {_f(v.get(1), '{:,.2f}')} | {_f(v.get(64), '{:,.2f}')} |")
     out += ["", "## Simulated hardware (Verilator; every image equal to the golden model's)", "",
             "| board | model | lanes | clock (MHz) | images | cycles / image | projected images/s | "
-            "latency of 1 image (cycles) | steady state (cycles / image) | event bound (cycles) | utilisation |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "latency of 1 image (cycles) | steady state (cycles / image) | event bound (cycles) | utilisation | "
+            "slowest layer's bound (cycles) | its utilisation |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for h in res["hardware"]:
         lanes = f"{h['lanes']} (balanced)" if h.get("balanced") else h["lanes"]
         out.append(f"| {h['board']} | {h['model']} | {lanes} | {h['clock_mhz']:g} | {h['images']} | "
                    f"{_f(h['cycles_per_image'])} | **{_f(h['projected_images_per_s'])}** | {_f(h['latency_cycles'])} | "
-                   f"{_f(h['steady_state_cycles_per_image'])} | {_f(h['event_bound_cycles'])} | {_pct(h['utilisation'])} |")
+                   f"{_f(h['steady_state_cycles_per_image'])} | {_f(h['event_bound_cycles'])} | {_pct(h['utilisation'])} | "
+                   f"{_f(h.get('slowest_layer_bound_cycles'))} | {_pct(h.get('slowest_layer_utilisation'))} |")
     for h in res["hardware"]:
         out += ["", f"Per layer, {h['board']} ({h['model']} model), per image:", "",
                 "| layer | engines x lanes | input events | event bound (cycles) | busy cycles | utilisation "

@@ -116,8 +116,14 @@ def test_cycles_and_projection_are_the_simulation_s(quick):
 def test_utilisation_against_the_event_bound(quick, hw_small):
     (h,) = quick["json"]["hardware"]
     assert 0 < h["utilisation"] <= 1
-    assert h["event_bound_cycles"] == max(x["event_bound_cycles"] for x in h["layers"])
+    # the design's bound: its slowest layer's, or the latent loop's (the prior's layers in turn)
+    slowest = max(x["event_bound_cycles"] for x in h["layers"])
+    loop = sum(x["event_bound_cycles"] for x in h["layers"] if x["layer"].startswith("prior."))
+    assert h["slowest_layer_bound_cycles"] == slowest and h["latent_loop_bound_cycles"] == pytest.approx(loop)
+    assert h["event_bound_cycles"] == pytest.approx(max(slowest, loop))
     assert h["utilisation"] == pytest.approx(h["event_bound_cycles"] / h["cycles_per_image"])
+    assert h["slowest_layer_utilisation"] == pytest.approx(slowest / h["cycles_per_image"])
+    assert h["slowest_layer_utilisation"] <= h["utilisation"]
     assert [x["layer"] for x in h["layers"]] == hw_small.mode_layers("generate")
     for x in h["layers"]:
         assert 0 < x["utilisation"] <= 1, x
