@@ -471,7 +471,7 @@ def markdown(res: dict) -> str:
             "measured |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for h in res["hardware"]:
         e = h["resources"]
-        if e["status"] in ("skipped", "not cached"):
+        if e["status"] in ("skipped", "not cached", "failed"):
             out.append(f"| {h['board']} | {h['model']} | " + "– | " * 9 + f"{e['note']} |")
             continue
         r = e["resources"]
@@ -578,6 +578,7 @@ class Bench:
             elif (entry := bench_hw.cached_estimate(self.cache, d)) is not None:
                 self.estimates[board] = bench_hw.summary(entry, "cached")
             elif a.estimate == "run" or (a.estimate == "auto" and d.memory_bits <= bench_hw.AUTO_ESTIMATE_MAX_BITS):
+                bench_hw.warm_yosys()
                 say(f"{'':10}estimate {board}: not cached; Yosys runs beside the simulations")
                 self.estimates[board] = bench_hw.EstimateRun(self.cache, d)
             else:
