@@ -362,7 +362,7 @@ def hardware_row(design, rep: dict, n: int) -> dict:
            "cycles_per_image": t["cycles_per_image"], "projected_images_per_s": t["projected_images_per_s"],
            "event_bound_cycles": t["lower_bound_cycles"], "utilisation": t["lane_utilisation"],
            "latent_loop_bound_cycles": t.get("latent_loop_bound_cycles"),
-           "slowest_layer_bound_cycles": max((x["lower_bound_cycles"] for x in rep["layers"]), default=None),
+           "slowest_layer_bound_cycles": t.get("slowest_layer_bound_cycles"),
            "slowest_layer_utilisation": None,
            "all_lanes_utilisation": t["all_lanes_utilisation"],
            "verilator_build_s": rep["build_s"], "simulation_s": rep["run_s"], "sim_cycles_per_s": rep["sim_cycles_per_s"],

@@ -26,7 +26,7 @@ def verilator(internals: bool = False):
     signal of every instance, with a VPI symbol each: on the KV260 paper top that is a 15 MB
     symbol table and a 19 MB model that g++ took over 12 minutes to compile.  The benches drive
     and read ports only, so by default only the top's signals are public (``--public-depth 1``:
-    2 min 14 s, and Verilator may optimise the rest); ``internals``: cocotb's default, for a
+    g++ in 2 min 14 s, and Verilator may optimise the rest); ``internals``: cocotb's default, for a
     bench that reads signals inside the design."""
     from cocotb_tools.runner import Verilator
 

@@ -25,6 +25,7 @@ def _run(bounds: dict[str, float], cycles: float, n: int = 2):
 def test_the_latent_loop_bounds_the_design_when_the_prior_layers_sum_above_the_slowest():
     rep = _run({"prior.0": 10, "prior.1": 30, "prior.2": 40, "decoder.2": 60}, cycles=100)
     assert rep["total"]["latent_loop_bound_cycles"] == 80
+    assert rep["total"]["slowest_layer_bound_cycles"] == 60
     assert rep["total"]["lower_bound_cycles"] == 80
     assert rep["total"]["lane_utilisation"] == pytest.approx(0.8)
 
@@ -32,5 +33,6 @@ def test_the_latent_loop_bounds_the_design_when_the_prior_layers_sum_above_the_s
 def test_the_slowest_layer_bounds_the_design_otherwise():
     rep = _run({"prior.0": 10, "prior.1": 20, "decoder.2": 60}, cycles=100)
     assert rep["total"]["latent_loop_bound_cycles"] == 30
+    assert rep["total"]["slowest_layer_bound_cycles"] == 60
     assert rep["total"]["lower_bound_cycles"] == 60
     assert rep["total"]["lane_utilisation"] == pytest.approx(0.6)
