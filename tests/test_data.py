@@ -139,6 +139,22 @@ def test_mnist_59k_refuses_training_files_without_the_held_out_digits(tmp_path):
         load_images("mnist-59k", "train", 32, root=str(tmp_path / "absent"))
 
 
+def test_mnist_reads_the_fetched_folder_when_no_root_is_set(tmp_path, monkeypatch):
+    """scripts/fetch_mnist.py writes data/mnist; with data.root unset both MNIST datasets read it,
+    and without it the error says what to run."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match="data/mnist does not exist"):
+        load_images("mnist", "train", 32)
+    with pytest.raises(DatasetError, match="fetch_mnist.py"):
+        load_images("mnist-59k", "train", 32)
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    images, labels = tiny_digits(3, seed=6)
+    make_idx_set(tmp_path / "data" / "mnist", "train", images, labels, gz=False)
+    assert load_images("mnist", "train", 32).labels.tolist() == labels.tolist()
+    with pytest.raises(DatasetError, match="no data root directory was given[.]"):  # MNIST's folder only
+        load_images("fashion-mnist", "train", 32)
+
+
 def test_idx_torchvision_layout(tmp_path):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)

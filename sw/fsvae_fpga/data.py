@@ -25,7 +25,7 @@ Datasets
     "test": ``mnist-embedded``'s 500 held-out digits, so scores compare with
     models trained on ``mnist-embedded``. (The 5,000 embedded digits all come
     from MNIST's training set.) ``scripts/fetch_mnist.py`` puts the IDX files
-    in ``data/mnist``.
+    in ``data/mnist``, which both MNIST datasets read when ``root`` is not set.
 ``mnist`` / ``fashion-mnist``
     The original IDX files under ``root`` (or the torchvision layout
     ``root/MNIST/raw`` / ``root/FashionMNIST/raw``):
@@ -191,9 +191,17 @@ def _missing_files_error(name: str, expected: list[str], searched: list[str], pr
     )
 
 
+# where scripts/fetch_mnist.py puts MNIST's IDX files (relative to the working directory, as
+# its --out default is): the MNIST datasets' root when data.root is not set
+FETCHED_MNIST = os.path.join("data", "mnist")
+
+
 def _require_root(name: str, root: str | None, expected: list[str]) -> str:
+    if root is None and name == "mnist" and os.path.isdir(FETCHED_MNIST):
+        root = FETCHED_MNIST
     if root is None:
-        raise _missing_files_error(name, expected, [], "no data root directory was given.")
+        fetched = f" and {FETCHED_MNIST} does not exist" if name == "mnist" else ""
+        raise _missing_files_error(name, expected, [], f"no data root directory was given{fetched}.")
     root = os.path.expanduser(str(root))
     if not os.path.isdir(root):
         raise _missing_files_error(name, expected, [root], f"directory {root!r} does not exist.")
@@ -343,8 +351,9 @@ def _load_mnist_59k(split: str, root: str | None) -> tuple[np.ndarray, np.ndarra
     try:
         images, labels = _load_idx_dataset("mnist", "train", root)
     except DatasetError as exc:
-        raise DatasetError(f"Dataset 'mnist-59k' reads MNIST's training IDX files: {exc}\n"
-                           "  Run `python scripts/fetch_mnist.py` to put them in data/mnist.") from None
+        raise DatasetError(f"Dataset 'mnist-59k' reads MNIST's training IDX files. {exc}\n"
+                           f"  Or run `python scripts/fetch_mnist.py`, which puts them in {FETCHED_MNIST} "
+                           "(read when data.root is not set).") from None
     held = {img.tobytes() for img in held_out}
     keep = np.fromiter((img.tobytes() not in held for img in images), dtype=bool, count=len(images))
     if len(images) - keep.sum() != len(held):
