@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model, pack_fixed_point_weights, save_checkpoint
+from fsvae_fpga.training.checkpoint import SHIPPED_DIR, load_model, save_compact
 
 
 def main():
@@ -34,9 +34,7 @@ def main():
             sys.exit(f"not shipped: the run is not better on every score's mean over seeds 0-4 "
                      f"({verdict['better']}); --force to ship anyway")
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(SHIPPED_DIR / "model.pt", config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
-                    model_state=model.state_dict(), history=ckpt["history"],
-                    packed_weights=pack_fixed_point_weights(model))
+    save_compact(SHIPPED_DIR / "model.pt", model, ckpt)
     (SHIPPED_DIR / "config.yaml").write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
     shutil.copy(run / "log.jsonl", SHIPPED_DIR / "training_log.jsonl")
     shutil.copy(run / "loss.png", SHIPPED_DIR / "loss.png")

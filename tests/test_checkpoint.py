@@ -92,3 +92,45 @@ def test_failed_save_leaves_the_old_checkpoint_intact(saved):
         atomic_save({"x": Unpicklable()}, saved)
     assert saved.read_bytes() == before
     assert not saved.with_name(saved.name + ".tmp").exists()
+
+
+def _carry_module():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "carry_run.py"
+    spec = importlib.util.spec_from_file_location("carry_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_carried_run_is_compact_resumable_and_never_overwrites_another(tmp_path, trained_small_model, small_cfg):
+    """scripts/carry_run.py: the run's model in the compact form (same images, history and
+    epoch, no optimizer); it replaces only an earlier carry of the same run."""
+    carry = _carry_module()
+    run = tmp_path / "run"
+    run.mkdir()
+    history = [{"epoch": 1, "test_mse": 0.2}, {"epoch": 2, "test_mse": 0.19}]
+    save_checkpoint(run / "last.pt", config=small_cfg, stage="quant", epoch=2,
+                    model_state=trained_small_model.state_dict(), history=history,
+                    optimizer_state={"state": {}, "param_groups": []})
+    dest = tmp_path / "carried" / "run.pt"
+    assert carry.main([str(run), "--dest", str(dest)]) == 0
+    model, ckpt = load_model(dest)
+    assert ckpt["epoch"] == 2 and ckpt["history"] == history and ckpt["optimizer"] is None
+    assert ckpt["config"] == read_checkpoint(run / "last.pt")["config"]
+    assert torch.equal(generate(model, 6, seed=1), generate(trained_small_model, 6, seed=1))
+    # the same run, one epoch further: replaced
+    save_checkpoint(run / "last.pt", config=small_cfg, stage="quant", epoch=3,
+                    model_state=trained_small_model.state_dict(), history=history + [{"epoch": 3}])
+    assert carry.main([str(run), "--dest", str(dest)]) == 0 and read_checkpoint(dest)["epoch"] == 3
+    # another run, or a file that is no checkpoint: refused, left as it was
+    other = tmp_path / "other"
+    other.mkdir()
+    save_checkpoint(other / "last.pt", config=small_cfg, stage="quant", epoch=4,
+                    model_state=trained_small_model.state_dict(), history=[{"epoch": 1, "test_mse": 0.3}])
+    before = dest.read_bytes()
+    assert carry.main([str(other), "--dest", str(dest)]) == 2 and dest.read_bytes() == before
+    foreign = tmp_path / "notes.pt"
+    foreign.write_text("mine")
+    assert carry.main([str(run), "--dest", str(foreign)]) == 2 and foreign.read_text() == "mine"

@@ -68,6 +68,19 @@ def pack_fixed_point_weights(model) -> dict:
     return packed
 
 
+def save_compact(path, model, ckpt: dict) -> None:
+    """A fixed-point model as a small checkpoint (near 4 MB for the paper model): config,
+    stage, epoch, history and the weights, the synapse weights packed as int8 + exponent, no
+    optimizer state.  The shipped model has this form, and so has a run carried between
+    machines; a run resumed from it starts a fresh AdamW."""
+    if not getattr(model, "quantized", False):
+        raise CheckpointError("only a fixed-point (quant) model can be stored compact; "
+                              "its float weights would be rounded")
+    save_checkpoint(path, config=ckpt["config"], stage=ckpt["stage"], epoch=ckpt["epoch"],
+                    model_state=model.state_dict(), history=ckpt.get("history", []),
+                    packed_weights=pack_fixed_point_weights(model))
+
+
 def _unpack_weights(ckpt: dict, path: Path) -> None:
     for key, p in (ckpt.pop("packed_weights", None) or {}).items():
         if not (isinstance(p, dict) and torch.is_tensor(p.get("q")) and p["q"].dtype == torch.int8
