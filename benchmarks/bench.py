@@ -578,7 +578,6 @@ class Bench:
             elif (entry := bench_hw.cached_estimate(self.cache, d)) is not None:
                 self.estimates[board] = bench_hw.summary(entry, "cached")
             elif a.estimate == "run" or (a.estimate == "auto" and d.memory_bits <= bench_hw.AUTO_ESTIMATE_MAX_BITS):
-                bench_hw.warm_yosys()
                 say(f"{'':10}estimate {board}: not cached; Yosys runs beside the simulations")
                 self.estimates[board] = bench_hw.EstimateRun(self.cache, d)
             else:

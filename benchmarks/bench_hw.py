@@ -307,21 +307,6 @@ def _store(path: Path, design: Design, est: dict, measured_at: str, measured_by:
     return entry
 
 
-_yosys_warm = False
-
-
-def warm_yosys() -> None:
-    """YoWASP turns Yosys into machine code on its first call and caches the result.  Estimates
-    started together on a fresh machine each did that and raced on the cache (one Yosys died
-    of SIGBUS in the bench of 2026-12-03), so one short call runs first, once per bench."""
-    global _yosys_warm
-    if not _yosys_warm:
-        import subprocess
-        from fsvae_fpga.toolchain import estimate
-        subprocess.run(estimate.yosys_command() + ["-V"], cwd=ROOT, capture_output=True, check=False)
-        _yosys_warm = True
-
-
 class EstimateRun:
     """Yosys synth_xilinx + logic depth (toolchain/estimate.py, through its command line) on the
     design's RTL folder, in a process of its own beside the simulations; stored in the cache

@@ -148,3 +148,25 @@ def test_cell_mapping():
     assert (use["lut"], use["lutram"], use["ff"], use["dsp"], use["bram36"], use["uram"]) == (22, 17, 6, 2, 2.5, 1)
     assert use["unmapped"] == {}
     assert count_cells({"$mul": 1})["unmapped"] == {"$mul": 1}
+
+
+def test_yosys_runs_compile_yowasp_one_at_a_time(monkeypatch, tmp_path):
+    """warm_yosys (run before every Yosys run) waits while another process holds the machine-wide
+    lock, so only one YoWASP compiles Yosys into its cache at a time, and says when it compiles."""
+    import fcntl
+    import sys
+    import threading
+    import time
+    from fsvae_fpga.toolchain import estimate as est
+    monkeypatch.setattr(est, "WARM_LOCK", tmp_path / "warm.lock")
+    monkeypatch.setattr(est, "yosys_command", lambda: [sys.executable, "-c", "print('Preparing to run')"])
+    said = []
+    with open(tmp_path / "warm.lock", "a") as held:           # another process compiling
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=est.warm_yosys, args=(said.append,))
+        waiter.start()
+        time.sleep(1.0)
+        assert waiter.is_alive() and not said
+        fcntl.flock(held, fcntl.LOCK_UN)
+    waiter.join(timeout=30)
+    assert not waiter.is_alive() and len(said) == 1 and "compiling Yosys" in said[0]

