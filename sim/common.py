@@ -11,6 +11,7 @@ import itertools
 import random
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
@@ -39,6 +40,22 @@ def to_signed(v: int, bits: int) -> int:
 def unpack_lanes(word: int, lanes: int, bits: int) -> list[int]:
     """A memory or stream word -> its signed lanes, lane 0 in the low bits."""
     return [to_signed(word >> (p * bits), bits) for p in range(lanes)]
+
+
+def convt_weights(rng, kind: str, cin: int, cout: int, k: int, b_bits: int):
+    """A transposed convolution's test weights (CIN, COUT, K, K) and biases (COUT,), int64:
+    "random" (int8 weights, small biases) or "extreme" (output channels of all +127 or all
+    -127 weights, biases at the edge of B_BITS, so the currents need every accumulator bit)."""
+    if kind == "random":
+        return rng.integers(-128, 128, (cin, cout, k, k)).astype(np.int64), rng.integers(-300, 301, cout).astype(np.int64)
+    edge = 1 << (b_bits - 1)
+    bx = edge - 1 - 127 * cin * k * k            # |bias| + 127 CIN K K = 2^(B_BITS-1) - 1
+    w, b = np.empty((cin, cout, k, k), np.int64), np.empty(cout, np.int64)
+    patterns = [(127, -edge), (-127, edge - 1), (127, bx), (-127, -bx), (127, -127 * cin * k * k // 2)]
+    for o in range(cout):
+        sign, bias = patterns[o % len(patterns)]
+        w[:, o], b[o] = sign, bias
+    return w, b
 
 
 def event_frame(events) -> AxiStreamFrame:
@@ -96,10 +113,14 @@ class EngineTB(StreamTB):
     """An event-driven layer engine: start / busy / done / cycles, events in on s_axis_event,
     its output on `sink`.  Counts done pulses; `step` runs one time step."""
 
-    def __init__(self, dut, sink: str):
-        super().__init__(dut, "s_axis_event", sink)
+    def __init__(self, dut, sink: str, source: str = "s_axis_event"):
+        super().__init__(dut, source, sink)
         dut.start.value = 0
         self.count_done()
+
+    def frame(self, events) -> AxiStreamFrame:
+        """One step's input frame (an engine that takes another input format overrides it)."""
+        return event_frame(events)
 
     async def reset(self):
         """Reset, then wait for the accumulator clearing to end."""
@@ -114,7 +135,7 @@ class EngineTB(StreamTB):
     async def start(self, events, **inputs):
         """Queue the events (before start: the producer may run ahead), set the other inputs
         (e.g. first_step) and pulse start."""
-        await self.source.send(event_frame(events))
+        await self.source.send(self.frame(events))
         for name, value in inputs.items():
             getattr(self.dut, name).value = int(value)
         self.dut.start.value = 1

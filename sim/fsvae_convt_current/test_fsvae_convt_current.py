@@ -39,7 +39,7 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import EngineTB, cycle_pause, pack_words, random_pause, unpack_lanes  # noqa: E402
+from common import EngineTB, convt_weights, cycle_pause, pack_words, random_pause, unpack_lanes  # noqa: E402
 from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
@@ -94,22 +94,12 @@ def make_case(c: dict, b_bits: int, kind: str, seed: int = 1):
     cin, cout, k = c["CIN"], c["COUT"], c["K"]
     n_in = c["IH"] * c["IW"] * cin
     rng = np.random.default_rng([seed, *(c[key] for key in KEYS), CASES.index(kind)])
-    if kind == "random":
-        w = rng.integers(-128, 128, (cin, cout, k, k))
-        b = rng.integers(-300, 301, cout)
-    else:
-        edge = 1 << (b_bits - 1)
-        bx = edge - 1 - 127 * cin * k * k            # |bias| + 127 CIN K K = 2^(B_BITS-1) - 1
-        w, b = np.empty((cin, cout, k, k), np.int64), np.empty(cout, np.int64)
-        patterns = [(127, -edge), (-127, edge - 1), (127, bx), (-127, -bx), (127, -127 * cin * k * k // 2)]
-        for o in range(cout):
-            sign, bias = patterns[o % len(patterns)]
-            w[:, o], b[o] = sign, bias
+    w, b = convt_weights(rng, kind, cin, cout, k, b_bits)
     steps = []
     for d in DENSITIES:
         events = np.sort(rng.choice(n_in, int(round(d * n_in)), replace=False))
         steps.append([int(e) for e in events])
-    return w.astype(np.int64), b.astype(np.int64), steps
+    return w, b, steps
 
 
 def golden_currents(c: dict, w, b, events) -> list[int]:

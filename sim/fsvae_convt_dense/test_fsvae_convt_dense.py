@@ -31,11 +31,11 @@ for _p in (ROOT / "sim", ROOT / "sw"):   # the simulator process does not run co
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from common import StreamTB, cycle_pause, pack_words, random_pause, unpack_lanes  # noqa: E402
+from common import EngineTB, convt_weights, cycle_pause, pack_words, random_pause, unpack_lanes  # noqa: E402
 from rtl_sources import sources  # noqa: E402
 import cocotb  # noqa: E402
 import pytest  # noqa: E402
-from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
+from cocotb.triggers import ClockCycles  # noqa: E402
 from cocotbext.axi import AxiStreamFrame  # noqa: E402
 
 from fsvae_fpga.contract import golden  # noqa: E402
@@ -78,19 +78,9 @@ def make_case(c: dict, b_bits: int, kind: str, seed: int = 1):
     """weight (CIN, COUT, K, K) int8, bias (COUT,) in the B_BITS range, steps of spikes (CIN, IH, IW)."""
     cin, cout, k = c["CIN"], c["COUT"], c["K"]
     rng = np.random.default_rng([seed, *(c[key] for key in KEYS), CASES.index(kind)])
-    if kind == "random":
-        w = rng.integers(-128, 128, (cin, cout, k, k))
-        b = rng.integers(-300, 301, cout)
-    else:
-        edge = 1 << (b_bits - 1)
-        bx = edge - 1 - 127 * cin * k * k            # |bias| + 127 CIN K K = 2^(B_BITS-1) - 1
-        w, b = np.empty((cin, cout, k, k), np.int64), np.empty(cout, np.int64)
-        patterns = [(127, -edge), (-127, edge - 1), (127, bx), (-127, -bx), (127, -127 * cin * k * k // 2)]
-        for o in range(cout):
-            sign, bias = patterns[o % len(patterns)]
-            w[:, o], b[o] = sign, bias
+    w, b = convt_weights(rng, kind, cin, cout, k, b_bits)
     steps = [(rng.random((cin, c["IH"], c["IW"])) < d).astype(np.int64) for d in DENSITIES]
-    return w.astype(np.int64), b.astype(np.int64), steps
+    return w, b, steps
 
 
 def golden_currents(c: dict, w, b, spikes) -> list[int]:
@@ -172,11 +162,9 @@ def expected_cycles(c: dict) -> int:
 
 
 # --- cocotb side ---------------------------------------------------------------------------
-class TB(StreamTB):
+class TB(EngineTB):
     def __init__(self, dut):
-        super().__init__(dut, "s_axis_mask", "m_axis_cur")
-        dut.start.value = 0
-        self.count_done()
+        super().__init__(dut, "m_axis_cur", source="s_axis_mask")
         env = os.environ
         self.cfg = {k: int(env[f"FSVAE_{k}"]) for k in KEYS}
         oh, ow = shape(self.cfg)
@@ -184,16 +172,9 @@ class TB(StreamTB):
         self.B_BITS, self.ACC_BITS = int(env["FSVAE_B_BITS"]), int(env["FSVAE_ACC_BITS"])
         self.case = env["FSVAE_CASE"]
 
-    async def wait_idle(self):
-        await RisingEdge(self.dut.clk)
-        while int(self.dut.busy.value):
-            await RisingEdge(self.dut.clk)
-
-    async def start(self, spikes):
-        await self.source.send(AxiStreamFrame(tdata=mask_words(self.cfg, spikes)))
-        self.dut.start.value = 1
-        await RisingEdge(self.dut.clk)
-        self.dut.start.value = 0
+    def frame(self, spikes) -> AxiStreamFrame:
+        """A step as mask words (fsvae_lif_update MASKS = 1), not event indices."""
+        return AxiStreamFrame(tdata=mask_words(self.cfg, spikes))
 
     async def currents(self, spikes) -> list[int]:
         await self.start(spikes)
