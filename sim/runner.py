@@ -7,12 +7,14 @@ coroutines and a pytest function that calls :func:`run` with the module's parame
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "hw" / "rtl"
 BUILD = ROOT / "build" / "sim"
+OBJCACHE = Path(__file__).resolve().parent / "objcache.py"
 
 
 def _verilator_on_path() -> None:
@@ -27,10 +29,20 @@ def verilator(internals: bool = False):
     symbol table and a 19 MB model that g++ took over 12 minutes to compile.  The benches drive
     and read ports only, so by default only the top's signals are public (``--public-depth 1``:
     g++ in 2 min 14 s, and Verilator may optimise the rest); ``internals``: cocotb's default, for a
-    bench that reads signals inside the design."""
+    bench that reads signals inside the design.  Either way Verilator's runtime comes from
+    sim/objcache.py (compiled once, not in every build)."""
     from cocotb_tools.runner import Verilator
 
-    class PortsOnly(Verilator):
+    class CachedRuntime(Verilator):
+        """Verilator's runtime objects compiled once per machine, not once per build
+        (sim/objcache.py)."""
+        def _build_command(self):
+            cmds = super()._build_command()
+            assert cmds[1][0] == "make", "cocotb's Verilator command changed: see sim/runner.py"
+            cmds[1] = cmds[1] + [f"OBJCACHE={shlex.quote(sys.executable)} {shlex.quote(str(OBJCACHE))}"]
+            return cmds
+
+    class PortsOnly(CachedRuntime):
         def _build_command(self):
             cmds = super()._build_command()
             verilate = cmds[0]
@@ -39,7 +51,7 @@ def verilator(internals: bool = False):
             cmds[0] = verilate[:i] + ["--public-depth", "1"] + verilate[i + 1:]
             return cmds
 
-    return Verilator() if internals else PortsOnly()
+    return CachedRuntime() if internals else PortsOnly()
 
 
 def run(toplevel: str, sources: list[str | Path], test_module: str, test_dir: str | Path,
