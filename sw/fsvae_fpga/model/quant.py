@@ -17,8 +17,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from brevitas.nn import QuantConv2d, QuantConvTranspose2d, QuantLinear
-from brevitas.quant import Int8WeightPerTensorFixedPoint
 from torch import nn
 
 KINDS = ("linear", "conv", "convT")
@@ -49,6 +47,10 @@ class Synapse(nn.Module):
         self.in_features, self.out_features, self.kernel_size = in_features, out_features, kernel_size
         self.weight_bits, self.bias_bits, self.input_scale = weight_bits, bias_bits, input_scale
         self.threshold_rule = threshold_rule        # lif.threshold_int: how 0.2 meets the grid
+        # imported here, not with the module: Brevitas pulls in torch._dynamo (2.4 s), which
+        # every command paid before it could even refuse a bad argument
+        from brevitas.nn import QuantConv2d, QuantConvTranspose2d, QuantLinear
+        from brevitas.quant import Int8WeightPerTensorFixedPoint
         quant = dict(bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=weight_bits)
         if kind == "linear":
             self.layer = QuantLinear(in_features, out_features, **quant)
