@@ -14,7 +14,7 @@ BOARD   ?= kv260
 HWMODEL := $(BUILD)/hwmodel
 VIVADO_RELEASE := $(shell sed -n 's/^vivado_release: *"\(.*\)".*/\1/p' hw/boards.yaml)
 
-.PHONY: setup test samples train bench bench-train export csim hls sim estimate bitstream board-sim clean help
+.PHONY: setup test test-paper samples train bench bench-train export csim hls sim estimate bitstream board-sim clean help
 
 help:
 	@echo "make sim      generate images from the shipped model in Verilator-simulated RTL, bit-exact vs golden"
@@ -28,6 +28,7 @@ help:
 	@echo "make setup    create .venv with every pinned dependency (requirements.txt)"
 	@echo "make samples  generate images from the shipped model -> $(BUILD)/samples.png (N=, SEED=)"
 	@echo "make test     run the test suite"
+	@echo "make test-paper  the paper-size hardware runs make test leaves out (minutes)"
 	@echo "make train    train CONFIG= (default configs/mnist.yaml) into runs/"
 	@echo "make bench    every figure side by side, measured in one run: CPU images/s (torch, golden), Verilator"
 	@echo "              cycles/image and projected images/s per board, utilisation per layer, Yosys resources and"
@@ -53,6 +54,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+
+# the paper-size hardware runs make test leaves out (pytest marker `paper`: minutes each)
+test-paper: $(STAMP)
+	$(PY) -m pytest -q -m paper --durations=5
 
 samples: $(STAMP)
 	$(CLI) sample --n $(N) --seed $(SEED) --out $(BUILD)/samples.png

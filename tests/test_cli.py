@@ -15,7 +15,7 @@ def trained(tmp_path_factory):
     from conftest import ROOT
     out = tmp_path_factory.mktemp("run")
     cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
-    cfg["train"].update(epochs=2, float_epochs=1, batch_size=64)
+    cfg["train"].update(epochs=2, float_epochs=1, batch_size=64, images_per_epoch=512)   # the flow, not the fit
     config = tmp_path_factory.mktemp("cfg") / "cfg.yaml"
     config.write_text(yaml.safe_dump(cfg))
     assert main(["train", "--config", str(config), "--out", str(out), "--no-progress"]) == 0

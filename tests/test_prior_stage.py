@@ -71,7 +71,7 @@ def test_the_prior_stage_trains_the_prior_alone(tmp_path):
     every tensor but the prior's stays equal (reconstruction is unchanged), the prior's move."""
     from conftest import ROOT
     cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
-    cfg["train"].update(epochs=2, float_epochs=1, batch_size=128)
+    cfg["train"].update(epochs=2, float_epochs=1, batch_size=128, images_per_epoch=1024)
     cfg["data"]["image_size"] = 16                  # 4x less work; the stage's logic is the same
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(cfg))

@@ -591,6 +591,7 @@ def test_fsvae_top_streams_weight_rows_from_ddr(small_rtl, tmp_path):
     assert result["ddr"]["bytes"] == beats * manifest["weight_stream"]["data_bits"] // 8   # the model agrees
 
 
+@pytest.mark.paper
 def test_paper_model_on_pynq_z2_streams_every_linear_layer_bit_exact(paper_hwmodel, tmp_path):
     """The paper model with PYNQ-Z2's own settings (hw/boards.yaml: the balance plan, every
     linear layer's rows from DDR, fused membranes): one image under random AR and R stalls of
