@@ -57,7 +57,8 @@ def main(argv=None) -> int:
         return 2
     ckpt = read_checkpoint(dest)
     print(f"{dest}: epoch {ckpt['epoch']}, {dest.stat().st_size / 2**20:.1f} MiB; "
-          f"resume with: fsvae-fpga train --resume {dest} --out runs/{args.run.name} --epochs N")
+          f"resume with: fsvae-fpga train --resume {dest} --out runs/{args.run.name} "
+          f"--epochs {ckpt['config']['train']['epochs']}")
     return 0
 
 
