@@ -40,7 +40,7 @@ def runtime_source(args: list[str]) -> tuple[Path, Path, Path] | None:
     return sources[0], out, out.with_suffix(".d")
 
 
-def cache_key(args: list[str], source: Path, out: Path) -> str:
+def cache_key(args: list[str], source: Path) -> str:
     h = hashlib.sha256()
     i = args.index("-o")
     h.update("\0".join(args[:i] + args[i + 2:]).encode())
@@ -69,7 +69,7 @@ def main(args: list[str]) -> int:
     if found is None:
         return subprocess.call(args)
     source, out, dep = found
-    entry = CACHE / cache_key(args, source, out)
+    entry = CACHE / cache_key(args, source)
     if (entry / "object.o").is_file() and (entry / "deps.d").is_file():
         shutil.copyfile(entry / "object.o", out)
         shutil.copyfile(entry / "deps.d", dep)

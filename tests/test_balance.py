@@ -291,13 +291,9 @@ def test_dense_layers_are_planned_by_their_schedule_and_use_no_lane_budget(paper
 def test_the_planners_dense_cycle_model_is_the_benchs():
     """latency.dense_step_cycles (what the plan and the perf report use) against the cycle model
     of the fsvae_convt_dense bench, which the bench checks against the RTL, on its geometries."""
-    import importlib.util
-    from pathlib import Path
+    from repo_files import load_file
     from fsvae_fpga.codegen.latency import dense_step_cycles
-    path = Path(__file__).resolve().parents[1] / "sim" / "fsvae_convt_dense" / "test_fsvae_convt_dense.py"
-    spec = importlib.util.spec_from_file_location("dense_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_file("sim/fsvae_convt_dense/test_fsvae_convt_dense.py")
     for cfg in bench.CONFIGS:
         c = dict(zip(bench.KEYS, cfg))
         got = dense_step_cycles((c["CIN"], c["IH"], c["IW"]), c["COUT"], c["K"], c["S"], c["PAD"], c["OUTPAD"],

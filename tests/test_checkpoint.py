@@ -94,20 +94,11 @@ def test_failed_save_leaves_the_old_checkpoint_intact(saved):
     assert not saved.with_name(saved.name + ".tmp").exists()
 
 
-def _carry_module():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "scripts" / "carry_run.py"
-    spec = importlib.util.spec_from_file_location("carry_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_carried_run_is_compact_resumable_and_never_overwrites_another(tmp_path, trained_small_model, small_cfg):
     """scripts/carry_run.py: the run's model in the compact form (same images, history and
     epoch, no optimizer); it replaces only an earlier carry of the same run."""
-    carry = _carry_module()
+    from repo_files import load_file
+    carry = load_file("scripts/carry_run.py")
     run = tmp_path / "run"
     run.mkdir()
     history = [{"epoch": 1, "test_mse": 0.2}, {"epoch": 2, "test_mse": 0.19}]

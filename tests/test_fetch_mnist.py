@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("fetch_mnist", ROOT / "scripts" / "fetch_mnist.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from repo_files import load_file
+    return load_file("scripts/fetch_mnist.py")
 
 
 def test_a_file_with_other_content_is_refused_and_kept(tmp_path, capsys):

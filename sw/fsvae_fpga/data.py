@@ -194,14 +194,16 @@ def _missing_files_error(name: str, expected: list[str], searched: list[str], pr
 # where scripts/fetch_mnist.py puts MNIST's IDX files (relative to the working directory, as
 # its --out default is): the MNIST datasets' root when data.root is not set
 FETCHED_MNIST = os.path.join("data", "mnist")
+DEFAULT_ROOTS = {"mnist": FETCHED_MNIST}     # by reader (mnist-59k reads through "mnist")
 
 
 def _require_root(name: str, root: str | None, expected: list[str]) -> str:
-    if root is None and name == "mnist" and os.path.isdir(FETCHED_MNIST):
-        root = FETCHED_MNIST
+    default = DEFAULT_ROOTS.get(name)
+    if root is None and default and os.path.isdir(default):
+        root = default
     if root is None:
-        fetched = f" and {FETCHED_MNIST} does not exist" if name == "mnist" else ""
-        raise _missing_files_error(name, expected, [], f"no data root directory was given{fetched}.")
+        absent = f" and {default} does not exist" if default else ""
+        raise _missing_files_error(name, expected, [], f"no data root directory was given{absent}.")
     root = os.path.expanduser(str(root))
     if not os.path.isdir(root):
         raise _missing_files_error(name, expected, [root], f"directory {root!r} does not exist.")
