@@ -63,7 +63,7 @@ def test_other_flags_or_a_changed_runtime_compile_again(setup):
     assert len(log.read_text().splitlines()) == 3
 
 
-def test_the_model_and_cocotbs_main_are_never_cached(setup, tmp_path):
+def test_the_model_and_cocotbs_main_are_never_cached_but_get_the_precompiled_headers(setup, tmp_path):
     include, cc, log = setup
     model = Path("Vtop__ALL.cpp")
     model.write_text("int model;\n")
@@ -72,9 +72,36 @@ def test_the_model_and_cocotbs_main_are_never_cached(setup, tmp_path):
     main.write_text("int main;\n")
     for source in (model, main, model, main):
         assert objcache.main(compile_cmd(cc, include, source)) == 0
-    assert len(log.read_text().splitlines()) == 4
-    assert not (tmp_path / "cache").exists()
+    calls = log.read_text().splitlines()
+    pch = [c for c in calls if "c++-header" in c]
+    compiles = [c for c in calls if "c++-header" not in c]
+    assert len(pch) == 1 and len(compiles) == 4                 # one header for the same flags
+    header = pch[0].split()[-1]
+    assert all(c.startswith(f"-include {Path(header).parent.parent}") and c.endswith(source.name)
+               for c, source in zip(compiles, (model, main, model, main)))
+    assert "-MP" in compiles[0].split() and "-MMD" not in pch[0].split() and "-c" not in pch[0].split()
+    assert not list((tmp_path / "cache").glob("*/object.o"))     # no object is cached
     assert objcache.runtime_source([cc, "-E", str(include / "verilated.cpp")]) is None   # no object
+    # other flags: another precompiled header
+    assert objcache.main(compile_cmd(cc, include, model, "-DVM_TRACE=1")) == 0
+    assert sum("c++-header" in c for c in log.read_text().splitlines()) == 2
+
+
+def test_a_header_that_does_not_build_leaves_the_compile_as_it_was(setup, tmp_path):
+    include, _, _ = setup
+    log = tmp_path / "half.log"
+    half = tmp_path / "halfcc"      # a compiler without precompiled headers
+    half.write_text(f"""#!{sys.executable}
+import sys
+args = sys.argv[1:]
+open({str(log)!r}, "a").write(" ".join(args) + "\\n")
+sys.exit(1 if "c++-header" in args else 0)
+""")
+    half.chmod(half.stat().st_mode | stat.S_IEXEC)
+    cmd = compile_cmd(str(half), include, "Vtop__ALL.cpp")
+    assert objcache.main(cmd) == 0
+    assert log.read_text().splitlines()[-1] == " ".join(cmd[1:])
+    assert not [p for p in (tmp_path / "cache").iterdir()]       # nothing half-built left behind
 
 
 def test_a_failed_compile_is_not_stored(setup, tmp_path):
