@@ -91,7 +91,7 @@ def simulate(rtl_dir: str | Path, hwmodel_dir: str | Path, n: int, seed: int, ba
     xml = build_dir / f"results_{BENCH}.xml"
     try:
         sim.test(hdl_toplevel=m["top"], hdl_toplevel_lang="verilog", test_module=BENCH, build_dir=str(build_dir),
-                 test_dir=str(rtl_dir), extra_env={**os.environ, **env}, waves=waves, testcase=testcase,
+                 test_dir=str(rtl_dir), extra_env={**os.environ, **runner.SIM_ENV, **env}, waves=waves, testcase=testcase,
                  plusargs=plusargs or [], results_xml=str(xml))
     except SystemExit:
         pass                    # the runner exits on failed tests; the results file says which

@@ -83,7 +83,7 @@ def serve(rtl_dir: Path, socket_path: str, build_dir: Path | None = None, once: 
     m = rtl_sim.manifest(rtl_dir)
     ensure_build(rtl_dir, build_dir)
     run_dir = Path(run_dir or tempfile.mkdtemp(prefix="fsvae-board-run-")).resolve()
-    env = {**os.environ, "FSVAE_BOARD_SOCKET": str(Path(socket_path).resolve()),
+    env = {**os.environ, **runner.SIM_ENV, "FSVAE_BOARD_SOCKET": str(Path(socket_path).resolve()),
            "FSVAE_BOARD_CLOCK_MHZ": str(m["clock_mhz"]), "FSVAE_BOARD_ONCE": "1" if once else "0",
            "PYTHONUNBUFFERED": "1"}
     env.pop("PYTEST_CURRENT_TEST", None)        # the runner changes behaviour under pytest
