@@ -366,6 +366,7 @@ def hardware_row(design, rep: dict, n: int) -> dict:
            "slowest_layer_utilisation": None,
            "all_lanes_utilisation": t["all_lanes_utilisation"],
            "verilator_build_s": rep["build_s"], "simulation_s": rep["run_s"], "sim_cycles_per_s": rep["sim_cycles_per_s"],
+           "weight_load_s": rep["weight_load_s"],
            "latency_cycles": None, "steady_state_cycles_per_image": None, "steady_state_images_per_s": None,
            "report": None, "layers": []}
     for x in rep["layers"]:

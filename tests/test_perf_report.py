@@ -36,3 +36,18 @@ def test_the_slowest_layer_bounds_the_design_otherwise():
     assert rep["total"]["slowest_layer_bound_cycles"] == 60
     assert rep["total"]["lower_bound_cycles"] == 60
     assert rep["total"]["lane_utilisation"] == pytest.approx(0.6)
+
+
+def test_the_simulator_speed_counts_the_images_not_the_weight_load(capsys):
+    """run_s holds the simulator's start and a run-time weight load (most of a short KV260 run):
+    the cycles/s figure is over the images' wall time, with the load stated beside it."""
+    rep = _run({"decoder.2": 60}, cycles=1000)
+    assert rep["sim_cycles_per_s"] == 2000 and rep["weight_load_s"] == 0.0     # no wall_s: over run_s
+    manifest = {"board": "kv260", "clock_mhz": 100.0, "engines": [{"layer": "decoder.2", "instance": "d", "lanes": 1}]}
+    result = {"n": 2, "seed": 0, "equal": True, "wall_s": 0.5, "load_s": 20.0, "weight_words_loaded": 466944,
+              "counters": {"perf_run_cycles": 2000, "perf_d_busy": 2000, "perf_d_events": 0}}
+    rep = perf_report.report(manifest, result, [{"layer": "decoder.2", "event_accumulates": 60, "neuron_updates": 0}],
+                             90.0, 22.0)
+    assert rep["sim_cycles_per_s"] == 4000 and rep["images_s"] == 0.5 and rep["run_s"] == 22.0
+    perf_report.print_report(rep)
+    assert "weight load 20.0 s (466,944 words on in_r), 2 images 0.5 s (4,000 cycles/s)" in capsys.readouterr().out
