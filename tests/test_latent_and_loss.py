@@ -4,7 +4,7 @@ import math
 import torch
 
 from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability, pick_one_of_k
-from fsvae_fpga.model.losses import mmd_loss, psp
+from fsvae_fpga.model.losses import fsvae_loss, mmd_loss, psp
 
 
 def test_pick_selects_the_indexed_spike_and_passes_gradient():
@@ -56,6 +56,18 @@ def test_mmd_is_the_mean_squared_psp_difference():
     # psp(r_q) = [0.5, 0.75], psp(r_p) = [0, 0.5] -> differences 0.5, 0.25
     assert math.isclose(float(mmd_loss(r_q, r_p)), (0.25 + 0.0625) / 2)
     assert float(mmd_loss(r_q, r_q)) == 0.0
+
+
+def test_mmd_weight_scales_only_the_mmd_term():
+    """train.mmd_weight: loss = recon + weight x MMD; the reported recon and MMD do not move."""
+    x, x_hat = torch.zeros(2, 1, 2, 2), torch.full((2, 1, 2, 2), 0.5)
+    r_q = torch.tensor([1.0, 1.0]).view(2, 1, 1)
+    r_p = torch.tensor([0.0, 1.0]).view(2, 1, 1)
+    mmd = (0.25 + 0.0625) / 2
+    for weight in (0.0, 1.0, 3.0):
+        loss, recon, reg = fsvae_loss(x, x_hat, r_q, r_p, weight)
+        assert math.isclose(float(recon), 0.25) and math.isclose(float(reg), mmd)
+        assert math.isclose(float(loss), 0.25 + weight * mmd)
 
 
 def test_mmd_gradient_pulls_prior_towards_posterior():

@@ -162,6 +162,9 @@ SCHEMA: dict[str, Any] = {
         # free-running samples and those codes, model/losses.py), with AdamW at prior_lr (with
         # lr_final: a cosine from prior_lr to lr_final over the prior stage)
         "prior_epochs": Optional(_int(0, 100000), 0),
+        # weight of the per-image MMD term in the joint stages (the paper: 1); larger pulls the
+        # posterior's codes towards what the prior predicts, at a cost in reconstruction
+        "mmd_weight": Optional(_float(0.0, 1000.0), 1.0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
         # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer

@@ -36,10 +36,11 @@ def mmd_loss(r_q: torch.Tensor, r_p: torch.Tensor, tau_s: float = TAU_S) -> torc
     return torch.mean((psp(r_q, tau_s) - psp(r_p, tau_s)) ** 2)
 
 
-def fsvae_loss(x, x_hat, r_q, r_p):
+def fsvae_loss(x, x_hat, r_q, r_p, mmd_weight: float = 1.0):
+    """recon + mmd_weight x MMD (the paper and the authors' code: weight 1), recon, MMD."""
     recon = F.mse_loss(x_hat, x)
     mmd = mmd_loss(r_q, r_p)
-    return recon + mmd, recon, mmd
+    return recon + mmd_weight * mmd, recon, mmd
 
 
 def prior_nll(r_p: torch.Tensor, z: torch.Tensor, k: int) -> torch.Tensor:

@@ -270,7 +270,8 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                             mix_generator=gen, detach_teacher=tcfg.get("detach_teacher", False),
                             detach_history=tcfg.get("detach_history", False),
                             scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
-                loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"])
+                loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"],
+                                              tcfg.get("mmd_weight", 1.0))
                 extra = spike_rate_penalty(out["spike_rates"], penalty)
                 terms = (loss + extra, recon, reg, extra) if penalty else (loss, recon, reg)
             else:
