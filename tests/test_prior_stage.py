@@ -100,3 +100,26 @@ def test_the_prior_stage_trains_the_prior_alone(tmp_path):
     assert rejoined["history"][-1].get("phase") is None
     assert any(not torch.equal(again[k], rejoined["model"][k]) for k in again if k.startswith("decoder"))
     assert load_config(ROOT / "configs" / "small.yaml")["train"]["prior_epochs"] == 0   # default: no stage
+
+
+def test_joint_batch_mmd_is_added_to_the_joint_loss(tmp_path):
+    """train.joint_batch_mmd: each joint step's loss is recon + mmd_weight x MMD + weight x the
+    batch MMD between the prior's free-running samples and the posterior's codes (so the
+    epoch's mean loss is that sum of means), logged as batch_mmd; weight 0 logs none."""
+    from conftest import ROOT
+    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
+    cfg["train"].update(epochs=1, float_epochs=0, batch_size=128, images_per_epoch=512,
+                        joint_batch_mmd=0.5, mmd_weight=2.0)
+    cfg["data"]["image_size"] = 16
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert record["batch_mmd"] > 0
+    assert record["loss"] == pytest.approx(record["recon"] + 2.0 * record["reg"] + 0.5 * record["batch_mmd"],
+                                           rel=1e-6)
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "plain"), "--no-progress",
+                 "--set", "train.joint_batch_mmd=0"]) == 0
+    plain = json.loads((tmp_path / "plain" / "log.jsonl").read_text().splitlines()[-1])
+    assert "batch_mmd" not in plain
+    assert plain["loss"] == pytest.approx(plain["recon"] + 2.0 * plain["reg"], rel=1e-6)

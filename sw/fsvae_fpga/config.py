@@ -165,6 +165,10 @@ SCHEMA: dict[str, Any] = {
         # weight of the per-image MMD term in the joint stages (the paper: 1); larger pulls the
         # posterior's codes towards what the prior predicts, at a cost in reconstruction
         "mmd_weight": Optional(_float(0.0, 1000.0), 1.0),
+        # the joint stages' set-level term: + weight x losses.batch_mmd between the prior's
+        # free-running samples and the posterior's codes of the batch, with gradient into both
+        # (the prior stage's term moves the prior alone); 0: none
+        "joint_batch_mmd": Optional(_float(0.0, 1000.0), 0.0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
         # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer

@@ -262,8 +262,11 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
         gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress)
         p = _scheduled_p(cfg, epoch, total)
         sums, n_batches, t0 = {"loss": 0.0, "recon": 0.0, "reg": 0.0}, 0, time.time()
+        joint_w = tcfg.get("joint_batch_mmd", 0.0) if is_fsvae else 0.0
         if penalty:
             sums["spike_penalty"] = 0.0
+        if joint_w:
+            sums["batch_mmd"] = 0.0
         for x in batches:
             if is_fsvae:
                 out = model(x, source, scheduled_p=p, scheduled_from=tcfg["scheduled_from_step"],
@@ -273,7 +276,12 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                 loss, recon, reg = fsvae_loss(x, out["x_hat"], out["r_q"], out["r_p"],
                                               tcfg.get("mmd_weight", 1.0))
                 extra = spike_rate_penalty(out["spike_rates"], penalty)
-                terms = (loss + extra, recon, reg, extra) if penalty else (loss, recon, reg)
+                terms = [loss + extra, recon, reg] + ([extra] if penalty else [])
+                if joint_w:     # set-level match, moving the posterior's codes and the prior both
+                    with model.frozen_weights():
+                        free = model.prior_latents(source, x.shape[0])[0]
+                    joint_mmd = batch_mmd(free, out["z"])
+                    terms = [terms[0] + joint_w * joint_mmd, *terms[1:], joint_mmd]
             else:
                 out = model(x, generator=gen)
                 terms = model.loss(x, out)
