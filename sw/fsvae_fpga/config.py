@@ -157,18 +157,18 @@ SCHEMA: dict[str, Any] = {
         # learning rate at the end of each stage (float, fixed point), reached by a cosine from
         # train.lr over that stage's epochs; null: constant (the recipe before this key)
         "lr_final": Optional(_or_none(_float(0.0, 1.0)), None),
-        # the prior stage: the last prior_epochs of train.epochs train the prior alone on the
-        # frozen posterior's codes (likelihood + prior_batch_mmd x the batch MMD between its
-        # free-running samples and those codes, model/losses.py), with AdamW at prior_lr (with
-        # lr_final: a cosine from prior_lr to lr_final over the prior stage)
-        "prior_epochs": Optional(_int(0, 100000), 0),
-        # weight of the per-image MMD term in the joint stages (the paper: 1); larger pulls the
-        # posterior's codes towards what the prior predicts, at a cost in reconstruction
+        # weight of the per-image MMD term in the joint stages (the paper: 1); 3 was measured
+        # worse on every score (README, "The run carried between sessions")
         "mmd_weight": Optional(_float(0.0, 1000.0), 1.0),
         # the joint stages' set-level term: + weight x losses.batch_mmd between the prior's
         # free-running samples and the posterior's codes of the batch, with gradient into both
         # (the prior stage's term moves the prior alone); 0: none
         "joint_batch_mmd": Optional(_float(0.0, 1000.0), 0.0),
+        # the prior stage: the last prior_epochs of train.epochs train the prior alone on the
+        # frozen posterior's codes (likelihood + prior_batch_mmd x the batch MMD between its
+        # free-running samples and those codes, model/losses.py), with AdamW at prior_lr (with
+        # lr_final: a cosine from prior_lr to lr_final over the prior stage)
+        "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
         # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer

@@ -13,7 +13,9 @@ The last ``decoder_epochs`` epochs (after the prior stage) are the decoder stage
 the decoder and the output layer alone, on reconstruction of the frozen posterior's codes,
 so the codes (and the prior's match to them) stay what they were; with
 ``spike_rate_penalty`` it makes the decoder sparser (the hardware's events), which the joint
-stage's loss also adds.  Every epoch writes one JSON line, ``last.pt`` (atomically) and
+stage's loss also adds.  The joint stages' loss is reconstruction + ``mmd_weight`` x the
+per-image MMD (+ ``joint_batch_mmd`` x the batch MMD of the prior's free-running samples
+against the posterior's codes, gradient into both).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
 PNGs of samples, reconstructions and the loss curves; ``float.pt`` keeps the float model.
 
 A run folder holds one run.  A new run needs a new or empty folder; ``--resume DIR/last.pt``
