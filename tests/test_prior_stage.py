@@ -8,7 +8,7 @@ import yaml
 
 from fsvae_fpga.cli import main
 from fsvae_fpga.config import ConfigError, load_config, with_overrides
-from fsvae_fpga.model.losses import batch_mmd, prior_nll
+from fsvae_fpga.model.losses import batch_mmd, image_mmd, prior_nll
 from fsvae_fpga.training.checkpoint import read_checkpoint
 
 
@@ -123,3 +123,46 @@ def test_joint_batch_mmd_is_added_to_the_joint_loss(tmp_path):
     plain = json.loads((tmp_path / "plain" / "log.jsonl").read_text().splitlines()[-1])
     assert "batch_mmd" not in plain
     assert plain["loss"] == pytest.approx(plain["recon"] + 2.0 * plain["reg"], rel=1e-6)
+
+
+def test_image_mmd_sees_a_missing_cluster_and_its_gradient_reaches_the_samples():
+    """Images from 2 of 4 pixel-space clusters are further from a 4-cluster set than another
+    draw from all 4; zero for the same set; a finite, non-zero gradient into the samples."""
+    g = torch.Generator().manual_seed(5)
+    centres = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
+
+    def draw(clusters, per, seed):
+        gg = torch.Generator().manual_seed(seed)
+        return torch.cat([centres[c] + 0.1 * torch.randn(per, 1, 8, 8, generator=gg) for c in clusters])
+
+    target = draw([0, 1, 2, 3], 16, 1)
+    assert float(image_mmd(target, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(image_mmd(draw([0, 1], 32, 2), target)) > 2 * float(image_mmd(draw([0, 1, 2, 3], 16, 3), target))
+    samples = draw([0, 1], 32, 4).requires_grad_(True)
+    image_mmd(samples, target).backward()
+    assert torch.isfinite(samples.grad).all() and samples.grad.abs().sum() > 0
+
+
+def test_prior_image_mmd_trains_the_prior_alone_and_is_added_to_its_loss(tmp_path):
+    """train.prior_image_mmd: the prior stage's loss is prior_nll + prior_batch_mmd x batch_mmd
+    + weight x image_mmd (so the epoch's mean loss is that sum of means); the decoder it
+    back-propagates through stays frozen, so only the prior's tensors move."""
+    from conftest import ROOT
+    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
+    cfg["train"].update(epochs=1, float_epochs=0, batch_size=128, images_per_epoch=512,
+                        prior_batch_mmd=0.5, prior_image_mmd=2.0)
+    cfg["data"]["image_size"] = 16
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
+    shutil.copy(run / "last.pt", tmp_path / "joint.pt")
+    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "2", "--set", "train.prior_epochs=1",
+                 "--out", str(run), "--no-progress"]) == 0
+    joint, prior = read_checkpoint(tmp_path / "joint.pt")["model"], read_checkpoint(run / "last.pt")["model"]
+    moved = [k for k in joint if not torch.equal(joint[k], prior[k])]
+    assert moved and all(k.startswith("prior.") for k in moved), moved
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "prior" and record["image_mmd"] > 0
+    assert record["loss"] == pytest.approx(record["prior_nll"] + 0.5 * record["batch_mmd"]
+                                           + 2.0 * record["image_mmd"], rel=1e-6)

@@ -171,6 +171,10 @@ SCHEMA: dict[str, Any] = {
         "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
+        # + weight x losses.image_mmd in the prior stage: the set MMD between the frozen
+        # decoder's images of the prior's free-running samples and of the posterior's codes
+        # (a missing digit class is a missing cluster in pixel space); 0: none
+        "prior_image_mmd": Optional(_float(0.0, 1000.0), 0.0),
         # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer
         # (decoder_fc, decoder.0, ...; its spikes are the next layer's events, the hardware's
         # work), in the joint and the decoder stage; {}: none

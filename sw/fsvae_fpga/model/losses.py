@@ -66,15 +66,26 @@ def spike_rate_penalty(rates: dict, weights: dict) -> torch.Tensor:
 BATCH_MMD_WIDTHS = (0.05, 0.1, 0.2, 0.4)
 
 
-def batch_mmd(a: torch.Tensor, b: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
-    """Squared maximum mean discrepancy between two sets of latent sequences (T, B, C): each
-    image's PSP-filtered sequence is one point, the kernel a sum of Gaussians whose widths are
-    fractions of the mean squared distance between all points (scale-free; the scale has no
-    gradient).  Zero when the sets are the same; grows when one set has a mode the other lacks."""
-    x = psp(a).permute(1, 0, 2).flatten(1)
-    y = psp(b).permute(1, 0, 2).flatten(1)
+def set_mmd(x: torch.Tensor, y: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
+    """Squared maximum mean discrepancy between two sets of points (N, D) and (M, D): the
+    kernel a sum of Gaussians whose widths are fractions of the mean squared distance between
+    all points (scale-free; the scale has no gradient).  Zero when the sets are the same; grows
+    when one set has a mode the other lacks."""
     d2 = torch.cdist(torch.cat([x, y]), torch.cat([x, y])).pow(2)
     scale = d2.detach().mean().clamp_min(1e-12)
     kern = sum(torch.exp(-d2 / (w * scale)) for w in widths)
     n = x.shape[0]
     return kern[:n, :n].mean() + kern[n:, n:].mean() - 2 * kern[:n, n:].mean()
+
+
+def batch_mmd(a: torch.Tensor, b: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
+    """``set_mmd`` between two sets of latent sequences (T, B, C): each image's PSP-filtered
+    sequence is one point."""
+    return set_mmd(psp(a).permute(1, 0, 2).flatten(1), psp(b).permute(1, 0, 2).flatten(1), widths)
+
+
+def image_mmd(a: torch.Tensor, b: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
+    """``set_mmd`` between two sets of images (B, C, H, W), each image one point in pixel
+    space: the prior stage's ``prior_image_mmd`` compares the decoded free-running samples
+    with the decoded posterior codes, where a missing digit class is a missing cluster."""
+    return set_mmd(a.flatten(1), b.flatten(1), widths)

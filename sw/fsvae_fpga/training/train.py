@@ -8,7 +8,8 @@ with a fresh AdamW.  ``float_epochs = 0`` is quantization-aware training from th
 posterior and decoder are frozen (reconstruction stays bit for bit what it was) and a fresh
 AdamW on the prior's weights fits it to the posterior's codes (losses.prior_nll, teacher
 forced with the stage's scheduled sampling, + prior_batch_mmd x losses.batch_mmd between its
-free-running samples and the codes: the term that makes the samples cover every mode).
+free-running samples and the codes: the term that makes the samples cover every mode; +
+prior_image_mmd x losses.image_mmd between the frozen decoder's images of the two).
 The last ``decoder_epochs`` epochs (after the prior stage) are the decoder stage: decoder_fc,
 the decoder and the output layer alone, on reconstruction of the frozen posterior's codes,
 so the codes (and the prior's match to them) stay what they were; with
@@ -42,7 +43,7 @@ from fsvae_fpga.data import load_images
 from fsvae_fpga.evaluation.images import save_curves, save_grid, save_pairs, to_pixels
 from fsvae_fpga.evaluation.inference import generate, reconstruct, reconstruction_mse
 from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability
-from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, prior_nll, spike_rate_penalty
+from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, image_mmd, prior_nll, spike_rate_penalty
 
 PREVIEW = 64
 
@@ -373,10 +374,13 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     model.train()
     gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (prior)")
     p, w = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"]
+    w_img = tcfg.get("prior_image_mmd", 0.0)
     lr = _prior_lr(cfg, epoch, total)
     for group in opt.param_groups:
         group["lr"] = lr
     sums, n_batches, t0 = {"loss": 0.0, "prior_nll": 0.0, "batch_mmd": 0.0}, 0, time.time()
+    if w_img:
+        sums["image_mmd"] = 0.0
     for x in batches:
         with model.frozen_weights():
             with torch.no_grad():                     # the codes the prior must learn
@@ -385,12 +389,21 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
                                        scheduled_from=tcfg["scheduled_from_step"], mix_generator=gen,
                                        scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
             nll = prior_nll(bernoulli_probability(r), z, model.k)
-            mmd = batch_mmd(model.prior_latents(source, x.shape[0])[0], z) if w else torch.zeros(())
-            loss = nll + w * mmd
-        n_batches = _optimise(opt, sums, (loss, nll, mmd), n_batches, bar)
+            free = model.prior_latents(source, x.shape[0])[0] if (w or w_img) else None
+            mmd = batch_mmd(free, z) if w else torch.zeros(())
+            terms = [nll + w * mmd, nll, mmd]
+            if w_img:
+                # the frozen decoder's images of the free-running samples against those of
+                # the codes: a digit class the prior under-produces is a missing cluster here
+                with torch.no_grad():
+                    x_codes = model.membrane_output(model.decode_currents(z))
+                img = image_mmd(model.membrane_output(model.decode_currents(free)), x_codes)
+                terms = [terms[0] + w_img * img, nll, mmd, img]
+        n_batches = _optimise(opt, sums, terms, n_batches, bar)
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
-              "recon": None, "reg_name": "prior_nll + batch_mmd", "scheduled_p": round(p, 4), "lr": lr,
+              "recon": None, "reg_name": "prior_nll + batch_mmd" + (" + image_mmd" if w_img else ""),
+              "scheduled_p": round(p, 4), "lr": lr,
               "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
               "seconds": round(time.time() - t0, 1)}
     log(json.dumps(record))
