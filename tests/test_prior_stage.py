@@ -1,6 +1,7 @@
 """The prior stage of training: its two loss terms, and that it trains the prior alone."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,37 @@ from fsvae_fpga.cli import main
 from fsvae_fpga.config import ConfigError, load_config, with_overrides
 from fsvae_fpga.model.losses import batch_mmd, image_mmd, prior_nll
 from fsvae_fpga.training.checkpoint import read_checkpoint
+
+
+def _small_config(tmp_path, **train) -> Path:
+    """configs/small.yaml at 16 x 16 pixels (4x less work; the stages' logic is the same) with
+    the given train keys, written to tmp_path/cfg.yaml."""
+    from conftest import ROOT
+    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
+    cfg["train"].update(batch_size=128, **train)
+    cfg["data"]["image_size"] = 16
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    return config
+
+
+def _moved(before: Path, after: Path) -> list[str]:
+    """The names of the tensors that differ between two checkpoints' models."""
+    a, b = read_checkpoint(before)["model"], read_checkpoint(after)["model"]
+    return [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def _joint_then_one_prior_epoch(tmp_path, config: Path, joint_epochs: int) -> Path:
+    """Trains config's joint epochs, keeps that checkpoint as tmp_path/joint.pt, resumes into
+    one prior-stage epoch, and checks that the prior's tensors alone moved; returns the run."""
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
+    shutil.copy(run / "last.pt", tmp_path / "joint.pt")
+    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", str(joint_epochs + 1),
+                 "--set", "train.prior_epochs=1", "--out", str(run), "--no-progress"]) == 0
+    moved = _moved(tmp_path / "joint.pt", run / "last.pt")
+    assert moved and all(k.startswith("prior.") for k in moved), moved
+    return run
 
 
 def _codes(modes, per_mode, T=4, C=16, seed=0):
@@ -69,20 +101,9 @@ def test_prior_epochs_must_follow_the_float_stage(small_cfg):
 def test_the_prior_stage_trains_the_prior_alone(tmp_path):
     """2 joint epochs, then resumed into 1 prior-stage epoch, then resumed inside the stage:
     every tensor but the prior's stays equal (reconstruction is unchanged), the prior's move."""
-    from conftest import ROOT
-    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
-    cfg["train"].update(epochs=2, float_epochs=1, batch_size=128, images_per_epoch=1024)
-    cfg["data"]["image_size"] = 16                  # 4x less work; the stage's logic is the same
-    config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
-    shutil.copy(run / "last.pt", tmp_path / "joint.pt")
-    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "3", "--set", "train.prior_epochs=1",
-                 "--out", str(run), "--no-progress"]) == 0
-    joint, prior = read_checkpoint(tmp_path / "joint.pt")["model"], read_checkpoint(run / "last.pt")["model"]
-    moved = [k for k in joint if not torch.equal(joint[k], prior[k])]
-    assert moved and all(k.startswith("prior.") for k in moved), moved
+    config = _small_config(tmp_path, epochs=2, float_epochs=1, images_per_epoch=1024)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=2)
+    joint = read_checkpoint(tmp_path / "joint.pt")["model"]
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r.get("phase") for r in log] == [None, None, "prior"]
     assert log[-1]["test_mse"] == log[-2]["test_mse"]          # the same encoder, posterior, decoder
@@ -99,6 +120,7 @@ def test_the_prior_stage_trains_the_prior_alone(tmp_path):
     rejoined = read_checkpoint(run / "last.pt")
     assert rejoined["history"][-1].get("phase") is None
     assert any(not torch.equal(again[k], rejoined["model"][k]) for k in again if k.startswith("decoder"))
+    from conftest import ROOT
     assert load_config(ROOT / "configs" / "small.yaml")["train"]["prior_epochs"] == 0   # default: no stage
 
 
@@ -106,13 +128,8 @@ def test_joint_batch_mmd_is_added_to_the_joint_loss(tmp_path):
     """train.joint_batch_mmd: each joint step's loss is recon + mmd_weight x MMD + weight x the
     batch MMD between the prior's free-running samples and the posterior's codes (so the
     epoch's mean loss is that sum of means), logged as batch_mmd; weight 0 logs none."""
-    from conftest import ROOT
-    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
-    cfg["train"].update(epochs=1, float_epochs=0, batch_size=128, images_per_epoch=512,
-                        joint_batch_mmd=0.5, mmd_weight=2.0)
-    cfg["data"]["image_size"] = 16
-    config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump(cfg))
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=512, joint_batch_mmd=0.5,
+                           mmd_weight=2.0)
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     record = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
     assert record["batch_mmd"] > 0
@@ -147,21 +164,9 @@ def test_prior_image_mmd_trains_the_prior_alone_and_is_added_to_its_loss(tmp_pat
     """train.prior_image_mmd: the prior stage's loss is prior_nll + prior_batch_mmd x batch_mmd
     + weight x image_mmd (so the epoch's mean loss is that sum of means); the decoder it
     back-propagates through stays frozen, so only the prior's tensors move."""
-    from conftest import ROOT
-    cfg = yaml.safe_load((ROOT / "configs" / "small.yaml").read_text())
-    cfg["train"].update(epochs=1, float_epochs=0, batch_size=128, images_per_epoch=512,
-                        prior_batch_mmd=0.5, prior_image_mmd=2.0)
-    cfg["data"]["image_size"] = 16
-    config = tmp_path / "cfg.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
-    shutil.copy(run / "last.pt", tmp_path / "joint.pt")
-    assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "2", "--set", "train.prior_epochs=1",
-                 "--out", str(run), "--no-progress"]) == 0
-    joint, prior = read_checkpoint(tmp_path / "joint.pt")["model"], read_checkpoint(run / "last.pt")["model"]
-    moved = [k for k in joint if not torch.equal(joint[k], prior[k])]
-    assert moved and all(k.startswith("prior.") for k in moved), moved
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=512, prior_batch_mmd=0.5,
+                           prior_image_mmd=2.0)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
     record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
     assert record["phase"] == "prior" and record["image_mmd"] > 0
     assert record["loss"] == pytest.approx(record["prior_nll"] + 0.5 * record["batch_mmd"]
