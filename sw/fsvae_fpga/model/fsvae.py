@@ -216,6 +216,11 @@ class FSVAE(nn.Module):
         self._record("output", h, current, None)
         return current
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent spikes (T, B, C) -> images in [-1, 1] (differentiable; the training loss's
+        x_hat; pixels come from ``output_pixels``)."""
+        return self.membrane_output(self.decode_currents(z))
+
     def membrane_output(self, current: torch.Tensor) -> torch.Tensor:
         """Decayed sum over time, then tanh: images in [-1, 1] (differentiable)."""
         c = self.decay_coefficients().to(current.dtype).to(current.device)
@@ -310,7 +315,7 @@ class FSVAE(nn.Module):
         _, p = self.prior_latents(source, x.shape[0], teacher=teacher, scheduled_p=scheduled_p,
                                   scheduled_from=scheduled_from, mix_generator=mix_generator,
                                   scheduled_mode=scheduled_mode)
-        x_hat = self.membrane_output(self.decode_currents(z))
+        x_hat = self.decode(z)
         return {"x_hat": x_hat, "r_q": bernoulli_probability(q), "r_p": bernoulli_probability(p), "z": z,
                 "spike_rates": self.spike_rates}
 

@@ -16,8 +16,9 @@ so the codes (and the prior's match to them) stay what they were; with
 ``spike_rate_penalty`` it makes the decoder sparser (the hardware's events), which the joint
 stage's loss also adds.  The joint stages' loss is reconstruction + ``mmd_weight`` x the
 per-image MMD (+ ``joint_batch_mmd`` x the batch MMD of the prior's free-running samples
-against the posterior's codes, gradient into both).  Every epoch writes one JSON line, ``last.pt`` (atomically) and
-PNGs of samples, reconstructions and the loss curves; ``float.pt`` keeps the float model.
+against the posterior's codes, gradient into both).  Every epoch writes one JSON line,
+``last.pt`` (atomically) and PNGs of samples, reconstructions and the loss curves;
+``float.pt`` keeps the float model.
 
 A run folder holds one run.  A new run needs a new or empty folder; ``--resume DIR/last.pt``
 continues the run in DIR (its ``log.jsonl`` is rewritten from the checkpoint's history, so
@@ -351,7 +352,7 @@ def _decoder_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log
         with model.frozen_weights():
             with torch.no_grad():                     # the codes stay the posterior's
                 z, _ = model.posterior_latents(model.encode(x), source)
-            x_hat = model.membrane_output(model.decode_currents(z))
+            x_hat = model.decode(z)
             recon = torch.nn.functional.mse_loss(x_hat, x)
             extra = spike_rate_penalty(model.spike_rates, penalty)
             loss = recon + extra
@@ -391,15 +392,15 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
             nll = prior_nll(bernoulli_probability(r), z, model.k)
             free = model.prior_latents(source, x.shape[0])[0] if (w or w_img) else None
             mmd = batch_mmd(free, z) if w else torch.zeros(())
-            terms = [nll + w * mmd, nll, mmd]
+            loss, terms = nll + w * mmd, [nll, mmd]
             if w_img:
                 # the frozen decoder's images of the free-running samples against those of
                 # the codes: a digit class the prior under-produces is a missing cluster here
                 with torch.no_grad():
-                    x_codes = model.membrane_output(model.decode_currents(z))
-                img = image_mmd(model.membrane_output(model.decode_currents(free)), x_codes)
-                terms = [terms[0] + w_img * img, nll, mmd, img]
-        n_batches = _optimise(opt, sums, terms, n_batches, bar)
+                    x_codes = model.decode(z)
+                img = image_mmd(model.decode(free), x_codes)
+                loss, terms = loss + w_img * img, terms + [img]
+        n_batches = _optimise(opt, sums, [loss] + terms, n_batches, bar)
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
               "recon": None, "reg_name": "prior_nll + batch_mmd" + (" + image_mmd" if w_img else ""),
