@@ -171,3 +171,19 @@ def test_prior_image_mmd_trains_the_prior_alone_and_is_added_to_its_loss(tmp_pat
     assert record["phase"] == "prior" and record["image_mmd"] > 0
     assert record["loss"] == pytest.approx(record["prior_nll"] + 0.5 * record["batch_mmd"]
                                            + 2.0 * record["image_mmd"], rel=1e-6)
+
+
+def test_prior_batch_size_sets_the_prior_stages_batches_alone(tmp_path):
+    """train.prior_batch_size: the prior stage takes its batches at that size (512 images an
+    epoch in 2 steps of 256, against 4 of the joint stage's 128); a size out of range is a
+    config error that names the key."""
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=512, prior_batch_size=256)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "prior" and record["steps"] == 2
+    (tmp_path / "default").mkdir()
+    default = _small_config(tmp_path / "default", epochs=1, float_epochs=0, images_per_epoch=512)
+    plain = _joint_then_one_prior_epoch(tmp_path / "default", default, joint_epochs=1)
+    assert json.loads((plain / "log.jsonl").read_text().splitlines()[-1])["steps"] == 4
+    with pytest.raises(ConfigError, match="prior_batch_size"):
+        with_overrides(load_config(config), **{"train.prior_batch_size": 0})

@@ -171,6 +171,10 @@ SCHEMA: dict[str, Any] = {
         "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
+        # the prior stage's batch (default: train.batch_size): its batch MMD compares two sets
+        # of this many codes, and a set of 64 holds about 6 of each digit, a noisy signal for
+        # a class the prior under-produces
+        "prior_batch_size": Optional(_or_none(_int(1, 4096)), None),
         # + weight x losses.image_mmd in the prior stage: the set MMD between the frozen
         # decoder's images of the prior's free-running samples and of the posterior's codes
         # (a missing digit class is a missing cluster in pixel space); 0: none. 1 was measured

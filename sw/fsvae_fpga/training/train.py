@@ -9,7 +9,8 @@ posterior and decoder are frozen (reconstruction stays bit for bit what it was) 
 AdamW on the prior's weights fits it to the posterior's codes (losses.prior_nll, teacher
 forced with the stage's scheduled sampling, + prior_batch_mmd x losses.batch_mmd between its
 free-running samples and the codes: the term that makes the samples cover every mode; +
-prior_image_mmd x losses.image_mmd between the frozen decoder's images of the two).
+prior_image_mmd x losses.image_mmd between the frozen decoder's images of the two), in
+batches of ``prior_batch_size`` (default ``batch_size``).
 The last ``decoder_epochs`` epochs (after the prior stage) are the decoder stage: decoder_fc,
 the decoder and the output layer alone, on reconstruction of the frozen posterior's codes,
 so the codes (and the prior's match to them) stay what they were; with
@@ -301,10 +302,11 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
     return out_dir / "last.pt"
 
 
-def _batches(cfg, x_train, epoch: int, total: int, progress: bool, label: str = ""):
+def _batches(cfg, x_train, epoch: int, total: int, progress: bool, label: str = "", bs: int | None = None):
     """An epoch's randomness, seeded by the run's seed and the epoch (the mixing generator, which
-    also orders the batches, and the latent index source), its progress bar and its batches."""
-    seed, bs = cfg["train"]["seed"] * 100003 + epoch, cfg["train"]["batch_size"]
+    also orders the batches, and the latent index source), its progress bar and its batches of
+    bs images (default train.batch_size)."""
+    seed, bs = cfg["train"]["seed"] * 100003 + epoch, bs or cfg["train"]["batch_size"]
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(x_train.shape[0], generator=gen)[:cfg["train"].get("images_per_epoch")]
     source = TorchIndexSource(seed)
@@ -373,7 +375,8 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     """One epoch of the prior stage (module docstring); returns its log record."""
     tcfg = cfg["train"]
     model.train()
-    gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (prior)")
+    gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (prior)",
+                                         tcfg.get("prior_batch_size"))
     p, w = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"]
     w_img = tcfg.get("prior_image_mmd", 0.0)
     lr = _prior_lr(cfg, epoch, total)
@@ -404,7 +407,7 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
               "recon": None, "reg_name": "prior_nll + batch_mmd" + (" + image_mmd" if w_img else ""),
-              "scheduled_p": round(p, 4), "lr": lr,
+              "scheduled_p": round(p, 4), "lr": lr, "steps": n_batches,
               "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
               "seconds": round(time.time() - t0, 1)}
     log(json.dumps(record))
