@@ -187,3 +187,15 @@ def test_prior_batch_size_sets_the_prior_stages_batches_alone(tmp_path):
     assert json.loads((plain / "log.jsonl").read_text().splitlines()[-1])["steps"] == 4
     with pytest.raises(ConfigError, match="prior_batch_size"):
         with_overrides(load_config(config), **{"train.prior_batch_size": 0})
+
+
+def test_prior_scheduled_p_replaces_the_schedule_in_the_prior_stage_alone(tmp_path):
+    """train.prior_scheduled_p: the prior stage logs and uses that probability, the joint
+    stage keeps the run's schedule; out of [0, 1] is a config error naming the key."""
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=256, prior_scheduled_p=0.75)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["phase"] == "prior" and log[-1]["scheduled_p"] == 0.75
+    assert log[0]["scheduled_p"] != 0.75
+    with pytest.raises(ConfigError, match="prior_scheduled_p"):
+        with_overrides(load_config(config), **{"train.prior_scheduled_p": 1.5})

@@ -10,7 +10,8 @@ AdamW on the prior's weights fits it to the posterior's codes (losses.prior_nll,
 forced with the stage's scheduled sampling, + prior_batch_mmd x losses.batch_mmd between its
 free-running samples and the codes: the term that makes the samples cover every mode; +
 prior_image_mmd x losses.image_mmd between the frozen decoder's images of the two), in
-batches of ``prior_batch_size`` (default ``batch_size``).
+batches of ``prior_batch_size`` (default ``batch_size``), at scheduled-sampling probability
+``prior_scheduled_p`` (default the run's schedule).
 The last ``decoder_epochs`` epochs (after the prior stage) are the decoder stage: decoder_fc,
 the decoder and the output layer alone, on reconstruction of the frozen posterior's codes,
 so the codes (and the prior's match to them) stay what they were; with
@@ -377,7 +378,8 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     model.train()
     gen, source, bar, batches = _batches(cfg, x_train, epoch, total, progress, " (prior)",
                                          tcfg.get("prior_batch_size"))
-    p, w = _scheduled_p(cfg, epoch, total), tcfg["prior_batch_mmd"]
+    p, w = tcfg.get("prior_scheduled_p"), tcfg["prior_batch_mmd"]
+    p = _scheduled_p(cfg, epoch, total) if p is None else p
     w_img = tcfg.get("prior_image_mmd", 0.0)
     lr = _prior_lr(cfg, epoch, total)
     for group in opt.param_groups:
