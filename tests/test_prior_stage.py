@@ -199,3 +199,20 @@ def test_prior_scheduled_p_replaces_the_schedule_in_the_prior_stage_alone(tmp_pa
     assert log[0]["scheduled_p"] != 0.75
     with pytest.raises(ConfigError, match="prior_scheduled_p"):
         with_overrides(load_config(config), **{"train.prior_scheduled_p": 1.5})
+
+
+def test_batch_mmd_widths_reach_the_prior_stages_term(tmp_path):
+    """train.batch_mmd_widths: one very wide kernel sees every pair of codes as alike, so the
+    prior stage's batch MMD is about 0, where the default widths log a clearly positive term;
+    an empty list or a width of 0 is a config error naming the key."""
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=256, batch_mmd_widths=[1e5])
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "prior" and 0 <= record["batch_mmd"] < 1e-4
+    cfg = load_config(config)
+    default = with_overrides(cfg, **{"train.batch_mmd_widths": [0.05, 0.1, 0.2, 0.4]})
+    z = _codes([0, 1, 2, 3], 8)
+    assert float(batch_mmd(z[:, :16], z[:, 16:], default["train"]["batch_mmd_widths"])) > 0.05
+    for bad in ([], [0.0]):
+        with pytest.raises(ConfigError, match="batch_mmd_widths"):
+            with_overrides(cfg, **{"train.batch_mmd_widths": bad})

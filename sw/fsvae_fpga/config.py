@@ -85,6 +85,12 @@ def _prob_range(path, v):
     return [lo, hi]
 
 
+def _widths(path, v):
+    if not isinstance(v, list) or not v:
+        raise ConfigError(f"{path}: expected a list of kernel widths, e.g. [0.5, 1, 2, 4], got {v!r}")
+    return [_float(1e-6, 1e6)(f"{path}[{i}]", w) for i, w in enumerate(v)]
+
+
 def _rate_weights(path, v):
     if v is None:
         return {}
@@ -170,6 +176,9 @@ SCHEMA: dict[str, Any] = {
         # lr_final: a cosine from prior_lr to lr_final over the prior stage)
         "prior_epochs": Optional(_int(0, 100000), 0),
         "prior_batch_mmd": Optional(_float(0.0, 1000.0), 1.0),
+        # the batch MMD's Gaussian kernel widths, as fractions of the mean squared distance
+        # between the codes (losses.set_mmd), in the prior stage and for joint_batch_mmd
+        "batch_mmd_widths": Optional(_widths, [0.05, 0.1, 0.2, 0.4]),
         "prior_lr": Optional(_float(0.0, 1.0), 3e-4),
         # the prior stage's batch (default: train.batch_size): its batch MMD compares two sets
         # of this many codes, and a set of 64 holds about 6 of each digit, a noisy signal for

@@ -46,7 +46,7 @@ from fsvae_fpga.data import load_images
 from fsvae_fpga.evaluation.images import save_curves, save_grid, save_pairs, to_pixels
 from fsvae_fpga.evaluation.inference import generate, reconstruct, reconstruction_mse
 from fsvae_fpga.model.latent import TorchIndexSource, bernoulli_probability
-from fsvae_fpga.model.losses import batch_mmd, fsvae_loss, image_mmd, prior_nll, spike_rate_penalty
+from fsvae_fpga.model.losses import BATCH_MMD_WIDTHS, batch_mmd, fsvae_loss, image_mmd, prior_nll, spike_rate_penalty
 
 PREVIEW = 64
 
@@ -286,7 +286,7 @@ def _epochs(cfg, model, opt, out_dir, start, total, history, device, progress, l
                 if joint_w:     # set-level match, moving the posterior's codes and the prior both
                     with model.frozen_weights():
                         free = model.prior_latents(source, x.shape[0])[0]
-                    joint_mmd = batch_mmd(free, out["z"])
+                    joint_mmd = batch_mmd(free, out["z"], tcfg.get("batch_mmd_widths", BATCH_MMD_WIDTHS))
                     terms = [terms[0] + joint_w * joint_mmd, *terms[1:], joint_mmd]
             else:
                 out = model(x, generator=gen)
@@ -396,7 +396,7 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
                                        scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
             nll = prior_nll(bernoulli_probability(r), z, model.k)
             free = model.prior_latents(source, x.shape[0])[0] if (w or w_img) else None
-            mmd = batch_mmd(free, z) if w else torch.zeros(())
+            mmd = batch_mmd(free, z, tcfg.get("batch_mmd_widths", BATCH_MMD_WIDTHS)) if w else torch.zeros(())
             loss, terms = nll + w * mmd, [nll, mmd]
             if w_img:
                 # the frozen decoder's images of the free-running samples against those of
