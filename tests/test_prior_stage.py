@@ -216,3 +216,28 @@ def test_batch_mmd_widths_reach_the_prior_stages_term(tmp_path):
     for bad in ([], [0.0]):
         with pytest.raises(ConfigError, match="batch_mmd_widths"):
             with_overrides(cfg, **{"train.batch_mmd_widths": bad})
+
+
+def test_batch_mmd_floor_script_splits_the_term_into_floor_and_signal():
+    """scripts/batch_mmd_floor.py: its biased value is losses.set_mmd's exactly; for codes
+    without clusters (every pair about the mean distance apart, as the model's codes are) two
+    draws of one distribution score ~0 unbiased and about 2 x 4 widths / n biased, the floor;
+    a missing mode shows in the unbiased value."""
+    import sys
+    from conftest import ROOT
+    from fsvae_fpga.model.losses import BATCH_MMD_WIDTHS, psp, set_mmd
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from batch_mmd_floor import mmd_both
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    pts = lambda z: psp(z).permute(1, 0, 2).flatten(1)
+    g = torch.Generator().manual_seed(7)
+    a, b = (pts((torch.rand(8, 64, 64, generator=g) < 0.5).float()) for _ in range(2))
+    biased, unbiased = mmd_both(a, b, BATCH_MMD_WIDTHS)
+    assert biased == pytest.approx(float(set_mmd(a, b)), rel=1e-6)
+    assert biased == pytest.approx(2 * len(BATCH_MMD_WIDTHS) / 64, rel=0.1) and abs(unbiased) < 0.05 * biased
+    both = pts(_codes([0, 1, 2, 3], 32, seed=1))          # clustered: one draw split in halves
+    _, same = mmd_both(both[0::2], both[1::2], BATCH_MMD_WIDTHS)
+    _, missing = mmd_both(pts(_codes([0, 1], 64, seed=1))[0::2], both[1::2], BATCH_MMD_WIDTHS)
+    assert missing > 3 * abs(same)
