@@ -22,19 +22,13 @@ import torch
 
 from fsvae_fpga.data import load_images
 from fsvae_fpga.model.latent import TorchIndexSource
-from fsvae_fpga.model.losses import psp
+from fsvae_fpga.model.losses import psp, set_mmd
 from fsvae_fpga.training.checkpoint import load_model
 
 
 def mmd_both(x: torch.Tensor, y: torch.Tensor, widths) -> tuple[float, float]:
-    """(biased, unbiased) squared MMD of two equal-size point sets, set_mmd's kernel."""
-    d2 = torch.cdist(torch.cat([x, y]), torch.cat([x, y])).pow(2)
-    kern = sum(torch.exp(-d2 / (w * d2.mean().clamp_min(1e-12))) for w in widths)
-    n = x.shape[0]
-    kxx, kyy, kxy = kern[:n, :n], kern[n:, n:], kern[:n, n:]
-    off = ~torch.eye(n, dtype=torch.bool)
-    return (float(kxx.mean() + kyy.mean() - 2 * kxy.mean()),
-            float(kxx[off].mean() + kyy[off].mean() - 2 * kxy.mean()))
+    """(biased, unbiased) losses.set_mmd of two point sets."""
+    return float(set_mmd(x, y, widths)), float(set_mmd(x, y, widths, unbiased=True))
 
 
 def main(argv=None) -> int:

@@ -210,9 +210,12 @@ def test_batch_mmd_widths_reach_the_prior_stages_term(tmp_path):
     record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
     assert record["phase"] == "prior" and 0 <= record["batch_mmd"] < 1e-4
     cfg = load_config(config)
-    default = with_overrides(cfg, **{"train.batch_mmd_widths": [0.05, 0.1, 0.2, 0.4]})
+    from conftest import ROOT
+    from fsvae_fpga.model.losses import BATCH_MMD_WIDTHS
+    default = load_config(ROOT / "configs" / "small.yaml")["train"]["batch_mmd_widths"]
+    assert default == list(BATCH_MMD_WIDTHS)             # the config's default is the loss's
     z = _codes([0, 1, 2, 3], 8)
-    assert float(batch_mmd(z[:, :16], z[:, 16:], default["train"]["batch_mmd_widths"])) > 0.05
+    assert float(batch_mmd(z[:, :16], z[:, 16:], default)) > 0.05
     for bad in ([], [0.0]):
         with pytest.raises(ConfigError, match="batch_mmd_widths"):
             with_overrides(cfg, **{"train.batch_mmd_widths": bad})

@@ -66,16 +66,22 @@ def spike_rate_penalty(rates: dict, weights: dict) -> torch.Tensor:
 BATCH_MMD_WIDTHS = (0.05, 0.1, 0.2, 0.4)
 
 
-def set_mmd(x: torch.Tensor, y: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
+def set_mmd(x: torch.Tensor, y: torch.Tensor, widths=BATCH_MMD_WIDTHS, unbiased: bool = False) -> torch.Tensor:
     """Squared maximum mean discrepancy between two sets of points (N, D) and (M, D): the
     kernel a sum of Gaussians whose widths are fractions of the mean squared distance between
     all points (scale-free; the scale has no gradient).  Zero when the sets are the same; grows
-    when one set has a mode the other lacks."""
+    when one set has a mode the other lacks.  The training terms use the biased estimator, whose
+    within-set means include the self-pairs (a floor of about 2/n x len(widths) for two draws
+    of one distribution); ``unbiased`` leaves them out (scripts/batch_mmd_floor.py)."""
     d2 = torch.cdist(torch.cat([x, y]), torch.cat([x, y])).pow(2)
     scale = d2.detach().mean().clamp_min(1e-12)
     kern = sum(torch.exp(-d2 / (w * scale)) for w in widths)
     n = x.shape[0]
-    return kern[:n, :n].mean() + kern[n:, n:].mean() - 2 * kern[:n, n:].mean()
+    kxx, kyy = kern[:n, :n], kern[n:, n:]
+    if unbiased:
+        kxx = kxx[~torch.eye(n, dtype=torch.bool, device=kern.device)]
+        kyy = kyy[~torch.eye(kyy.shape[0], dtype=torch.bool, device=kern.device)]
+    return kxx.mean() + kyy.mean() - 2 * kern[:n, n:].mean()
 
 
 def batch_mmd(a: torch.Tensor, b: torch.Tensor, widths=BATCH_MMD_WIDTHS) -> torch.Tensor:
