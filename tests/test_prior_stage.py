@@ -244,3 +244,40 @@ def test_batch_mmd_floor_script_splits_the_term_into_floor_and_signal():
     _, same = mmd_both(both[0::2], both[1::2], BATCH_MMD_WIDTHS)
     _, missing = mmd_both(pts(_codes([0, 1], 64, seed=1))[0::2], both[1::2], BATCH_MMD_WIDTHS)
     assert missing > 3 * abs(same)
+
+
+def test_prior_hidden_rates_are_the_mean_spikes_of_prior_0_and_1_over_the_pass(small_cfg):
+    """FSVAE.prior_latents records the mean spike rate of the prior's two hidden layers over
+    its T steps (the events of prior.1 and prior.2 in hardware), recomputed here by stepping
+    the prior by hand on the same fed-back codes."""
+    from fsvae_fpga.model.fsvae import FSVAE
+    from fsvae_fpga.model.latent import TorchIndexSource
+    torch.manual_seed(0)
+    model = FSVAE(small_cfg).eval()
+    with torch.no_grad():
+        zs, _ = model.prior_latents(TorchIndexSource(3), 8)
+        rates = {k: float(v) for k, v in model.prior_hidden_rates.items()}
+        state, z_in, sums = None, torch.zeros(8, model.C), [0.0, 0.0]
+        for t in range(model.T):
+            _, state = model.prior.step(z_in, state)
+            sums = [s + float(state[i][1].mean()) for i, s in enumerate(sums[:2])]
+            z_in = zs[t]
+    assert set(rates) == {"prior.0", "prior.1"}
+    assert rates["prior.0"] == pytest.approx(sums[0] / model.T, rel=1e-6)
+    assert rates["prior.1"] == pytest.approx(sums[1] / model.T, rel=1e-6)
+    assert 0 < rates["prior.0"] < 1 and 0 < rates["prior.1"] < 1
+
+
+def test_prior_spike_rate_penalty_is_added_to_the_prior_stages_loss(tmp_path):
+    """train.prior_spike_rate_penalty: the prior stage's loss is prior_nll + batch MMD + weight
+    x (rate of prior.0 + rate of prior.1) of the free-running prior, logged as
+    prior_hidden_rate; a negative weight is a config error naming the key."""
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=256, prior_batch_mmd=0.5,
+                           prior_spike_rate_penalty=3.0)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "prior" and 0 < record["prior_hidden_rate"] < 2
+    assert record["loss"] == pytest.approx(record["prior_nll"] + 0.5 * record["batch_mmd"]
+                                           + 3.0 * record["prior_hidden_rate"], rel=1e-6)
+    with pytest.raises(ConfigError, match="prior_spike_rate_penalty"):
+        with_overrides(load_config(config), **{"train.prior_spike_rate_penalty": -1.0})

@@ -198,6 +198,10 @@ SCHEMA: dict[str, Any] = {
         # (a missing digit class is a missing cluster in pixel space); 0: none. 1 was measured
         # worse on the classic Fréchet score at 4x the stage's CPU (README)
         "prior_image_mmd": Optional(_float(0.0, 1000.0), 0.0),
+        # + weight x the summed mean spike rates of prior.0 and prior.1 of the free-running prior
+        # in the prior stage: their spikes are the events of prior.1 and prior.2, the latent
+        # loop that sets the hardware's pace for the model shipped on 2026-12-05 (README); 0: none
+        "prior_spike_rate_penalty": Optional(_float(0.0, 1000.0), 0.0),
         # sparsity-aware training: loss + weight x mean spike rate of each named decoder layer
         # (decoder_fc, decoder.0, ...; its spikes are the next layer's events, the hardware's
         # work), in the joint and the decoder stage; {}: none

@@ -49,6 +49,7 @@ class LatentNet(nn.Module):
         self.layers = nn.ModuleList(
             Synapse("linear", widths[i], widths[i + 1], batch_norm=batch_norm and i < 2, **synapse_args)
             for i in range(3))
+        self.hidden_spikes: list = [None, None]
 
     def step(self, inputs: torch.Tensor, state, trace=None, prefix=""):
         """One time step: inputs (B, F) -> spikes (B, C, k), new state."""
@@ -58,6 +59,8 @@ class LatentNet(nn.Module):
             current = syn(h)
             h, u = lif_step(current, u_prev, o_prev, syn.membrane_scale(), syn.threshold_rule, syn.surrogate_centre)
             new_state.append((u, h))
+            if i < 2:       # the hidden layers' spikes: the next layer's events in hardware
+                self.hidden_spikes[i] = h
             if trace is not None:
                 trace.setdefault(f"{prefix}{i}", []).append((inputs if i == 0 else new_state[i - 1][1], current, u, h))
         return h.view(h.shape[0], self.latent_dim, self.k), new_state
@@ -269,10 +272,11 @@ class FSVAE(nn.Module):
         gradient, from step ``scheduled_from`` on."""
         device = next(self.parameters()).device
         z_in = torch.zeros(batch, self.C, device=device)
-        state, zs, ps = None, [], []
+        state, zs, ps, rate_sums = None, [], [], [0.0, 0.0]
         trace = {} if self._trace is not None else None
         for t in range(self.T):
             p, state = self.prior.step(z_in, state, trace, "prior.")
+            rate_sums = [r + h.mean() for r, h in zip(rate_sums, self.prior.hidden_spikes)]
             z = pick_one_of_k(p, source.draw(t, batch, self.C, self.k, p.device))
             zs.append(z)
             ps.append(p)
@@ -287,6 +291,9 @@ class FSVAE(nn.Module):
             else:
                 z_in = teacher[t]
         self._record_stepped(trace)
+        # mean spike rates of prior.0 and prior.1 over this pass (with their gradient): the
+        # events of prior.1 and prior.2, the latent loop's work in hardware
+        self.prior_hidden_rates = {f"prior.{i}": r / self.T for i, r in enumerate(rate_sums)}
         return torch.stack(zs), torch.stack(ps)
 
     def _record_stepped(self, trace):

@@ -381,12 +381,15 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
     p, w = tcfg.get("prior_scheduled_p"), tcfg["prior_batch_mmd"]
     p = _scheduled_p(cfg, epoch, total) if p is None else p
     w_img = tcfg.get("prior_image_mmd", 0.0)
+    w_rate = tcfg.get("prior_spike_rate_penalty", 0.0)
     lr = _prior_lr(cfg, epoch, total)
     for group in opt.param_groups:
         group["lr"] = lr
     sums, n_batches, t0 = {"loss": 0.0, "prior_nll": 0.0, "batch_mmd": 0.0}, 0, time.time()
     if w_img:
         sums["image_mmd"] = 0.0
+    if w_rate:
+        sums["prior_hidden_rate"] = 0.0
     for x in batches:
         with model.frozen_weights():
             with torch.no_grad():                     # the codes the prior must learn
@@ -395,9 +398,13 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
                                        scheduled_from=tcfg["scheduled_from_step"], mix_generator=gen,
                                        scheduled_mode=tcfg.get("scheduled_sampling_mode", "sample"))
             nll = prior_nll(bernoulli_probability(r), z, model.k)
-            free = model.prior_latents(source, x.shape[0])[0] if (w or w_img) else None
+            free = model.prior_latents(source, x.shape[0])[0] if (w or w_img or w_rate) else None
             mmd = batch_mmd(free, z, tcfg.get("batch_mmd_widths", BATCH_MMD_WIDTHS)) if w else torch.zeros(())
             loss, terms = nll + w * mmd, [nll, mmd]
+            if w_rate:
+                # the free-running prior's hidden spike rates, as it runs when it generates
+                rate = sum(model.prior_hidden_rates.values())
+                loss, terms = loss + w_rate * rate, terms + [rate]
             if w_img:
                 # the frozen decoder's images of the free-running samples against those of
                 # the codes: a digit class the prior under-produces is a missing cluster here
@@ -408,7 +415,8 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
         n_batches = _optimise(opt, sums, [loss] + terms, n_batches, bar)
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
-              "recon": None, "reg_name": "prior_nll + batch_mmd" + (" + image_mmd" if w_img else ""),
+              "recon": None, "reg_name": "prior_nll + batch_mmd" + (" + image_mmd" if w_img else "")
+              + (" + prior_hidden_rate" if w_rate else ""),
               "scheduled_p": round(p, 4), "lr": lr, "steps": n_batches,
               "test_mse": reconstruction_mse(model, x_test, seed=0, sampler="torch"),
               "seconds": round(time.time() - t0, 1)}
