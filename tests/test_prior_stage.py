@@ -281,3 +281,16 @@ def test_prior_spike_rate_penalty_is_added_to_the_prior_stages_loss(tmp_path):
                                            + 3.0 * record["prior_hidden_rate"], rel=1e-6)
     with pytest.raises(ConfigError, match="prior_spike_rate_penalty"):
         with_overrides(load_config(config), **{"train.prior_spike_rate_penalty": -1.0})
+
+
+def test_prior_spike_rate_penalty_and_image_mmd_are_logged_under_their_own_names(tmp_path):
+    """Both extra prior-stage terms at once: each logged value is its own term (the loss is
+    the weighted sum of the logged means only if no term is logged under another's name)."""
+    config = _small_config(tmp_path, epochs=1, float_epochs=0, images_per_epoch=256, prior_batch_mmd=0.5,
+                           prior_image_mmd=2.0, prior_spike_rate_penalty=100.0)
+    run = _joint_then_one_prior_epoch(tmp_path, config, joint_epochs=1)
+    record = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert 0 < record["prior_hidden_rate"] < 2 and record["image_mmd"] > 0
+    assert record["loss"] == pytest.approx(record["prior_nll"] + 0.5 * record["batch_mmd"]
+                                           + 2.0 * record["image_mmd"] + 100.0 * record["prior_hidden_rate"],
+                                           rel=1e-6)

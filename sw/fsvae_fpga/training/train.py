@@ -401,10 +401,6 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
             free = model.prior_latents(source, x.shape[0])[0] if (w or w_img or w_rate) else None
             mmd = batch_mmd(free, z, tcfg.get("batch_mmd_widths", BATCH_MMD_WIDTHS)) if w else torch.zeros(())
             loss, terms = nll + w * mmd, [nll, mmd]
-            if w_rate:
-                # the free-running prior's hidden spike rates, as it runs when it generates
-                rate = sum(model.prior_hidden_rates.values())
-                loss, terms = loss + w_rate * rate, terms + [rate]
             if w_img:
                 # the frozen decoder's images of the free-running samples against those of
                 # the codes: a digit class the prior under-produces is a missing cluster here
@@ -412,6 +408,10 @@ def _prior_epoch(cfg, model, opt, x_train, x_test, epoch, total, progress, log) 
                     x_codes = model.decode(z)
                 img = image_mmd(model.decode(free), x_codes)
                 loss, terms = loss + w_img * img, terms + [img]
+            if w_rate:     # after image_mmd: the terms in the order of sums' keys
+                # the free-running prior's hidden spike rates, as it runs when it generates
+                rate = sum(model.prior_hidden_rates.values())
+                loss, terms = loss + w_rate * rate, terms + [rate]
         n_batches = _optimise(opt, sums, [loss] + terms, n_batches, bar)
     record = {"epoch": epoch + 1, "stage": model.stage, "phase": "prior",
               **{k: v / max(1, n_batches) for k, v in sums.items()},
