@@ -38,6 +38,11 @@ ARMS = {
           "arg-max bit without gradient, from step train.scheduled_from_step)", ["train.scheduled_sampling_mode=authors"]),
     "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
     "J": ("learning rate decayed by a cosine to 1e-4 over each stage", ["train.lr_final=0.0001"]),
+    # levers found later on the paper-size model, here from the start of training
+    "M": ("per-image MMD at weight 0.1 (the lever on reconstruction of the shipped model)",
+          ["train.mmd_weight=0.1"]),
+    "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
+          ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }
 
 
@@ -61,6 +66,8 @@ def main(argv=None) -> int:
     ap.add_argument("--float-epochs", type=int, default=2)
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an override for every arm (e.g. train.prior_epochs=2), before the arm's own")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "ablations")
     args = ap.parse_args(argv)
     arms = args.arms.split(",")
@@ -72,11 +79,11 @@ def main(argv=None) -> int:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for arm in arms:
         what, sets = ARMS[arm]
-        key = f"{arm}:{args.config}:{args.epochs}:{args.float_epochs}"
+        key = ":".join([arm, args.config, str(args.epochs), str(args.float_epochs), *args.set])
         if key in results:
             continue
         run = args.out / arm
-        sets = [f"train.epochs={args.epochs}", f"train.float_epochs={args.float_epochs}", *sets]
+        sets = [f"train.epochs={args.epochs}", f"train.float_epochs={args.float_epochs}", *args.set, *sets]
         if arm == "A":
             sets = [s for s in sets if not s.startswith("train.float_epochs=")] + ["train.float_epochs=0"]
         t0 = time.perf_counter()
