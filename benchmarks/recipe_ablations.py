@@ -41,6 +41,13 @@ ARMS = {
     # levers found later on the paper-size model, here from the start of training
     "M": ("per-image MMD at weight 0.1 (the lever on reconstruction of the shipped model)",
           ["train.mmd_weight=0.1"]),
+    "M1": ("M with another seed (seed 1: the seed whose baseline collapsed on the paper configuration)",
+           ["train.mmd_weight=0.1", "train.seed=1"]),
+    "FS1": ("F with another seed (seed 1)", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4",
+                                               "network.surrogate_centre=zero", "train.seed=1"]),
+    "FM": ("F and M together (the authors' firing regime, per-image MMD at weight 0.1)",
+           ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero",
+            "train.mmd_weight=0.1"]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
           ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }
