@@ -248,8 +248,9 @@ def validate(raw: Any) -> dict:
     t = cfg["train"]
     if t["prior_epochs"] and t["prior_epochs"] > t["epochs"] - t["float_epochs"]:
         raise ConfigError(f"train.prior_epochs: {t['prior_epochs']} prior-stage epochs do not fit after the "
-                          f"{t['float_epochs']} float epochs in train.epochs = {t['epochs']}; the prior stage "
-                          "trains the fixed-point model")
+                          f"{t['float_epochs']} float epochs in train.epochs = {t['epochs']} (the prior stage "
+                          "trains the fixed-point model); raise train.epochs (or --epochs), or lower "
+                          "train.prior_epochs (--set train.prior_epochs=0: no prior stage)")
     if t["decoder_epochs"] and t["prior_epochs"] + t["decoder_epochs"] > t["epochs"] - t["float_epochs"]:
         raise ConfigError(f"train.decoder_epochs: {t['decoder_epochs']} decoder-stage epochs and {t['prior_epochs']} "
                           f"prior-stage epochs do not fit after the {t['float_epochs']} float epochs in "
