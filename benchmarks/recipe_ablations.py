@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ["network.bn_scale=1.0", "network.latent_bn_scale=1.0", "network.surrogate_centre=threshold",
         "train.mmd_weight=1.0"]
 
+# the two levers some arms combine
+AUTHORS_FIRING = ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero"]
+LIGHT_MMD = "train.mmd_weight=0.1"
+
 # arm -> (what it changes, --set overrides on top of BASE); letters as in docs/recipe-comparison.md
 ARMS = {
     "baseline": ("the recipe before these ablations (BASE)", []),
@@ -36,8 +40,7 @@ ARMS = {
                                                                      "train.detach_history=true"]),
     "F1": ("batch-norm output x 0.2 (x 0.4 in the latent nets), as the authors' tdBN; surrogate "
            "unchanged", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4"]),
-    "F": ("F1, and the surrogate window centred at 0 (the authors' firing regime)",
-          ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero"]),
+    "F": ("F1, and the surrogate window centred at 0 (the authors' firing regime)", AUTHORS_FIRING),
     "F2": ("surrogate window centred at 0 only", ["network.surrogate_centre=zero"]),
     "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
     "H": ("scheduled sampling as the authors' code (a coin per step for the batch, the prior's "
@@ -46,14 +49,12 @@ ARMS = {
     "J": ("learning rate decayed by a cosine to 1e-4 over each stage", ["train.lr_final=0.0001"]),
     # levers found later on the paper-size model, here from the start of training
     "M": ("per-image MMD at weight 0.1 (the lever on reconstruction of the shipped model)",
-          ["train.mmd_weight=0.1"]),
+          [LIGHT_MMD]),
     "M1": ("M with another seed (seed 1: the seed whose baseline collapsed on the paper configuration)",
-           ["train.mmd_weight=0.1", "train.seed=1"]),
-    "FS1": ("F with another seed (seed 1)", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4",
-                                               "network.surrogate_centre=zero", "train.seed=1"]),
+           [LIGHT_MMD, "train.seed=1"]),
+    "FS1": ("F with another seed (seed 1)", [*AUTHORS_FIRING, "train.seed=1"]),
     "FM": ("F and M together (the authors' firing regime, per-image MMD at weight 0.1)",
-           ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero",
-            "train.mmd_weight=0.1"]),
+           [*AUTHORS_FIRING, LIGHT_MMD]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
           ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }

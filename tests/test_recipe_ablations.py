@@ -20,12 +20,9 @@ def _apply(cfg: dict, sets: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("config", ["configs/small.yaml", "configs/mnist.yaml"])
-@pytest.mark.parametrize("arm", sorted(ablations.ARMS))
+@pytest.mark.parametrize("arm", sorted(set(ablations.ARMS) - {"baseline"}))
 def test_arm_is_a_valid_change(arm, config):
     base = load_config(ROOT / config)
     common = ["train.epochs=9", "train.float_epochs=4", "train.prior_epochs=2", *ablations.BASE]
     changed = _apply(base, common + ablations.ARMS[arm][1])
-    if arm == "baseline":
-        assert changed == _apply(base, common)
-    else:
-        assert changed != _apply(base, common), f"arm {arm} changes nothing"
+    assert changed != _apply(base, common), f"arm {arm} changes nothing"
