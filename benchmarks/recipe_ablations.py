@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # recipe the ablations began from, set explicitly so that an arm means the same change if a
 # configuration file's defaults move to one of the arms.
 BASE = ["network.bn_scale=1.0", "network.latent_bn_scale=1.0", "network.surrogate_centre=threshold",
-        "train.mmd_weight=1.0"]
+        "train.mmd_weight=1.0", "train.fixed_point_lr=null"]
 
 # the two levers some arms combine
 AUTHORS_FIRING = ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero"]
 LIGHT_MMD = "train.mmd_weight=0.1"
+# the fixed-point stage under the authors' firing regime: the fold leaves weights 5 times
+# smaller, so its fresh AdamW starts at a fifth of train.lr
+FIXED_POINT_LR = "train.fixed_point_lr=0.0002"
 
 # arm -> (what it changes, --set overrides on top of BASE); letters as in docs/recipe-comparison.md
 ARMS = {
@@ -55,6 +58,9 @@ ARMS = {
     "FS1": ("F with another seed (seed 1)", [*AUTHORS_FIRING, "train.seed=1"]),
     "FM": ("F and M together (the authors' firing regime, per-image MMD at weight 0.1)",
            [*AUTHORS_FIRING, LIGHT_MMD]),
+    "FL": ("F, and the fixed-point stage starting at lr 2e-4 (a fifth of train.lr)",
+           [*AUTHORS_FIRING, FIXED_POINT_LR]),
+    "FLS1": ("FL with another seed (seed 1)", [*AUTHORS_FIRING, FIXED_POINT_LR, "train.seed=1"]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
           ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }

@@ -86,6 +86,23 @@ def test_learning_rate_schedule_is_a_cosine_per_stage(small_cfg):
     assert lrs[7] < lrs[8]                                   # a fresh start at the fold
 
 
+def test_fixed_point_stage_starts_from_its_own_learning_rate(small_cfg):
+    """train.fixed_point_lr: the fixed-point joint stage starts there (then the cosine to
+    lr_final); the float stage keeps train.lr; null (the default) is train.lr throughout."""
+    from fsvae_fpga.training.train import _stage_lr
+    assert small_cfg["train"]["fixed_point_lr"] is None
+    cfg = with_overrides(small_cfg, **{"train.lr": 1e-3, "train.fixed_point_lr": 2e-4, "train.epochs": 20,
+                                       "train.float_epochs": 8, "train.prior_epochs": 4})
+    lrs = [_stage_lr(cfg, e, 20) for e in range(16)]
+    assert lrs[:8] == [1e-3] * 8 and lrs[8:] == [2e-4] * 8
+    cosine = with_overrides(cfg, **{"train.lr_final": 1e-5})
+    lrs = [_stage_lr(cosine, e, 20) for e in range(16)]
+    assert lrs[0] == 1e-3 and lrs[8] == 2e-4 and lrs[15] == pytest.approx(1e-5, abs=1e-15)
+    assert all(a > b for a, b in zip(lrs[8:15], lrs[9:16]))
+    with pytest.raises(ConfigError, match="train.fixed_point_lr"):
+        with_overrides(small_cfg, **{"train.fixed_point_lr": 2.0})
+
+
 def test_images_per_epoch_draws_a_fresh_subset_each_epoch(small_cfg):
     """train.images_per_epoch: each epoch sees that many distinct images, a different subset
     per epoch; null (the default) sees every image once."""

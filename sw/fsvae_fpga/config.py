@@ -163,6 +163,11 @@ SCHEMA: dict[str, Any] = {
         # learning rate at the end of each stage (float, fixed point), reached by a cosine from
         # train.lr over that stage's epochs; null: constant (the recipe before this key)
         "lr_final": Optional(_or_none(_float(0.0, 1.0)), None),
+        # learning rate the fixed-point joint stage starts from (then the cosine to lr_final);
+        # null: train.lr. Under the authors' firing regime (bn_scale 0.2) the fold leaves
+        # weights 5 times smaller, and a fresh AdamW at train.lr undoes the float stage in its
+        # first epoch (README, "Ablations on the paper configuration")
+        "fixed_point_lr": Optional(_or_none(_float(0.0, 1.0)), None),
         # weight of the per-image MMD term in the joint stages (the paper: 1); 3 was measured
         # worse on every score, 0.1 better on reconstruction and the sharp score late in a run
         # (the shipped model's last joint epochs; README, "The lever on reconstruction")

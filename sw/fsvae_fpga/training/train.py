@@ -109,11 +109,13 @@ def _cosine(cfg, start_lr: float, epoch: int, first: int, last: int) -> float:
 
 def _stage_lr(cfg, epoch: int, total: int) -> float:
     """train.lr (cosine to lr_final), separately over the float and the fixed-point stage
-    (each starts a fresh AdamW); the prior and decoder stages have their own."""
+    (each starts a fresh AdamW; the fixed-point stage from train.fixed_point_lr when set);
+    the prior and decoder stages have their own."""
     t = cfg["train"]
-    first, last = (0, t["float_epochs"] - 1) if epoch < t["float_epochs"] else \
-        (t["float_epochs"], _prior_from(cfg, total) - 1)
-    return _cosine(cfg, t["lr"], epoch, first, last)
+    if epoch < t["float_epochs"]:
+        return _cosine(cfg, t["lr"], epoch, 0, t["float_epochs"] - 1)
+    start = t["lr"] if t.get("fixed_point_lr") is None else t["fixed_point_lr"]
+    return _cosine(cfg, start, epoch, t["float_epochs"], _prior_from(cfg, total) - 1)
 
 
 def _prior_lr(cfg, epoch: int, total: int) -> float:
