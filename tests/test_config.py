@@ -12,7 +12,8 @@ def test_shipped_configs_are_valid(small_cfg):
     paper = load_config(ROOT / "configs" / "mnist.yaml")
     assert paper["network"] == {"time_steps": 16, "latent_dim": 128, "k": 20,
                                 "encoder_channels": [32, 64, 128, 256], "latent_batch_norm": True,
-                                "bn_scale": 1.0, "latent_bn_scale": 1.0, "surrogate_centre": "threshold"}
+                                "bn_scale": 0.2, "latent_bn_scale": 0.4, "surrogate_centre": "zero"}
+    assert paper["train"]["fixed_point_lr"] == 2e-4
     assert paper["train"]["detach_teacher"] is False and paper["train"]["detach_history"] is False
     with pytest.raises(ConfigError, match="train.detach_teacher: expected true or false"):
         with_overrides(paper, **{"train.detach_teacher": 1})
