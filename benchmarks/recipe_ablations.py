@@ -3,7 +3,8 @@ configuration, seed and number of epochs, then held-out reconstruction MSE and s
 Fréchet distances (classic and sharp feature nets; samples from the hardware sampler, i.e.
 the images the hardware makes) for the float stage (float.pt) and the fixed-point stage
 (last.pt).  Prints a Markdown table and writes OUT/ablations.json; a finished arm is not run
-again (its run folder is reused), so the script can be stopped and started again.
+again (its run folder is reused) and an arm stopped part-way is resumed from its last.pt, so
+the script can be stopped and started again.
 
     python benchmarks/recipe_ablations.py --config configs/small.yaml --epochs 4 --float-epochs 2 \\
         --out build/ablations [--arms baseline,D,G]
@@ -74,6 +75,15 @@ def cli(*args: str) -> str:
     return res.stdout
 
 
+def epochs_done(ckpt: Path) -> int:
+    """The epochs a run's checkpoint holds (0 without one): an arm stopped part-way has a
+    last.pt of fewer epochs than asked, and is resumed rather than scored."""
+    if not ckpt.is_file():
+        return 0
+    from fsvae_fpga.training.checkpoint import read_checkpoint
+    return int(read_checkpoint(ckpt)["epoch"])
+
+
 def evaluate(ckpt: Path, samples: int) -> dict:
     out = json.loads(cli("evaluate", "--ckpt", str(ckpt), "--samples", str(samples), "--json").strip().splitlines()[-1])
     return {k: out[k] for k in ("stage", "epochs", "reconstruction_mse", "frechet_distance", "frechet_distance_sharp")}
@@ -107,10 +117,14 @@ def main(argv=None) -> int:
         if arm == "A":
             sets = [s for s in sets if not s.startswith("train.float_epochs=")] + ["train.float_epochs=0"]
         t0 = time.perf_counter()
-        if not (run / "last.pt").is_file():
+        done = epochs_done(run / "last.pt")
+        if done == 0:
             cli("train", "--config", args.config, "--out", str(run), *[a for s in sets for a in ("--set", s)])
+        elif done < args.epochs:      # stopped part-way: continue it (its config is in the checkpoint)
+            cli("train", "--resume", str(run / "last.pt"), "--out", str(run), "--epochs", str(args.epochs))
         seconds = time.perf_counter() - t0
-        row = {"arm": arm, "what": what, "sets": sets, "train_seconds": round(seconds)}
+        row = {"arm": arm, "what": what, "sets": sets, "train_seconds": round(seconds),
+               **({"resumed_from_epoch": done} if 0 < done < args.epochs else {})}
         row["float"] = evaluate(run / "float.pt", args.samples) if (run / "float.pt").is_file() else None
         row["fixed_point"] = evaluate(run / "last.pt", args.samples)
         results[key] = row
