@@ -62,6 +62,8 @@ ARMS = {
     "FL": ("F, and the fixed-point stage starting at lr 2e-4 (a fifth of train.lr)",
            [*AUTHORS_FIRING, FIXED_POINT_LR]),
     "FLS1": ("FL with another seed (seed 1)", [*AUTHORS_FIRING, FIXED_POINT_LR, "train.seed=1"]),
+    "F1S1": ("F1 with another seed (seed 1)", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "train.seed=1"]),
+    "GS1": ("G with another seed (seed 1)", ["train.scheduled_sampling=[0.0,0.0]", "train.seed=1"]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
           ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }
