@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ["network.bn_scale=1.0", "network.latent_bn_scale=1.0", "network.surrogate_centre=threshold",
         "train.mmd_weight=1.0", "train.fixed_point_lr=null"]
 
-# the two levers some arms combine
-AUTHORS_FIRING = ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "network.surrogate_centre=zero"]
+# the levers some arms combine (and their second seeds repeat)
+AUTHORS_BN_SCALE = ["network.bn_scale=0.2", "network.latent_bn_scale=0.4"]
+AUTHORS_FIRING = [*AUTHORS_BN_SCALE, "network.surrogate_centre=zero"]
+NO_SCHEDULED_SAMPLING = "train.scheduled_sampling=[0.0,0.0]"
 LIGHT_MMD = "train.mmd_weight=0.1"
 # the fixed-point stage under the authors' firing regime: the fold leaves weights 5 times
 # smaller, so its fresh AdamW starts at a fifth of train.lr
@@ -43,10 +45,10 @@ ARMS = {
     "E": ("D, and no gradient through the posterior's fed-back z", ["train.detach_teacher=true",
                                                                      "train.detach_history=true"]),
     "F1": ("batch-norm output x 0.2 (x 0.4 in the latent nets), as the authors' tdBN; surrogate "
-           "unchanged", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4"]),
+           "unchanged", AUTHORS_BN_SCALE),
     "F": ("F1, and the surrogate window centred at 0 (the authors' firing regime)", AUTHORS_FIRING),
     "F2": ("surrogate window centred at 0 only", ["network.surrogate_centre=zero"]),
-    "G": ("scheduled sampling off", ["train.scheduled_sampling=[0.0,0.0]"]),
+    "G": ("scheduled sampling off", [NO_SCHEDULED_SAMPLING]),
     "H": ("scheduled sampling as the authors' code (a coin per step for the batch, the prior's "
           "arg-max bit without gradient, from step train.scheduled_from_step)", ["train.scheduled_sampling_mode=authors"]),
     "I": ("learning rate by the authors' rule (1e-3 x batch / 250)", ["train.lr=0.000128"]),
@@ -62,8 +64,8 @@ ARMS = {
     "FL": ("F, and the fixed-point stage starting at lr 2e-4 (a fifth of train.lr)",
            [*AUTHORS_FIRING, FIXED_POINT_LR]),
     "FLS1": ("FL with another seed (seed 1)", [*AUTHORS_FIRING, FIXED_POINT_LR, "train.seed=1"]),
-    "F1S1": ("F1 with another seed (seed 1)", ["network.bn_scale=0.2", "network.latent_bn_scale=0.4", "train.seed=1"]),
-    "GS1": ("G with another seed (seed 1)", ["train.scheduled_sampling=[0.0,0.0]", "train.seed=1"]),
+    "F1S1": ("F1 with another seed (seed 1)", [*AUTHORS_BN_SCALE, "train.seed=1"]),
+    "GS1": ("G with another seed (seed 1)", [NO_SCHEDULED_SAMPLING, "train.seed=1"]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
           ["train.batch_mmd_widths=[0.25,0.5,1,2]"]),
 }

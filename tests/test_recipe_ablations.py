@@ -3,6 +3,7 @@ each arm's --set overrides are accepted by the config schema, on both configurat
 ablations run on, and every arm but the baseline changes the configuration it trains, whatever
 the configuration file's own defaults (the arms start from the script's BASE recipe)."""
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -52,5 +53,5 @@ def test_an_arm_stopped_part_way_is_resumed_not_scored(tmp_path, monkeypatch, do
         assert len(trains) == 1 and "--config" in trains[0] and "--resume" not in trains[0]
     else:
         assert trains == [("train", "--resume", str(run / "last.pt"), "--out", str(run), "--epochs", "4")]
-    row = next(iter(__import__("json").loads((tmp_path / "ablations.json").read_text()).values()))
+    row = next(iter(json.loads((tmp_path / "ablations.json").read_text()).values()))
     assert row.get("resumed_from_epoch") == (done if expect == "resume" else None)
