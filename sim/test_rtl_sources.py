@@ -55,7 +55,8 @@ def test_compile_order():
     for i, m in enumerate(everything):
         assert set(deps[m]) <= set(everything[:i]), f"{m} before one of {deps[m]}"
     assert modules("fsvae_lif_linear") == [
-        "fsvae_increment", "fsvae_engine_ctrl", "fsvae_file_check", "fsvae_weight_mem", "fsvae_state_ram", "fsvae_current_acc",
+        "fsvae_increment", "fsvae_engine_ctrl", "fsvae_file_check", "fsvae_weight_mem", "fsvae_weight_mem_pair", "fsvae_state_ram",
+        "fsvae_current_acc",
         "fsvae_lif_datapath", "fsvae_at_most_one", "fsvae_spike_emitter", "fsvae_times_const", "fsvae_lif_linear"]
     assert modules(["fsvae_lif_update", "fsvae_lif_linear"])[:5] == [
         "fsvae_lif_datapath", "fsvae_at_most_one", "fsvae_spike_emitter", "fsvae_state_ram", "fsvae_lif_update"]

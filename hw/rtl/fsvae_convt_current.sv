@@ -440,6 +440,7 @@ module fsvae_convt_current #(
         .clk, .rst,
         .add_en(acc_issue), .add_waddr(w_addr), .add_aaddr(aa),
         .add_wdata(w_rd_data),          // WEIGHT_EXT = 1: the external memory's word; else unused
+        .add_waddr2('0), .add_second(1'b0),   // one weight word a scatter (PAIRS = 0)
         .rd_en, .rd_aaddr(rd_addr), .rd_baddr(ua_g), .cur(m_axis_cur_tdata),
         .clr_en, .clr_addr,
         .wl_en, .wl_addr, .wl_data

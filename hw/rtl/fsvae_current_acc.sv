@@ -16,6 +16,10 @@
 //     that two engine copies share, fsvae_weight_mem_pair), which the engine reads at add_waddr
 //     with add_en: the word is used as it arrives, one cycle after the issue, exactly as the
 //     own memory's registered output would be; wl_* are then unused.
+//   add_waddr2 / add_second (PAIRS = 1): a second weight word, read through the memory's second
+//     port in the same cycle and added to the same accumulator word together with the first
+//     when add_second is high (two events of a linear layer in one scatter: fsvae_lif_linear
+//     PAIRS); unused with PAIRS = 0.
 //   rd_en / rd_aaddr / rd_baddr -> cur: update: accumulator word rd_aaddr plus bias word
 //     rd_baddr, valid from the next cycle and held until the next add_en or rd_en.
 //   clr_en / clr_addr: write zeros to accumulator word clr_addr at the end of this cycle
@@ -41,6 +45,11 @@
 // read that can meet a pending write is the one in the cycle right after an issue (back to
 // back); after a gap of one or more cycles the write has landed in the RAM and the flag is
 // clear (no write at that edge), so stalled issues (weight stream) need nothing more.
+// PAIRS = 1 (WEIGHT_STREAM = 0 only): the weight memory is fsvae_weight_mem_pair, whose two
+// read ports the scatter uses together; the sum acc + w + w2 is written in the same cycle as
+// acc + w would be, so the pipeline and the forwarding above are unchanged.  No second memory:
+// block RAM and UltraRAM have the second port anyway.  Cost: P adders more.
+//
 // Cost: weight ROM ROWS x P*W_BITS (WEIGHT_STREAM = 1: a P*W_BITS register instead), bias
 // ROM BWORDS x P*B_BITS, accumulator RAM WORDS x P*ACC_BITS (one read + one write port,
 // synchronous read), 2P adders.
@@ -94,6 +103,7 @@ module fsvae_current_acc #(
     parameter int T            = 4,            // FUSED = 1: steps per image
     parameter int THRESHOLD    = 0,            // FUSED = 1: spike when u > THRESHOLD
     parameter int STATE_LUTRAM = 0,            // 1: the accumulator RAM in LUTs whatever its depth
+    parameter int PAIRS        = 0,            // 1: two weight words a scatter (add_waddr2, header)
     parameter int WA_W = (ROWS > 1) ? $clog2(ROWS) : 1,
     parameter int AA_W = (WORDS > 1) ? $clog2(WORDS) : 1,
     parameter int BA_W = (BWORDS > 1) ? $clog2(BWORDS) : 1
@@ -105,6 +115,8 @@ module fsvae_current_acc #(
     input  wire logic [WA_W-1:0]       add_waddr,
     input  wire logic [AA_W-1:0]       add_aaddr,
     input  wire logic [P*W_BITS-1:0]   add_wdata,
+    input  wire logic [WA_W-1:0]       add_waddr2,
+    input  wire logic                  add_second,
 
     input  wire logic                  rd_en,
     input  wire logic [AA_W-1:0]       rd_aaddr,
@@ -132,7 +144,8 @@ module fsvae_current_acc #(
     logic [AA_W-1:0]       acc_ra, acc_wa;
     logic [P*ACC_BITS-1:0] acc_wd, acc_q, acc_sum, fwd_data, clr_wd;
     logic                  wb_last;    // FUSED = 1: the clears are step T-1's (write b alone)
-    logic [P*W_BITS-1:0]   w_q;
+    logic [P*W_BITS-1:0]   w_q, w2_q;
+    logic                  w2_use;     // PAIRS = 1: the issue read a second word
     logic [P*B_BITS-1:0]   b_q;
 
     assign acc_re = add_en || rd_en;
@@ -140,6 +153,22 @@ module fsvae_current_acc #(
     assign acc_we = addb_v || clr_en;
     assign acc_wa = addb_v ? addb_a : clr_addr;
     assign acc_wd = addb_v ? acc_sum : clr_wd;     // clr_wd = 0 unless FUSED
+
+    if (PAIRS != 0 && WEIGHT_STREAM != 0) begin : g_bad_pairs
+        $error("fsvae_current_acc: PAIRS needs the module's own weight memory (WEIGHT_STREAM = 0)");
+    end
+    if (PAIRS == 0) begin : g_no_pair
+        assign w2_q = '0;
+        wire unused_pair = ^{add_waddr2, add_second};
+    end
+    always_ff @(posedge clk) begin
+        if (add_en) begin
+            w2_use <= (PAIRS != 0) && add_second;
+        end
+        if (rst) begin
+            w2_use <= 1'b0;
+        end
+    end
 
     if (WEIGHT_STREAM == 2) begin : g_wext
         if (WEIGHT_LOAD != 0) begin : g_bad_mode
@@ -158,6 +187,15 @@ module fsvae_current_acc #(
             end
         end
         wire unused_wmem = ^{add_waddr, wl_en, wl_addr, wl_data};
+    end else if (PAIRS != 0) begin : g_wpair
+        // both read ports of one memory: the first word on A (which also takes the load), the second on B
+        fsvae_weight_mem_pair #(.DEPTH(ROWS), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
+                                .STYLE(WEIGHT_STYLE)) u_weights (
+            .clk, .a_en(add_en), .a_addr(add_waddr), .a_data(w_q),
+            .b_en(add_en && add_second), .b_addr(add_waddr2), .b_data(w2_q),
+            .wr_en(wl_en), .wr_addr(wl_addr), .wr_data(wl_data)
+        );
+        wire unused_wdata = ^add_wdata;
     end else begin : g_wmem
         fsvae_weight_mem #(.DEPTH(ROWS), .WIDTH(P * W_BITS), .INIT_FILE(WEIGHT_FILE), .LOADABLE(WEIGHT_LOAD),
                            .STYLE(WEIGHT_STYLE)) u_weights (
@@ -197,17 +235,19 @@ module fsvae_current_acc #(
     end
 
     for (genvar p = 0; p < P; p++) begin : g_lane
-        logic signed [ACC_BITS-1:0] acc_op, w_ext, b_ext;
+        logic signed [ACC_BITS-1:0] acc_op, w_ext, w2_ext, b_ext;
         // Bits above ACC_BITS of a wider weight or bias are not needed (modular sum).
         /* verilator lint_off UNUSEDSIGNAL */
-        logic signed [W_BITS-1:0]   w;
+        logic signed [W_BITS-1:0]   w, w2;
         logic signed [B_BITS-1:0]   b;
         /* verilator lint_on UNUSEDSIGNAL */
 
         assign acc_op = fwd_sel ? fwd_data[p*ACC_BITS +: ACC_BITS] : acc_q[p*ACC_BITS +: ACC_BITS];
         assign w      = w_q[p*W_BITS +: W_BITS];
         assign w_ext  = ACC_BITS'(w);          // sign-extend (or wrap: exact modulo 2^ACC_BITS)
-        assign acc_sum[p*ACC_BITS +: ACC_BITS] = acc_op + w_ext;
+        assign w2     = w2_q[p*W_BITS +: W_BITS];
+        assign w2_ext = w2_use ? ACC_BITS'(w2) : '0;
+        assign acc_sum[p*ACC_BITS +: ACC_BITS] = acc_op + w_ext + w2_ext;
 
         assign b      = b_q[p*B_BITS +: B_BITS];
         assign b_ext  = ACC_BITS'(b);

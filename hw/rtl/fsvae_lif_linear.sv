@@ -67,6 +67,16 @@
 //     the step control); not registered, since a slice in between would raise tready when
 //     the engine does not want a word.  So the producer's weight tvalid must not depend
 //     combinationally on s_axis_event_tready (fsvae_weight_stream's tvalid is its own).
+//   PAIRS = 1 (weights from the own memory only): events go through a one-event holding
+//     register and are scattered two at a time: the held event and the next beat read their
+//     words through the weight memory's two ports (fsvae_weight_mem_pair, no second memory)
+//     and both are added to the group's accumulator word in one cycle, so a pair costs G
+//     cycles.  A beat is taken into the holding register while it is empty, and paired with
+//     the held event when the scatter can start the next one (the beat's handshake is the
+//     pair's start); the step's last event, if it is held alone, is scattered alone.  So
+//     E events cost ceil(E / 2) * G cycles instead of E * G (G >= 2: the events arrive one a
+//     cycle, so a pair needs two cycles; the parameter check refuses G = 1): the lever for the layer whose
+//     events set the pace of the prior's loop (prior.2, hw/boards.yaml event_pairs).
 //   update:     G cycles, one group per cycle: acc + bias, leak, compare; membranes and
 //     spikes written back, the accumulator word cleared for the next step (so no bias-load
 //     pass is needed; the reset clears it once).  The group's spike mask goes, through a
@@ -85,6 +95,9 @@
 //   completed step.
 //   MASKS = 1: 3 + (E + 1) * G (no emitter: stage C is the output beat, so the last group
 //   leaves the cycle after its update, where the emitter takes one more).
+//   PAIRS = 1: 5 + (ceil(E / 2) + 1) * G + (the emitter's stalls, as above), one cycle more
+//     than ceil(E / 2) events would take at PAIRS = 0 (the holding register's); MASKS = 1
+//     with PAIRS = 1: 4 + (ceil(E / 2) + 1) * G.  E = 0 (the empty beat): as PAIRS = 0.
 //   WEIGHT_STREAM = 1: the same formula exactly when the weight stream never starves
 //   (tvalid high whenever tready is); otherwise formula + starved cycles (cycles with
 //   s_axis_weight_tready && !s_axis_weight_tvalid), each of which delays the step by one.
@@ -111,6 +124,7 @@ module fsvae_lif_linear #(
     parameter int WEIGHT_STREAM = 0,             // 1: weight rows on s_axis_weight_* (no weight memory)
     parameter     BIAS_FILE   = "bias.hex",
     parameter int MASKS     = 0,               // 1: the spike masks on m_axis_mask_* (no emitter)
+    parameter int PAIRS     = 0,               // 1: two events a scatter (header; WEIGHT_STREAM = 0)
     parameter int IN_W  = (IN > 1) ? $clog2(IN) : 1,    // event index width
     parameter int OUT_W = (OUT > 1) ? $clog2(OUT) : 1,  // spike index width
     parameter int G_W   = (OUT / P > 1) ? $clog2(OUT / P) : 1,
@@ -162,6 +176,13 @@ module fsvae_lif_linear #(
     if (P < 1 || OUT % P != 0) begin : g_bad_lanes
         $error("fsvae_lif_linear: OUT (%0d) must be a multiple of P (%0d)", OUT, P);
     end
+    if (PAIRS != 0 && WEIGHT_STREAM != 0) begin : g_bad_pairs
+        $error("fsvae_lif_linear: PAIRS reads two rows of the own weight memory (WEIGHT_STREAM = 0)");
+    end
+    if (PAIRS != 0 && G < 2) begin : g_bad_pair_groups
+        // events arrive one a cycle: a pair every G = 1 cycle would need two
+        $error("fsvae_lif_linear: PAIRS needs G = OUT / P >= 2 (it is %0d): events arrive one a cycle", G);
+    end
 
     // ------------------------------------------------------------------ step control
     logic           init, idle, acc, acc_end, upd_issue, upd_adv, updb_v, emit_ready;
@@ -177,16 +198,24 @@ module fsvae_lif_linear #(
 
     // ------------------------------------------------------------------ accumulate
     logic            first_q;      // the step ignores the stored state
-    logic            ev_v;         // an event is being scattered
+    logic            ev_v;         // an event (PAIRS: one or two) is being scattered
     logic [WA_W-1:0] wa;           // weight word of group ag: index * G + ag
     logic [WA_W-1:0] wa_next;      // wa + 1 by gates: a ROM's address (fsvae_increment)
     fsvae_increment #(.W(WA_W)) u_wa_next (.x(wa), .y(wa_next));
-    logic [WA_W-1:0] ev_row;       // the event's first weight word, index * G by shift-adds
+    logic [WA_W-1:0] ev_row;       // the beat's first weight word, index * G by shift-adds
     fsvae_times_const #(.W(WA_W), .C(G)) u_ev_row (.x(WA_W'(s_axis_event_tdata)), .y(ev_row));
     logic [G_W-1:0]  ag;           // group being issued
     logic            ev_seen_last; // the step's last (or empty) beat was accepted
     logic            ev_hs, acc_issue;
     logic            w_go;         // the current (event, group)'s weight word is here
+    logic            free;         // the scatter can take the next event (or pair) this cycle
+    // PAIRS = 1: the holding register and the pair's second row
+    logic            h_v, h_last;  // an event is held; it is the step's last
+    logic [WA_W-1:0] h_row;        // its first weight word
+    logic            pair_go;      // a scatter of the held event (and the beat) starts
+    logic            wb_v;         // the scatter has a second event
+    logic [WA_W-1:0] wb, wb_next;  // its weight word of group ag
+    fsvae_increment #(.W(WA_W)) u_wb_next (.x(wb), .y(wb_next));
 
     if (WEIGHT_STREAM != 0) begin : g_wstream
         assign s_axis_weight_tready = acc && ev_v;          // independent of tvalid
@@ -197,38 +226,66 @@ module fsvae_lif_linear #(
         wire unused_wstream = ^{s_axis_weight_tvalid, s_axis_weight_tdata};
     end
 
-    assign s_axis_event_tready = acc && !ev_seen_last && (!ev_v || (ag == LAST_G && w_go));
+    assign free      = !ev_v || (ag == LAST_G && w_go);
     assign ev_hs     = s_axis_event_tvalid && s_axis_event_tready;
     assign acc_issue = acc && ev_v && w_go;
-    // Leave while the last group of the last event is issued (or on the empty beat); its
-    // write meets the first update read through the accumulator's forwarding.
-    assign acc_end   = (ev_seen_last && (!ev_v || (ag == LAST_G && w_go))) || (ev_hs && s_axis_event_tuser);
+    if (PAIRS != 0) begin : g_pairs
+        // a beat fills the empty holding register, or pairs with the held event as the scatter frees
+        assign s_axis_event_tready = acc && !ev_seen_last && (!h_v || free);
+        assign pair_go = acc && h_v && free && (ev_hs || h_last);
+        assign acc_end = (ev_seen_last && !h_v && free) || (ev_hs && s_axis_event_tuser);
+    end else begin : g_single
+        assign s_axis_event_tready = acc && !ev_seen_last && free;
+        assign pair_go = 1'b0;
+        wire unused_hold = ^{h_v, h_last};    // no holding register (its logic is optimised away)
+        // Leave while the last group of the last event is issued (or on the empty beat); its
+        // write meets the first update read through the accumulator's forwarding.
+        assign acc_end = (ev_seen_last && free) || (ev_hs && s_axis_event_tuser);
+    end
 
     always_ff @(posedge clk) begin
         if (idle && start) begin
             first_q      <= first_step;
             ev_v         <= 1'b0;
             ev_seen_last <= 1'b0;
+            h_v          <= 1'b0;
         end
         if (acc) begin
             if (acc_issue) begin
                 ag <= ag + 1'b1;
                 wa <= wa_next;
+                wb <= wb_next;
                 if (ag == LAST_G) begin
                     ev_v <= 1'b0;
                 end
             end
             if (ev_hs) begin
                 ev_seen_last <= s_axis_event_tlast || s_axis_event_tuser;
-                if (!s_axis_event_tuser) begin
-                    ev_v    <= 1'b1;
-                    wa      <= ev_row;
-                    ag      <= '0;
+            end
+            if (PAIRS == 0) begin
+                if (ev_hs && !s_axis_event_tuser) begin
+                    ev_v <= 1'b1;
+                    wa   <= ev_row;
+                    ag   <= '0;
+                end
+            end else begin
+                if (pair_go) begin              // the held event, and the beat if one came
+                    ev_v <= 1'b1;
+                    wa   <= h_row;
+                    wb   <= ev_row;
+                    wb_v <= ev_hs;
+                    ag   <= '0;
+                    h_v  <= 1'b0;
+                end else if (ev_hs && !s_axis_event_tuser) begin
+                    h_v    <= 1'b1;             // held until the next beat, or alone if last
+                    h_row  <= ev_row;
+                    h_last <= s_axis_event_tlast;
                 end
             end
         end
         if (rst) begin
             ev_v <= 1'b0;
+            h_v  <= 1'b0;
         end
     end
 
@@ -238,9 +295,10 @@ module fsvae_lif_linear #(
     fsvae_current_acc #(.P(P), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_BITS(ACC_BITS), .ROWS(IN * G),
                         .WORDS(G), .BWORDS(G), .WEIGHT_FILE(WEIGHT_FILE), .WEIGHT_LOAD(WEIGHT_LOAD),
                         .WEIGHT_STYLE(WEIGHT_STYLE), .WEIGHT_STREAM(WEIGHT_STREAM),
-                        .BIAS_FILE(BIAS_FILE)) u_currents (
+                        .BIAS_FILE(BIAS_FILE), .PAIRS(PAIRS)) u_currents (
         .clk, .rst,
         .add_en(acc_issue), .add_waddr(wa), .add_aaddr(ag), .add_wdata(s_axis_weight_tdata),
+        .add_waddr2(wb), .add_second(wb_v),
         .rd_en(upd_issue), .rd_aaddr(ua_g), .rd_baddr(ua_g), .cur,
         // the update clears each word it reads (no bias-load pass); the reset clears all
         .clr_en(upd_adv || init), .clr_addr(upd_adv ? updb_g : clr_g),

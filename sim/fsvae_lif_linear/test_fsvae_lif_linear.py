@@ -131,10 +131,19 @@ def weight_rows(w, p):
     return [[int(h, 16) for h in pack_words(w[:, i], p, W_BITS)] for i in range(w.shape[1])]
 
 
-def expected_cycles(n_events, spikes, n_out, p):
+def scatters(n_events, pairs):
+    """Scatters of a step (the RTL header): one per event, or per pair of events with PAIRS =
+    1, which costs one cycle more for its holding register when the step has events."""
+    if not pairs or n_events == 0:
+        return n_events, 0
+    return (n_events + 1) // 2, 1
+
+
+def expected_cycles(n_events, spikes, n_out, p, pairs=0):
     g_count = n_out // p
     k = np.bincount(np.asarray(spikes, dtype=np.int64) // p, minlength=g_count)
-    return 4 + (n_events + 1) * g_count + int(np.maximum(k[:-1] - 1, 0).sum()) + int(k[-1])
+    n, extra = scatters(n_events, pairs)
+    return 4 + extra + (n + 1) * g_count + int(np.maximum(k[:-1] - 1, 0).sum()) + int(k[-1])
 
 
 # --- cocotb side ---------------------------------------------------------------------------
@@ -144,10 +153,11 @@ def mask_spikes(words, n_out, p) -> list[int]:
     return [(w >> p) * p + i for w in words for i in range(p) if (w >> i) & 1]
 
 
-def expected_mask_cycles(n_events, n_out, p):
+def expected_mask_cycles(n_events, n_out, p, pairs=0):
     """MASKS = 1 (the RTL header): no emitter; stage C's register is the output beat, so the
     last group leaves one cycle after its update, one cycle sooner than the emitter's path."""
-    return 3 + (n_events + 1) * (n_out // p)
+    n, extra = scatters(n_events, pairs)
+    return 3 + extra + (n + 1) * (n_out // p)
 
 
 class TB(EngineTB):
@@ -161,6 +171,7 @@ class TB(EngineTB):
         self.ACC_BITS, self.MEM_BITS = int(env["FSVAE_ACC_BITS"]), int(env["FSVAE_MEM_BITS"])
         self.case = env["FSVAE_CASE"]
         self.stream = int(env.get("FSVAE_WEIGHT_STREAM", "0"))
+        self.pairs = int(env.get("FSVAE_PAIRS", "0"))
         dut.first_step.value = 0
         dut.dbg_group.value = 0
         # weight stream monitor: handshakes, starved cycles, and how issues follow each other
@@ -264,8 +275,8 @@ async def run_steps(tb, steps, expected, exact):
         if exact:
             cycles = int(dut.cycles.value)
             starved = tb.w_starved - starved_before
-            want = expected_mask_cycles(len(events), tb.OUT, tb.P) if tb.masks else \
-                expected_cycles(len(events), spikes, tb.OUT, tb.P)
+            want = expected_mask_cycles(len(events), tb.OUT, tb.P, tb.pairs) if tb.masks else \
+                expected_cycles(len(events), spikes, tb.OUT, tb.P, tb.pairs)
             assert cycles == want + starved, f"step {t}: {cycles} cycles, formula {want} + {starved} starved"
 
     await ClockCycles(dut.clk, 4)
@@ -342,6 +353,24 @@ def test_fsvae_lif_linear_masks(IN, OUT, P):
     acc_bits, mem_bits = widths(IN, OUT, cfg["B_BITS"], cfg["THRESHOLD"])
     params = {"IN": IN, "OUT": OUT, "P": P, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
               "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"], "MASKS": 1}
+    runner.run_cases("fsvae_lif_linear", SOURCES, params, CASES,
+                     lambda d, case: write_memory_files(d, *make_case(IN, OUT, cfg["B_BITS"], case)[:2], P,
+                                                        cfg["B_BITS"]),
+                     strings={"WEIGHT_FILE": WEIGHT_FILE, "BIAS_FILE": BIAS_FILE})
+
+
+@pytest.mark.parametrize("MASKS", [0, 1])
+@pytest.mark.parametrize("IN,OUT,P", [c for c in CONFIGS if c[1] // c[2] >= 2])   # G >= 2 (the RTL's check)
+def test_fsvae_lif_linear_pairs(IN, OUT, P, MASKS):
+    """PAIRS = 1: events scattered two at a time through the weight memory's two ports, the
+    same steps (odd and even event counts, empty steps) against golden, bit for bit, with
+    event idle and spike backpressure, and the header's cycles (ceil(E / 2) scatters)."""
+    import runner
+    cfg = CONFIGS[(IN, OUT, P)]
+    acc_bits, mem_bits = widths(IN, OUT, cfg["B_BITS"], cfg["THRESHOLD"])
+    params = {"IN": IN, "OUT": OUT, "P": P, "W_BITS": W_BITS, "B_BITS": cfg["B_BITS"],
+              "ACC_BITS": acc_bits, "MEM_BITS": mem_bits, "THRESHOLD": cfg["THRESHOLD"], "MASKS": MASKS,
+              "PAIRS": 1}
     runner.run_cases("fsvae_lif_linear", SOURCES, params, CASES,
                      lambda d, case: write_memory_files(d, *make_case(IN, OUT, cfg["B_BITS"], case)[:2], P,
                                                         cfg["B_BITS"]),
