@@ -205,6 +205,7 @@ def test_describe_and_the_writers_see_the_plan(paper):
     ({"balance": {"lanes": "many"}}, "balance.lanes must be a positive lane budget"),
     ({"balance": {"lanes": 64}, "replicas": {"decoder.3": 2}}, "balance chooses replicas"),
     ({"balance": {"lanes": 64}, "layer_lanes": {"decoder.3": 2}}, "balance chooses layer_lanes"),
+    ({"balance": {"lanes": 64}, "event_pairs": ["prior.2"]}, "balance chooses event_pairs"),
 ])
 def test_board_errors(paper, extra, message):
     with pytest.raises(CodegenError, match=message):
@@ -314,3 +315,55 @@ def test_slack_grows_the_units_below_the_slowest_within_the_budgets(paper):
     assert b["lanes_used"] <= 448 and b["dense_pes"] <= 1536
     assert b["uram_weight_blocks"] <= tight["resources"]["uram"]
     assert b["state_bram18"] + b["weight_rom_bram18"] <= b["bram18_cap"]
+
+
+def test_event_pairs_halve_a_linear_layers_accumulates_where_its_lanes_cannot_double(paper):
+    """balance.event_pairs (KV260 as shipped): prior.2's lanes stop at max_lanes 64 (and 128
+    would need UltraRAM the part does not have), so it scatters its events in pairs through
+    its weight memory's two ports: its bound is A / (2P) + U / P (recounted here), the UltraRAM
+    count does not change, each pair counts twice its lanes in the budget, and the latent
+    loop's bound falls below the slowest decoder layer's.  Only linear layers of at least two
+    groups a step get pairs, and none on a board that streams weights."""
+    kv = boards.board("kv260")
+    assert kv["balance"]["event_pairs"] is True
+    without = {**kv, "balance": {**kv["balance"], "event_pairs": False}}
+    off = balance.plan_lanes(paper, without, balance.settings(without))
+    on = balance.plan_lanes(paper, kv, balance.settings(kv))
+    assert off["event_pairs"] == [] and "prior.2" in on["event_pairs"]
+    assert on["layer_lanes"]["prior.2"] == off["layer_lanes"]["prior.2"] == 64
+    rows = {r["layer"]: r for r in stats.layer_stats(paper, "generate", 8, 0)}
+    for name in on["layer_lanes"]:
+        p, k = on["layer_lanes"][name], 2 if name in on["event_pairs"] else 1
+        if name in on["event_pairs"]:
+            assert paper.layer(name)["kind"] == "linear" and paper.layer(name)["out_shape"][0] // p >= 2
+        if name not in on["dense_layers"] and name != paper.names("decoder")[-1]:
+            r = rows[name]
+            want = r["event_accumulates"] / (p * on["replicas"].get(name, 1) * k) + r["neuron_updates"] / p
+            assert on["bounds"][name] == round(want), name
+    assert on["lanes_used"] == sum(p * on["replicas"].get(n, 1) * (2 if n in on["event_pairs"] else 1)
+                                   for n, p in on["layer_lanes"].items() if n not in on["dense_layers"])
+    assert on["lanes_used"] <= kv["balance"]["lanes"]
+    assert on["uram_weight_blocks"] == off["uram_weight_blocks"] <= kv["resources"]["uram"]
+    loop = "+".join(n for n in on["layer_lanes"] if n.startswith("prior."))
+    decoder_slowest = max(v for u, v in on["unit_bounds"].items() if u != loop)
+    assert off["unit_bounds"][loop] > on["unit_bounds"][loop] and on["unit_bounds"][loop] < decoder_slowest
+    assert max(on["unit_bounds"].values()) <= max(off["unit_bounds"].values())
+    streaming = {**kv, "weight_stream": boards.board("pynq-z2")["weight_stream"]}
+    assert balance.plan_lanes(paper, streaming, balance.settings(streaming))["event_pairs"] == []
+
+
+@pytest.mark.parametrize("layer,message", [
+    ("decoder.2", "not a linear layer"),
+    ("prior.2", "streamed from DDR"),
+])
+def test_event_pairs_where_the_engine_cannot_have_them_are_refused(paper, layer, message):
+    from fsvae_fpga.codegen.design import check_event_pairs
+    import dataclasses
+    lp = describe(paper, boards.board("kv260")).plan(layer)
+    bad = dataclasses.replace(lp, event_pairs=True, streamed=layer == "prior.2")
+    with pytest.raises(CodegenError, match=message):
+        check_event_pairs(bad)
+    one_group = dataclasses.replace(describe(paper, boards.board("kv260")).plan("prior.2"), event_pairs=True,
+                                    lanes=describe(paper, boards.board("kv260")).plan("prior.2").cout)
+    with pytest.raises(CodegenError, match=r"G = 1"):
+        check_event_pairs(one_group)

@@ -51,3 +51,14 @@ def test_the_simulator_speed_counts_the_images_not_the_weight_load(capsys):
     assert rep["sim_cycles_per_s"] == 4000 and rep["images_s"] == 0.5 and rep["run_s"] == 22.0
     perf_report.print_report(rep)
     assert "weight load 20.0 s (466,944 words on in_r), 2 images 0.5 s (4,000 cycles/s)" in capsys.readouterr().out
+
+
+def test_an_engine_that_scatters_events_in_pairs_accumulates_twice_its_lanes_a_cycle():
+    """fsvae_lif_linear PAIRS (manifest engines event_pairs): the bound is A / (2P) + U / P."""
+    manifest = {"engines": [{"layer": "prior.2", "instance": "p2", "lanes": 4, "event_pairs": True},
+                            {"layer": "prior.1", "instance": "p1", "lanes": 4}]}
+    rows = [{"layer": "prior.2", "event_accumulates": 80, "neuron_updates": 40},
+            {"layer": "prior.1", "event_accumulates": 80, "neuron_updates": 40}]
+    lb = perf_report.lower_bounds(manifest, rows)
+    assert lb["prior.2"]["lower_bound"] == 80 / 8 + 40 / 4 == 20
+    assert lb["prior.1"]["lower_bound"] == (80 + 40) / 4 == 30

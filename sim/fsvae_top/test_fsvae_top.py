@@ -455,6 +455,7 @@ if os.environ.get("COCOTB_TEST_MODULES") or os.environ.get("MODULE"):
 
 # --- pytest side: the small configuration on two boards ----------------------------------------
 import pytest  # noqa: E402
+from fsvae_fpga.codegen.boards import board as board_description  # noqa: E402
 
 
 # kv260: the small model's larger weight memories loaded at run time (load_weights on in_r), as
@@ -463,6 +464,10 @@ import pytest  # noqa: E402
 # private folder (the mismatch test edits its memory files in place).
 KV260_OVERRIDES = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"}}
 # pynq-z2-stream: prior.2 and decoder_fc read their weight rows from the simulated DDR
+# kv260-pairs: lanes held at 8, so the balance plan gives the linear layers event pairs
+# (fsvae_lif_linear PAIRS, as prior.2 has on the paper model), their weights loaded at run time
+# through port A of the two-port memory whose ports B the pairs' second events read
+PAIRS_OVERRIDES = {**KV260_OVERRIDES, "balance": {**board_description("kv260")["balance"], "max_lanes": 8}}
 STREAM_OVERRIDES = {"weight_stream": {"layers": ["prior.2", "decoder_fc"]}}
 
 
@@ -483,14 +488,18 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
     else:
         out, build = tmp_path_factory.mktemp(f"rtl-{request.param}"), runner.BUILD / f"fsvae_top_small_{request.param}"
         stream = request.param.endswith("-stream")
-        manifest = write_rtl(hw, request.param.removesuffix("-stream").removesuffix("-dense"), out,
-                             overrides=STREAM_OVERRIDES if stream else None)
+        overrides = STREAM_OVERRIDES if stream else PAIRS_OVERRIDES if request.param == "kv260-pairs" else None
+        manifest = write_rtl(hw, request.param.removesuffix("-stream").removesuffix("-dense").removesuffix("-pairs"),
+                             out, overrides=overrides)
         assert bool(manifest["weight_stream"]) == stream
     if request.param == "kv260-dense":  # KV260 as shipped: decoder.1-.3 on the dense engine, in column tiles
         dense = [e for e in manifest["engines"] if e["module"] == "fsvae_convt_dense"]
         assert [e["layer"] for e in dense] == ["decoder.1", "decoder.2", "decoder.3"]
         assert {e["tiles"] for e in dense} & {1} and max(e["tiles"] for e in dense) > 1   # whole rows and tiles
-    assert bool(manifest["weight_load"]) == (request.param == "kv260")
+    assert bool(manifest["weight_load"]) == (request.param in ("kv260", "kv260-pairs"))
+    if request.param == "kv260-pairs":
+        pairs = [e["layer"] for e in manifest["engines"] if e.get("event_pairs")]
+        assert pairs == ["prior.0", "prior.1", "prior.2", "decoder_fc"], pairs
     if request.param == "kv260":    # copies in pairs on one two-port memory (copies 2j and 2j + 1)
         pairs = [p["copies"] for p in manifest["weight_pairs"]]
         assert pairs and all(b == a[:-1] + str(int(a[-1]) + 1) and int(a[-1]) % 2 == 0 for a, b in pairs), pairs
@@ -502,7 +511,7 @@ def small_rtl(request, small_hwmodel, tmp_path_factory):
     return small_hwmodel, out, build
 
 
-@pytest.mark.parametrize("small_rtl", ["pynq-z2", "kv260", "kv260-dense"], indirect=True)
+@pytest.mark.parametrize("small_rtl", ["pynq-z2", "kv260", "kv260-dense", "kv260-pairs"], indirect=True)
 def test_fsvae_top_generates_golden_images(small_rtl):
     """Back to back images under random out_r backpressure (cocotbext-axi master and sink), a
     reset in the middle of an image, n_images = 0; every byte against golden.generate."""

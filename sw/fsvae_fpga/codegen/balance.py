@@ -38,6 +38,13 @@ one two-port ROM per pair of copies, unless the weights are UltraRAM or LUTs: ``
 of the board's block RAM, ``bram18_cap``; a board whose block RAM cannot hold them even at
 the first lanes keeps those, and the back end's fit check says what is short).
 
+With ``balance.event_pairs`` a linear layer whose lanes cannot double (``max_lanes``, or its
+UltraRAM would not fit) may scatter its events two at a time instead (fsvae_lif_linear PAIRS:
+the two ports of its weight memory, so no memory more): its accumulates take half the
+cycles, its update the same; counted as twice its lanes in the lane budget.  This is what
+lets prior.2, whose 64 lanes at 128 would need 5 UltraRAM more than the KV260 has, stop
+setting the pace of the latent loop.
+
 ``resolve(hw, board)`` returns the board with ``layer_lanes`` and ``replicas`` filled in from
 that plan (and ``balanced``: what was measured and chosen, for the manifest and the
 reports); a board without ``balance`` is returned as it is.  ``describe`` resolves the board
@@ -52,7 +59,7 @@ import math
 from fsvae_fpga.contract.hwmodel import HwModel
 
 DEFAULTS = {"images": 8, "seed": 0, "max_lanes": 128, "max_copies": 8, "copies": True, "min_gain": 0.1,
-            "state_lutram_luts": 0, "dense": False, "dense_pes": 1024, "slack": False}
+            "state_lutram_luts": 0, "dense": False, "dense_pes": 1024, "slack": False, "event_pairs": False}
 
 _STATS: dict[tuple, list[dict]] = {}     # (model identity, images, seed) -> stats rows
 
@@ -65,7 +72,7 @@ def settings(board: dict) -> dict | None:
     s = {**DEFAULTS, **b}
     if not isinstance(s.get("lanes"), int) or s["lanes"] < 1:
         raise CodegenError(f"{board['name']}: balance.lanes must be a positive lane budget, got {b.get('lanes')!r}")
-    for key in ("layer_lanes", "replicas", "lutram_copies", "dense_layers", "dense_tiles"):
+    for key in ("layer_lanes", "replicas", "lutram_copies", "dense_layers", "dense_tiles", "event_pairs"):
         if board.get(key):
             raise CodegenError(f"{board['name']}: balance chooses {key} from the measured events; remove {key} "
                                "from the board or remove balance")
@@ -164,6 +171,12 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     ultra = set(loadable_layers(hw, board)) if (board.get("weight_memory") or {}).get("style") == "ultra" else set()
     lanes = {n: _first_lanes(hw, n, 72 if n in ultra else 1) for n in names}
     copies = {n: 1 for n in names}
+    # balance.event_pairs: a linear layer may scatter two events at once (fsvae_lif_linear
+    # PAIRS: its weight memory's second port, no memory more) once its lanes cannot double;
+    # modelled as two copies of its accumulate (not of its update); not on a board that streams
+    # weight rows from DDR (which layers stream is chosen after this plan)
+    pairs = {n: 1 for n in names}
+    allow_pairs = bool(s["event_pairs"]) and not board.get("weight_stream")
     # balance.dense: the candidates whose dense cycles beat their event-driven bound at the
     # start; they do not grow (their speed is set by their shape) and use no lane budget
     dense: set[str] = set()
@@ -177,20 +190,25 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
         if n in dense:
             b = dense_cycles(hw, n, lanes[n], lanes[producer[n]], tiles[n])
             return max(b, _output_cycles(hw, lanes[n])) if n == source else b
-        b = acc[n] / (lanes[n] * copies[n]) + upd[n] / lanes[n]
+        b = acc[n] / (lanes[n] * copies[n] * pairs[n]) + upd[n] / lanes[n]
         return max(b, _output_cycles(hw, lanes[n])) if n == source else b
 
-    def steps(n: str) -> list[tuple[int, int, int]]:
-        """The (lanes, copies, copies in LUTs) a layer may grow to, in order of preference: twice
-        the lanes, then one more engine copy (a transposed conv, where the board allows copies),
-        its currents in block RAM, or, with balance.state_lutram_luts, in LUTs."""
+    def steps(n: str) -> list[tuple[int, int, int, int]]:
+        """The (lanes, copies, copies in LUTs, events a scatter) a layer may grow to, in order of
+        preference: twice the lanes, then one more engine copy (a transposed conv, where the
+        board allows copies), its currents in block RAM, or, with balance.state_lutram_luts, in
+        LUTs; or events in pairs (a linear layer of at least two groups, with
+        balance.event_pairs)."""
         out = []
         if hw.layer(n)["out_shape"][0] % (2 * lanes[n]) == 0 and 2 * lanes[n] <= int(s["max_lanes"]):
-            out.append((2 * lanes[n], copies[n], lutram[n]))
+            out.append((2 * lanes[n], copies[n], lutram[n], pairs[n]))
         if allow_copies and hw.layer(n)["kind"] == "convT" and copies[n] < int(s["max_copies"]):
-            out.append((lanes[n], copies[n] + 1, lutram[n]))
+            out.append((lanes[n], copies[n] + 1, lutram[n], pairs[n]))
             if lut_cap:
-                out.append((lanes[n], copies[n] + 1, lutram[n] + 1))
+                out.append((lanes[n], copies[n] + 1, lutram[n] + 1, pairs[n]))
+        if allow_pairs and hw.layer(n)["kind"] == "linear" and pairs[n] == 1 and (n in ultra or n in roms) \
+                and hw.layer(n)["out_shape"][0] // lanes[n] >= 2:      # a memory with a second port
+            out.append((lanes[n], copies[n], lutram[n], 2))
         return out
 
     def lutram_luts() -> int:                         # the LUT-RAM currents of those copies
@@ -199,7 +217,8 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
     units = [[n for n in names if n.startswith("prior.")]] + [[n] for n in names if not n.startswith("prior.")]
     units = [u for u in units if u]
     unit_bound = lambda u: sum(bound(n) for n in u)           # noqa: E731
-    used = lambda: sum(lanes[n] * copies[n] for n in names if n not in dense)   # noqa: E731
+    # a pair's second weight word costs P adders more, as a copy's lanes do
+    used = lambda: sum(lanes[n] * copies[n] * pairs[n] for n in names if n not in dense)   # noqa: E731
 
     def urams() -> int:                               # pairs of copies share one (two ports)
         return sum(-(-copies[n] // 2) * uram_blocks(hw.weights[n].size // lanes[n],
@@ -213,7 +232,8 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
 
     def rom_brams() -> int:                           # their block-RAM weight ROMs, one per copy or pair
         return sum(dense_rom_bram18(hw, n) for n in dense) + sum(
-            weight_rom_bram18(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"], copies[n])
+            weight_rom_bram18(hw.weights[n].size // lanes[n], lanes[n] * hw.layer(n)["weight"]["bits"],
+                              2 if pairs[n] > 1 else copies[n])     # pairs: a two-port ROM
             for n in roms if n not in dense)
     bram_cap = bram18_available(board)
     frozen: set[str] = set()
@@ -257,9 +277,9 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             tiles[layer] = before
             frozen.add(layer)
             continue
-        before, was = (lanes[layer], copies[layer], lutram[layer]), bound(layer)
+        before, was = (lanes[layer], copies[layer], lutram[layer], pairs[layer]), bound(layer)
         grown = False
-        for lanes[layer], copies[layer], lutram[layer] in steps(layer):
+        for lanes[layer], copies[layer], lutram[layer], pairs[layer] in steps(layer):
             if bound(layer) > (1 - float(s["min_gain"])) * was:   # too little gain
                 continue
             if used() > int(s["lanes"]):               # over the lane budget
@@ -269,10 +289,10 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             grown = True
             break
         if not grown:                                  # no step pays and fits: undo, freeze it
-            lanes[layer], copies[layer], lutram[layer] = before   # (another layer of its unit may still grow)
+            lanes[layer], copies[layer], lutram[layer], pairs[layer] = before   # (another layer of its unit may still grow)
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
-            "dense_layers": [n for n in names if n in dense], "dense_tiles": dict(tiles), "dense_pes": pes(),
+            "dense_layers": [n for n in names if n in dense], "event_pairs": [n for n in names if pairs[n] > 1], "dense_tiles": dict(tiles), "dense_pes": pes(),
             "lutram_copies": {n: c for n, c in lutram.items() if c}, "state_lutram_luts": lutram_luts(),
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
@@ -312,6 +332,6 @@ def resolve(hw: HwModel, board: dict) -> dict:
     plan = plan_lanes(hw, board, s)
     resolved = {k: v for k, v in board.items() if k != "balance"}
     resolved.update(layer_lanes=plan["layer_lanes"], replicas=plan["replicas"], lutram_copies=plan["lutram_copies"],
-                    dense_layers=plan["dense_layers"], dense_tiles=plan["dense_tiles"],
+                    dense_layers=plan["dense_layers"], dense_tiles=plan["dense_tiles"], event_pairs=plan["event_pairs"],
                     balanced={"settings": s, **plan})
     return resolved

@@ -180,6 +180,7 @@ class LayerPlan:
     lutram_copies: int = 0      # RTL: the last copies whose currents are in LUTs (the balance plan's)
     dense: bool = False         # RTL: computed by fsvae_convt_dense from its input's spike masks (balance.dense)
     dense_tiles: int = 1        # RTL, dense: column tiles a row (fsvae_convt_dense XT)
+    event_pairs: bool = False   # RTL, linear: two events a scatter (fsvae_lif_linear PAIRS; the balance plan's)
 
     @property
     def shared_weights(self) -> bool:
@@ -300,8 +301,25 @@ def _plans(hw: HwModel, board: dict, reconstruction: bool, streamed: set[str]) -
             lutram_copies=min(replicas(board, name), int((board.get("lutram_copies") or {}).get(name, 0)))
             if layer["kind"] == "convT" else 0,
             dense=name in (board.get("dense_layers") or []),
-            dense_tiles=int((board.get("dense_tiles") or {}).get(name, 1)))
+            dense_tiles=int((board.get("dense_tiles") or {}).get(name, 1)),
+            event_pairs=name in (board.get("event_pairs") or []))
+        check_event_pairs(plans[name])
     return plans
+
+
+def check_event_pairs(lp: LayerPlan) -> None:
+    """fsvae_lif_linear PAIRS reads two rows of the layer's own weight memory, and a pair
+    takes G = COUT / P >= 2 cycles (the events arrive one a cycle)."""
+    if not lp.event_pairs:
+        return
+    why = ("it is not a linear layer" if lp.kind != "linear" else
+           "its weight rows are streamed from DDR" if lp.streamed else
+           "it has a LUT ROM (no second port)" if lp.lut_rom else
+           f"its {lp.cout} outputs over {lp.lanes} lanes are one group a cycle (G = 1)"
+           if lp.cout // lp.lanes < 2 else None)
+    if why:
+        raise CodegenError(f"{lp.name}: event_pairs (two events a scatter) is not possible: {why}; "
+                           "leave it out of hw/boards.yaml event_pairs (or the balance plan)")
 
 
 def fused_membranes(board: dict, layer: dict, copies: int) -> bool:

@@ -220,7 +220,8 @@ class TopBody:
             weight_port = [".s_axis_weight_tdata('0), .s_axis_weight_tvalid(1'b0), .s_axis_weight_tready()"]
         masks = bool(node.attrs.get("masks"))
         if spiking:
-            params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True) + [".MASKS(1)"] * masks
+            params = [f".IN({nin})", f".OUT({nout})"] + self.weight_params(node, True) + [".MASKS(1)"] * masks \
+                + [".PAIRS(1)"] * lp.event_pairs
             dbg_decl = [f"    logic [{p * t['mem'] - 1}:0] {n}_dbg_u;", f"    logic [{p - 1}:0] {n}_dbg_s;"]
             extra = [f".dbg_group('0), .dbg_membrane({n}_dbg_u), .dbg_spike({n}_dbg_s)"]
             # the mode not chosen: its outputs open, its tready tied
@@ -266,7 +267,7 @@ class TopBody:
         self.engines.append({"layer": name, "instance": n, "module": MODULES[node.op], "lanes": p,
                              "acc_bits": lp.cur_bits, "mem_bits": t["mem"] if spiking else None,
                              "in_events": nin, "outputs": nout, "sequenced": True, "streamed": lp.streamed,
-                             "fused": lp.fused, "state_lutram": lutram})
+                             "fused": lp.fused, "state_lutram": lutram, "event_pairs": lp.event_pairs})
 
     def lif_update(self, node: Node) -> None:
         """The LIF neurons of a transposed-conv layer, after its current engines: spike streams

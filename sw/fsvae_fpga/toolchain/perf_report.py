@@ -6,17 +6,20 @@ from __future__ import annotations
 
 def lower_bounds(manifest: dict, rows: list[dict]) -> dict:
     """Per layer: (event accumulates + neuron updates) / lanes, in cycles per image; the lanes
-    of all of a layer's engine copies count.  A unit whose work does not depend on the events
+    of all of a layer's engine copies count, twice for the accumulates of an engine that
+    scatters events in pairs.  A unit whose work does not depend on the events
     (the output stage, which computes the output layer densely) states its cycles per image
     (manifest engines cycles_per_image), which are its bound."""
-    lanes, fixed = {}, {}
+    lanes, acc_lanes, fixed = {}, {}, {}
     for e in manifest["engines"]:
         lanes[e["layer"]] = lanes.get(e["layer"], 0) + e["lanes"]
+        # an engine that scatters two events at once (fsvae_lif_linear PAIRS) accumulates 2P a cycle
+        acc_lanes[e["layer"]] = acc_lanes.get(e["layer"], 0) + e["lanes"] * (2 if e.get("event_pairs") else 1)
         if e.get("cycles_per_image"):
             fixed[e["layer"]] = e["cycles_per_image"]
     return {r["layer"]: {"lanes": lanes[r["layer"]], "event_accumulates": r["event_accumulates"],
-                         "lower_bound": fixed.get(r["layer"],
-                                                  (r["event_accumulates"] + r["neuron_updates"]) / lanes[r["layer"]])}
+                         "lower_bound": fixed.get(r["layer"], r["event_accumulates"] / acc_lanes[r["layer"]]
+                                                  + r["neuron_updates"] / lanes[r["layer"]])}
             for r in rows}
 
 
