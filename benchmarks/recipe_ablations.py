@@ -69,6 +69,7 @@ ARMS = {
     "FLM": ("FL and M together (the long-run recipe's per-image MMD at weight 0.1)",
             [*AUTHORS_FIRING, FIXED_POINT_LR, LIGHT_MMD]),
     "FLG": ("FL and G together (scheduled sampling off)", [*AUTHORS_FIRING, FIXED_POINT_LR, NO_SCHEDULED_SAMPLING]),
+    "FLMS1": ("FLM with another seed (seed 1)", [*AUTHORS_FIRING, FIXED_POINT_LR, LIGHT_MMD, "train.seed=1"]),
     "F1S1": ("F1 with another seed (seed 1)", [*AUTHORS_BN_SCALE, "train.seed=1"]),
     "GS1": ("G with another seed (seed 1)", [NO_SCHEDULED_SAMPLING, "train.seed=1"]),
     "W": ("the prior stage's batch MMD at wide kernels (0.25-2 x the mean distance)",
