@@ -206,6 +206,7 @@ def test_describe_and_the_writers_see_the_plan(paper):
     ({"balance": {"lanes": 64}, "replicas": {"decoder.3": 2}}, "balance chooses replicas"),
     ({"balance": {"lanes": 64}, "layer_lanes": {"decoder.3": 2}}, "balance chooses layer_lanes"),
     ({"balance": {"lanes": 64}, "event_pairs": ["prior.2"]}, "balance chooses event_pairs"),
+    ({"balance": {"lanes": 64, "event_pairs": "yes"}}, "balance.event_pairs must be true or false"),
 ])
 def test_board_errors(paper, extra, message):
     with pytest.raises(CodegenError, match=message):

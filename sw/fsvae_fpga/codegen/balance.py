@@ -72,6 +72,8 @@ def settings(board: dict) -> dict | None:
     s = {**DEFAULTS, **b}
     if not isinstance(s.get("lanes"), int) or s["lanes"] < 1:
         raise CodegenError(f"{board['name']}: balance.lanes must be a positive lane budget, got {b.get('lanes')!r}")
+    if not isinstance(s["event_pairs"], bool):
+        raise CodegenError(f"{board['name']}: balance.event_pairs must be true or false, got {b.get('event_pairs')!r}")
     for key in ("layer_lanes", "replicas", "lutram_copies", "dense_layers", "dense_tiles", "event_pairs"):
         if board.get(key):
             raise CodegenError(f"{board['name']}: balance chooses {key} from the measured events; remove {key} "
