@@ -358,13 +358,13 @@ def test_event_pairs_halve_a_linear_layers_accumulates_where_its_lanes_cannot_do
     ("prior.2", "streamed from DDR"),
 ])
 def test_event_pairs_where_the_engine_cannot_have_them_are_refused(paper, layer, message):
-    from fsvae_fpga.codegen.design import check_event_pairs
     import dataclasses
-    lp = describe(paper, boards.board("kv260")).plan(layer)
-    bad = dataclasses.replace(lp, event_pairs=True, streamed=layer == "prior.2")
+    from fsvae_fpga.codegen.design import check_event_pairs
+    design = describe(paper, boards.board("kv260"))
+    bad = dataclasses.replace(design.plan(layer), event_pairs=True, streamed=layer == "prior.2")
     with pytest.raises(CodegenError, match=message):
         check_event_pairs(bad)
-    one_group = dataclasses.replace(describe(paper, boards.board("kv260")).plan("prior.2"), event_pairs=True,
-                                    lanes=describe(paper, boards.board("kv260")).plan("prior.2").cout)
+    prior2 = design.plan("prior.2")
+    one_group = dataclasses.replace(prior2, event_pairs=True, lanes=prior2.cout)
     with pytest.raises(CodegenError, match=r"G = 1"):
         check_event_pairs(one_group)

@@ -294,7 +294,8 @@ def plan_lanes(hw: HwModel, board: dict, s: dict) -> dict:
             lanes[layer], copies[layer], lutram[layer], pairs[layer] = before   # (another layer of its unit may still grow)
             frozen.add(layer)
     return {"layer_lanes": dict(lanes), "replicas": {n: c for n, c in copies.items() if c > 1},
-            "dense_layers": [n for n in names if n in dense], "event_pairs": [n for n in names if pairs[n] > 1], "dense_tiles": dict(tiles), "dense_pes": pes(),
+            "dense_layers": [n for n in names if n in dense], "dense_tiles": dict(tiles), "dense_pes": pes(),
+            "event_pairs": [n for n in names if pairs[n] > 1],
             "lutram_copies": {n: c for n, c in lutram.items() if c}, "state_lutram_luts": lutram_luts(),
             "bounds": {n: round(bound(n)) for n in names},
             "unit_bounds": {"+".join(u): round(unit_bound(u)) for u in units},
