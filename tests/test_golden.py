@@ -161,6 +161,9 @@ def test_stats_are_consistent(small_hw):
             assert 0 <= r["event_accumulates"] <= r["dense_ops"], r
             if r["kind"] == "linear":
                 assert r["event_accumulates"] == pytest.approx(r["input_events"] * small_hw.layer(r["layer"])["out_shape"][0])
+            if r["input_events"] is not None:      # ceil(E_t / 2) summed over the steps
+                E, T = r["input_events"], small_hw.T
+                assert E / 2 <= r["input_pairs"] <= min(E, (E + T) / 2), r
 
 
 def _output_sum_in_time_order(hw, spikes):

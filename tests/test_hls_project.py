@@ -5,9 +5,12 @@ memories are counted in blocks by bank geometry and boards that cannot hold the 
 refused with the shortfall in blocks; static checks catch what Vitis would reject.  Designs that
 stream weight rows from DDR get the pointer weights_base (m_axi_gmem) at hw/interface.yaml's
 offset, no arrays for the streamed weights, and equal the golden model with the DDR image the
-testbench passes."""
+testbench passes.  Layers whose plan scatters events in pairs run lif_linear_step_pairs on
+two-port weight memories, bit-exact too."""
+import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -165,6 +168,67 @@ def test_csim_with_balanced_lanes_equals_golden(small_hw, tmp_path):
     assert "generate: 2 images, 0 pixels differ" in log
 
 
+# KV260 with event pairs on the small model: lanes held at 8, so that the balance plan pairs the
+# linear layers of the prior and decoder_fc (as sim/fsvae_top's kv260-pairs bench), their
+# weights loaded at run time into UltraRAM
+PAIRS_SMALL = {"weight_memory": {"loadable_min_bits": 4096, "style": "ultra"},
+               "balance": {**boards.board("kv260")["balance"], "max_lanes": 8}}
+
+
+def _linear_steps(core: str) -> dict[str, str]:
+    """The engine each on-chip linear layer runs in fsvae_core.cpp, by C name."""
+    return dict((n, step) for step, n in re.findall(r"fsvae::(lif_linear_step\w*)<[^;]*?\(\w+, \w+, (\w+)_weight,", core))
+
+
+def _weight_storage(core: str) -> dict[str, str]:
+    """Every weight array's BIND_STORAGE type, by C name."""
+    return dict(re.findall(r"BIND_STORAGE variable=(\w+)_weight type=(\w+) ", core))
+
+
+def test_csim_with_event_pairs_equals_golden(small_hw, tmp_path):
+    """The layers the plan pairs (LayerPlan.event_pairs) run lif_linear_step_pairs on two-port
+    weight memories (ram_2p: written by load_weights, read twice a cycle), the others
+    lif_linear_step; C simulation bit-exact in every mode."""
+    board = describe(small_hw, {**boards.board("kv260"), **PAIRS_SMALL}).board
+    assert board["event_pairs"] == ["prior.0", "prior.1", "prior.2", "decoder_fc"]
+    vec = _vectors(small_hw, 2, 13, tmp_path / "vectors")
+    info = write_project(small_hw, "kv260", tmp_path / "prj", vectors_dir=vec, overrides=PAIRS_SMALL)
+    assert info["reconstruction"]
+    fw = tmp_path / "prj" / "firmware"
+    core = (fw / "fsvae_core.cpp").read_text()
+    steps, storage = _linear_steps(core), _weight_storage(core)
+    linear = small_hw.names("prior") + small_hw.names("posterior") + ["decoder_fc", "encoder_fc"]
+    assert sorted(steps) == sorted(hls.cname(n) for n in linear)
+    for name in linear:
+        n, paired = hls.cname(name), name in board["event_pairs"]
+        assert steps[n] == ("lif_linear_step_pairs" if paired else "lif_linear_step"), name
+        assert storage[n] == ("ram_2p" if paired else "rom_1p"), name
+    assert static_check(sorted(fw.glob("*.cpp")) + sorted((fw / "fsvae").glob("*.h"))) == []
+    ok, log = run_csim(tmp_path / "prj")
+    assert ok, log
+    words = info["weight_load"]["words"]
+    assert f"load_weights: {words} of {words} words taken, status 0x701" in log
+    assert "generate: 2 images, 0 pixels differ" in log and "reconstruct: 2 images, 0 pixels differ" in log
+
+
+def test_two_port_weight_memories():
+    """A weight array read by event pairs is a two-port memory: rom_2p (ram_2p where load_weights
+    writes it), the same block RAM and UltraRAM (their second port), twice the LUTs as a LUT ROM
+    (a second copy), RAM64X1D as LUT RAM."""
+    rom = hls_memory.Memory("w", "signed char", (10, 64), 8, "weight", "rom", lanes=8, dim=2, layout="reshape",
+                            impl="lutram")
+    two = dataclasses.replace(rom, read_ports=2)
+    assert rom.pragmas()[-1] == "#pragma HLS BIND_STORAGE variable=w type=rom_1p impl=lutram"
+    assert two.pragmas()[-1] == "#pragma HLS BIND_STORAGE variable=w type=rom_2p impl=lutram"
+    assert two.blocks()["lut"] == 2 * rom.blocks()["lut"] > 0
+    assert all(two.blocks(impl) == rom.blocks(impl) for impl in ("bram", "uram"))
+    load = dataclasses.replace(two, storage="load", impl="uram")
+    assert load.pragmas()[-1] == "#pragma HLS BIND_STORAGE variable=w type=ram_2p impl=uram"
+    # 80 words of 64 bits: RAM64X1D, 2 LUTs a bit in each of 2 slices (one read port: RAM64M8)
+    assert load.blocks("lutram")["lut"] == 2 * 2 * 64
+    assert dataclasses.replace(load, read_ports=1).blocks("lutram")["lut"] == 2 * 8 * 10
+
+
 def test_csim_without_run_time_weights(small_hw, tmp_path):
     """Nothing to load (the board's default for the small model): load_weights ends at once,
     weights already loaded, no error; generation runs without a load."""
@@ -303,6 +367,20 @@ def test_paper_model_block_counts(paper_hw):
     with pytest.raises(CodegenError, match=r"short by \d+ BRAM18; this board loads no weights at run time.*the "
                                            r"weights of prior.0, prior.1, prior.2, decoder_fc are read from DDR"):
         hls_memory.fit_blocks(paper_hw, boards.board("pynq-z2"), False)
+
+
+def test_paper_model_pairs_on_kv260(paper_hw):
+    """KV260 as shipped (balance.event_pairs): the plan pairs prior.1, prior.2 and decoder_fc, as
+    the RTL; the HLS core scatters their events in pairs from two-port weight memories."""
+    board = describe(paper_hw, boards.board("kv260")).board
+    assert board["event_pairs"] == ["prior.1", "prior.2", "decoder_fc"]
+    mems, _ = hls_memory.fit_blocks(paper_hw, board, False)
+    core = hls.core_cpp(paper_hw, False, board, mems)
+    steps, storage = _linear_steps(core), _weight_storage(core)
+    assert steps == {"prior_0": "lif_linear_step", "prior_1": "lif_linear_step_pairs",
+                     "prior_2": "lif_linear_step_pairs", "decoder_fc": "lif_linear_step_pairs"}
+    assert {n: storage[n] for n in steps} == {"prior_0": "rom_1p", "prior_1": "ram_2p", "prior_2": "ram_2p",
+                                             "decoder_fc": "ram_2p"}
 
 
 def test_make_hls_without_vitis_names_the_tool_and_release():

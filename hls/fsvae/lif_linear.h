@@ -12,7 +12,7 @@
 
 namespace fsvae {
 
-// The two ends both variants share: acc = bias, and the LIF update of the G output groups
+// The two ends every variant shares: acc = bias, and the LIF update of the G output groups
 // (hard reset to zero after a spike; every iteration reads and writes its own group only, so
 // there is no carried dependence).  Inlined into the caller, whose arrays they partition.
 template <int OUT, int P, typename B_T, typename ACC_T>
@@ -120,6 +120,92 @@ void lif_linear_step(const index_t events[IN], index_t count, const W_T weight[I
         if (g == G - 1) {
             g = 0;
             ++e;
+        } else {
+            ++g;
+        }
+    }
+
+    // 3. LIF update: G iterations, P lanes each.
+    lif_linear_update<OUT, P>(acc, membrane, spikes, threshold, first_step);
+}
+
+// The same layer step scattering two events an iteration (LayerPlan.event_pairs, the HLS
+// sibling of fsvae_lif_linear PAIRS): iteration (pair k, group g) adds
+// weight[events[2k]][g*P + p] + weight[events[2k+1]][g*P + p] into acc[g*P + p], the second row
+// only where event 2k+1 exists (an odd count leaves the last pair one event), so the scatter
+// takes ceil(count / 2) * G iterations instead of count * G.  Same results as lif_linear_step,
+// bit for bit: after every iteration acc[o] is bias[o] plus the weights of a set of distinct
+// inputs (spikes_to_events lists each input once), which lies in the layer's current_range and
+// so in ACC_T (Widths, above), whichever way the additions are grouped.
+//
+// Memory: two weight rows read a cycle, from the same array as lif_linear_step (no second
+// copy): the CALLER binds weight to a two-port memory (BIND_STORAGE type=rom_2p, or ram_2p
+// where load_weights writes it: codegen/hls_memory.py).  events is still read once a cycle:
+// the next pair's two events are fetched in the current pair's last two groups, so a pair
+// needs G >= 2 iterations (as the RTL's, whose events arrive one a cycle; design.py
+// check_event_pairs refuses G = 1).
+//
+// Latency (G = OUT / P >= 2):  G (bias load) + 2 (the first pair's events)
+//                              + ceil(count / 2) * G (scatter) + G (LIF update)
+//                              + the three pipeline depths (a few cycles each).
+template <int IN, int OUT, int P, typename W_T, typename B_T, typename ACC_T, typename U_T>
+void lif_linear_step_pairs(const index_t events[IN], index_t count, const W_T weight[IN][OUT],
+                           const B_T bias[OUT], U_T membrane[OUT],
+                           spike_t spikes[OUT] /* in: previous step's spikes, out: new */,
+                           ACC_T threshold, bool first_step) {
+    static_assert(P >= 1, "lif_linear_step_pairs: P must be >= 1");
+    static_assert(OUT % P == 0, "lif_linear_step_pairs: OUT must be a multiple of the lane count P");
+    static_assert(OUT / P >= 2, "lif_linear_step_pairs: a pair needs G = OUT / P >= 2 iterations");
+    static_assert(IN >= 1 && IN <= MAX_EVENTS, "lif_linear_step_pairs: IN must be in [1, 65535]");
+    static const int G = OUT / P;                   // output groups, one per pipeline iteration
+    static const int SCATTER_MAX = (IN + 1) / 2 * G;   // trip count of the scatter, all inputs on
+    (void)SCATTER_MAX;                              // used by LOOP_TRIPCOUNT only
+
+#pragma HLS ARRAY_PARTITION variable=bias type=cyclic factor=P dim=1
+
+    ACC_T acc[OUT];
+#pragma HLS ARRAY_PARTITION variable=acc type=cyclic factor=P dim=1
+
+    // 1. acc = bias: G iterations, P lanes each.
+    lif_linear_load_bias<OUT, P>(bias, acc);
+
+    // 2. Scatter the events in pairs: the (pair, group) nest flattened by hand, as in
+    //    lif_linear_step, with the same DEPENDENCE argument (acc's group g comes back G
+    //    iterations later).  src1 of a pair without a second event is a valid row whose
+    //    weights are not added, so both reads stay unconditional.
+    const int n = int(count);
+    const int total = (n + 1) / 2 * G;
+    index_t src0 = n > 0 ? events[0] : index_t(0);  // the pair being scattered
+    index_t src1 = n > 1 ? events[1] : index_t(0);
+    index_t next0 = 0;                              // the next pair's first event
+    int e = 0;   // the pair's first event
+    int g = 0;   // output group
+    SCATTER_PAIRS:
+    for (int i = 0; i < total; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=0 max=SCATTER_MAX
+#pragma HLS DEPENDENCE variable=acc type=inter direction=RAW dependent=true distance=G
+        const bool second = e + 1 < n;
+        // one event read an iteration: the next pair's first in group G-2, its second in G-1
+        const int ahead = e + 2 + (g == G - 1 ? 1 : 0);
+        index_t fetched = 0;
+        if (g >= G - 2 && ahead < n) {
+            fetched = events[ahead];
+        }
+        SCATTER_PAIRS_LANES:
+        for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+            const W_T w1 = weight[src1][g * P + p];
+            acc[g * P + p] += weight[src0][g * P + p] + (second ? w1 : W_T(0));
+        }
+        if (g == G - 2) {
+            next0 = fetched;
+        }
+        if (g == G - 1) {
+            src0 = next0;
+            src1 = fetched;
+            g = 0;
+            e += 2;
         } else {
             ++g;
         }

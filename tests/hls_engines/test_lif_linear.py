@@ -1,6 +1,8 @@
 """The event-driven LIF linear layer (hls/fsvae/lif_linear.h, fed by event_list.h) equals the
 golden model bit for bit in C simulation: every step's event list, membranes and spikes are
-compared with `==` against golden.linear + golden.LIFState; testbench hls/tb/tb_lif_linear.cpp."""
+compared with `==` against golden.linear + golden.LIFState; so does its paired scatter
+(lif_linear_step_pairs, two events an iteration: LayerPlan.event_pairs); testbench
+hls/tb/tb_lif_linear.cpp."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +14,11 @@ from .tb import assert_equal, bench, events_golden
 
 # The testbench's instantiations: config -> (IN, OUT, P, current bits, membrane bits).
 LIF_CONFIGS = {0: (64, 48, 4, 25, 26), 1: (16, 8, 8, 40, 42), 2: (37, 15, 3, 25, 26),
-               3: (20, 7, 1, 25, 26)}
-NARROW = (0, 2, 3)
+               3: (20, 7, 1, 25, 26), 4: (9, 8, 4, 25, 26)}
+NARROW = (0, 2, 3, 4)
+# those with a paired scatter: G = OUT / P >= 2 (G = 2: the next pair's events are fetched in
+# the only two groups a pair has)
+PAIRED = tuple(c for c, (_, out, p, *_) in LIF_CONFIGS.items() if out // p >= 2)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +26,9 @@ def tb():
     return bench("lif_linear")
 
 
-def lif_case(config, weight, bias, threshold, x, first=None, membrane0=None, spikes0=None, rng=None):
-    """weight (OUT, IN) as the hardware model; the testbench gets [in][out]."""
+def lif_case(config, weight, bias, threshold, x, first=None, membrane0=None, spikes0=None, rng=None, pairs=False):
+    """weight (OUT, IN) as the hardware model; the testbench gets [in][out].  pairs: the case
+    runs lif_linear_step_pairs."""
     IN, OUT = LIF_CONFIGS[config][:2]
     T = x.shape[0]
     assert weight.shape == (OUT, IN) and x.shape == (T, IN)
@@ -33,7 +39,7 @@ def lif_case(config, weight, bias, threshold, x, first=None, membrane0=None, spi
         membrane0 = rng.integers(-(1 << 20), 1 << 20, OUT)
     if spikes0 is None:
         spikes0 = np.ones(OUT, dtype=np.int64)
-    case = {"config": config, "threshold": threshold, "weight": weight.T, "bias": bias,
+    case = {"config": config, "pairs": int(pairs), "threshold": threshold, "weight": weight.T, "bias": bias,
             "membrane0": membrane0, "spikes0": spikes0, "first": first, "x": x}
     return case, (weight, bias, threshold, x, first)
 
@@ -105,12 +111,14 @@ def test_lif_random_event_densities(tb, tmp_path):
     run_lif_cases(tb, tmp_path, cases)
 
 
-def test_lif_extreme_weights_and_biases(tb, tmp_path):
+@pytest.mark.parametrize("pairs", [False, True])
+def test_lif_extreme_weights_and_biases(tb, tmp_path, pairs):
     """All +127 / all -127 weights with the largest bias the widths allow, all inputs on
-    (the bound analysis' worst case) and off, several steps."""
+    (the bound analysis' worst case) and off, several steps; pairs: the paired scatter, whose
+    sums of two rows must not leave the widths either."""
     rng = np.random.default_rng(2)
     cases = []
-    for config in (0, 1, 2, 3):
+    for config in PAIRED if pairs else (0, 1, 2, 3):
         IN, OUT, _, cur_bits, _ = LIF_CONFIGS[config]
         if config in NARROW:
             bmax = (1 << (cur_bits - 1)) - 1 - 127 * IN       # current reaches 2^24 - 1
@@ -131,7 +139,7 @@ def test_lif_extreme_weights_and_biases(tb, tmp_path):
             for threshold in (hi, lo, 0, (lo + hi) // 2):     # never, always, and in between
                 for x in (on, alternating):
                     check_fits(config, weight, bias, int(threshold), T)
-                    cases.append(lif_case(config, weight, bias, int(threshold), x, rng=rng))
+                    cases.append(lif_case(config, weight, bias, int(threshold), x, rng=rng, pairs=pairs))
     run_lif_cases(tb, tmp_path, cases)
 
 
@@ -176,6 +184,42 @@ def test_lif_membrane_carried_over_steps(tb, tmp_path):
     run_lif_cases(tb, tmp_path, cases)
 
 
+def counted_inputs(rng, IN, counts):
+    """One step per count: that many of the IN inputs spiking, at random positions."""
+    x = np.zeros((len(counts), IN), dtype=np.int64)
+    for t, k in enumerate(counts):
+        x[t, rng.choice(IN, int(k), replace=False)] = 1
+    return x
+
+
+def test_lif_pairs_equal_golden(tb, tmp_path):
+    """The paired scatter on random layers and inputs, step counts 0, 1, 2, odd and even,
+    IN - 1 and IN (every input: the last pair ends at events[IN - 1], or is one event), the
+    membranes carried over steps and restarted; each case also runs the one-event scatter,
+    and both must equal the golden model."""
+    rng = np.random.default_rng(5)
+    cases, counts_seen, spikes_seen = [], set(), 0
+    for config in PAIRED:
+        IN = LIF_CONFIGS[config][0]
+        for trial in range(4):
+            counts = rng.permutation([0, 1, 2, 3, 4, IN - 1, IN, *rng.integers(0, IN + 1, 9)])
+            x = counted_inputs(rng, IN, counts)
+            T = x.shape[0]
+            first = np.zeros(T, dtype=np.int64)
+            first[[0, T // 2]] = 1
+            weight, bias = random_layer(rng, config, bias_bits=10)
+            scale = int(np.sqrt(IN / 2 + 1) * 74)
+            threshold = int(rng.integers(-scale, scale))
+            check_fits(config, weight, bias, threshold, T)
+            for pairs in (True, False):
+                case, spec = lif_case(config, weight, bias, threshold, x, first=first, rng=rng, pairs=pairs)
+                cases.append((case, spec))
+            spikes_seen += sum(o.sum() for _, _, o in lif_expected(*spec))
+            counts_seen |= {int(k) if k <= 2 else "IN" if k == IN else ("even", "odd")[int(k) % 2] for k in counts}
+    assert counts_seen == {0, 1, 2, "odd", "even", "IN"} and spikes_seen > 0      # IN: 64, 37, 20, 9
+    run_lif_cases(tb, tmp_path, cases)
+
+
 def test_testbench_rejects_values_outside_the_hardware_types(tb, tmp_path):
     IN, OUT = LIF_CONFIGS[0][:2]
     weight = np.zeros((OUT, IN), dtype=np.int64)
@@ -183,3 +227,8 @@ def test_testbench_rejects_values_outside_the_hardware_types(tb, tmp_path):
     case, _ = lif_case(0, weight, np.zeros(OUT, np.int64), 0, np.ones((1, IN), np.int64))
     proc = tb.run_raw(tmp_path, {"lif": [case]})
     assert proc.returncode == 2 and "weight does not fit" in proc.stderr
+    IN, OUT = LIF_CONFIGS[1][:2]                                 # G = 1: no paired scatter
+    case, _ = lif_case(1, np.zeros((OUT, IN), np.int64), np.zeros(OUT, np.int64), 0, np.ones((1, IN), np.int64),
+                       pairs=True)
+    proc = tb.run_raw(tmp_path, {"lif": [case]})
+    assert proc.returncode == 2 and "pairs need G = OUT / P >= 2" in proc.stderr

@@ -39,8 +39,9 @@ of the board's block RAM, ``bram18_cap``; a board whose block RAM cannot hold th
 the first lanes keeps those, and the back end's fit check says what is short).
 
 With ``balance.event_pairs`` a linear layer whose lanes cannot double (``max_lanes``, or its
-UltraRAM would not fit) may scatter its events two at a time instead (fsvae_lif_linear PAIRS:
-the two ports of its weight memory, so no memory more): its accumulates take half the
+UltraRAM would not fit) may scatter its events two at a time instead (fsvae_lif_linear PAIRS
+in the RTL, lif_linear_step_pairs in HLS: the two ports of its weight memory, so no memory
+more): its accumulates take half the
 cycles, its update the same; counted as twice its lanes in the lane budget.  This is what
 lets prior.2, whose 64 lanes at 128 would need 5 UltraRAM more than the KV260 has, stop
 setting the pace of the latent loop.

@@ -180,7 +180,7 @@ class LayerPlan:
     lutram_copies: int = 0      # RTL: the last copies whose currents are in LUTs (the balance plan's)
     dense: bool = False         # RTL: computed by fsvae_convt_dense from its input's spike masks (balance.dense)
     dense_tiles: int = 1        # RTL, dense: column tiles a row (fsvae_convt_dense XT)
-    event_pairs: bool = False   # RTL, linear: two events a scatter (fsvae_lif_linear PAIRS; the balance plan's)
+    event_pairs: bool = False   # linear: two events a scatter (fsvae_lif_linear PAIRS, lif_linear_step_pairs; the balance plan's)
 
     @property
     def shared_weights(self) -> bool:

@@ -34,6 +34,10 @@ Weight rows from DDR.  Where the design streams the weights of some linear layer
 their engine (fsvae/lif_linear.h ``lif_linear_step_ddr``) reads each input event's row with a
 burst from the top's pointer argument weights_base (m_axi bundle gmem, offset register in
 s_axi_control at hw/interface.yaml's offset), in the layout of ``design.ddr_weight_layout``.
+
+Event pairs.  A linear layer whose plan scatters two events at once (``LayerPlan.event_pairs``,
+the balance plan's, as in the RTL) runs ``lif_linear_step_pairs``, which reads two rows of its
+weight array a cycle: that array is bound to a two-port memory (hls_memory.py).
 """
 from __future__ import annotations
 
@@ -264,7 +268,9 @@ def core_cpp(hw: HwModel, reconstruction: bool, board: dict, mems: list[Memory])
                        f"{n}_W_BITS, {n}_DDR_STRIDE>({in_events}, {in_count}, weights + {n}_DDR_OFFSET, {n}_bias, "
                        f"{n}_mem, {n}_spk, {n}_acc_t({n}_THRESHOLD), first);")
             return
-        out.append(f"    fsvae::lif_linear_step<{layer['in_shape'][0]}, {layer['out_shape'][0]}, {n}_P>"
+        # event_pairs: two events a scatter, from the two ports of its weight memory (hls_memory)
+        step = "lif_linear_step_pairs" if design.plan(name).event_pairs else "lif_linear_step"
+        out.append(f"    fsvae::{step}<{layer['in_shape'][0]}, {layer['out_shape'][0]}, {n}_P>"
                    f"({in_events}, {in_count}, {n}_weight, {n}_bias, {n}_mem, {n}_spk, "
                    f"{n}_acc_t({n}_THRESHOLD), first);")
 

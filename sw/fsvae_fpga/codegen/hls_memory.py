@@ -4,7 +4,9 @@ geometry (BRAM18 shapes 16Kx1 .. 1Kx18, 512x36 simple dual port; URAM 4Kx72; LUT
 banks).  ``fit_blocks`` places the run-time loaded weights (URAM or BRAM) and refuses a
 design over the board's memory budget, naming the shortfall in blocks.  The weights of layers
 streamed from DDR (design ``LayerPlan.streamed``) have no array: only their engine's row
-buffer is counted.
+buffer is counted.  A layer that scatters its events in pairs (``LayerPlan.event_pairs``,
+fsvae/lif_linear.h ``lif_linear_step_pairs``) reads two weight rows a cycle: its weight array
+is a two-port memory (rom_2p, or ram_2p where load_weights writes it).
 """
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ BRAM18_SDP = (512, 36)          # simple dual port only (one read port, one writ
 URAM_SHAPE = (4096, 72)
 LUTRAM_MAX_BITS = 4096          # a bank this small goes to LUTs: a BRAM18 would be mostly empty
 STORAGE_TYPE = {"rom": "rom_1p", "load": "ram_1p", "ram": "ram_s2p"}
+# two reads a cycle (event pairs): block RAM and UltraRAM have the second port anyway (the
+# same blocks; BRAM18 shapes of a ROM are counted without 512x36 either way), LUTs do not
+# (lutram_luts)
+STORAGE_TYPE_2P = {"rom": "rom_2p", "load": "ram_2p"}
 
 
 def bram18_blocks(depth: int, width: int, sdp: bool) -> int:
@@ -35,13 +41,18 @@ def uram_blocks(depth: int, width: int) -> int:
     return math.ceil(width / URAM_SHAPE[1]) * math.ceil(depth / URAM_SHAPE[0])
 
 
-def lutram_luts(depth: int, width: int, rom: bool) -> int:
+def lutram_luts(depth: int, width: int, rom: bool, read_ports: int = 1) -> int:
     """LUTs of one bank in distributed memory (an estimate: 64x1 per LUT for a ROM; for a RAM
     with a read and a write port RAM64X1D (64x1, 2 LUTs) or RAM64M8 (64x7, 8 LUTs), plus the
-    read multiplexer beyond 256 entries)."""
+    read multiplexer beyond 256 entries).  Two read ports (event pairs): a ROM answers one
+    address per LUT, so it is two copies; a RAM is RAM64X1D, whose write address reads too;
+    each port has its own multiplexer."""
     slices = math.ceil(depth / 64)
-    per = width if rom else min(2 * width, 8 * math.ceil(width / 7))
-    return slices * per + (width * math.ceil(slices / 4) if slices > 4 else 0)
+    mux = width * math.ceil(slices / 4) if slices > 4 else 0
+    if rom:
+        return read_ports * (slices * width + mux)
+    per = min(2 * width, 8 * math.ceil(width / 7)) if read_ports == 1 else 2 * width
+    return slices * per + read_ports * mux
 
 
 @dataclass
@@ -59,6 +70,7 @@ class Memory:
     layer: str | None = None
     layout: str = "none"       # partition (P banks) | reshape (one word of P lanes) | none
     impl: str = ""             # lutram | bram | uram
+    read_ports: int = 1        # 2: two reads a cycle (a weight array read by event pairs)
 
     @property
     def elements(self) -> int:
@@ -77,7 +89,8 @@ class Memory:
         impl = impl or self.impl
         banks, depth, width = self.geometry(layout)
         if impl == "lutram":
-            return {"bram18": 0, "uram": 0, "lut": banks * lutram_luts(depth, width, self.storage == "rom")}
+            luts = lutram_luts(depth, width, self.storage == "rom", self.read_ports)
+            return {"bram18": 0, "uram": 0, "lut": banks * luts}
         if impl == "uram":
             return {"bram18": 0, "uram": banks * uram_blocks(depth, width), "lut": 0}
         return {"bram18": banks * bram18_blocks(depth, width, self.storage == "ram"), "uram": 0, "lut": 0}
@@ -89,8 +102,8 @@ class Memory:
         if self.layout in ("partition", "reshape") and self.lanes > 1:
             kind = "ARRAY_PARTITION" if self.layout == "partition" else "ARRAY_RESHAPE"
             out.append(f"#pragma HLS {kind} variable={self.name} type=cyclic factor={self.lanes} dim={self.dim}")
-        out.append(f"#pragma HLS BIND_STORAGE variable={self.name} type={STORAGE_TYPE[self.storage]} "
-                   f"impl={self.impl}")
+        kind = STORAGE_TYPE_2P[self.storage] if self.read_ports == 2 else STORAGE_TYPE[self.storage]
+        out.append(f"#pragma HLS BIND_STORAGE variable={self.name} type={kind} impl={self.impl}")
         return out
 
     def declaration(self) -> str:
@@ -122,7 +135,7 @@ def memories(hw: HwModel, board: dict, reconstruction: bool) -> list[Memory]:
                 "engine", name)
         else:
             add(f"{n}_weight", f"{n}_w_t", (rows, cout), t["w"], "weight", "load" if lp.loaded else "rom",
-                p, 2, "core" if lp.loaded else "weights.h", name)
+                p, 2, "core" if lp.loaded else "weights.h", name, read_ports=2 if lp.event_pairs else 1)
         add(f"{n}_bias", f"{n}_b_t", (cout,), t["b"], "bias", "rom", p, 1, "weights.h", name)
         if lp.kind == "linear":
             add(f"{n}_mem", f"{n}_mem_t", (cout,), t["mem"], "state", "ram", p, 1, "core", name)

@@ -1,10 +1,12 @@
 """Cycle counts per image implied by the HLS engines' loop structure (trip counts x II = 1).
 
 Per layer and image, with G = COUT / P, NPOS output positions, E input events summed over
-the T steps (measured by the golden model, stats.py) and d ~ 3 cycles of pipeline depth per
-loop and step:
+the T steps (measured by the golden model, stats.py), E2 the same events taken two at a time,
+ceil(E_t / 2) summed over the steps (stats.py input_pairs), and d ~ 3 cycles of pipeline depth
+per loop and step:
 
 * linear (lif_linear_step + spikes_to_events of its input): T (IN + 2G + 4d) + E G
+* linear with event pairs (lif_linear_step_pairs):          T (IN + 2G + 4d + 2) + E2 G
 * transposed conv (lif_conv_transpose):                      T (NPOS G + 2d) + E K^2 G + NPOS G
 * encoder conv, events (lif_conv_events):                    T (NPOS G + 2d) + E ceil(K/S)^2 G + NPOS G
 * encoder conv, image (conv_image once, lif_conv_image):     NPOS G CIN K^2 + T (NPOS G + d)
@@ -30,12 +32,19 @@ from fsvae_fpga.codegen.design import Design, describe
 DEPTH = 3
 
 
-def layer_cycles(design: Design, name: str, events: float) -> float:
+def layer_cycles(design: Design, name: str, events: float, pairs: float | None = None) -> float:
+    """Cycles of a layer per image for its input events (and, where its plan scatters them in
+    pairs, its input pairs: stats.py input_pairs)."""
     hw, lp = design.hw, design.plan(name)
     layer, T = hw.layer(name), hw.T
     G = lp.cout // lp.lanes
     if layer["kind"] == "linear":
-        return T * (layer["in_shape"][0] + 2 * G + 4 * DEPTH) + events * G
+        fixed = T * (layer["in_shape"][0] + 2 * G + 4 * DEPTH)
+        if lp.event_pairs:
+            if pairs is None:
+                raise ValueError(f"{name} scatters its events in pairs: its input pairs per image are needed")
+            return fixed + T * 2 + pairs * G           # 2: the first pair's two event reads
+        return fixed + events * G
     npos = layer["out_shape"][1] * layer["out_shape"][2]
     K, S = layer["kernel_size"], layer["stride"]
     if layer["input"] == "image":
@@ -57,7 +66,8 @@ def image_cycles(hw: HwModel, board: dict, rows: list[dict], reconstruction: boo
     """rows: stats.layer_stats for one mode; returns per-layer and total cycles per image."""
     design = describe(hw, board, reconstruction)
     board = design.board
-    per_layer = {r["layer"]: layer_cycles(design, r["layer"], r["input_events"] or 0.0) for r in rows}
+    per_layer = {r["layer"]: layer_cycles(design, r["layer"], r["input_events"] or 0.0, r.get("input_pairs"))
+                 for r in rows}
     npix = hw.image_shape[0] * hw.image_shape[1] * hw.image_shape[2]
     per_layer["sampler"] = hw.C * (2 + hw.T)
     per_layer["image io"] = npix / 4

@@ -5,7 +5,9 @@ Per layer and pass (generation, reconstruction):
 * weights
 * dense synaptic operations per image: MACs of the same layer computed densely over T
   (encoder.0 once, since its input image is constant)
-* input spike rate and input events per image (events = input spikes summed over T)
+* input spike rate and input events per image (events = input spikes summed over T); input
+  pairs per image: each step's events taken two at a time, ceil(E_t / 2) summed over T (the
+  scatters of a linear engine with event pairs, LayerPlan.event_pairs)
 * event-driven accumulates per image: for each input event, the number of outputs it
   reaches; for convolutions only taps that land inside the output are counted
 * neuron updates per image: output neurons x T (membrane leak/fire steps)
@@ -82,10 +84,12 @@ def layer_stats(hw: HwModel, mode: str, n: int, seed: int, images_int8: np.ndarr
                "dense_ops": _dense_ops(layer, hw.T),
                "neuron_updates": out_neurons * hw.T if layer["spiking"] else 0}
         if x is None:   # the image layer: dense, once
-            row.update(input_rate=None, input_events=None, event_accumulates=row["dense_ops"])
+            row.update(input_rate=None, input_events=None, input_pairs=None, event_accumulates=row["dense_ops"])
         else:
-            events = x.reshape(x.shape[0], n, -1).sum(axis=(0, 2)).mean()
-            row.update(input_rate=float(x.mean()), input_events=float(events))
+            per_step = x.reshape(x.shape[0], n, -1).sum(axis=2)            # (T, n) events
+            events = per_step.sum(axis=0).mean()
+            pairs = ((per_step + 1) // 2).sum(axis=0).mean()
+            row.update(input_rate=float(x.mean()), input_events=float(events), input_pairs=float(pairs))
             if layer["kind"] == "linear":
                 acc = events * layer["out_shape"][0]
             else:   # channel-last spikes (T, n, H, W, C): events per position x reach
